@@ -1,0 +1,63 @@
+"""In-memory shapes passed between stages.
+
+Extractors return a :class:`RawPage` (strings as found on the page, nothing
+interpreted yet); ``clean`` turns it into schema rows.  Keeping the raw layer
+separate lets every input format share one cleaning and validation path.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class PageInput:
+    """One page's raw bytes plus where they came from."""
+
+    uri: str
+    data: bytes
+    sha256: str
+    format: str  # 'text' | 'html' | 'warc' | 'wet'
+    url: str | None = None  # the page's own URL when the container knows it
+    captured_at: datetime | None = None  # capture time (WARC date, HTTP Date)
+    declared_charset: str | None = None  # from HTTP headers
+
+
+@dataclass
+class RawComment:
+    author: str | None
+    posted_raw: str | None
+    text: str  # paragraphs joined by a blank line, UI artefacts possibly still present
+    depth: int | None = None
+    likes: int | None = None
+    parent_index: int | None = None  # index (0-based) of parent in RawPage.comments, from markup
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RawPage:
+    title: str | None = None
+    url: str | None = None
+    publication: str | None = None
+    published_raw: str | None = None
+    updated_raw: str | None = None
+    section: str | None = None
+    authors: list[str] = field(default_factory=list)
+    paragraphs: list[str] = field(default_factory=list)
+    captions: list[tuple[str, str | None]] = field(default_factory=list)  # (text, credit)
+    comment_count_declared: int | None = None
+    language: str | None = None
+    comments: list[RawComment] = field(default_factory=list)
+    extractor: str = "unknown"
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Reject:
+    """An input that produced no records, with the reason (never dropped silently)."""
+
+    input_uri: str
+    stage: str
+    reason: str
+    detail: str
+    input_sha256: str | None = None

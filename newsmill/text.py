@@ -1,0 +1,34 @@
+"""Text normalisation shared by every extractor and by cleaning."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BLANKS = re.compile(r"\n{3,}")
+_TOKEN = re.compile(r"\w+")
+
+
+def normalize_line(line: str) -> str:
+    """NFC, odd spaces to one space, invisible characters dropped; indentation kept."""
+    line = unicodedata.normalize("NFC", _CONTROL.sub("", _INVISIBLE.sub("", line)))
+    line = line.replace("\t", "    ").replace("\u00a0", " ").rstrip()
+    indent = len(line) - len(line.lstrip(" "))
+    return " " * indent + _SPACES.sub(" ", line[indent:])
+
+
+def normalize_text(text: str) -> str:
+    """Normalised multi-line text: trimmed lines, at most one blank line between paragraphs."""
+    lines = [normalize_line(l).strip() for l in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
+
+
+def paragraphs(text: str) -> list[str]:
+    return [p for p in (p.strip() for p in text.split("\n\n")) if p]
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case word tokens: for fuzzy comparisons that ignore wrapping and punctuation."""
+    return _TOKEN.findall(text.casefold())
