@@ -49,6 +49,7 @@ class RawPage:
     language: str | None = None
     comments: list[RawComment] = field(default_factory=list)
     extractor: str = "unknown"
+    profile: str = "unknown"  # name of the site profile the extractor used
     flags: list[str] = field(default_factory=list)
 
 

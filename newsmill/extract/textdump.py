@@ -154,13 +154,14 @@ def _comment_header(lines, stamps, profile, start: int) -> tuple[int | None, int
     return chosen, count
 
 
-def parse_text_dump(text: str, profile: _profiles.Profile | None = None, *, url: str | None = None) -> RawPage:
+def parse_text_dump(text: str, profile: _profiles.Profile | None = None, *, url: str | None = None,
+                    profiles_dir: str | None = None) -> RawPage:
     """Parse one page dump.  ``profile=None`` picks one from the page (publication, names)."""
     lines = _lines(text)
     if profile is None:
-        profile = _detect_profile(lines, url)
+        profile = _detect_profile(lines, url, profiles_dir)
     wrap = _wrap_width(lines)
-    page = RawPage(extractor=EXTRACTOR, url=url)
+    page = RawPage(extractor=EXTRACTOR, url=url, profile=profile.name)
 
     date_idx = _find_date_line(lines, profile)
     stamps = [s for i, ln in enumerate(lines) if i != date_idx and (s := _stamp(ln, i, profile))]
@@ -182,7 +183,7 @@ def parse_text_dump(text: str, profile: _profiles.Profile | None = None, *, url:
     return page
 
 
-def _detect_profile(lines: list[_Line], url: str | None) -> _profiles.Profile:
+def _detect_profile(lines: list[_Line], url: str | None, profiles_dir: str | None) -> _profiles.Profile:
     base = _profiles.default_profile()
     publication = None
     for ln in lines:
@@ -190,7 +191,7 @@ def _detect_profile(lines: list[_Line], url: str | None) -> _profiles.Profile:
             publication = m.group("publication")
             break
     edges = "\n".join(l.text for l in lines[:40] + lines[-40:])
-    return _profiles.match(url=url, publication=publication, text=edges)
+    return _profiles.match(url=url, publication=publication, text=edges, extra_dir=profiles_dir)
 
 
 def _find_date_line(lines: list[_Line], profile) -> int | None:

@@ -1,0 +1,29 @@
+# newsmill: `make run` and `make test` work on a fresh machine with only Python and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+OUTPUT ?= output
+
+.PHONY: install run test docs bench-eval clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/newsmill run samples --output $(OUTPUT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+docs: $(STAMP)
+	$(BIN)/python -m newsmill.docs
+
+clean:
+	rm -rf $(OUTPUT)/* .prefect .pytest_cache
+	touch $(OUTPUT)/.gitkeep

@@ -1,0 +1,198 @@
+"""RawPage -> schema rows: normalise text, resolve times to UTC, link replies and quotes.
+
+One cleaning path for every input format: extractors only report what the
+page shows, and every interpretation (time zones, ids, threading) is here.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from newsmill import ids
+from newsmill.extract.dates import find_date
+from newsmill.profiles import Profile, source_key
+from newsmill.records import PageInput, RawComment, RawPage
+from newsmill.text import normalize_text, paragraphs, tokens
+
+_MENTION = re.compile(r"^@\s*(?P<name>[^:\n@]{1,40}?)\s*:|^@(?P<word>[\w.\-]{1,40})\b")
+_QUOTE_MIN_TOKENS = 6
+
+
+@dataclass(frozen=True)
+class CleanContext:
+    author_key: bytes
+    extracted_at: datetime
+    pipeline_version: str
+
+
+def _name_key(name: str) -> str:
+    return "".join(name.casefold().split())
+
+
+def _language(page: RawPage, body: str) -> str | None:
+    if page.language:
+        return page.language.split("-")[0].split("_")[0].lower()[:3] or None
+    if len(body) < 40:
+        return None
+    import py3langid  # imported here: loading its model costs ~0.5 s
+
+    return py3langid.classify(body[:3000])[0]
+
+
+def strip_artifacts(text: str, profile: Profile) -> tuple[str, bool]:
+    """Drop widget words ('Reply', 'Recommend', ...) from the end of a comment."""
+    stripped = profile.artifact_tail.sub("", text).rstrip()
+    return stripped, stripped != text.rstrip()
+
+
+def _when(raw: str | None, profile: Profile):
+    if not raw:
+        return None, None
+    m = find_date(raw, day_first=profile.day_first)
+    if m is None:
+        return None, None
+    return m.date, m.to_utc(profile.timezone)
+
+
+def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContext) -> tuple[dict, list[dict]]:
+    """One article row and its comment rows, ready for validation."""
+    url = raw.url or page.url
+    source = source_key(profile, url, raw.publication)
+    title = normalize_text(raw.title) if raw.title else None
+    body_paras = [normalize_text(p) for p in raw.paragraphs]
+    dateline = None
+    if body_paras and (m := profile.dateline.match(body_paras[0])):
+        dateline = m.group("dateline").strip()
+        body_paras[0] = body_paras[0][m.end() :].lstrip()
+    body = "\n\n".join(p for p in body_paras if p)
+    pub_date, pub_at = _when(raw.published_raw, profile)
+    _, upd_at = _when(raw.updated_raw, profile)
+    flags = list(raw.flags)
+    tz_assumed = not profile.timezone_known
+    if tz_assumed and pub_at is not None and not _has_offset(raw.published_raw, profile):
+        flags.append("timezone_assumed_utc")
+    aid = ids.article_id(url=url, source=source, title=title, published=pub_date.isoformat() if pub_date else None,
+                         input_sha256=page.sha256)
+    provenance = {
+        "input_uri": page.uri,
+        "input_sha256": page.sha256,
+        "input_format": page.format,
+        "extractor": raw.extractor,
+        "extracted_at": ctx.extracted_at,
+        "pipeline_version": ctx.pipeline_version,
+    }
+    year = pub_date.year if pub_date else None
+    comments = _clean_comments(raw.comments, aid, source, year, profile, ctx, provenance)
+    captions = [(normalize_text(t), normalize_text(c) if c else None) for t, c in raw.captions]
+    article = {
+        "article_id": aid,
+        "source": source,
+        "year": year,
+        "publication": raw.publication,
+        "url": url,
+        "title": title,
+        "published_date": pub_date,
+        "published_at": pub_at,
+        "published_raw": raw.published_raw,
+        "updated_at": upd_at,
+        "section": raw.section,
+        "dateline": dateline,
+        "authors": [normalize_text(a) for a in raw.authors],
+        "body": body,
+        "paragraph_count": len(paragraphs(body)),
+        "captions": [t for t, _ in captions],
+        "caption_credits": [c for _, c in captions],
+        "comment_count_declared": raw.comment_count_declared,
+        "comment_count_extracted": len(comments),
+        "language": _language(raw, body),
+        "flags": flags,
+        **provenance,
+    }
+    if raw.comment_count_declared is not None and raw.comment_count_declared != len(comments):
+        flags.append("comment_count_mismatch")
+    return article, comments
+
+
+def _has_offset(raw: str | None, profile: Profile) -> bool:
+    m = find_date(raw or "", day_first=profile.day_first)
+    return bool(m and m.utc_offset_minutes is not None)
+
+
+def _clean_comments(raws: list[RawComment], aid: str, source: str, year, profile: Profile,
+                    ctx: CleanContext, provenance: dict) -> list[dict]:
+    rows: list[dict] = []
+    seen_ids: dict[str, int] = {}
+    for pos, rc in enumerate(raws, start=1):
+        flags = list(rc.flags)
+        text = normalize_text(rc.text)
+        text, removed = strip_artifacts(text, profile)
+        if removed and "ui_artifact_removed" not in flags:
+            flags.append("ui_artifact_removed")
+        author = normalize_text(rc.author) if rc.author else None
+        if not author:
+            author = None
+            flags.append("anonymous")
+        _, posted_at = _when(rc.posted_raw, profile)
+        if rc.posted_raw and posted_at is None:
+            flags.append("time_unparsed")
+        elif posted_at is not None and not profile.timezone_known and not _has_offset(rc.posted_raw, profile):
+            flags.append("timezone_assumed_utc")
+        base = ids.comment_id(aid, author, rc.posted_raw, text, 0)
+        seen_ids[base] = seen_ids.get(base, 0) + 1
+        cid = base if seen_ids[base] == 1 else ids.comment_id(aid, author, rc.posted_raw, text, seen_ids[base])
+        rows.append({
+            "comment_id": cid,
+            "article_id": aid,
+            "source": source,
+            "year": year,
+            "position": pos,
+            "author": author,
+            "author_id": ids.author_pseudonym(ctx.author_key, source, author),
+            "posted_at": posted_at,
+            "posted_raw": rc.posted_raw,
+            "text": text,
+            "reply_to_name": None,
+            "parent_comment_id": rows[rc.parent_index]["comment_id"] if rc.parent_index is not None and rc.parent_index < len(rows) else None,
+            "quoted_comment_id": None,
+            "depth": rc.depth,
+            "likes": rc.likes,
+            "flags": flags,
+            **provenance,
+        })
+    link_replies(rows)
+    link_quotes(rows)
+    return rows
+
+
+def link_replies(rows: list[dict]) -> None:
+    """'@Name:' opening a comment -> that author's latest earlier comment (case/space-insensitive)."""
+    for i, row in enumerate(rows):
+        m = _MENTION.match(row["text"])
+        if not m:
+            continue
+        name = (m.group("name") or m.group("word")).strip()
+        row["reply_to_name"] = name
+        if row["parent_comment_id"] is not None:
+            continue
+        key = _name_key(name)
+        target = next((r for r in reversed(rows[:i]) if r["author"] and _name_key(r["author"]) == key), None)
+        if target is not None:
+            row["parent_comment_id"] = target["comment_id"]
+        else:
+            row["flags"].append("reply_unresolved")
+
+
+def link_quotes(rows: list[dict]) -> None:
+    """A paragraph that repeats an earlier comment's words (wrapping and punctuation aside) quotes it."""
+    token_text = [" " + " ".join(tokens(r["text"])) + " " for r in rows]
+    for i, row in enumerate(rows):
+        for para in paragraphs(row["text"]):
+            toks = tokens(_MENTION.sub("", para))
+            if len(toks) < _QUOTE_MIN_TOKENS:
+                continue
+            needle = " " + " ".join(toks) + " "
+            j = next((j for j in range(i) if needle in token_text[j]), None)
+            if j is not None:
+                row["quoted_comment_id"] = rows[j]["comment_id"]
+                break

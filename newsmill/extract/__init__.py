@@ -1,0 +1,30 @@
+"""Extraction: one page's bytes to a RawPage, by input format.
+
+Formats plug in here; all of them hand the same RawPage to ``clean``.
+"""
+from __future__ import annotations
+
+from newsmill import profiles as _profiles
+from newsmill.records import PageInput, RawPage, Reject
+from newsmill.sources.decode import UndecodableError, decode
+
+
+class NoArticle(ValueError):
+    """The page decoded but holds nothing that looks like an article."""
+
+
+def extract_page(page: PageInput, *, profiles_dir: str | None = None) -> tuple[RawPage, _profiles.Profile] | Reject:
+    """RawPage and the site profile used, or a Reject saying why not."""
+    try:
+        text, _encoding = decode(page.data, page.declared_charset)
+    except UndecodableError as exc:
+        return Reject(page.uri, "decode", "undecodable", str(exc), page.sha256)
+    if page.format == "text":
+        from newsmill.extract.textdump import parse_text_dump
+
+        raw = parse_text_dump(text, url=page.url, profiles_dir=profiles_dir)
+    else:
+        return Reject(page.uri, "extract", "unsupported_format", f"input format {page.format!r} is not supported yet", page.sha256)
+    if not raw.title and not raw.paragraphs:
+        return Reject(page.uri, "extract", "no_article", "no title and no body text found", page.sha256)
+    return raw, _profiles.load_profiles(profiles_dir)[raw.profile]

@@ -1,0 +1,57 @@
+"""The run report: what a person checks after a run, as JSON, Markdown and GX Data Docs."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def _markdown(s: dict) -> str:
+    lines = [
+        f"# newsmill run {s['run_id']}",
+        "",
+        f"- inputs: {s['inputs']}",
+        f"- articles published: {s['articles_published']}, quarantined: {s['articles_quarantined']}",
+        f"- comments published: {s['comments_published']}, quarantined: {s['comments_quarantined']}",
+        f"- rejected inputs: {s['rejected']}" + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(s['reject_reasons'].items()))})" if s["reject_reasons"] else ""),
+        f"- accounting (inputs = published + quarantined + rejected articles): {'ok' if s['accounting_ok'] else 'BROKEN'}",
+        f"- critical expectation failed: {'YES' if s['critical_failed'] else 'no'}",
+        f"- exit code: {s['exit_code']}; {s['seconds']} s",
+        "",
+        "## Failed expectations",
+        "",
+    ]
+    if not s["failed_expectations"]:
+        lines.append("None: every expectation passed.")
+    else:
+        lines += ["| table | severity | expectation | column | failing rows | reason |", "|---|---|---|---|---|---|"]
+        for o in s["failed_expectations"]:
+            lines.append(f"| {o['table']} | {o['severity']} | {o['expectation']} | {o.get('column') or ''} | "
+                         f"{o['unexpected_count']} of {o['element_count']} | {o['reason']} |")
+    lines += ["", "## Published", ""]
+    for p in s["publish"]:
+        lines.append(f"- {p['table']}: {p['rows_in']} rows in; {p['inserted']} inserted, {p['updated']} updated, "
+                     f"{p['unchanged']} unchanged; {p['partitions_written']} partition files written")
+    lines += ["", "Quarantined rows and rejected inputs: `quarantine/` in the output folder, by table and run id.", ""]
+    return "\n".join(lines)
+
+
+def write_report(summary, outcome, report_dir: Path) -> Path:
+    """summary.json, summary.md and Data Docs under ``report_dir``; returns the Markdown path."""
+    from newsmill import validate
+
+    report_dir.mkdir(parents=True, exist_ok=True)
+    s = summary.to_dict()
+    try:
+        s["data_docs"] = str(validate.build_data_docs(outcome, report_dir))
+    except Exception as exc:  # the report must still be written if GX cannot render its pages
+        log.error("could not build GX Data Docs: %s", exc)
+        s["data_docs"] = None
+    (report_dir / "summary.json").write_text(json.dumps(s, indent=2, default=str), encoding="utf-8")
+    (report_dir / "validation.json").write_text(json.dumps(outcome.gx_results, indent=1, default=str), encoding="utf-8")
+    md = report_dir / "summary.md"
+    md.write_text(_markdown(s), encoding="utf-8")
+    (report_dir.parent / "LATEST").write_text(summary.run_id + "\n", encoding="utf-8")
+    return md

@@ -1,0 +1,34 @@
+"""Test setup: Prefect and GX state kept in a throwaway folder, telemetry off, offline."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_STATE = Path(tempfile.mkdtemp(prefix="newsmill-tests-"))
+os.environ["PREFECT_HOME"] = str(_STATE / "prefect")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples"
+SEED = SAMPLES / "000_a55870ac9fdb11bd.txt"
+SHARED = Path(os.environ.get("NEWSMILL_SHARED", REPO.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    return SEED.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One throwaway Prefect server for the whole session (~10 s to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness():
+        yield
