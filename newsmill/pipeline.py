@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from newsmill import ids, schema
+from newsmill import ids, profiles, schema
 from newsmill.clean import CleanContext, clean_page
 from newsmill.config import Settings
 from newsmill.extract import extract_page
@@ -158,7 +158,8 @@ def finalize(results: list[BatchResult], ctx: RunContext, *, started: float | No
     started = started or time.monotonic()
     merged = merge(results, ctx)
     out = Path(ctx.output_dir)
-    params = validate.default_params(min_date=ctx.min_date, max_days_before_article=ctx.max_days_before_article)
+    params = {"min_date": ctx.min_date, "max_days_before_article": ctx.max_days_before_article,
+              "ui_artifact_regex": profiles.ui_artifact_regex(ctx.profiles_dir)}
     outcome = validate.validate_tables(schema.to_arrow("articles", merged.articles),
                                        schema.to_arrow("comments", merged.comments), params=params)
     stats = []

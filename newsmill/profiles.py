@@ -146,7 +146,7 @@ def source_key(profile: Profile, url: str | None, publication: str | None) -> st
     return "unknown"
 
 
-def ui_artifact_regex() -> str:
+def ui_artifact_regex(extra_dir: str | None = None) -> str:
     """One regex for 'an artefact left at the end of a text', over all profiles (for validation)."""
-    words = {w for p in load_profiles().values() for w in p.ui_artifacts}
+    words = {w for p in load_profiles(extra_dir).values() for w in p.ui_artifacts}
     return rf"(?:^|[\s.!?])(?:{_alternation(words)})\s*$"
