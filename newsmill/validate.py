@@ -1,0 +1,388 @@
+"""Validation stage: Great Expectations suites decide which rows get published.
+
+The suites live in ``validations/<table>.json`` so that checks can be read and
+changed without touching code; each expectation carries its own severity and a
+human reason in ``meta`` (GX's built-in ``severity`` field only knows
+critical/warning/info, so our three levels live in meta and GX's field is
+derived from them).  Validation is lazy: every expectation runs, every failing
+row collects every reason, and only then rows are split into passed and
+quarantined.  Checks GX cannot express on one table (links between tables,
+differences between columns) are pandas-computed ``_chk_*`` columns that the
+suites test like any other column; they never leave this module.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pyarrow as pa
+
+from newsmill import schema
+
+if TYPE_CHECKING:
+    import great_expectations as gx
+
+SUITE_DIR = Path(__file__).resolve().parent.parent / "validations"
+SEVERITIES = ("warning", "error", "critical")  # ascending
+QUARANTINING = ("error", "critical")
+# Our levels -> GX's FailureSeverity, so GX-native tooling (actions, notify_on) agrees with us.
+_GX_SEVERITY = {"critical": "critical", "error": "warning", "warning": "info"}
+NEVER_MATCH = r"[^\s\S]"  # no character is both non-space and not non-space; valid in RE2 and re
+SAMPLE_SIZE = 5
+DEFAULT_PARAMS = {"min_date": date(1990, 1, 1), "max_days_before_article": 2, "ui_artifact_regex": None}
+_RESULT_FORMAT = {"result_format": "COMPLETE", "partial_unexpected_count": SAMPLE_SIZE}
+_LOCK = threading.Lock()  # the GX context and its stores are shared and not thread-safe
+
+
+@dataclass
+class ExpectationOutcome:
+    """One expectation on one table, flattened for reports that should not need GX to read."""
+
+    table: str
+    expectation: str
+    column: str | None
+    severity: str
+    reason: str
+    success: bool
+    unexpected_count: int
+    element_count: int
+    sample: list = field(default_factory=list)
+
+
+@dataclass
+class ValidationOutcome:
+    """Passed rows (schema arrow types), quarantined rows with reasons, and the evidence."""
+
+    articles: pa.Table
+    comments: pa.Table
+    quarantine: dict[str, pa.Table]
+    outcomes: list[ExpectationOutcome]
+    critical_failed: bool
+    gx_results: dict[str, dict]
+
+
+# --------------------------------------------------------------------------- GX setup
+
+
+@cache
+def _gx():
+    """One ephemeral context per process: importing GX and building a context cost seconds."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    source = ctx.data_sources.add_pandas("newsmill")
+    batches = {
+        name: source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("whole")
+        for name in schema.TABLES
+    }
+    return gx, ctx, batches
+
+
+def load_suite(name: str) -> gx.ExpectationSuite:
+    """Load ``validations/<name>.json``, refusing anything GX would silently weaken.
+
+    GX logs and drops expectations of unknown type, so the count is compared;
+    a missing severity or reason would make a failure impossible to act on.
+    """
+    gx, _, _ = _gx()
+    spec = json.loads((SUITE_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    for i, exp in enumerate(spec["expectations"]):
+        meta = exp.get("meta") or {}
+        if meta.get("severity") not in SEVERITIES or not str(meta.get("reason", "")).strip():
+            raise ValueError(f"suite {name}: expectation #{i} ({exp.get('type')}) needs meta.severity "
+                             f"in {SEVERITIES} and a meta.reason")
+        if "severity" in exp:
+            raise ValueError(f"suite {name}: expectation #{i} sets GX 'severity'; use meta.severity only")
+        exp["severity"] = _GX_SEVERITY[meta["severity"]]
+        exp.setdefault("notes", f"{meta['severity']}: {meta['reason']}")  # shown in Data Docs
+    suite = gx.ExpectationSuite(**spec)
+    if len(suite.expectations) != len(spec["expectations"]):
+        raise ValueError(f"suite {name}: GX kept {len(suite.expectations)} of "
+                         f"{len(spec['expectations'])} expectations (unknown type? see the GX log)")
+    return suite
+
+
+def _run_suite(name: str) -> gx.ExpectationSuite:
+    """The suite as stored in the context, cached per file version (storing costs ~0.15 s).
+
+    Stored, each expectation gets an id that its result carries: results map back by it.
+    """
+    version = (SUITE_DIR / f"{name}.json").stat().st_mtime_ns
+    if name not in _SUITES or _SUITES[name][0] != version:
+        _SUITES[name] = (version, _gx()[1].suites.add_or_update(load_suite(name)))
+    return _SUITES[name][1]
+
+
+_SUITES: dict[str, tuple] = {}
+
+
+def _suite_params(params: dict | None, now: datetime) -> dict:
+    p = {**DEFAULT_PARAMS, **{k: v for k, v in (params or {}).items() if v is not None}}
+    min_date = p["min_date"]  # a date column compares only with dates: accept ISO text and datetimes
+    min_date = min_date.date() if isinstance(min_date, datetime) else min_date
+    p["min_date"] = min_date = min_date if isinstance(min_date, date) else date.fromisoformat(min_date)
+    latest = now + timedelta(days=1)
+    p.setdefault("max_date", latest.date())
+    p.setdefault("min_timestamp", datetime.combine(min_date, time(), UTC))
+    p.setdefault("max_timestamp", latest)
+    p["ui_artifact_regex"] = p["ui_artifact_regex"] or NEVER_MATCH
+    return p
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def _columns_used(suite) -> set[str]:
+    cols = set()
+    for e in suite.expectations:
+        cols.update([e.configuration.kwargs["column"]] if "column" in e.configuration.kwargs
+                    else e.configuration.kwargs.get("column_list", []))
+    return cols
+
+
+def _frame(name: str, table: pa.Table, needed: set[str]) -> pd.DataFrame:
+    """Only the columns the checks read, with the schema's pandas dtypes (``str`` is ~3x faster in GX)."""
+    dtypes = schema.load(name).pandas_dtypes()
+    cols = [c for c in dtypes if c in needed]
+    df = table.select(cols).to_pandas(date_as_object=True).astype({c: dtypes[c] for c in cols})
+    return df.reset_index(drop=True)  # GX reports row positions as unexpected_index_list
+
+
+def _missing_required(name: str, table: pa.Table, suite) -> pd.Series:
+    """Names of the schema's non-nullable fields that are null in each row (NA when none).
+
+    One check for all of them (GX costs ~20 ms per expectation and run); fields
+    with their own not-null expectation are left to it.  Nulls here would
+    otherwise only surface when Parquet refuses the file.
+    """
+    own = {e.configuration.kwargs.get("column") for e in suite.expectations
+           if e.expectation_type == "expect_column_values_to_not_be_null"}
+    nulls = {f.name: table.column(f.name).is_null().to_numpy(zero_copy_only=False)
+             for f in schema.load(name).fields if not f.nullable and f.name not in own}
+    out = pd.Series(pd.NA, index=range(table.num_rows), dtype="str")
+    for i in set().union(*(m.nonzero()[0] for m in nulls.values())) if nulls else ():
+        out.iat[i] = ",".join(f for f, m in nulls.items() if m[i])
+    return out
+
+
+# Columns _derive reads, on top of those the suites name.
+_DERIVE_READS = {
+    "articles": {"article_id", "published_date", "published_at", "comment_count_declared",
+                 "comment_count_extracted"},
+    "comments": {"article_id", "posted_at"},
+}
+
+
+def _derive(arts: pd.DataFrame, coms: pd.DataFrame) -> None:
+    """Add the cross-column and cross-table ``_chk_*`` columns the suites test."""
+    arts["_chk_comment_count_diff"] = arts["comment_count_extracted"] - arts["comment_count_declared"]
+
+    known = arts["article_id"].dropna()
+    coms["_chk_article_in_run"] = coms["article_id"].isin(set(known)).astype("boolean")
+    coms.loc[coms["article_id"].isna(), "_chk_article_in_run"] = pd.NA  # reported by not-null already
+
+    # Reference instant of each article: published_at, else 00:00 UTC of published_date.
+    day = pd.to_datetime(arts["published_date"]).astype("datetime64[us]").dt.tz_localize("UTC")
+    ref = arts["published_at"].fillna(day).set_axis(arts["article_id"])
+    ref = ref[ref.index.notna() & ~ref.index.duplicated()]
+    article_time = ref.reindex(coms["article_id"]).set_axis(coms.index)  # keeps the dtype when empty
+    coms["_chk_hours_after_article"] = (coms["posted_at"] - article_time).dt.total_seconds() / 3600
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _validate(name: str, suite, df: pd.DataFrame, params: dict, run_time: datetime):
+    batches = _gx()[2]
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    batch = batches[name].get_batch(batch_parameters={"dataframe": df})
+    res = batch.validate(suite, result_format=_RESULT_FORMAT, expectation_parameters=params)
+    res.meta["run_id"] = RunIdentifier(run_name="newsmill", run_time=run_time)
+    res.meta["validation_time"] = run_time
+    res.meta["expectation_parameters"] = params
+    return res
+
+
+def _exception(info: dict | None) -> str | None:
+    """GX reports a crash flat, or (metric errors) nested under a metric id: accept both."""
+    infos = [info] if info and "raised_exception" in info else list((info or {}).values())
+    msgs = [i.get("exception_message") or "error" for i in infos if isinstance(i, dict) and i.get("raised_exception")]
+    return "; ".join(msgs) or None
+
+
+def _outcomes(name: str, suite, res, df: pd.DataFrame):
+    """Per expectation: the outcome record and the failing row positions, in suite order."""
+    order = {e.id: i for i, e in enumerate(suite.expectations)}
+    broken, out = [], []
+    key = schema.load(name).primary_key[0]
+    for r in sorted(res.results, key=lambda r: order.get(r.expectation_config.id, len(order))):
+        cfg = r.expectation_config
+        if error := _exception(r.exception_info):
+            broken.append(f"{name}: {cfg.type} {dict(cfg.kwargs)}: {error}")
+            continue
+        result = r.result or {}
+        column = cfg.kwargs.get("column") or ",".join(cfg.kwargs.get("column_list", [])) or None
+        rows = [int(i) for i in result.get("unexpected_index_list") or []]
+        if column and column.startswith("_chk_"):  # a bare False or -3 says little: say whose row
+            sample = [f"{k}: {v}" for k, v in df[[key, column]].iloc[rows[:SAMPLE_SIZE]].itertuples(index=False)]
+        else:
+            sample = (r.to_json_dict()["result"].get("partial_unexpected_list") or [])[:SAMPLE_SIZE]
+        out.append((ExpectationOutcome(
+            table=name, expectation=cfg.type, column=column,
+            severity=cfg.meta["severity"], reason=cfg.meta["reason"], success=bool(r.success),
+            unexpected_count=int(result.get("unexpected_count") or 0),
+            element_count=int(result.get("element_count") or 0), sample=sample), rows))
+    if broken:  # a check that could not run is a broken check, not bad data: never publish past it
+        raise RuntimeError("expectations could not be evaluated:\n" + "\n".join(broken))
+    return out
+
+
+def _collect(n_rows: int, checked) -> tuple[dict[int, list[str]], dict[int, str]]:
+    reasons: dict[int, list[str]] = {}
+    worst: dict[int, str] = {}
+    for outcome, rows in checked:
+        if outcome.severity not in QUARANTINING:
+            continue
+        for i in rows:
+            reasons.setdefault(i, []).append(outcome.reason)
+            if SEVERITIES.index(outcome.severity) > SEVERITIES.index(worst.get(i, "warning")):
+                worst[i] = outcome.severity
+    if any(not 0 <= i < n_rows for i in reasons):
+        raise RuntimeError("GX returned a row index outside the table")
+    return reasons, worst
+
+
+def quarantine_schema(name: str) -> pa.Schema:
+    """The table's schema, all fields nullable (failing rows may miss required values), plus why."""
+    base = schema.load(name).arrow()
+    return pa.schema(
+        [f.with_nullable(True) for f in base]
+        + [pa.field("quarantine_reasons", pa.list_(pa.string()),
+                    metadata={"description": "Reason of every failed check that quarantined the row."}),
+           pa.field("quarantine_severity", pa.string(),
+                    metadata={"description": "Worst severity among those checks: 'error' or 'critical'."})],
+        metadata={**base.metadata, b"newsmill.quarantine": b"true"},
+    )
+
+
+def _split(name: str, table: pa.Table, reasons: dict[int, list[str]], worst: dict[int, str]):
+    bad = sorted(reasons)
+    keep = [True] * table.num_rows
+    for i in bad:
+        keep[i] = False
+    mask = pa.array(keep, pa.bool_())
+    target = schema.load(name).arrow()
+    passed = table.filter(mask).select(target.names).cast(target)
+    qs = quarantine_schema(name)
+    q = table.take(pa.array(bad, pa.int64())).select(target.names).cast(pa.schema(list(qs)[:-2]))
+    q = q.append_column(qs.field("quarantine_reasons"), pa.array([reasons[i] for i in bad], pa.list_(pa.string())))
+    q = q.append_column(qs.field("quarantine_severity"), pa.array([worst[i] for i in bad], pa.string()))
+    return passed, q.cast(qs)
+
+
+def validate_tables(articles: pa.Table, comments: pa.Table, *, params: dict | None = None,
+                    now: datetime | None = None) -> ValidationOutcome:
+    """Validate one run's two tables together (comments are checked against the articles).
+
+    ``params`` overrides suite parameters: ``min_date`` (date, default 1990-01-01),
+    ``max_date`` / ``max_timestamp`` (default now + 1 day), ``min_timestamp``,
+    ``ui_artifact_regex`` (default: never matches), ``max_days_before_article`` (default 2).
+    """
+    now = now or datetime.now(UTC)
+    now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+    p = _suite_params(params, now)
+    with _LOCK:
+        suites = {n: _run_suite(n) for n in schema.TABLES}
+        tables = {"articles": articles, "comments": comments}
+        frames = {n: _frame(n, tables[n], _columns_used(suites[n]) | _DERIVE_READS[n]) for n in schema.TABLES}
+        arts, coms = frames["articles"], frames["comments"]
+        _derive(arts, coms)
+        for n in schema.TABLES:
+            frames[n]["_chk_missing_required"] = _missing_required(n, tables[n], suites[n])
+        results = {n: _validate(n, suites[n], frames[n], p, now) for n in schema.TABLES}
+        checked = {n: _outcomes(n, suites[n], results[n], frames[n]) for n in schema.TABLES}
+        gx_results = {n: results[n].to_json_dict() for n in schema.TABLES}
+
+    a_reasons, a_worst = _collect(articles.num_rows, checked["articles"])
+    c_reasons, c_worst = _collect(comments.num_rows, checked["comments"])
+    # Comments of a quarantined article go with it: published alone they would be orphans.
+    dropped = {}
+    for i, why in a_reasons.items():
+        aid = arts["article_id"].iat[i]
+        if not pd.isna(aid):
+            dropped[aid] = (f"article quarantined: {'; '.join(why)}", a_worst[i])
+    if dropped:
+        for i in coms.index[coms["article_id"].isin(set(dropped))]:
+            why, sev = dropped[coms["article_id"].iat[i]]
+            c_reasons.setdefault(int(i), []).append(why)
+            if SEVERITIES.index(sev) > SEVERITIES.index(c_worst.get(int(i), "warning")):
+                c_worst[int(i)] = sev
+
+    a_pass, a_q = _split("articles", tables["articles"], a_reasons, a_worst)
+    c_pass, c_q = _split("comments", tables["comments"], c_reasons, c_worst)
+    outcomes = [o for n in schema.TABLES for o, _ in checked[n]]
+    return ValidationOutcome(
+        articles=a_pass, comments=c_pass, quarantine={"articles": a_q, "comments": c_q},
+        outcomes=outcomes,
+        critical_failed=any(o.severity == "critical" and not o.success for o in outcomes),
+        gx_results=gx_results,
+    )
+
+
+# --------------------------------------------------------------------------- data docs
+
+
+def build_data_docs(outcome: ValidationOutcome, report_dir: Path) -> Path:
+    """Render this outcome's results (and the suites) as GX Data Docs under ``report_dir/data_docs``.
+
+    The results are put into the context's in-memory results store from
+    ``gx_results`` (so an outcome from another process works too), after
+    emptying it so the site shows this run only.
+    """
+    ctx = _gx()[1]  # first: it sets up the environment GX reads on import
+    from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResultSchema
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    site_dir = (Path(report_dir) / "data_docs").resolve()
+    site = "newsmill-" + hashlib.sha256(str(site_dir).encode()).hexdigest()[:12]
+    with _LOCK:
+        store = ctx.validation_results_store
+        for key in store.list_keys():
+            store.remove_key(key)
+        for name, res in outcome.gx_results.items():
+            _run_suite(name)  # suite pages, and the store may not know the suite in this process
+            run = res.get("meta", {}).get("run_id") or {}
+            run_id = RunIdentifier(run_name=run.get("run_name") or "newsmill",
+                                   run_time=run.get("run_time") or datetime.now(UTC))
+            key = ValidationResultIdentifier(ExpectationSuiteIdentifier(name), run_id, f"newsmill-{name}")
+            store.set(key, ExpectationSuiteValidationResultSchema().load(res))
+        if site not in ctx.list_data_docs_sites():
+            ctx.add_data_docs_site(site_name=site, site_config={
+                "class_name": "SiteBuilder",
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                                  "base_directory": str(site_dir)},
+            })
+        else:
+            ctx.clean_data_docs(site_name=site)  # a re-used report_dir shows this run only
+        ctx.build_data_docs(site_names=[site])
+    index = site_dir / "index.html"
+    if not index.exists():
+        raise RuntimeError(f"GX did not write {index}")
+    return index

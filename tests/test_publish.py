@@ -1,0 +1,549 @@
+"""Publishing: layout, the four readers, idempotent upsert, atomicity, path safety.
+
+Rows are generated from the schema files (a value per declared type), so no
+field list is repeated here; tests override only the fields they are about.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from newsmill import publish, schema
+
+UTC = dt.timezone.utc
+T0 = dt.datetime(2021, 3, 28, 1, 30, 15, 123456, tzinfo=UTC)
+RUN = "run-1"
+
+
+# --- data ----------------------------------------------------------------------
+
+def _value(f: schema.Field, i: int):
+    if f.type == "string":
+        return f"{f.name} {i} ünï"
+    if f.type in ("int32", "int64"):
+        return i * 7 + 1
+    if f.type == "bool":
+        return i % 2 == 0
+    if f.type == "date":
+        return dt.date(2020, 1, 1) + dt.timedelta(days=40 * i)
+    if f.type == "timestamp":
+        return T0 + dt.timedelta(days=i, hours=i, microseconds=i)
+    if f.type == "list<string>":
+        return [f"{f.name}-{i}-{k}" for k in range(i % 3)]  # i=0: empty list
+    raise AssertionError(f.type)
+
+
+def row(name: str, i: int, **overrides) -> dict:
+    """A valid row: every field filled; nullable fields null on every third row."""
+    s = schema.load(name)
+    r = {}
+    for f in s.fields:
+        nullable_here = f.nullable and f.name not in s.partition_by
+        r[f.name] = None if nullable_here and i % 3 == 2 else _value(f, i)
+    r.update(overrides)
+    return r
+
+
+def articles(*specs: tuple[str, int | None, str], **common) -> pa.Table:
+    """specs: (source, year, article_id)."""
+    rows = [row("articles", i, source=s, year=y, article_id=a, **common) for i, (s, y, a) in enumerate(specs)]
+    return schema.to_arrow("articles", rows)
+
+
+def sample_articles() -> pa.Table:
+    rows = [
+        row("articles", 0, source="dawn", year=2023, article_id="a0"),
+        row("articles", 1, source="dawn", year=2024, article_id="a1", caption_credits=["AFP", None]),
+        row("articles", 2, source="tribune.pk", year=None, article_id="a2"),  # null year + nulls
+        row("articles", 3, source="tribune.pk", year=2024, article_id="a3",
+            published_at=dt.datetime(1969, 7, 20, 20, 17, 40, tzinfo=UTC)),
+    ]
+    return schema.to_arrow("articles", rows)
+
+
+def sample_comments() -> pa.Table:
+    parents = {"a0": ("dawn", 2023), "a1": ("dawn", 2024), "a2": ("tribune.pk", None)}
+    rows = []
+    for i, (aid, (src, yr)) in enumerate([*parents.items(), *parents.items()]):
+        rows.append(row("comments", i, comment_id=f"c{i}", article_id=aid, source=src, year=yr, position=i + 1))
+    return schema.to_arrow("comments", rows)
+
+
+SAMPLES = {"articles": sample_articles, "comments": sample_comments}
+
+
+def by_key(rows: list[dict], name: str) -> list[dict]:
+    pk = schema.load(name).primary_key
+    return sorted(rows, key=lambda r: tuple(r[k] for k in pk))
+
+
+def snapshot(root: Path) -> dict[str, tuple]:
+    """Every file with its bytes, mtime and inode: a rewrite changes at least the inode."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            st = p.stat()
+            out[p.relative_to(root).as_posix()] = (p.read_bytes(), st.st_mtime_ns, st.st_ino)
+    return out
+
+
+def same_schema(a: pa.Schema, b: pa.Schema) -> bool:
+    """Equal names, types, nullability and metadata. Type equality ignores the name
+    of a list's child, which Parquet files give back as 'element' where Arrow says 'item'."""
+    return a.metadata == b.metadata and [(f.name, f.type, f.nullable, f.metadata) for f in a] == \
+        [(f.name, f.type, f.nullable, f.metadata) for f in b]
+
+
+def _py(v):
+    """Reader values to plain Python (pandas gives numpy arrays, NaN, Timestamps)."""
+    if isinstance(v, np.ndarray):
+        return [_py(x) for x in v]
+    if isinstance(v, list):
+        return [_py(x) for x in v]
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.to_pydatetime()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+@pytest.fixture
+def out(tmp_path) -> Path:
+    d = tmp_path / "output"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture(params=["articles", "comments"])
+def published(request, out):
+    name = request.param
+    table = SAMPLES[name]()
+    publish.publish_table(name, table, out, run_id=RUN)
+    return name, table, publish.dataset_path(name, out)
+
+
+# --- layout --------------------------------------------------------------------
+
+def test_layout_one_sorted_zstd_file_per_partition(published):
+    name, table, path = published
+    s = schema.load(name)
+    files = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
+    expected_dirs = {
+        f"source={r['source']}/year={publish.NULL_PARTITION if r['year'] is None else r['year']}"
+        for r in table.to_pylist()
+    }
+    assert files == sorted(f"{d}/part-0.parquet" for d in expected_dirs)
+    for f in path.rglob("*.parquet"):
+        pf = pq.ParquetFile(f)
+        # stored schema exactly, with field descriptions and schema metadata
+        assert same_schema(pf.schema_arrow, s.stored_arrow())
+        assert not set(s.partition_by) & set(pf.schema_arrow.names)
+        assert pf.schema_arrow.field(s.sort_by[0]).metadata[b"description"]
+        md = pf.metadata
+        assert {md.row_group(0).column(c).compression for c in range(md.num_columns)} == {"ZSTD"}
+        t = pf.read()
+        assert t.equals(t.sort_by([(c, "ascending") for c in s.sort_by]))
+    assert not (path.parent / publish.STAGING).exists()
+
+
+# --- the four readers ------------------------------------------------------------
+
+def test_pyarrow_dataset_reads_everything(published):
+    name, table, path = published
+    got = ds.dataset(path, partitioning="hive").to_table()
+    assert got.schema.field("year").type == pa.int32()
+    assert got.schema.field("source").type == pa.string()
+    assert by_key(got.to_pylist(), name) == by_key(table.to_pylist(), name)
+
+
+def test_read_table_full_schema_and_types(published):
+    name, table, path = published
+    got = publish.read_table(name, path.parent)
+    assert got.schema.equals(schema.load(name).arrow(), check_metadata=True)
+    assert by_key(got.to_pylist(), name) == by_key(table.to_pylist(), name)
+
+
+def test_duckdb_reads_timestamptz_as_utc_instants(published):
+    duckdb = pytest.importorskip("duckdb")
+    name, table, path = published
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'Asia/Kolkata'")  # values are instants, shown in the session zone
+    rel = con.sql(f"SELECT * FROM read_parquet('{path}/**/*.parquet', hive_partitioning = 1)")
+    types = dict(zip(rel.columns, map(str, rel.types)))
+    s = schema.load(name)
+    for f in s.fields:
+        if f.type == "timestamp":
+            assert types[f.name] == "TIMESTAMP WITH TIME ZONE"
+    assert types["year"] == "BIGINT"  # inferred from the path; hive_types fixes it, see below
+    rows = [dict(zip(rel.columns, r)) for r in rel.fetchall()]
+    con.close()
+    expected = by_key(table.to_pylist(), name)
+    got = by_key(rows, name)
+    assert got == expected  # aware datetimes compare as instants
+    ts = next(f.name for f in s.fields if f.type == "timestamp" and not f.nullable)
+    for g, e in zip(got, expected):
+        assert g[ts].utcoffset() == dt.timedelta(hours=5, minutes=30)
+        assert g[ts].astimezone(UTC).replace(tzinfo=None) == e[ts].replace(tzinfo=None)
+
+
+def test_duckdb_hive_types_gives_schema_types(published):
+    duckdb = pytest.importorskip("duckdb")
+    _, _, path = published
+    con = duckdb.connect()
+    rel = con.sql(f"SELECT year FROM read_parquet('{path}/**/*.parquet', hive_partitioning = 1, "
+                  "hive_types = {'year': INTEGER})")
+    assert [str(t) for t in rel.types] == ["INTEGER"]
+    assert None in {r[0] for r in rel.fetchall()}
+    con.close()
+
+
+def test_polars_reads_everything_with_utc(published):
+    pl = pytest.importorskip("polars")
+    name, table, path = published
+    df = pl.scan_parquet(path / "**" / "*.parquet", hive_partitioning=True).collect()
+    for f in schema.load(name).fields:
+        if f.type == "timestamp":
+            assert df.schema[f.name] == pl.Datetime("us", "UTC")
+    assert df.schema["year"] == pl.Int64 and df.schema["source"] == pl.String
+    assert by_key(df.to_dicts(), name) == by_key(table.to_pylist(), name)
+
+
+def test_pandas_partition_columns_are_categoricals(out):
+    """Documented behaviour: plain pandas gives categoricals for hive columns
+    (source: str categories, year: int32 categories)."""
+    table = articles(("dawn", 2023, "a"), ("tribune.pk", 2024, "b"), ("dawn", 2024, "c"))
+    publish.publish_table("articles", table, out, run_id=RUN)
+    df = pd.read_parquet(publish.dataset_path("articles", out))
+    assert isinstance(df["source"].dtype, pd.CategoricalDtype)
+    assert isinstance(df["year"].dtype, pd.CategoricalDtype)
+    assert sorted(df["source"].cat.categories) == ["dawn", "tribune.pk"]
+    assert df["year"].cat.categories.dtype == np.int32
+    assert str(df["published_at"].dtype) == "datetime64[us, UTC]"
+    got = [{k: _py(v) for k, v in r.items()} for r in df.to_dict("records")]
+    assert by_key(got, "articles") == by_key(table.to_pylist(), "articles")
+
+
+def test_pandas_with_null_year_never_returns_wrong_years(published):
+    """Plain pandas cannot read a null-year partition next to real years (pyarrow
+    "Cannot yet unify dictionaries with nulls", pandas #55400): it must fail loudly,
+    never misread. With the typed partitioning it reads correctly."""
+    name, table, path = published
+    try:
+        df = pd.read_parquet(path)
+    except pa.ArrowInvalid as e:
+        assert "unify dictionaries with nulls" in str(e)
+    else:  # a future pyarrow fixed it: the null year must still be null
+        assert by_key([{k: _py(v) for k, v in r.items()} for r in df.to_dict("records")], name) == \
+            by_key(table.to_pylist(), name)
+    df = pd.read_parquet(path, partitioning=publish.hive_partitioning(name), dtype_backend="numpy_nullable")
+    assert str(df["year"].dtype) == "Int32"
+    assert df["year"].isna().sum() == sum(r["year"] is None for r in table.to_pylist())
+    got = [{k: _py(v) for k, v in r.items()} for r in df.to_dict("records")]
+    assert by_key(got, name) == by_key(table.to_pylist(), name)
+
+
+def test_numeric_sources_stay_strings_in_read_table(out):
+    """Pitfall: when every source looks like a number, untyped hive discovery
+    turns '0161' into 161; read_table types partitions from the schema."""
+    publish.publish_table("articles", articles(("1843", 2023, "a"), ("0161", 2024, "b")), out, run_id=RUN)
+    root = publish.dataset_path("articles", out)
+    assert sorted(ds.dataset(root, partitioning="hive").to_table()["source"].to_pylist()) == [161, 1843]
+    assert sorted(publish.read_table("articles", out)["source"].to_pylist()) == ["0161", "1843"]
+
+
+# --- null year -----------------------------------------------------------------
+
+def test_null_year_partition(out):
+    publish.publish_table("articles", articles(("dawn", None, "a"), ("dawn", 2020, "b")), out, run_id=RUN)
+    root = publish.dataset_path("articles", out)
+    assert (root / "source=dawn" / "year=__HIVE_DEFAULT_PARTITION__" / "part-0.parquet").is_file()
+    got = publish.read_table("articles", out)
+    assert got.schema.field("year").type == pa.int32()
+    assert dict(zip(got["article_id"].to_pylist(), got["year"].to_pylist())) == {"a": None, "b": 2020}
+
+
+def test_only_null_years_still_readable(out):
+    """With no real year to infer a type from, untyped pyarrow discovery fails;
+    read_table (typed partitioning) does not."""
+    publish.publish_table("articles", articles(("dawn", None, "a")), out, run_id=RUN)
+    root = publish.dataset_path("articles", out)
+    with pytest.raises(pa.ArrowInvalid):
+        ds.dataset(root, partitioning="hive")
+    got = publish.read_table("articles", out)
+    assert got["year"].to_pylist() == [None] and got.schema.field("year").type == pa.int32()
+
+
+# --- idempotent upsert ---------------------------------------------------------
+
+def test_republishing_same_input_changes_nothing(out):
+    table = sample_articles()
+    first = publish.publish_table("articles", table, out, run_id="r1")
+    assert (first.inserted, first.updated, first.unchanged) == (4, 0, 0)
+    assert first.partitions_written == 4
+    before = snapshot(out)
+    again = publish.publish_table("articles", table, out, run_id="r2")
+    assert snapshot(out) == before
+    assert (again.rows_in, again.inserted, again.updated, again.unchanged) == (4, 0, 0, 4)
+    assert (again.partitions_written, again.partitions_unchanged) == (0, 4)
+    # a later run stamps new provenance: still unchanged, old provenance kept
+    later = table.set_column(
+        table.schema.get_field_index("extracted_at"), table.schema.field("extracted_at"),
+        pa.array([T0 + dt.timedelta(days=999)] * 4, pa.timestamp("us", tz="UTC")))
+    later = later.set_column(later.schema.get_field_index("pipeline_version"),
+                             later.schema.field("pipeline_version"), pa.array(["9.9.9"] * 4))
+    third = publish.publish_table("articles", later, out, run_id="r3")
+    assert third.unchanged == 4 and third.partitions_written == 0
+    assert snapshot(out) == before
+    got = publish.read_table("articles", out)
+    assert len(set(got["article_id"].to_pylist())) == got.num_rows == 4
+    assert by_key(got.to_pylist(), "articles") == by_key(table.to_pylist(), "articles")
+
+
+def test_upsert_changed_and_new_rows(out):
+    old_ts, new_ts = T0, T0 + dt.timedelta(days=30)
+    publish.publish_table("articles", articles(("dawn", 2023, "a"), ("dawn", 2023, "b"), ("dawn", 2023, "c"),
+                                               ("dawn", 2024, "d"), extracted_at=old_ts), out, run_id="r1")
+    root = publish.dataset_path("articles", out)
+    untouched = snapshot(root / "source=dawn" / "year=2024")
+    old_rows = {r["article_id"]: r for r in publish.read_table("articles", out).to_pylist()}
+
+    unchanged = dict(old_rows["a"], extracted_at=new_ts, pipeline_version="2.0")
+    changed = dict(old_rows["b"], title="Corrected headline", extracted_at=new_ts)
+    new = row("articles", 7, source="dawn", year=2023, article_id="e", extracted_at=new_ts)
+    stats = publish.publish_table("articles", schema.to_arrow("articles", [unchanged, changed, new]), out, run_id="r2")
+
+    assert (stats.rows_in, stats.inserted, stats.updated, stats.unchanged) == (3, 1, 1, 1)
+    assert (stats.partitions_written, stats.partitions_unchanged) == (1, 0)
+    got = {r["article_id"]: r for r in publish.read_table("articles", out).to_pylist()}
+    assert sorted(got) == ["a", "b", "c", "d", "e"]
+    assert got["a"] == old_rows["a"]  # old extracted_at and pipeline_version kept
+    assert got["b"]["title"] == "Corrected headline" and got["b"]["extracted_at"] == new_ts
+    assert got["c"] == old_rows["c"]  # other keys in the partition kept
+    assert got["e"]["extracted_at"] == new_ts
+    assert snapshot(root / "source=dawn" / "year=2024") == untouched
+    part = pq.read_table(root / "source=dawn" / "year=2023" / "part-0.parquet")
+    assert part["article_id"].to_pylist() == ["a", "b", "c", "e"]  # still sorted
+
+
+def test_list_and_null_changes_are_detected(out):
+    publish.publish_table("articles", articles(("dawn", 2023, "a"), ("dawn", 2023, "b")), out, run_id="r1")
+    rows = {r["article_id"]: r for r in publish.read_table("articles", out).to_pylist()}
+    edits = [dict(rows["a"], authors=[*rows["a"]["authors"], "New Author"]),
+             dict(rows["b"], section=None if rows["b"]["section"] else "World")]
+    stats = publish.publish_table("articles", schema.to_arrow("articles", edits), out, run_id="r2")
+    assert (stats.updated, stats.unchanged) == (2, 0)
+    got = {r["article_id"]: r for r in publish.read_table("articles", out).to_pylist()}
+    assert got["a"]["authors"][-1] == "New Author"
+    assert got["b"]["section"] == edits[1]["section"]
+
+
+def test_key_moving_partition_is_not_duplicated(out):
+    publish.publish_table("articles", articles(("dawn", None, "a"), ("dawn", None, "b")), out, run_id="r1")
+    moved = publish.read_table("articles", out).filter(pc.equal(pc.field("article_id"), "a"))
+    moved = moved.set_column(moved.schema.get_field_index("year"), moved.schema.field("year"),
+                             pa.array([2022], pa.int32()))
+    stats = publish.publish_table("articles", moved, out, run_id="r2")
+    assert (stats.inserted, stats.updated, stats.partitions_written) == (0, 1, 2)
+    got = publish.read_table("articles", out)
+    assert sorted(zip(got["article_id"].to_pylist(), got["year"].to_pylist()), key=str) == \
+        [("a", 2022), ("b", None)]
+    # last row moved out: the partition disappears
+    b = publish.read_table("articles", out).filter(pc.equal(pc.field("article_id"), "b"))
+    b = b.set_column(b.schema.get_field_index("year"), b.schema.field("year"), pa.array([2022], pa.int32()))
+    publish.publish_table("articles", b, out, run_id="r3")
+    root = publish.dataset_path("articles", out)
+    assert not (root / "source=dawn" / f"year={publish.NULL_PARTITION}").exists()
+    assert publish.read_table("articles", out).num_rows == 2
+
+
+# --- input validation ----------------------------------------------------------
+
+def test_duplicate_keys_refused(out):
+    with pytest.raises(ValueError, match="duplicate primary key"):
+        publish.publish_table("articles", articles(("dawn", 2023, "a"), ("dawn", 2024, "a")), out, run_id=RUN)
+
+
+def test_naive_timestamps_and_required_nulls_refused(out):
+    t = articles(("dawn", 2023, "a"))
+    i = t.schema.get_field_index("extracted_at")
+    naive = t.set_column(i, pa.field("extracted_at", pa.timestamp("us")), pa.array([dt.datetime(2020, 1, 1)]))
+    with pytest.raises(ValueError, match="time-zone aware"):
+        publish.publish_table("articles", naive, out, run_id=RUN)
+    j = t.schema.get_field_index("title")
+    nulled = t.set_column(j, t.schema.field("title"), pa.array([None], pa.string()))
+    with pytest.raises(ValueError, match="articles.title: 1 null"):
+        publish.publish_table("articles", nulled, out, run_id=RUN)
+    with pytest.raises(ValueError, match="does not match the schema"):
+        publish.publish_table("articles", t.drop_columns(["title"]), out, run_id=RUN)
+    assert not publish.dataset_path("articles", out).exists()
+
+
+# --- path safety ---------------------------------------------------------------
+
+@pytest.mark.parametrize("source", ["../evil", "a/b", "a\\b", "a..b", "..", "a\x00b", "Dawn", "_hidden",
+                                    ".hidden", "", "-x", "a b", "x" * 300])
+def test_unsafe_partition_values_refused(out, source):
+    with pytest.raises(ValueError, match="unsafe partition value"):
+        publish.publish_table("articles", articles(("dawn", 2023, "ok"), (source, 2023, "bad")), out, run_id=RUN)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["output"]
+    assert list(out.iterdir()) == []  # nothing written, not even the good row
+
+
+@pytest.mark.parametrize("run_id", ["../x", "a/b", "", "..", ".hidden", "a\x00"])
+def test_unsafe_run_id_refused(out, run_id):
+    with pytest.raises(ValueError, match="run_id"):
+        publish.publish_table("articles", articles(("dawn", 2023, "a")), out, run_id=run_id)
+    with pytest.raises(ValueError, match="run_id"):
+        publish.write_rejects(schema.to_arrow("rejects", [row("rejects", 0)]), out, run_id=run_id)
+
+
+def test_unsafe_table_name_refused(out):
+    with pytest.raises(ValueError, match="table name"):
+        publish.dataset_path("../articles", out)
+
+
+def test_symlink_escape_refused(out, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (out / "articles").mkdir()
+    (out / "articles" / "source=zz").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ValueError, match="outside the output folder"):
+        publish.publish_table("articles", articles(("aa", 2023, "a"), ("zz", 2023, "b")), out, run_id=RUN)
+    assert list(outside.iterdir()) == []
+    assert not (out / "articles" / "source=aa").exists()  # refused before the first write
+
+
+# --- atomicity -----------------------------------------------------------------
+
+def test_files_are_staged_outside_the_dataset_and_renamed(out, monkeypatch):
+    seen = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        src, dst = Path(src), Path(dst)
+        seen.append((src, dst))
+        assert src.parent == out / publish.STAGING / RUN
+        assert src.stat().st_size > 0 and src.stat().st_dev == out.stat().st_dev
+        # readers of the dataset never see anything but part files
+        names = {p.name for p in publish.dataset_path("articles", out).rglob("*") if p.is_file()}
+        assert names <= {"part-0.parquet"}
+        real_replace(src, dst)
+
+    monkeypatch.setattr(publish.os, "replace", spy)
+    publish.publish_table("articles", sample_articles(), out, run_id=RUN)
+    assert len(seen) == 4 and all(d.name == "part-0.parquet" for _, d in seen)
+    assert not (out / publish.STAGING).exists()
+
+
+def test_failed_write_leaves_old_files_and_no_temp(out, monkeypatch):
+    publish.publish_table("articles", articles(("dawn", 2023, "a")), out, run_id="r1")
+    before = snapshot(out)
+
+    def broken(table, where, **kw):
+        where.write(b"PAR1 partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(publish.pq, "write_table", broken)
+    with pytest.raises(OSError, match="disk full"):
+        publish.publish_table("articles", articles(("dawn", 2023, "a"), ("dawn", 2023, "b"),
+                                                   title="changed"), out, run_id="r2")
+    assert snapshot(out) == before
+    assert not (out / publish.STAGING).exists()
+
+
+# --- schema evolution ----------------------------------------------------------
+
+def _rewrite_partition(out: Path, rel: str, mutate) -> Path:
+    f = publish.dataset_path("articles", out) / rel / "part-0.parquet"
+    pq.write_table(mutate(pq.read_table(f)), f, compression="zstd")
+    return f
+
+
+def test_new_nullable_column_reads_as_null(out):
+    """An old file without a (nullable) column that the schema has since gained."""
+    publish.publish_table("articles", articles(("dawn", 2023, "a"), ("dawn", 2024, "b")), out, run_id="r1")
+    old_meta = {b"newsmill.table": b"articles", b"newsmill.schema_hash": b"0ld0ld0ld0ld0ld0"}
+    _rewrite_partition(out, "source=dawn/year=2023",
+                       lambda t: t.drop_columns(["dateline"]).replace_schema_metadata(old_meta))
+    got = {r["article_id"]: r for r in publish.read_table("articles", out).to_pylist()}
+    assert got["a"]["dateline"] is None and got["b"]["dateline"] is not None
+    # upserting into that partition rewrites it with the current schema
+    stats = publish.publish_table("articles", articles(("dawn", 2023, "c")), out, run_id="r2")
+    assert stats.inserted == 1
+    f = publish.dataset_path("articles", out) / "source=dawn/year=2023/part-0.parquet"
+    assert same_schema(pq.read_schema(f), schema.load("articles").stored_arrow())
+    assert pq.read_table(f)["article_id"].to_pylist() == ["a", "c"]
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda t: t.set_column(t.schema.get_field_index("paragraph_count"), "paragraph_count",
+                            t["paragraph_count"].cast(pa.int64())), "paragraph_count"),
+    (lambda t: t.append_column("legacy", pa.array(["x"] * t.num_rows)), "legacy"),
+    (lambda t: t.drop_columns(["title"]), "new column 'title' is not nullable"),
+])
+def test_incompatible_old_file_is_a_clear_error(out, mutate, message):
+    publish.publish_table("articles", articles(("dawn", 2023, "a")), out, run_id="r1")
+    old_meta = {b"newsmill.table": b"articles", b"newsmill.schema_hash": b"0ld0ld0ld0ld0ld0"}
+    _rewrite_partition(out, "source=dawn/year=2023", lambda t: mutate(t).replace_schema_metadata(old_meta))
+    with pytest.raises(publish.SchemaMismatchError, match=message):
+        publish.read_table("articles", out)
+    before = snapshot(out)
+    for target in [("dawn", 2023, "b"), ("dawn", 2024, "c")]:  # same partition, or any other
+        with pytest.raises(publish.SchemaMismatchError, match="incompatible"):
+            publish.publish_table("articles", articles(target), out, run_id="r2")
+    assert snapshot(out) == before
+
+
+def test_file_of_another_table_is_refused(out):
+    publish.publish_table("articles", articles(("dawn", 2023, "a")), out, run_id="r1")
+    f = publish.dataset_path("articles", out) / "source=dawn/year=2023/part-0.parquet"
+    comments = sample_comments().drop_columns(["source", "year"])
+    pq.write_table(comments.cast(schema.load("comments").stored_arrow()), f)
+    with pytest.raises(publish.SchemaMismatchError, match="belongs to table 'comments'"):
+        publish.publish_table("articles", articles(("dawn", 2023, "b")), out, run_id="r2")
+
+
+# --- quarantine and rejects ----------------------------------------------------
+
+def test_write_quarantine_keeps_invalid_rows_and_extra_columns(out):
+    t = articles(("dawn", 2023, "a"), ("dawn", None, "b"))
+    t = t.set_column(t.schema.get_field_index("title"), "title", pa.array([None, "ok"], pa.string()))
+    t = t.append_column("_errors", pa.array([["title is null"], []], pa.list_(pa.string())))
+    path = publish.write_quarantine("articles", t, out, run_id=RUN)
+    assert path == out / "quarantine" / "articles" / f"{RUN}.parquet"
+    back = pq.read_table(path)
+    assert back.column_names == [*schema.load("articles").names, "_errors"]
+    assert back["title"].to_pylist() == [None, "ok"]
+    assert back["_errors"].to_pylist() == [["title is null"], []]
+    assert back.schema.field("title").metadata[b"description"]
+    assert publish.write_quarantine("articles", t.slice(0, 0), out, run_id="empty") is None
+    assert not (out / "quarantine" / "articles" / "empty.parquet").exists()
+    assert not (out / publish.STAGING).exists()
+    with pytest.raises(ValueError, match="write_rejects"):
+        publish.write_quarantine("rejects", t, out, run_id=RUN)
+
+
+def test_write_rejects(out):
+    rows = [row("rejects", i, input_uri=uri, run_id=RUN) for i, uri in enumerate(["z.html", "a.html"])]
+    path = publish.write_rejects(schema.to_arrow("rejects", rows), out, run_id=RUN)
+    assert path == out / "quarantine" / "rejects" / f"{RUN}.parquet"
+    back = pq.read_table(path)
+    assert back.schema.equals(schema.load("rejects").arrow(), check_metadata=True)
+    assert back["input_uri"].to_pylist() == ["a.html", "z.html"]
+    assert publish.write_rejects(schema.to_arrow("rejects", []), out, run_id="r2") is None
+    with pytest.raises(ValueError, match="does not match the schema"):
+        publish.write_rejects(schema.to_arrow("rejects", rows).drop_columns(["stage"]), out, run_id="r3")

@@ -1,0 +1,446 @@
+"""Validation stage: each kind of bad row is quarantined with its reason, good rows pass."""
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import pyarrow as pa
+import pytest
+
+from newsmill import schema, validate
+
+NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
+UI = r"(?:^|[\s.!?])(?:Recommend|Reply|Report)\s*$"
+PUBLISHED = datetime(2024, 5, 1, 8, tzinfo=UTC)
+
+
+def art(n: int, **kw) -> dict:
+    row = dict(
+        article_id=f"a{n}", source="example.com", year=2024, publication="Example", title=f"Title {n}",
+        url=f"https://example.com/{n}", published_date=PUBLISHED.date(), published_at=PUBLISHED,
+        body="First paragraph.\n\nSecond paragraph: a < b > c is maths, not markup.", paragraph_count=2,
+        authors=["Ann"], comment_count_declared=2, comment_count_extracted=2, language="en",
+        input_uri=f"file:///in/{n}.html", input_sha256="0" * 64, input_format="html",
+        extractor="test/1", extracted_at=NOW, pipeline_version="0.1.0",
+    )
+    row.update(kw)
+    return row
+
+
+def com(article: str, pos: int, **kw) -> dict:
+    row = dict(
+        comment_id=f"{article}-c{pos}", article_id=article, source="example.com", year=2024, position=pos,
+        author="Bob", posted_at=PUBLISHED + timedelta(hours=pos), posted_raw=f"{article}#{pos}",
+        text=f"Comment number {pos}.",
+        input_uri="file:///in/x.html", input_sha256="0" * 64, input_format="html",
+        extractor="test/1", extracted_at=NOW, pipeline_version="0.1.0",
+    )
+    row.update(kw)
+    return row
+
+
+def good_articles() -> list[dict]:
+    return [art(1), art(2)]
+
+
+def good_comments() -> list[dict]:
+    return [com("a1", 1), com("a1", 2), com("a2", 1), com("a2", 2)]
+
+
+def run(articles: list[dict], comments: list[dict], **params) -> validate.ValidationOutcome:
+    params.setdefault("ui_artifact_regex", UI)
+    return validate.validate_tables(schema.to_arrow("articles", articles), schema.to_arrow("comments", comments),
+                                    params=params, now=NOW)
+
+
+def quarantined(outcome, table: str) -> dict:
+    """Key -> (reasons, severity) of the quarantined rows."""
+    key = schema.load(table).primary_key[0]
+    return {r[key]: (r["quarantine_reasons"], r["quarantine_severity"])
+            for r in outcome.quarantine[table].to_pylist()}
+
+
+def failed(outcome) -> dict[tuple[str, str | None], validate.ExpectationOutcome]:
+    return {(o.table, o.column): o for o in outcome.outcomes if not o.success}
+
+
+# --------------------------------------------------------------------------- clean data
+
+
+def test_clean_tables_pass_untouched():
+    out = run(good_articles(), good_comments())
+    assert out.articles.num_rows == 2 and out.comments.num_rows == 4
+    assert all(o.success for o in out.outcomes), [o for o in out.outcomes if not o.success]
+    assert not out.critical_failed
+    for name in schema.TABLES:
+        assert getattr(out, name).schema.equals(schema.load(name).arrow(), check_metadata=True)
+        assert out.quarantine[name].num_rows == 0
+        assert out.quarantine[name].schema.equals(validate.quarantine_schema(name))
+        assert not [c for c in out.quarantine[name].column_names if c.startswith("_chk_")]
+    assert out.articles.to_pylist() == schema.to_arrow("articles", good_articles()).to_pylist()
+    assert set(out.gx_results) == {"articles", "comments"}
+    json.dumps(out.gx_results)  # reports write it as JSON
+
+
+def test_every_outcome_carries_severity_and_reason():
+    out = run(good_articles(), good_comments())
+    assert {o.table for o in out.outcomes} == {"articles", "comments"}
+    for o in out.outcomes:
+        assert o.severity in validate.SEVERITIES and o.reason
+        assert o.element_count in (2, 4)
+
+
+# --------------------------------------------------------------------------- bad articles
+
+ARTICLE_CASES = [
+    # (changes to one article, words of the reason, severity)
+    ({"article_id": None}, "article_id is missing", "critical"),
+    ({"source": None}, "source is missing", "critical"),
+    ({"source": "Example.com"}, "safe directory name", "critical"),
+    ({"source": "-etc"}, "safe directory name", "critical"),
+    ({"source": "a..b"}, "'..'", "critical"),
+    ({"title": None}, "title is missing", "error"),
+    ({"title": "   "}, "title is empty", "error"),
+    ({"title": "<b>Breaking</b> news"}, "title still contains HTML", "error"),
+    ({"body": ""}, "body is empty", "error"),
+    ({"body": "Text<br/>more"}, "body still contains HTML", "error"),
+    ({"body": "Text </div> more"}, "body still contains HTML", "error"),
+    ({"body": 'x <script src="t.js"> y'}, "body still contains HTML", "error"),
+    ({"paragraph_count": 0}, "paragraph_count is below 1", "error"),
+    ({"published_date": date(1989, 12, 31)}, "published_date is outside", "error"),
+    ({"published_date": date(2026, 1, 3)}, "published_date is outside", "error"),
+    ({"published_at": datetime(2026, 1, 3, tzinfo=UTC)}, "published_at is outside", "error"),
+    ({"extractor": None}, "non-nullable is missing", "error"),
+]
+
+
+@pytest.fixture(scope="module")
+def article_cases_run():
+    """All bad articles in one run (GX costs ~0.5 s a run): each must fail alone, good ones pass."""
+    bad = [art(10 + k, comment_count_declared=None, comment_count_extracted=0, **change)
+           for k, (change, _, _) in enumerate(ARTICLE_CASES)]
+    return run(good_articles() + bad, good_comments())
+
+
+@pytest.mark.parametrize("k", range(len(ARTICLE_CASES)), ids=[str(c[0]) for c in ARTICLE_CASES])
+def test_bad_article_is_quarantined_with_its_reason(article_cases_run, k):
+    change, why, severity = ARTICLE_CASES[k]
+    out = article_cases_run
+    q = [r for r in out.quarantine["articles"].to_pylist() if r["input_uri"] == f"file:///in/{10 + k}.html"]
+    assert len(q) == 1, "not quarantined"
+    assert any(why in r for r in q[0]["quarantine_reasons"]), q[0]["quarantine_reasons"]
+    assert len(q[0]["quarantine_reasons"]) == 1 and q[0]["quarantine_severity"] == severity
+    assert [o.severity for o in out.outcomes
+            if o.table == "articles" and o.reason in q[0]["quarantine_reasons"]] == [severity]
+    # the good rows all pass, and nothing else
+    assert out.articles.column("article_id").to_pylist() == ["a1", "a2"]
+    assert out.comments.num_rows == 4
+    assert out.quarantine["articles"].num_rows == len(ARTICLE_CASES)
+
+
+def test_duplicate_article_id_quarantines_both_and_is_critical():
+    out = run([art(1), art(2), art(3, article_id="a2")], good_comments())
+    q = out.quarantine["articles"].to_pylist()
+    assert [(r["article_id"], r["input_uri"]) for r in q] == [("a2", "file:///in/2.html"), ("a2", "file:///in/3.html")]
+    assert all("not unique" in r["quarantine_reasons"][0] and r["quarantine_severity"] == "critical" for r in q)
+    assert out.critical_failed
+
+
+def test_text_that_only_looks_like_markup_passes():
+    rows = good_articles()
+    rows[0]["body"] = "If a < b and c > d then <3; 5 <= 6 >= 4 and x<y>z."
+    rows[0]["title"] = "Rates < 2% > expected"
+    out = run(rows, good_comments())
+    assert out.quarantine["articles"].num_rows == 0
+
+
+@pytest.mark.parametrize(("change", "column"), [
+    ({"comment_count_declared": 5}, "_chk_comment_count_diff"),
+    ({"language": "English"}, "language"),
+    ({"url": "ftp://example.com/x"}, "url"),
+])
+def test_warnings_are_reported_but_rows_kept(change, column):
+    rows = good_articles()
+    rows[1].update(change)
+    out = run(rows, good_comments())
+    assert out.articles.num_rows == 2 and out.comments.num_rows == 4
+    assert out.quarantine["articles"].num_rows == 0
+    o = failed(out)[("articles", column)]
+    assert o.severity == "warning" and o.unexpected_count == 1
+    assert not out.critical_failed
+
+
+def test_declared_count_null_and_url_null_are_fine():
+    rows = good_articles()
+    rows[0].update(comment_count_declared=None, url=None, language=None)
+    out = run(rows, good_comments())
+    assert all(o.success for o in out.outcomes)
+
+
+def test_check_column_sample_names_the_rows():
+    rows = good_articles()
+    rows[1]["comment_count_declared"] = 7
+    out = run(rows, good_comments())
+    assert failed(out)[("articles", "_chk_comment_count_diff")].sample == ["a2: -5"]
+
+
+def test_missing_required_fields_are_named_in_the_sample():
+    rows = good_comments()
+    rows[1].update(input_uri=None, pipeline_version=None)
+    out = run(good_articles(), rows)
+    o = failed(out)[("comments", "_chk_missing_required")]
+    assert o.severity == "error" and o.sample == ["a1-c2: input_uri,pipeline_version"]
+
+
+# --------------------------------------------------------------------------- bad comments
+
+COMMENT_CASES = [
+    # (changes to one comment of article a2, words of the reason, severity)
+    ({"comment_id": None}, "comment_id is missing", "critical"),
+    ({"article_id": None}, "article_id is missing", "critical"),
+    ({"article_id": "nope"}, "orphan", "critical"),
+    ({"position": 0}, "position is below 1", "critical"),
+    ({"text": None}, "text is missing", "error"),
+    ({"text": " \n "}, "text is empty", "error"),
+    ({"text": "I agree <div class='x'>"}, "text still contains HTML", "error"),
+    ({"text": "Great point. Reply"}, "UI artefact", "error"),
+    ({"text": "Recommend"}, "UI artefact", "error"),
+    ({"posted_at": datetime(2026, 1, 3, tzinfo=UTC)}, "posted_at is outside", "error"),
+    ({"posted_at": PUBLISHED - timedelta(days=2, minutes=1)}, "too long before the article", "error"),
+    ({"extractor": None}, "non-nullable is missing", "error"),
+]
+
+
+@pytest.fixture(scope="module")
+def comment_cases_run():
+    bad = [com("a2", 10 + k, **change) for k, (change, _, _) in enumerate(COMMENT_CASES)]
+    return run(good_articles(), good_comments() + bad)
+
+
+@pytest.mark.parametrize("k", range(len(COMMENT_CASES)), ids=[str(c[0]) for c in COMMENT_CASES])
+def test_bad_comment_is_quarantined_with_its_reason(comment_cases_run, k):
+    change, why, severity = COMMENT_CASES[k]
+    out = comment_cases_run
+    q = [r for r in out.quarantine["comments"].to_pylist() if r["posted_raw"] == f"a2#{10 + k}"]
+    assert len(q) == 1, "not quarantined"
+    assert any(why in r for r in q[0]["quarantine_reasons"]), q[0]["quarantine_reasons"]
+    assert len(q[0]["quarantine_reasons"]) == 1 and q[0]["quarantine_severity"] == severity
+    assert [o.severity for o in out.outcomes
+            if o.table == "comments" and o.reason in q[0]["quarantine_reasons"]] == [severity]
+    assert out.comments.column("comment_id").to_pylist() == ["a1-c1", "a1-c2", "a2-c1", "a2-c2"]
+    assert out.articles.num_rows == 2  # a bad comment never takes its article down
+    assert out.quarantine["comments"].num_rows == len(COMMENT_CASES)
+
+
+def test_critical_failed_only_for_critical_failures():
+    rows = good_comments()
+    rows[0]["position"] = 0
+    assert run(good_articles(), rows).critical_failed
+    rows = good_comments()
+    rows[0]["text"] = ""
+    arts = good_articles()
+    arts[0].update(language="xx-long", comment_count_declared=9)
+    out = run(arts, rows)
+    assert {o.severity for o in out.outcomes if not o.success} == {"error", "warning"}
+    assert not out.critical_failed
+
+
+def test_duplicate_comment_id_and_position():
+    rows = good_comments() + [com("a2", 2, comment_id="other", text="same slot")]
+    rows[0]["comment_id"] = rows[1]["comment_id"]
+    out = run(good_articles(), rows)
+    q = out.quarantine["comments"].to_pylist()
+    assert sorted(r["comment_id"] for r in q) == ["a1-c2", "a1-c2", "a2-c2", "other"]
+    assert all(r["quarantine_severity"] == "critical" for r in q)
+    reasons = [why for r in q for why in r["quarantine_reasons"]]
+    assert sum("comment_id is not unique" in r for r in reasons) == 2
+    assert sum("same position" in r for r in reasons) == 2
+    assert out.comments.column("comment_id").to_pylist() == ["a2-c1"]
+    assert out.critical_failed
+
+
+def test_orphan_sample_names_the_comment():
+    rows = good_comments()
+    rows[2]["article_id"] = "ghost"
+    out = run(good_articles(), rows)
+    o = failed(out)[("comments", "_chk_article_in_run")]
+    assert o.unexpected_count == 1 and o.sample == ["a2-c1: False"]
+
+
+def test_artefact_check_is_off_without_a_regex():
+    rows = good_comments()
+    rows[0]["text"] = "Thanks. Reply"
+    out = run(good_articles(), rows, ui_artifact_regex=None)
+    assert out.quarantine["comments"].num_rows == 0
+
+
+def test_comment_before_article_uses_date_midnight_and_parameter():
+    arts = good_articles()
+    arts[1].update(published_at=None, published_date=date(2024, 5, 10))  # reference 2024-05-10 00:00 UTC
+    rows = good_comments()
+    rows[2]["posted_at"] = datetime(2024, 5, 8, 1, tzinfo=UTC)  # 47 h before: allowed with 2 days
+    rows[3]["posted_at"] = datetime(2024, 5, 7, 23, tzinfo=UTC)  # 49 h before: not
+    out = run(arts, rows)
+    assert list(quarantined(out, "comments")) == ["a2-c2"]
+    out = run(arts, rows, max_days_before_article=1)
+    assert sorted(quarantined(out, "comments")) == ["a2-c1", "a2-c2"]
+    out = run(arts, rows, max_days_before_article=5)
+    assert out.quarantine["comments"].num_rows == 0
+
+
+def test_comment_too_old_for_an_undated_article():
+    arts = good_articles()
+    arts[1].update(published_date=None, published_at=None)
+    rows = good_comments()
+    rows[3]["posted_at"] = datetime(1985, 1, 1, tzinfo=UTC)
+    out = run(arts, rows)
+    assert quarantined(out, "comments") == {"a2-c2": (
+        ["posted_at is outside the plausible range (too old or in the future): probably a misparsed date."],
+        "error")}
+
+
+def test_min_date_parameter_accepts_text():
+    arts = good_articles()
+    arts[0]["published_date"] = date(2000, 1, 1)
+    out = run(arts, good_comments(), min_date="2001-01-01")
+    assert list(quarantined(out, "articles")) == ["a1"]
+
+
+# --------------------------------------------------------------------------- lazy, cascade, severity
+
+
+def test_all_failures_of_a_row_are_collected():
+    rows = good_comments()
+    rows[0].update(text="<p>Thanks. Reply", position=0)
+    out = run(good_articles(), rows)
+    reasons, sev = quarantined(out, "comments")["a1-c1"]
+    assert len(reasons) == 3 and sev == "critical"
+
+
+def test_comments_follow_their_quarantined_article():
+    arts = good_articles()
+    arts[1]["title"] = "<p>Title</p>"
+    out = run(arts, good_comments())
+    q = quarantined(out, "comments")
+    assert sorted(q) == ["a2-c1", "a2-c2"]
+    for reasons, sev in q.values():
+        assert reasons == ["article quarantined: title still contains HTML tags."]
+        assert sev == "error"
+    assert not out.critical_failed
+    assert out.comments.column("article_id").to_pylist() == ["a1", "a1"]
+    assert out.articles.column("article_id").to_pylist() == ["a1"]
+
+
+def test_cascade_adds_to_the_comment_own_reasons():
+    arts = good_articles()
+    arts[1]["paragraph_count"] = 0
+    rows = good_comments()
+    rows[3]["text"] = ""
+    out = run(arts, rows)
+    reasons, _ = quarantined(out, "comments")["a2-c2"]
+    assert reasons[0] == "text is empty or only whitespace."
+    assert reasons[1].startswith("article quarantined: paragraph_count")
+
+
+def test_error_failures_alone_do_not_fail_the_run():
+    arts = good_articles()
+    arts[0]["body"] = "  "
+    rows = good_comments()
+    rows[1]["text"] = "<i>x</i>"
+    out = run(arts, rows)
+    assert {o.severity for o in out.outcomes if not o.success} == {"error"}
+    assert not out.critical_failed
+
+
+def test_broken_expectation_raises_instead_of_passing_rows():
+    with pytest.raises(RuntimeError, match="could not be evaluated"):
+        run(good_articles(), good_comments(), ui_artifact_regex="(unclosed")
+
+
+# --------------------------------------------------------------------------- edge cases
+
+
+def test_empty_tables():
+    out = run([], [])
+    assert out.articles.num_rows == out.comments.num_rows == 0
+    assert out.articles.schema.equals(schema.load("articles").arrow())
+    assert out.quarantine["comments"].schema.equals(validate.quarantine_schema("comments"))
+    assert not out.critical_failed and all(o.unexpected_count == 0 for o in out.outcomes)
+
+
+def test_articles_without_comments():
+    out = run(good_articles(), [])
+    assert out.articles.num_rows == 2 and out.comments.num_rows == 0 and not out.critical_failed
+
+
+def test_comments_without_articles_are_orphans():
+    out = run([], good_comments())
+    assert out.quarantine["comments"].num_rows == 4 and out.critical_failed
+
+
+# --------------------------------------------------------------------------- suites
+
+
+@pytest.mark.parametrize("name", schema.TABLES)
+def test_suite_loads_every_expectation(name):
+    spec = json.loads((validate.SUITE_DIR / f"{name}.json").read_text())
+    suite = validate.load_suite(name)
+    assert len(suite.expectations) == len(spec["expectations"]) > 5
+    for e in suite.expectations:
+        assert e.meta["severity"] in validate.SEVERITIES and e.meta["reason"]
+
+
+def _write_suite(tmp_path, expectations):
+    (tmp_path / "articles.json").write_text(json.dumps({"name": "articles", "expectations": expectations}))
+
+
+def test_suite_with_unknown_expectation_type_is_refused(tmp_path, monkeypatch):
+    meta = {"severity": "error", "reason": "r"}
+    _write_suite(tmp_path, [
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "title"}, "meta": meta},
+        {"type": "expect_column_values_to_be_shiny", "kwargs": {"column": "title"}, "meta": meta},
+    ])
+    monkeypatch.setattr(validate, "SUITE_DIR", tmp_path)
+    with pytest.raises(ValueError, match="kept 1 of 2"):
+        validate.load_suite("articles")
+
+
+@pytest.mark.parametrize("meta", [{}, {"severity": "fatal", "reason": "r"}, {"severity": "error", "reason": " "}])
+def test_suite_without_severity_or_reason_is_refused(tmp_path, monkeypatch, meta):
+    _write_suite(tmp_path, [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "title"},
+                             "meta": meta}])
+    monkeypatch.setattr(validate, "SUITE_DIR", tmp_path)
+    with pytest.raises(ValueError, match="meta.severity"):
+        validate.load_suite("articles")
+
+
+# --------------------------------------------------------------------------- data docs
+
+
+def test_data_docs_show_this_run(tmp_path):
+    arts = good_articles()
+    arts[1]["title"] = "<p>x</p>"
+    out = run(arts, good_comments())
+    index = validate.build_data_docs(out, tmp_path)
+    assert index == tmp_path.resolve() / "data_docs" / "index.html" and index.exists()
+    html = index.read_text()
+    assert "expectations/articles.html" in html and "expectations/comments.html" in html
+    pages = sorted(p.relative_to(index.parent).parts[:2] for p in (index.parent / "validations").rglob("*.html"))
+    assert pages == [("validations", "articles"), ("validations", "comments")]
+    # built again into the same folder: still one result per suite
+    validate.build_data_docs(run(good_articles(), good_comments()), tmp_path)
+    assert len(list((index.parent / "validations").rglob("*.html"))) == 2
+
+
+def test_outcome_tables_roundtrip_to_parquet(tmp_path):
+    import pyarrow.parquet as pq
+
+    rows = good_comments()
+    rows[0]["comment_id"] = None
+    out = run(good_articles(), rows)
+    for name in schema.TABLES:
+        pq.write_table(getattr(out, name), tmp_path / f"{name}.parquet")
+        pq.write_table(out.quarantine[name], tmp_path / f"q_{name}.parquet")
+    q = pq.read_table(tmp_path / "q_comments.parquet")
+    assert q.column("comment_id").to_pylist() == [None]
+    assert q.schema.field("quarantine_reasons").type == pa.list_(pa.string())
