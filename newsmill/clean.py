@@ -17,6 +17,9 @@ from newsmill.text import normalize_text, paragraphs, tokens
 
 _MENTION = re.compile(r"^@\s*(?P<name>[^:\n@]{1,40}?)\s*:|^@(?P<word>[\w.\-]{1,40})\b")
 _QUOTE_MIN_TOKENS = 6
+# Partition value for pages without a date: a null hive partition next to real years breaks
+# pandas.read_parquet (pyarrow cannot unify dictionaries with nulls), so 0 stands for 'unknown'.
+UNDATED_YEAR = 0
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContex
         "extracted_at": ctx.extracted_at,
         "pipeline_version": ctx.pipeline_version,
     }
-    year = pub_date.year if pub_date else None
+    year = pub_date.year if pub_date else UNDATED_YEAR
     comments = _clean_comments(raw.comments, aid, source, year, profile, ctx, provenance)
     captions = [(normalize_text(t), normalize_text(c) if c else None) for t, c in raw.captions]
     article = {

@@ -64,7 +64,7 @@ def sample_articles() -> pa.Table:
     rows = [
         row("articles", 0, source="dawn", year=2023, article_id="a0"),
         row("articles", 1, source="dawn", year=2024, article_id="a1", caption_credits=["AFP", None]),
-        row("articles", 2, source="tribune.pk", year=None, article_id="a2"),  # null year + nulls
+        row("articles", 2, source="tribune.pk", year=0, article_id="a2"),  # undated (year 0) + nulls
         row("articles", 3, source="tribune.pk", year=2024, article_id="a3",
             published_at=dt.datetime(1969, 7, 20, 20, 17, 40, tzinfo=UTC)),
     ]
@@ -72,7 +72,7 @@ def sample_articles() -> pa.Table:
 
 
 def sample_comments() -> pa.Table:
-    parents = {"a0": ("dawn", 2023), "a1": ("dawn", 2024), "a2": ("tribune.pk", None)}
+    parents = {"a0": ("dawn", 2023), "a1": ("dawn", 2024), "a2": ("tribune.pk", 0)}
     rows = []
     for i, (aid, (src, yr)) in enumerate([*parents.items(), *parents.items()]):
         rows.append(row("comments", i, comment_id=f"c{i}", article_id=aid, source=src, year=yr, position=i + 1))
@@ -207,7 +207,7 @@ def test_duckdb_hive_types_gives_schema_types(published):
     rel = con.sql(f"SELECT year FROM read_parquet('{path}/**/*.parquet', hive_partitioning = 1, "
                   "hive_types = {'year': INTEGER})")
     assert [str(t) for t in rel.types] == ["INTEGER"]
-    assert None in {r[0] for r in rel.fetchall()}
+    assert 0 in {r[0] for r in rel.fetchall()}
     con.close()
 
 
@@ -237,21 +237,13 @@ def test_pandas_partition_columns_are_categoricals(out):
     assert by_key(got, "articles") == by_key(table.to_pylist(), "articles")
 
 
-def test_pandas_with_null_year_never_returns_wrong_years(published):
-    """Plain pandas cannot read a null-year partition next to real years (pyarrow
-    "Cannot yet unify dictionaries with nulls", pandas #55400): it must fail loudly,
-    never misread. With the typed partitioning it reads correctly."""
+def test_plain_pandas_reads_whole_dataset_with_undated_rows(published):
+    """Undated pages sit in year=0 (not a null partition, which plain pandas cannot read
+    next to real years: pyarrow "Cannot yet unify dictionaries with nulls")."""
     name, table, path = published
-    try:
-        df = pd.read_parquet(path)
-    except pa.ArrowInvalid as e:
-        assert "unify dictionaries with nulls" in str(e)
-    else:  # a future pyarrow fixed it: the null year must still be null
-        assert by_key([{k: _py(v) for k, v in r.items()} for r in df.to_dict("records")], name) == \
-            by_key(table.to_pylist(), name)
-    df = pd.read_parquet(path, partitioning=publish.hive_partitioning(name), dtype_backend="numpy_nullable")
-    assert str(df["year"].dtype) == "Int32"
-    assert df["year"].isna().sum() == sum(r["year"] is None for r in table.to_pylist())
+    df = pd.read_parquet(path)
+    assert len(df) == table.num_rows
+    assert 0 in set(df["year"].astype(int))
     got = [{k: _py(v) for k, v in r.items()} for r in df.to_dict("records")]
     assert by_key(got, name) == by_key(table.to_pylist(), name)
 
@@ -267,24 +259,10 @@ def test_numeric_sources_stay_strings_in_read_table(out):
 
 # --- null year -----------------------------------------------------------------
 
-def test_null_year_partition(out):
-    publish.publish_table("articles", articles(("dawn", None, "a"), ("dawn", 2020, "b")), out, run_id=RUN)
-    root = publish.dataset_path("articles", out)
-    assert (root / "source=dawn" / "year=__HIVE_DEFAULT_PARTITION__" / "part-0.parquet").is_file()
-    got = publish.read_table("articles", out)
-    assert got.schema.field("year").type == pa.int32()
-    assert dict(zip(got["article_id"].to_pylist(), got["year"].to_pylist())) == {"a": None, "b": 2020}
-
-
-def test_only_null_years_still_readable(out):
-    """With no real year to infer a type from, untyped pyarrow discovery fails;
-    read_table (typed partitioning) does not."""
-    publish.publish_table("articles", articles(("dawn", None, "a")), out, run_id=RUN)
-    root = publish.dataset_path("articles", out)
-    with pytest.raises(pa.ArrowInvalid):
-        ds.dataset(root, partitioning="hive")
-    got = publish.read_table("articles", out)
-    assert got["year"].to_pylist() == [None] and got.schema.field("year").type == pa.int32()
+def test_null_year_is_refused(out):
+    with pytest.raises(ValueError, match="year"):
+        publish.publish_table("articles", articles(("dawn", None, "a"), ("dawn", 2020, "b")), out, run_id=RUN)
+    assert not publish.dataset_path("articles", out).exists() or not any(publish.dataset_path("articles", out).rglob("*.parquet"))
 
 
 # --- idempotent upsert ---------------------------------------------------------
@@ -352,7 +330,7 @@ def test_list_and_null_changes_are_detected(out):
 
 
 def test_key_moving_partition_is_not_duplicated(out):
-    publish.publish_table("articles", articles(("dawn", None, "a"), ("dawn", None, "b")), out, run_id="r1")
+    publish.publish_table("articles", articles(("dawn", 0, "a"), ("dawn", 0, "b")), out, run_id="r1")
     moved = publish.read_table("articles", out).filter(pc.equal(pc.field("article_id"), "a"))
     moved = moved.set_column(moved.schema.get_field_index("year"), moved.schema.field("year"),
                              pa.array([2022], pa.int32()))
@@ -360,7 +338,7 @@ def test_key_moving_partition_is_not_duplicated(out):
     assert (stats.inserted, stats.updated, stats.partitions_written) == (0, 1, 2)
     got = publish.read_table("articles", out)
     assert sorted(zip(got["article_id"].to_pylist(), got["year"].to_pylist()), key=str) == \
-        [("a", 2022), ("b", None)]
+        [("a", 2022), ("b", 0)]
     # last row moved out: the partition disappears
     b = publish.read_table("articles", out).filter(pc.equal(pc.field("article_id"), "b"))
     b = b.set_column(b.schema.get_field_index("year"), b.schema.field("year"), pa.array([2022], pa.int32()))

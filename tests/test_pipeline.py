@@ -1,0 +1,131 @@
+"""The whole pipeline in-process (no Prefect): accounting, rejects, quarantine, idempotency, report."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from newsmill import pipeline, publish
+from newsmill.config import Settings
+from tests.conftest import SEED
+
+BAD_COMMENT_PAGE = """Council approves new budget after long debate
+
+Published: March 3, 2012
+
+SPRINGFIELD: The city council approved the budget on Friday after a six-hour session.
+
+Members argued over road repairs and school funding until late in the evening.
+
+2 Comments
+
+  • Alice Doe
+    March 3, 2012 at 4:15 pm
+
+    Finally some money for the roads.
+
+  • Bob Roe
+    March 3, 2012 at 5:20 pm
+
+    Nice <script>alert(1)</script> budget.
+"""
+
+
+def _settings(out: Path) -> Settings:
+    return Settings(output_dir=out, batch_size=2, author_key=b"k" * 32)
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*.parquet"))}
+
+
+@pytest.fixture()
+def inputs(tmp_path) -> Path:
+    d = tmp_path / "in"
+    d.mkdir()
+    shutil.copy(SEED, d / "seed.txt")
+    (d / "empty.txt").write_bytes(b"")
+    (d / "binary.txt").write_bytes(bytes(range(256)) * 4)
+    (d / "broken.txt.gz").write_bytes(gzip.compress(SEED.read_bytes())[:2000])
+    (d / "budget.txt").write_text(BAD_COMMENT_PAGE, encoding="cp1252")
+    return d
+
+
+def test_good_pages_published_bad_inputs_rejected(tmp_path, inputs):
+    out = tmp_path / "out"
+    s = pipeline.run([str(inputs)], _settings(out))
+    assert s.inputs == 5
+    assert s.articles_published == 2
+    assert s.rejected == 3
+    assert s.reject_reasons == {"empty": 1, "binary": 1, "corrupt_gzip": 1}
+    assert s.accounting_ok and s.exit_code == 0
+    import pyarrow.parquet as pq
+
+    rej = pq.read_table(out / "quarantine" / "rejects" / f"{s.run_id}.parquet").to_pylist()
+    assert {Path(r["input_uri"]).name: r["reason"] for r in rej} == {
+        "empty.txt": "empty", "binary.txt": "binary", "broken.txt.gz": "corrupt_gzip"}
+    assert all(r["detail"] for r in rej)
+
+
+def test_bad_comment_is_quarantined_with_reason_rest_published(tmp_path, inputs):
+    out = tmp_path / "out"
+    s = pipeline.run([str(inputs)], _settings(out))
+    assert s.comments_published == 33 + 1
+    assert s.comments_quarantined == 1
+    import pyarrow.parquet as pq
+
+    q = pq.read_table(out / "quarantine" / "comments" / f"{s.run_id}.parquet").to_pylist()
+    assert [r["author"] for r in q] == ["Bob Roe"]
+    assert any("HTML" in reason or "tag" in reason for reason in q[0]["quarantine_reasons"])
+    comments = publish.read_table("comments", out).to_pylist()
+    assert "Bob Roe" not in {c["author"] for c in comments}
+    assert {c["author"] for c in comments if c["source"] != "tribune"} == {"Alice Doe"}
+
+
+def test_same_run_twice_gives_identical_datasets(tmp_path, inputs):
+    out = tmp_path / "out"
+    first = pipeline.run([str(inputs)], _settings(out))
+    before = _digest(out / "articles") | _digest(out / "comments")
+    second = pipeline.run([str(inputs)], _settings(out))
+    after = _digest(out / "articles") | _digest(out / "comments")
+    assert before == after
+    assert second.articles_published == first.articles_published
+    for name in ("articles", "comments"):
+        t = publish.read_table(name, out)
+        key = "article_id" if name == "articles" else "comment_id"
+        assert len(set(t[key].to_pylist())) == t.num_rows  # no duplicates
+    stats = {p["table"]: p for p in second.publish}
+    assert stats["comments"]["inserted"] == 0 and stats["comments"]["unchanged"] == 34
+
+
+def test_duplicate_input_is_rejected_not_duplicated(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    shutil.copy(SEED, d / "a.txt")
+    (d / "b.txt.gz").write_bytes(gzip.compress(SEED.read_bytes()))
+    s = pipeline.run([str(d)], _settings(tmp_path / "out"))
+    assert (s.articles_published, s.comments_published, s.rejected) == (1, 33, 1)
+    assert s.reject_reasons == {"duplicate": 1} and s.accounting_ok
+
+
+def test_report_written(tmp_path, inputs):
+    out = tmp_path / "out"
+    s = pipeline.run([str(inputs)], _settings(out))
+    rep = Path(s.report_dir)
+    summary = json.loads((rep / "summary.json").read_text())
+    assert summary["articles_published"] == 2 and summary["exit_code"] == 0
+    assert (rep / "data_docs" / "index.html").is_file()
+    md = (rep / "summary.md").read_text()
+    assert "comments published: 34, quarantined: 1" in md
+    assert (out / "reports" / "LATEST").read_text().strip() == s.run_id
+
+
+def test_nothing_readable_exits_2(tmp_path):
+    (tmp_path / "empty.txt").write_bytes(b"")
+    s = pipeline.run([str(tmp_path / "empty.txt"), str(tmp_path / "missing.txt")], _settings(tmp_path / "out"))
+    assert s.exit_code == 2 and s.rejected == 2 and s.accounting_ok
