@@ -129,3 +129,27 @@ def test_nothing_readable_exits_2(tmp_path):
     (tmp_path / "empty.txt").write_bytes(b"")
     s = pipeline.run([str(tmp_path / "empty.txt"), str(tmp_path / "missing.txt")], _settings(tmp_path / "out"))
     assert s.exit_code == 2 and s.rejected == 2 and s.accounting_ok
+
+
+def test_critical_failure_exits_1_and_quarantines(tmp_path, monkeypatch):
+    """A broken invariant (here: duplicate comment ids) is critical: exit code 1, rows quarantined."""
+    from newsmill import ids
+
+    monkeypatch.setattr(ids, "comment_id", lambda *a, **k: "same-id")
+    d = tmp_path / "in"
+    d.mkdir()
+    shutil.copy(SEED, d / "seed.txt")
+    s = pipeline.run([str(d)], _settings(tmp_path / "out"))
+    assert s.critical_failed and s.exit_code == 1
+    assert s.comments_published == 0 and s.comments_quarantined == 33
+    assert any(o["severity"] == "critical" and o["table"] == "comments" for o in s.failed_expectations)
+
+
+def test_exit_codes():
+    base = dict(run_id="r", output_dir="o", report_dir="r", inputs=1, articles_published=1, comments_published=0,
+                articles_quarantined=0, comments_quarantined=0, rejected=0, critical_failed=False,
+                accounting_ok=True, seconds=0.0)
+    assert pipeline.RunSummary(**base).exit_code == 0
+    assert pipeline.RunSummary(**{**base, "critical_failed": True}).exit_code == 1
+    assert pipeline.RunSummary(**{**base, "accounting_ok": False}).exit_code == 1
+    assert pipeline.RunSummary(**{**base, "articles_published": 0, "rejected": 1}).exit_code == 2
