@@ -38,6 +38,23 @@ def _markdown(s: dict) -> str:
     return "\n".join(lines)
 
 
+# Full per-row lists (one entry per failing row) belong in quarantine/, not in the report:
+# on a million-row run they would make validation.json larger than the data.
+_ROW_LISTS = ("unexpected_list", "unexpected_index_list", "unexpected_index_query")
+
+
+def _summarised(gx_results: dict) -> dict:
+    out = {}
+    for suite, res in gx_results.items():
+        res = dict(res)
+        res["results"] = [
+            {**r, "result": {k: v for k, v in (r.get("result") or {}).items() if k not in _ROW_LISTS}}
+            for r in res.get("results", [])
+        ]
+        out[suite] = res
+    return out
+
+
 def write_report(summary, outcome, report_dir: Path) -> Path:
     """summary.json, summary.md and Data Docs under ``report_dir``; returns the Markdown path."""
     from newsmill import validate
@@ -50,7 +67,7 @@ def write_report(summary, outcome, report_dir: Path) -> Path:
         log.error("could not build GX Data Docs: %s", exc)
         s["data_docs"] = None
     (report_dir / "summary.json").write_text(json.dumps(s, indent=2, default=str), encoding="utf-8")
-    (report_dir / "validation.json").write_text(json.dumps(outcome.gx_results, indent=1, default=str), encoding="utf-8")
+    (report_dir / "validation.json").write_text(json.dumps(_summarised(outcome.gx_results), indent=1, default=str), encoding="utf-8")
     md = report_dir / "summary.md"
     md.write_text(_markdown(s), encoding="utf-8")
     (report_dir.parent / "LATEST").write_text(summary.run_id + "\n", encoding="utf-8")
