@@ -10,10 +10,12 @@ dates from ordinary words.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from functools import cache
 from zoneinfo import ZoneInfo
+
+from newsmill.extract.lexicon import lexicon
 
 # month name (lower case, without trailing dot) -> month number
 _MONTH_NAMES: dict[int, tuple[str, ...]] = {
@@ -34,62 +36,86 @@ MONTHS = {name: num for num, names in _MONTH_NAMES.items() for name in names}
 _MON = "(?P<mon>" + "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True)) + r")\.?"
 _WEEKDAY = (
     r"(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?:day|nesday|rsday|urday|sday)?"
-    r"|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag"
-    r"|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)\.?,?\s+"
+    r"|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|mo|di|mi|do|fr|sa|so"
+    r"|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche"
+    r"|lunes|martes|miércoles|jueves|viernes|sábado|domingo)\.?,?\s+"
 )
-_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th|\.|er)?"
-_YEAR = r"(?P<year>(?:19|20)\d\d)"
+_WEEKDAY_BEFORE = re.compile(r"\b" + _WEEKDAY + r"(?:the\s+|le\s+|den\s+|el\s+)?$", re.IGNORECASE)
+_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th|\.|er|º)?(?!\d)"
+_YEAR = r"(?P<year>(?:19|20)\d\d)(?!\d)"
+_TZ_WORDS = sorted(lexicon().tz_offsets, key=len, reverse=True)
 _TIME = (
     r"(?P<hour>[0-2]?\d)[:.h](?P<minute>[0-5]\d)(?::(?P<second>[0-5]\d))?"
     r"(?:\s*(?P<ampm>[ap]\.?\s?m\.?))?"
-    r"(?:\s*(?P<tz>Z|UTC|GMT|[+-]\d\d:?\d\d|(?:UTC|GMT)\s*[+-]\d{1,2}(?::?\d\d)?))?"
+    r"(?:\s*\(?(?P<tz>[+-]\d\d:?\d\d|(?:UTC|GMT)\s*[+-]\s*\d{1,2}(?::?\d\d)?|(?:" + "|".join(_TZ_WORDS) + r")(?![\w]))\)?)?"
     r"(?![\d:])"
 )
-_TIME_AMPM_ONLY = r"(?P<hour>[01]?\d)\s*(?P<ampm>[ap]\.?m\.?)"
-_SEP = r"(?:\s*(?:[-–—,|@/·•]|\bat\b|\bum\b|\bà\b|\ba las\b|\balle\b|\bom\b|\bàs\b)\s*|\s+)"
+_TIME_AMPM_ONLY = r"(?P<hour>[01]?\d)\s*(?P<ampm>[ap]\.?m\.?)(?!\w)"
+_SEP = r"(?:(?:\s*(?:[-–—,|@/·•(]|\bat\b|\bum\b|\bà\b|\ba las\b|\balle\b|\bom\b|\bàs\b|\bklo\.?)\s*)+|\s+)"
+
+# a month name starts a word, or is glued to a name before it ('ElizabethOctober 29, 2012')
+_MON_START = r"(?:\b|(?-i:(?<=[a-z])(?=[A-Z])))"
 
 _DATE_FORMS = [
     # Feb 8, 2012 / February 9th, 2012 / Thursday, February 9, 2012
-    rf"(?:{_WEEKDAY})?{_MON}\s+{_DAY},?\s+{_YEAR}",
+    rf"{_MON_START}{_MON}\s+{_DAY},?\s+{_YEAR}",
     # 9 February 2012 / 9. Februar 2012 / 9 de febrero de 2012
-    rf"(?:{_WEEKDAY})?{_DAY}\s+(?:de\s+|of\s+)?{_MON},?\s+(?:de\s+)?{_YEAR}",
+    rf"\b{_DAY}\s+(?:de\s+|of\s+)?{_MON},?\s+(?:de\s+)?{_YEAR}",
     # 2012-02-09 (optionally ISO time) / 2012/02/09
-    r"(?P<iso_year>(?:19|20)\d\d)[-/](?P<iso_mon>[01]?\d)[-/](?P<iso_day>[0-3]?\d)(?=\b|T)",
+    r"(?<!\d)(?P<iso_year>(?:19|20)\d\d)[-/.](?P<iso_mon>[01]?\d)[-/.](?P<iso_day>[0-3]?\d)(?=\b|T)",
     # 09.02.2012 / 02/09/2012 / 9/2/12
-    r"(?:" + _WEEKDAY + r")?(?P<n1>[0-3]?\d)(?P<nsep>[./-])(?P<n2>[0-3]?\d)(?P=nsep)(?P<nyear>(?:19|20)?\d\d)(?!\d)",
+    r"(?<![\d.])(?P<n1>[0-3]?\d)(?P<nsep>[./-])(?P<n2>[0-3]?\d)(?P=nsep)(?P<nyear>(?:19|20)?\d\d)(?!\d)",
+]
+# Dates without a year ('July 23', '12th November'): only taken with a time and a known year.
+_YEARLESS_FORMS = [
+    rf"{_MON_START}{_MON}\s+{_DAY}(?!,?\s*\d{{4}})",
+    rf"\b{_DAY}\s+(?:de\s+|of\s+)?{_MON}(?!,?\s*\d{{4}})",
 ]
 _DATE_RES = [re.compile(f, re.IGNORECASE) for f in _DATE_FORMS]
+_YEARLESS_RES = [re.compile(f, re.IGNORECASE) for f in _YEARLESS_FORMS]
 _TIME_RE = re.compile(_TIME, re.IGNORECASE)
 _TIME_AMPM_RE = re.compile(_TIME_AMPM_ONLY, re.IGNORECASE)
 _SEP_TIME_RE = re.compile(_SEP + "(?:" + _TIME + ")", re.IGNORECASE)
-_TIME_SEP_RE = re.compile("(?:" + _TIME + r")(?:\s*(?:,|\bon\b|\bam\b|\ble\b|-|–)?\s*)$", re.IGNORECASE)
+_TIME_SEP_RE = re.compile("(?:" + _TIME + r")(?:\s*(?:,|\bon\b|\bam\b|\ble\b|\bel\b|-|–|—|\|)?\s*)$", re.IGNORECASE)
+_DIGIT = re.compile(r"\d")
+_PAREN_TIME_RE = re.compile(r"\s*\(?\s*(?:" + _TIME + r")\s*\)?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class DateMatch:
-    """A date (and maybe a time) found in a string, with its character span."""
+    """A date (and maybe a time) found in a string, with its character span.
+
+    A relative time ('15 minutes ago') has no calendar date: ``ago_seconds`` is
+    set and year/month/day are None until :meth:`resolve` is given the capture time.
+    """
 
     start: int
     end: int
-    year: int
-    month: int
-    day: int
+    year: int | None
+    month: int | None
+    day: int | None
     hour: int | None = None
     minute: int | None = None
     second: int | None = None
     utc_offset_minutes: int | None = None  # from the string itself, when it says
+    ago_seconds: int | None = None  # relative times only
+    year_assumed: bool = False  # the string had no year; it came from the caller
 
     @property
     def has_time(self) -> bool:
         return self.hour is not None
 
     @property
-    def date(self) -> date:
-        return date(self.year, self.month, self.day)
+    def relative(self) -> bool:
+        return self.ago_seconds is not None
+
+    @property
+    def date(self) -> date | None:
+        return date(self.year, self.month, self.day) if self.year is not None else None
 
     def to_utc(self, tz_name: str) -> datetime | None:
         """The instant in UTC: the string's own offset wins, else ``tz_name``."""
-        if not self.has_time:
+        if not self.has_time or self.year is None:
             return None
         naive = datetime(self.year, self.month, self.day, self.hour, self.minute or 0, self.second or 0)
         if self.utc_offset_minutes is not None:
@@ -97,6 +123,16 @@ class DateMatch:
         else:
             aware = naive.replace(tzinfo=_zone(tz_name))
         return aware.astimezone(timezone.utc)
+
+    def resolve(self, captured_at: datetime) -> "DateMatch":
+        """A relative time made absolute against the moment the page was captured (aware datetime)."""
+        if not self.relative:
+            return self
+        t = captured_at.astimezone(timezone.utc) - timedelta(seconds=self.ago_seconds)
+        if self.has_time:  # 'yesterday at 3:45 pm' keeps its own clock time
+            return replace(self, year=t.year, month=t.month, day=t.day, ago_seconds=None)
+        return replace(self, year=t.year, month=t.month, day=t.day, hour=t.hour, minute=t.minute, second=t.second,
+                       utc_offset_minutes=0, ago_seconds=None)
 
 
 @cache
@@ -108,13 +144,16 @@ def _offset(tz: str | None) -> int | None:
     if not tz:
         return None
     t = tz.upper().replace(" ", "")
-    if t in ("Z", "UTC", "GMT"):
-        return 0
+    if t in _TZ:
+        return _TZ[t]
     m = re.search(r"([+-])(\d{1,2}):?(\d\d)?$", t)
     if not m:
         return None
     minutes = int(m.group(2)) * 60 + int(m.group(3) or 0)
     return -minutes if m.group(1) == "-" else minutes
+
+
+_TZ = lexicon().tz_offsets
 
 
 def _time_parts(m: re.Match) -> tuple[int, int, int | None, int | None] | None:
@@ -131,10 +170,11 @@ def _time_parts(m: re.Match) -> tuple[int, int, int | None, int | None] | None:
     return hour, minute, int(second) if second else None, _offset(m.groupdict().get("tz"))
 
 
-def _ymd(m: re.Match, day_first: bool) -> tuple[int, int, int] | None:
+def _ymd(m: re.Match, day_first: bool, default_year: int | None = None) -> tuple[int, int, int] | None:
     g = m.groupdict()
     if g.get("mon"):
-        return int(g["year"]), MONTHS[g["mon"].lower().rstrip(".")], int(g["day"])
+        year = int(g["year"]) if g.get("year") else default_year
+        return year, MONTHS[g["mon"].lower().rstrip(".")], int(g["day"])
     if g.get("iso_year"):
         return int(g["iso_year"]), int(g["iso_mon"]), int(g["iso_day"])
     a, b, y = int(g["n1"]), int(g["n2"]), int(g["nyear"])
@@ -149,41 +189,91 @@ def _ymd(m: re.Match, day_first: bool) -> tuple[int, int, int] | None:
     return (y, b, a) if day_first else (y, a, b)
 
 
-def _date_candidates(text: str):
+def _date_candidates(text: str, forms=None):
     """Matches of every date form, leftmost first (one regex per form: names repeat)."""
-    found = [m for rx in _DATE_RES for m in rx.finditer(text)]
+    found = [m for rx in (forms or _DATE_RES) for m in rx.finditer(text)]
     return sorted(found, key=lambda m: (m.start(), -m.end()))
 
 
-def find_date(text: str, *, day_first: bool = False) -> DateMatch | None:
-    """The first valid date in ``text``, joined with a time right before or after it."""
+def _attach_time(text: str, m: re.Match, ymd, *, need_time: bool = False) -> DateMatch | None:
+    """The date joined with a time right after or right before it, and a weekday before it."""
+    start, end = m.span()
+    time = None
+    after = _SEP_TIME_RE.match(text, end)
+    if after and (tp := _time_parts(after)):
+        time, end = tp, after.end()
+    elif m.groupdict().get("iso_year") and (iso_t := re.match(r"T" + _TIME, text[end:], re.I)):
+        if tp := _time_parts(iso_t):
+            time, end = tp, end + iso_t.end()
+    else:
+        before = _TIME_SEP_RE.search(text[:start])
+        if before and (tp := _time_parts(before)):
+            time, start = tp, before.start()
+        else:
+            ampm = _TIME_AMPM_RE.match(text, end + len(text[end:]) - len(text[end:].lstrip(" ,-@")))
+            if ampm and (tp := _time_parts(ampm)):
+                time, end = tp, ampm.end()
+    if time is None and need_time:
+        return None
+    if wd := _WEEKDAY_BEFORE.search(text, 0, start):
+        start = wd.start()
+    if time:
+        return DateMatch(start, end, *ymd, time[0], time[1], time[2], time[3])
+    return DateMatch(start, end, *ymd)
+
+
+def _valid(ymd) -> bool:
+    try:
+        date(*ymd)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def find_date(text: str, *, day_first: bool = False, default_year: int | None = None,
+              relative: bool = False) -> DateMatch | None:
+    """The first valid date in ``text``, joined with a time right before or after it.
+
+    ``default_year`` lets a date without a year count when a time goes with it
+    (comment stamps often omit the year); ``relative`` lets '15 minutes ago' count.
+    Without them only calendar dates with a year are found, which is what callers
+    that need an absolute date (``clean``) rely on.
+    """
+    if not _DIGIT.search(text):
+        return _find_relative(text) if relative else None
     for m in _date_candidates(text):
         ymd = _ymd(m, day_first)
-        if ymd is None:
+        if ymd is not None and _valid(ymd):
+            return _attach_time(text, m, ymd)
+    if default_year is not None:
+        for m in _date_candidates(text, _YEARLESS_RES):
+            ymd = _ymd(m, day_first, default_year)
+            if _valid(ymd) and (dm := _attach_time(text, m, ymd, need_time=True)):
+                return replace(dm, year_assumed=True)
+    return _find_relative(text) if relative else None
+
+
+def _find_relative(text: str) -> DateMatch | None:
+    """'15 minutes ago (2:26 PM)', 'vor 3 Stunden', 'Yesterday at 3:45 pm'."""
+    lex = lexicon()
+    low = text.lower()
+    for rx in lex.relative if lex.relative_unit.search(text) else ():
+        if m := rx.search(text):
+            n = m.group("n").lower()
+            count = int(n) if n.isdigit() else lex.relative_numbers.get(n, 1)
+            secs = count * lex.relative_units[m.group("unit").lower()]
+            end, tp = m.end(), None
+            if (t := _PAREN_TIME_RE.match(text, end)) and (tp := _time_parts(t)):
+                end = t.end()
+            return DateMatch(m.start(), end, None, None, None, *(tp or (None,) * 4), ago_seconds=secs)
+    for word, days in lex.relative_days.items():
+        i = low.find(word)
+        if i < 0 or (i and low[i - 1].isalnum()):
             continue
-        try:
-            date(*ymd)
-        except ValueError:
-            continue
-        start, end = m.span()
-        time = None
-        after = _SEP_TIME_RE.match(text, end)
-        if after and (tp := _time_parts(after)):
-            time, end = tp, after.end()
-        elif m.groupdict().get("iso_year") and (iso_t := re.match(r"T" + _TIME, text[end:], re.I)):
-            if tp := _time_parts(iso_t):
-                time, end = tp, end + iso_t.end()
-        else:
-            before = _TIME_SEP_RE.search(text[:start])
-            if before and (tp := _time_parts(before)):
-                time, start = tp, before.start()
-            else:
-                ampm = _TIME_AMPM_RE.match(text, end + len(text[end:]) - len(text[end:].lstrip(" ,-@")))
-                if ampm and (tp := _time_parts(ampm)):
-                    time, end = tp, ampm.end()
-        if time:
-            return DateMatch(start, end, *ymd, time[0], time[1], time[2], time[3])
-        return DateMatch(start, end, *ymd)
+        if t := re.match(_SEP + "(?:" + _TIME + ")", text[i + len(word):], re.I):
+            if tp := _time_parts(t):
+                return DateMatch(i, i + len(word) + t.end(), None, None, None, tp[0], tp[1], tp[2], tp[3],
+                                 ago_seconds=days * 86400)
     return None
 
 

@@ -1,34 +1,39 @@
 """Plain-text page dumps (``w3m -dump``, archive text extraction) to a RawPage.
 
-A dump has lost its markup, so structure is read from layout: a comment is
-anchored on its *timestamp line* (a line that is mostly a date), its author is
-the short line just above or the name on the same line, and its text runs to
-the next comment or to a line that closes the section.  Everything worded
-(headers, artefacts, footers) comes from the site profile; this module only
-knows layout.
+A dump has lost its markup, so structure is read from layout.  A comment is
+anchored on its *stamp* (see :mod:`stamps`): a line that is mostly a date.  The
+comment section is chosen first, as the header ('12 Comments', 'Comments:')
+followed by the most stamps before a line that closes it (a form field, 'Leave
+a Reply', pagination); only then is the article date looked for above it, so a
+first comment's date is never mistaken for the article's.  Sites put the stamp
+before the text (most) or after it (TypePad, Blogger), so the orientation is
+read per page from which edge of the section holds text.  Everything worded
+(headers, artefacts, closers) comes from the site profile and the lexicon; this
+module only knows layout.
 """
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from newsmill import profiles as _profiles
-from newsmill.extract.dates import DateMatch, date_coverage, find_date
+from newsmill.extract.dates import date_coverage, find_date
+from newsmill.extract.lexicon import Lexicon, lexicon
+from newsmill.extract.stamps import IMAGE, Stamp, clean_name, parse_anchor, parse_stamp
 from newsmill.records import RawComment, RawPage
 from newsmill.text import normalize_line
 
-EXTRACTOR = "textdump/1"
+EXTRACTOR = "textdump/2"
 
-_BULLET = re.compile(r"^(?:[•·*▪◦○●■□‣⁃>]|-(?=\s)|\d{1,3}[.)](?=\s))\s*")
-# words around a name or date on a comment's header line, in several languages
-_LEAD = re.compile(r"^(?:(?:posted|written|submitted|comment(?:ed)?|reply|antwort)\s+)?(?:by|von|par|por|di|door)\s+", re.I)
-_TRAIL = re.compile(
-    r"\s*(?:\b(?:says|said|wrote|writes|schreibt|schrieb|a écrit|dit|escribió|dice|scrive|on|at|am|um|le|el|il|posted|\|)\b|[|:,\-–—@]|\.\.\.|…)+\s*$",
-    re.I,
-)
-_SENTENCE_END = re.compile(r"[.!?…]['\"”’)]*$")
+# list markers; w3m draws nested <ul> levels with these glyphs, in this order
+_GLYPHS = "•□☆○■★◎●△▪◦‣⁃·*"
+_BULLET = re.compile(r"^(?:[•□☆○■★◎●△▪◦‣⁃·*>]|-(?=\s)|\d{1,3}[.)](?=\s))\s*")
+_YEAR = re.compile(r"(?:19|20)\d\d|\d[./-]\d\d?$|\d[./-]\d\d?\D")
+_LONE_NUMBER = re.compile(r"^#?\d{1,4}[.)]?$")
+_MAX_HEADER_GAP = 200  # lines between a header and the first stamp it can own
+_RUN_GAP = 80  # lines between two stamps of one header-less run
 _NAME_MAX_WORDS = 6
-_NAME_MAX_CHARS = 48
 
 
 @dataclass(frozen=True)
@@ -36,19 +41,21 @@ class _Line:
     raw: str
     text: str  # stripped, without list bullet
     indent: int
-    bullet: bool
+    bullet: str  # the list marker, '' when none
 
     @property
     def blank(self) -> bool:
         return not self.text
 
 
-@dataclass(frozen=True)
-class _Stamp:
-    line: int
-    match: DateMatch
-    posted_raw: str
-    author: str | None
+@dataclass
+class _Section:
+    header: int | None  # line of the header, if any
+    start: int  # first line that may belong to a comment
+    end: int  # first line after the section
+    closed: bool  # end is a closing line (form, pagination), not a guess
+    stamps: list[Stamp]
+    declared: int | None
 
 
 def _lines(text: str) -> list[_Line]:
@@ -57,39 +64,10 @@ def _lines(text: str) -> list[_Line]:
         norm = normalize_line(raw)
         body = norm.lstrip(" ")
         m = _BULLET.match(body)
-        out.append(_Line(norm, body[m.end():].strip() if m else body.strip(), len(norm) - len(body), bool(m and body[m.end():].strip())))
+        rest = body[m.end():].strip() if m else body.strip()
+        out.append(_Line(norm, rest if m and rest else body.strip() if not m else "", len(norm) - len(body),
+                         m.group(0).strip() if m and rest else ""))
     return out
-
-
-def _clean_name(s: str) -> str | None:
-    s = _LEAD.sub("", s.strip())
-    s = _TRAIL.sub("", s).strip(" \t\"'“”")
-    if not s or len(s) > _NAME_MAX_CHARS or len(s.split()) > _NAME_MAX_WORDS:
-        return None
-    if not re.search(r"\w", s) or _SENTENCE_END.search(s) and not re.search(r"\b\w\.$", s):
-        return None
-    return s
-
-
-def _stamp(line: _Line, i: int, profile: _profiles.Profile) -> _Stamp | None:
-    """A comment timestamp line: a date, maybe a name before it, nothing else of substance."""
-    if not line.text or len(line.text) > 160:
-        return None
-    m = find_date(line.text, day_first=profile.day_first)
-    if m is None:
-        return None
-    before, after = line.text[: m.start], line.text[m.end :]
-    after = profile.artifact_tail.sub("", after)
-    if re.search(r"\w", _TRAIL.sub("", after.strip())):
-        return None
-    author = None
-    if re.search(r"\w", before):
-        author = _clean_name(before)
-        if author is None:
-            return None
-    elif not m.has_time and date_coverage(line.text, m) < 0.6:
-        return None
-    return _Stamp(i, m, line.text[m.start : m.end], author)
 
 
 def _matches(patterns, text: str):
@@ -99,10 +77,371 @@ def _matches(patterns, text: str):
     return None
 
 
-def _author_line(line: _Line, profile) -> str | None:
-    if line.blank or profile.artifact_line.match(line.text) or _matches(profile.comment_headers, line.text):
+def parse_text_dump(text: str, profile: _profiles.Profile | None = None, *, url: str | None = None,
+                    profiles_dir: str | None = None) -> RawPage:
+    """Parse one page dump.  ``profile=None`` picks one from the page (publication, names)."""
+    lines = _lines(text)
+    if profile is None:
+        profile = _detect_profile(lines, url, profiles_dir)
+    lex = lexicon(profile.name)
+    wrap = _wrap_width(lines)
+    page = RawPage(extractor=EXTRACTOR, url=url, profile=profile.name)
+
+    year = _page_year(lines, profile)
+    stamps = _stamps(lines, lex, profile, year)
+    closers = [i for i, ln in enumerate(lines) if _is_closer(ln, profile, lex)]
+    stamp_lines = {s.line for s in stamps}
+    anchors = [a for i, ln in enumerate(lines) if i not in stamp_lines and (a := parse_anchor(ln.text, i, lex))]
+    section = _choose_section(lines, stamps, closers, profile, lex, headed=True)
+    names = _name_anchors(lines, profile, lex)
+    for marks, headed in ((anchors, True), (stamps, False), (anchors, False), (names, True)):
+        if section is not None and section.stamps:
+            break
+        section = _choose_section(lines, marks, closers, profile, lex, headed=headed) or section
+    if section is not None and section.stamps and _verbs_on_stamps(section, lines, lex):
+        section.stamps = sorted(section.stamps + [a for a in anchors if section.start <= a.line < section.end
+                                                  and a.line + 1 not in stamp_lines], key=lambda s: s.line)
+    first_block = section.stamps[0].line if section and section.stamps else len(lines)
+    date_idx = _find_date_line(lines, profile, section.header if section and section.header is not None else first_block)
+    if section:
+        section.stamps = [s for s in section.stamps if s.line != date_idx]
+        page.comment_count_declared = section.declared
+    comments = _build_comments(lines, section, set(closers), profile, lex, wrap) if section and section.stamps else []
+    if sum(1 for _, c in comments if not c.text and not c.author) * 2 > len(comments):
+        comments = []  # a list of dates (archives, related posts), not of anyone's words
+    article_stop = section.header if section and section.header is not None else (
+        comments[0][0] if comments else len(lines))
+    _fill_article(page, lines, profile, date_idx, article_stop, wrap)
+    page.comments = [c for _, c in comments]
+    for ln in lines[article_stop:]:
+        if m := _matches(profile.section_patterns, ln.text):
+            page.section = m.group("section").strip()
+    return page
+
+
+# --------------------------------------------------------------------------- the comment section
+
+
+_CONTINUED = re.compile(r"(?:\bat|\bum|\bà|@|-|–|,)$", re.I)
+
+
+def _stamps(lines, lex: Lexicon, profile, year: int | None) -> list[Stamp]:
+    """Every stamp line; a stamp wrapped over two lines in a narrow column ('May 1, 2012 at' / '3:04 pm') counts once."""
+    out = []
+    for i, ln in enumerate(lines):
+        if not ln.text:
+            continue
+        st = parse_stamp(ln.text, i, lex, day_first=profile.day_first, default_year=year)
+        if (st is None or not st.match.has_time) and _CONTINUED.search(ln.text) and i + 1 < len(lines) and lines[i + 1].text:
+            st = parse_stamp(ln.text + " " + lines[i + 1].text, i, lex, day_first=profile.day_first, default_year=year) or st
+            if st is not None and st.match.end > len(ln.text):
+                out.append(st)
+                lines[i + 1] = _Line("", "", 0, "")  # consumed
+                continue
+        if st is not None:
+            out.append(st)
+    return out
+
+
+def _is_closer(ln: _Line, profile, lex: Lexicon) -> bool:
+    t = ln.text
+    return bool(t) and (bool(_matches(profile.comment_end, t)) or bool(lex.section_closer.search(t)))
+
+
+def _declared(m: re.Match, text: str) -> int | None:
+    c = m.groupdict().get("count")
+    if c:
+        return int(re.sub(r"[,.]", "", c))
+    return 1 if re.match(r"(?i)(?:one|1)\b", text) else None
+
+
+def _choose_section(lines, stamps: list[Stamp], closers: list[int], profile, lex: Lexicon, *,
+                    headed: bool) -> _Section | None:
+    """The header followed by the most stamps; without one (``headed=False``), the longest regular run."""
+    found: list[_Section] = []
+    for i, ln in enumerate(lines):
+        if not ln.text or len(ln.text) > 250 or not (m := _matches(profile.comment_headers, ln.text)):
+            continue
+        run, end, closed = _run_after(lines, i, stamps, closers, len(lines))
+        if not run or run[0].line - i > _MAX_HEADER_GAP:
+            found.append(_Section(i, i + 1, i + 1, False, [], _declared(m, ln.text)))
+        else:
+            found.append(_Section(i, i + 1, end, closed, _regular(run), _declared(m, ln.text)))
+    groups: dict[int, list[_Section]] = {}
+    for sec in found:
+        if sec.stamps:
+            groups.setdefault(sec.stamps[-1].line, []).append(sec)
+    if groups:
+        # headers over the same stamps: a count link above the article ('12 comments') also owns
+        # the article's byline, so the real header is the last one before (nearly) all of them;
+        # headers over different stamps (a sidebar's '247 comments'): the one over the most, first
+        picks = []
+        for secs in groups.values():
+            most = max(len(s.stamps) for s in secs)
+            picks.append((most, [s for s in secs if len(s.stamps) >= max(1, most - 1 - most // 10)][-1]))
+        most = max(n for n, _ in picks)
+        return next(sec for n, sec in picks if n == most)
+    best = found[0] if found else None
+    if headed:
+        return best
+    run = _longest_run(lines, stamps, closers)
+    if run:
+        end, closed = _end_after(run[-1].line, closers, len(lines))
+        return _Section(None, _run_start(lines, run), end, closed, run, best.declared if best else None)
+    return best
+
+
+def _name_anchors(lines, profile, lex: Lexicon) -> list[Stamp]:
+    """List items or avatar lines holding only a name, over an indented paragraph ('• Jo' /
+    '    Nice post, thanks for ...'): the comment layout of sites that print no date at all."""
+    out = []
+    for i, ln in enumerate(lines):
+        if not (ln.bullet or IMAGE.match(ln.text)) or len(ln.text) > 60:
+            continue
+        j = i + 1
+        while j < len(lines) and j <= i + 2 and lines[j].blank:
+            j += 1
+        if j >= len(lines) or lines[j].indent <= ln.indent or len(lines[j].text.split()) < 6:
+            continue
+        name = _author_line(ln, profile, lex)
+        if name and not lex.author_verb.search(ln.text):
+            out.append(Stamp(i, None, None, name, False, ("name", False, True, False, "")))
+    return out
+
+
+def _verbs_on_stamps(sec: _Section, lines, lex: Lexicon) -> bool:
+    """Stamps that say 'Jo writes: on DATE': the same site prints 'Jo writes:' alone when it hides the date."""
+    n = sum(1 for s in sec.stamps if lex.author_verb_inline.search(lines[s.line].text))
+    return n >= 0.5 * len(sec.stamps)
+
+
+def _end_after(line: int, closers: list[int], n: int) -> tuple[int, bool]:
+    c = next((c for c in closers if c > line), None)
+    return (c, True) if c is not None else (n, False)
+
+
+def _run_after(lines, header: int, stamps: list[Stamp], closers: list[int], n: int):
+    """Stamps after a header up to the first closing line past the first of them."""
+    after = [s for s in stamps if s.line > header]
+    if not after:
+        return [], n, False
+    end, closed = _end_after(after[0].line, closers, n)
+    first_close = next((c for c in closers if header < c < after[0].line), None)
+    if first_close is not None:
+        prose = sum(1 for ln in lines[header + 1 : first_close] if len(ln.text.split()) >= 6)
+        if prose >= 3:  # the comments under this header ended before any stamp: these stamps are elsewhere
+            return [], n, False
+    return [s for s in after if s.line < end], end, closed
+
+
+def _regular(run: list[Stamp]) -> list[Stamp]:
+    """Drop the odd stamp out (a dated link quoted in a comment) when nearly all share one date form."""
+    if len(run) < 5:
+        return run
+    shapes = Counter(s.shape[:2] for s in run)
+    top, n = shapes.most_common(1)[0]
+    if n < 0.8 * len(run):
+        return run
+    return [s for s in run if s.shape[:2] == top or s.shape[0] == "rel"]
+
+
+def _longest_run(lines, stamps: list[Stamp], closers: list[int]) -> list[Stamp]:
+    """Consecutive stamps of one shape, close together, with nothing closing between them."""
+    closer_set = set(closers)
+    runs: list[list[Stamp]] = []
+    for s in stamps:
+        if runs and (prev := runs[-1][-1]).shape[:2] == s.shape[:2] and s.line - prev.line <= _RUN_GAP \
+                and not any(c in closer_set for c in range(prev.line + 1, s.line)):
+            runs[-1].append(s)
+        else:
+            runs.append([s])
+    good = []
+    for run in runs:
+        if len(run) >= 3:
+            gaps = [b.line - a.line for a, b in zip(run[1:], run[2:])]
+            med = sorted(gaps)[len(gaps) // 2]
+            if run[1].line - run[0].line > max(30, 3 * med):  # the article's own dateline
+                run = run[1:]
+        words = sum(len(ln.text.split()) for a, b in zip(run, run[1:]) for ln in lines[a.line + 1 : b.line])
+        if len(run) >= 2 and words >= 4 * (len(run) - 1) or len(run) == 1 and run[0].match and run[0].author and len(runs) == 1:
+            good.append(run)
+    return max(good, key=len, default=[])
+
+
+def _run_start(lines, run: list[Stamp]) -> int:
+    """Where a header-less run begins: just above its first stamp and the name over it."""
+    first = run[0].line
+    return max(0, first - 1 if first and lines[first - 1].text else first)
+
+
+# --------------------------------------------------------------------------- comments
+
+
+def _noise(ln: _Line, profile, lex: Lexicon) -> bool:
+    """A line that is widget text, an image placeholder or a list number, not anyone's words."""
+    t = ln.text
+    if not t:
+        return True
+    if len(t) > 120:  # widget rows are short
+        return False
+    if profile.artifact_line.match(t) or _LONE_NUMBER.match(t):
+        return True
+    rest = lex.stamp_noise.sub("", IMAGE.sub("", t))
+    return not re.search(r"\w", rest)
+
+
+def _author_line(ln: _Line, profile, lex: Lexicon) -> str | None:
+    if ln.blank or profile.artifact_line.match(ln.text) or _matches(profile.comment_headers, ln.text):
         return None
-    return _clean_name(line.text)
+    if _is_closer(ln, profile, lex):
+        return None
+    return clean_name(ln.text, lex)
+
+
+def _content(lines, a: int, b: int, profile, lex) -> list[int]:
+    return [i for i in range(a, b) if not _noise(lines[i], profile, lex)]
+
+
+def _is_author_ish(ln: _Line, profile, lex) -> bool:
+    return bool(lex.author_verb.search(ln.text) or lex.author_prefix.match(ln.text)) and \
+        _author_line(ln, profile, lex) is not None
+
+
+def _orientation(lines, sec: _Section, profile, lex) -> str:
+    """'head' when stamps open their comments, 'foot' when they close them.
+
+    Read from the edges: text between the header and the first stamp that is
+    not a name means the stamps come after the text; text after the last stamp
+    before a closing line means they come before it.
+    """
+    first, last = sec.stamps[0].line, sec.stamps[-1].line
+    pre = []
+    if sec.header is not None:
+        pre = [i for i in _content(lines, sec.start, first, profile, lex) if not _is_closer(lines[i], profile, lex)]
+        if pre and pre[-1] == first - 1 and _author_line(lines[first - 1], profile, lex) and not sec.stamps[0].author:
+            pre = pre[:-1]  # the first commenter's name
+        pre = [i for i in pre if not _is_author_ish(lines[i], profile, lex)]
+    post = _content(lines, last + 1, sec.end, profile, lex) if sec.closed else None
+    pre_text = any(_author_line(lines[i], profile, lex) is None for i in pre) or len(pre) >= 2
+    if pre_text and post is not None and not post:
+        return "foot"
+    if pre_text and post is None and sec.header is not None:
+        return "foot"
+    return "head"
+
+
+def _build_comments(lines, sec: _Section, closers: set[int], profile, lex: Lexicon, wrap) -> list[tuple[int, RawComment]]:
+    orient = _orientation(lines, sec, profile, lex)
+    stamps = sec.stamps
+    blocks: list[tuple[int, int, int, str | None, Stamp]] = []  # (start, text from, text to, author, stamp)
+    if orient == "head":
+        starts, authors = [], []
+        for k, st in enumerate(stamps):
+            floor = stamps[k - 1].line + 1 if k else sec.start
+            start, author = st.line, st.author
+            if author is None and not lines[st.line].bullet:
+                j = _name_above(lines, st.line, floor, profile, lex)
+                if j is not None:
+                    start, author = j, _author_line(lines[j], profile, lex)
+            elif author is not None:
+                j = _same_name_above(lines, st.line, floor, author, profile, lex)
+                start = j if j is not None else start
+            starts.append(start)
+            authors.append(author)
+        body_lens = [starts[k + 1] - stamps[k].line for k in range(len(stamps) - 1)]
+        cap = max(25, 2 * max(body_lens, default=0))
+        for k, st in enumerate(stamps):
+            to = starts[k + 1] if k + 1 < len(stamps) else min(sec.end, st.line + 1 + cap)
+            to = _cut_at_outdent(lines, starts[k], st.line + 1, to, closers, lex)
+            blocks.append((starts[k], st.line + 1, to, authors[k], st))
+    else:
+        prev = sec.start
+        for st in stamps:
+            author, frm = st.author, prev
+            content = _content(lines, prev, st.line, profile, lex)
+            if content:
+                head = lines[content[0]]
+                name = _author_line(head, profile, lex)
+                if name and (author is None and (_is_author_ish(head, profile, lex) or head.bullet or IMAGE.match(head.text))
+                             or author is not None and name.casefold() == author.casefold()):
+                    author, frm = name, content[0] + 1
+            blocks.append((prev, frm, st.line, author, st))
+            prev = st.line + 1
+    out = []
+    for start, frm, to, author, st in blocks:
+        keep = [ln for ln in lines[frm:to] if not _noise(ln, profile, lex) or ln.blank]
+        flags = ["ui_artifact_removed"] if sum(1 for ln in keep if ln.text) < sum(1 for ln in lines[frm:to] if ln.text) else []
+        out.append((start, RawComment(author=author, posted_raw=st.posted_raw, text=_join(keep, wrap), flags=flags)))
+    _thread(lines, [b[0] for b in blocks], [b[4] for b in blocks], [c for _, c in out])
+    return out
+
+
+def _name_above(lines, stamp_line: int, floor: int, profile, lex) -> int | None:
+    """The line holding the commenter's name over a stamp: right above, or above one blank line
+    when it says so ('Jo says:'), skipping avatar placeholders."""
+    j = stamp_line - 1
+    blanks = 0
+    while j >= floor:
+        ln = lines[j]
+        if ln.blank:
+            blanks += 1
+            if blanks > 1:
+                return None
+        elif IMAGE.fullmatch(ln.text) or _LONE_NUMBER.match(ln.text):
+            pass
+        else:
+            if _author_line(ln, profile, lex) is None:
+                return None
+            if blanks and not (_is_author_ish(ln, profile, lex) or ln.bullet or IMAGE.match(ln.text)):
+                return None
+            return j
+        j -= 1
+    return None
+
+
+def _same_name_above(lines, stamp_line: int, floor: int, author: str, profile, lex) -> int | None:
+    """A line repeating the stamp's name just above it ("Jo's picture") opens the comment too."""
+    for j in range(stamp_line - 1, max(floor, stamp_line - 3) - 1, -1):
+        if lines[j].text:
+            name = _author_line(lines[j], profile, lex)
+            return j if name and name.casefold() == author.casefold() else None
+    return None
+
+
+def _cut_at_outdent(lines, start: int, frm: int, to: int, closers: set[int], lex) -> int:
+    """A comment's text ends where the layout steps left of where the comment began, or at a closer."""
+    indent = min(lines[start].indent, lines[frm - 1].indent)
+    for i in range(frm, to):
+        ln = lines[i]
+        if ln.text and (indent > 0 and ln.indent < indent or i in closers or lex.sidebar_header.search(ln.text)):
+            return i
+    return to
+
+
+def _thread(lines, starts: list[int], stamps: list[Stamp], comments: list[RawComment]) -> None:
+    """Depth from the list level of each comment's first line; parent = nearest shallower comment before it."""
+    keys = []
+    for start, st in zip(starts, stamps):
+        ln = next((lines[i] for i in (start, st.line) if lines[i].bullet), None)
+        if ln is None:
+            keys.append(None)
+            continue
+        g = ln.bullet[0]
+        keys.append(_GLYPHS.index(g) * 100 if g in _GLYPHS[:9] else (ln.indent + 1) // 4 * 100)
+    levels = sorted({k for k in keys if k is not None})
+    if len(levels) < 2 or sum(k is None for k in keys) > len(keys) // 2:
+        return
+    last_at: dict[int, int] = {}
+    for idx, (k, c) in enumerate(zip(keys, comments)):
+        depth = levels.index(k) if k is not None else 0
+        c.depth = depth
+        c.parent_index = last_at.get(depth - 1) if depth else None
+        last_at[depth] = idx
+        for d in [d for d in last_at if d > depth]:
+            del last_at[d]
+
+
+# --------------------------------------------------------------------------- text
 
 
 def _join(lines: list[_Line], wrap_width: int | None) -> str:
@@ -137,50 +476,7 @@ def _wrap_width(lines: list[_Line]) -> int | None:
     return widest if widest <= 200 and near >= 0.1 * len(lengths) else None
 
 
-def _comment_header(lines, stamps, profile, start: int) -> tuple[int | None, int | None]:
-    """(line of the header that opens the comment list, declared count)."""
-    stamp_lines = [s.line for s in stamps]
-    chosen, count = None, None
-    for i in range(start, len(lines)):
-        m = _matches(profile.comment_headers, lines[i].text) if lines[i].text else None
-        if not m:
-            continue
-        c = m.groupdict().get("count")
-        n = int(re.sub(r"[,.]", "", c)) if c else (1 if re.match(r"(?i)one\b", lines[i].text) else None)
-        if any(i < s <= i + 60 for s in stamp_lines):
-            return i, n if n is not None else count
-        if chosen is None or n is not None:
-            chosen, count = i, n if n is not None else count
-    return chosen, count
-
-
-def parse_text_dump(text: str, profile: _profiles.Profile | None = None, *, url: str | None = None,
-                    profiles_dir: str | None = None) -> RawPage:
-    """Parse one page dump.  ``profile=None`` picks one from the page (publication, names)."""
-    lines = _lines(text)
-    if profile is None:
-        profile = _detect_profile(lines, url, profiles_dir)
-    wrap = _wrap_width(lines)
-    page = RawPage(extractor=EXTRACTOR, url=url, profile=profile.name)
-
-    date_idx = _find_date_line(lines, profile)
-    stamps = [s for i, ln in enumerate(lines) if i != date_idx and (s := _stamp(ln, i, profile))]
-    body_from = (date_idx or 0) + 1
-    header, declared = _comment_header(lines, stamps, profile, body_from)
-    page.comment_count_declared = declared
-    comment_stamps = [s for s in stamps if header is not None and s.line > header]
-    blocks = _comment_blocks(lines, comment_stamps, profile, header)
-    article_stop = header if header is not None else (blocks[0][0] if blocks else len(lines))
-
-    _fill_article(page, lines, profile, date_idx, article_stop, wrap)
-    for start, stamp, end, author in blocks:
-        body = [ln for ln in lines[stamp.line + 1 : end] if not profile.artifact_line.match(ln.text)]
-        flags = ["ui_artifact_removed"] if len(body) < end - stamp.line - 1 else []
-        page.comments.append(RawComment(author=author, posted_raw=stamp.posted_raw, text=_join(body, wrap), flags=flags))
-    for ln in lines[article_stop:]:
-        if m := _matches(profile.section_patterns, ln.text):
-            page.section = m.group("section").strip()
-    return page
+# --------------------------------------------------------------------------- the article
 
 
 def _detect_profile(lines: list[_Line], url: str | None, profiles_dir: str | None) -> _profiles.Profile:
@@ -194,47 +490,38 @@ def _detect_profile(lines: list[_Line], url: str | None, profiles_dir: str | Non
     return _profiles.match(url=url, publication=publication, text=edges, extra_dir=profiles_dir)
 
 
-def _find_date_line(lines: list[_Line], profile) -> int | None:
-    """The publication date line near the top: a prefixed date line, else the first pure date line."""
-    limit = min(len(lines), max(60, len(lines) // 3))
+def _page_year(lines: list[_Line], profile) -> int | None:
+    """The year yearless comment stamps are read in: the article's, else the commonest on the page."""
+    years: Counter[int] = Counter()
+    for ln in lines:
+        t = ln.text
+        if t and len(t) <= 160 and _YEAR.search(t) and (m := find_date(t, day_first=profile.day_first)):
+            if profile.date_line.match(t) and not years:
+                return m.year
+            years[m.year] += 1
+    if years:
+        return years.most_common(1)[0][0]
+    bare = Counter(int(y) for ln in lines for y in re.findall(r"(?<!\d)((?:19|20)\d\d)(?!\d)", ln.text))
+    return bare.most_common(1)[0][0] if bare else None
+
+
+def _find_date_line(lines: list[_Line], profile, stop: int) -> int | None:
+    """The publication date line above the comments: a prefixed date line, else the first pure date line."""
+    limit = min(stop, max(60, len(lines) // 3)) if stop >= len(lines) else stop
     fallback = None
     for i in range(limit):
         t = lines[i].text
         if not t or len(t) > 120:
             continue
-        prefix = profile.date_line.match(t)
         m = find_date(t, day_first=profile.day_first)
         if m is None:
             continue
+        prefix = profile.date_line.match(t)
         if prefix and m.start <= prefix.end() + 3:
             return i
         if fallback is None and date_coverage(t, m) >= 0.7:
             fallback = i
     return fallback
-
-
-def _comment_blocks(lines, stamps: list[_Stamp], profile, header: int | None):
-    """(block start, stamp, block end, author) for each comment, in page order."""
-    blocks = []
-    floor = header + 1 if header is not None else 0
-    for k, st in enumerate(stamps):
-        start, author = st.line, st.author
-        prev_end = blocks[-1][1].line + 1 if blocks else floor
-        if author is None and not lines[st.line].bullet and st.line - 1 >= prev_end:
-            if name := _author_line(lines[st.line - 1], profile):
-                start, author = st.line - 1, name
-        blocks.append([start, st, None, author])
-    for k, b in enumerate(blocks):
-        limit = blocks[k + 1][0] if k + 1 < len(blocks) else len(lines)
-        indent = min(lines[b[0]].indent, lines[b[1].line].indent)
-        end = b[1].line + 1
-        while end < limit:
-            ln = lines[end]
-            if ln.text and (_matches(profile.comment_end, ln.text) or (indent > 0 and ln.indent < indent)):
-                break
-            end += 1
-        b[2] = end
-    return [tuple(b) for b in blocks]
 
 
 def _fill_article(page: RawPage, lines, profile, date_idx: int | None, stop: int, wrap) -> None:
