@@ -49,13 +49,21 @@ def strip_artifacts(text: str, profile: Profile) -> tuple[str, bool]:
     return stripped, stripped != text.rstrip()
 
 
-def _when(raw: str | None, profile: Profile):
+def _when(raw: str | None, profile: Profile, *, default_year: int | None = None, captured_at: datetime | None = None):
+    """(local date, UTC instant, match) of a page's date string.
+
+    Comment stamps often omit the year ('July 23, @09:58PM'): the article's year
+    fills it in.  Relative times ('3 hours ago') only mean something against the
+    capture time, so they stay unresolved without one.
+    """
     if not raw:
-        return None, None
-    m = find_date(raw, day_first=profile.day_first)
+        return None, None, None
+    m = find_date(raw, day_first=profile.day_first, default_year=default_year, relative=captured_at is not None)
     if m is None:
-        return None, None
-    return m.date, m.to_utc(profile.timezone)
+        return None, None, None
+    if m.relative:
+        m = m.resolve(captured_at)
+    return m.date, m.to_utc(profile.timezone), m
 
 
 def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContext) -> tuple[dict, list[dict]]:
@@ -69,11 +77,10 @@ def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContex
         dateline = m.group("dateline").strip()
         body_paras[0] = body_paras[0][m.end() :].lstrip()
     body = "\n\n".join(p for p in body_paras if p)
-    pub_date, pub_at = _when(raw.published_raw, profile)
-    _, upd_at = _when(raw.updated_raw, profile)
+    pub_date, pub_at, pub_match = _when(raw.published_raw, profile, captured_at=page.captured_at)
+    _, upd_at, _ = _when(raw.updated_raw, profile, captured_at=page.captured_at)
     flags = list(raw.flags)
-    tz_assumed = not profile.timezone_known
-    if tz_assumed and pub_at is not None and not _has_offset(raw.published_raw, profile):
+    if not profile.timezone_known and pub_at is not None and pub_match.utc_offset_minutes is None:
         flags.append("timezone_assumed_utc")
     aid = ids.article_id(url=url, source=source, title=title, published=pub_date.isoformat() if pub_date else None,
                          input_sha256=page.sha256)
@@ -86,7 +93,9 @@ def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContex
         "pipeline_version": ctx.pipeline_version,
     }
     year = pub_date.year if pub_date else UNDATED_YEAR
-    comments = _clean_comments(raw.comments, aid, source, year, profile, ctx, provenance)
+    default_year = pub_date.year if pub_date else (page.captured_at.year if page.captured_at else None)
+    comments = _clean_comments(raw.comments, aid, source, year, profile, ctx, provenance,
+                               default_year=default_year, captured_at=page.captured_at)
     captions = [(normalize_text(t), normalize_text(c) if c else None) for t, c in raw.captions]
     article = {
         "article_id": aid,
@@ -117,13 +126,9 @@ def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContex
     return article, comments
 
 
-def _has_offset(raw: str | None, profile: Profile) -> bool:
-    m = find_date(raw or "", day_first=profile.day_first)
-    return bool(m and m.utc_offset_minutes is not None)
-
-
 def _clean_comments(raws: list[RawComment], aid: str, source: str, year, profile: Profile,
-                    ctx: CleanContext, provenance: dict) -> list[dict]:
+                    ctx: CleanContext, provenance: dict, *, default_year: int | None = None,
+                    captured_at: datetime | None = None) -> list[dict]:
     rows: list[dict] = []
     seen_ids: dict[str, int] = {}
     for pos, rc in enumerate(raws, start=1):
@@ -136,11 +141,13 @@ def _clean_comments(raws: list[RawComment], aid: str, source: str, year, profile
         if not author:
             author = None
             flags.append("anonymous")
-        _, posted_at = _when(rc.posted_raw, profile)
+        _, posted_at, match = _when(rc.posted_raw, profile, default_year=default_year, captured_at=captured_at)
         if rc.posted_raw and posted_at is None:
             flags.append("time_unparsed")
-        elif posted_at is not None and not profile.timezone_known and not _has_offset(rc.posted_raw, profile):
+        elif match is not None and match.utc_offset_minutes is None and not profile.timezone_known:
             flags.append("timezone_assumed_utc")
+        if match is not None and match.year_assumed:
+            flags.append("year_assumed")
         base = ids.comment_id(aid, author, rc.posted_raw, text, 0)
         seen_ids[base] = seen_ids.get(base, 0) + 1
         cid = base if seen_ids[base] == 1 else ids.comment_id(aid, author, rc.posted_raw, text, seen_ids[base])

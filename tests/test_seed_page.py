@@ -125,3 +125,28 @@ def test_ids_do_not_depend_on_run_or_location(seed_records):
     assert [c["author_id"] for c in cs2] == [c["author_id"] for c in cs]
     _, cs3 = clean_page(raw, page, profile, CleanContext(b"another-key", datetime.now(timezone.utc), "other"))
     assert [c["author_id"] for c in cs3 if c["author"]] != [c["author_id"] for c in cs if c["author"]]
+
+
+SLASH_STYLE = """Storage prices fall again
+
+Published: July 20, 2012
+
+Drive makers cut prices for the third quarter in a row, analysts said.
+
+Comments
+
+  • by Quill (5123) writes: on Monday July 23, @09:58PM
+    Cheap drives are good news for backups.
+
+  • by Vex (8812) writes: on Tuesday July 24, @11:35AM
+    Until they fail.
+"""
+
+
+def test_yearless_stamps_take_the_article_year():
+    page = PageInput(uri="x", data=SLASH_STYLE.encode(), sha256="2" * 64, format="text")
+    raw, profile = extract_page(page)
+    _, cs = clean_page(raw, page, profile, CleanContext(b"k", datetime.now(timezone.utc), "t"))
+    assert [c["author"] for c in cs] == ["Quill", "Vex"]
+    assert cs[0]["posted_at"] == datetime(2012, 7, 23, 21, 58, tzinfo=timezone.utc)  # unknown site: UTC assumed
+    assert {"year_assumed", "timezone_assumed_utc"} <= set(cs[0]["flags"])
