@@ -22,11 +22,17 @@ _QUOTE_MIN_TOKENS = 6
 UNDATED_YEAR = 0
 
 
+# any '@handle' not inside a word or an e-mail address ('bob@example.com' is left alone)
+_HANDLE = re.compile(r"(?<![\w@.])@(?P<handle>[^\W\d][\w.\-]{0,39}?)(?=[.\-]*(?:[^\w.\-]|$))")
+DROPPED_AUTHOR = "[author]"
+
+
 @dataclass(frozen=True)
 class CleanContext:
     author_key: bytes
     extracted_at: datetime
     pipeline_version: str
+    authors_mode: str = "keep"  # keep | pseudonymize | drop (config.AUTHOR_MODES)
 
 
 def _name_key(name: str) -> str:
@@ -49,6 +55,25 @@ def strip_artifacts(text: str, profile: Profile) -> tuple[str, bool]:
     return stripped, stripped != text.rstrip()
 
 
+_SAFE_SOURCE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_MAX_SOURCE = 100  # a partition folder name ('source=<key>') must stay far under 255 bytes
+
+
+def safe_source(profile: Profile, url: str | None, publication: str | None) -> str:
+    """``profiles.source_key``, made safe whatever the page claims: it names an output folder.
+
+    A URL that urllib cannot split ('http://[::1/x', from a hostile canonical link) falls
+    back to the publication; runs of dots ('evil..com') become one, so the key never holds
+    '..' (which the validation suite treats as critical); over-long keys are cut.
+    """
+    try:
+        key = source_key(profile, url, publication)
+    except ValueError:
+        key = source_key(profile, None, publication)
+    key = re.sub(r"\.{2,}", ".", key)[:_MAX_SOURCE].strip(".-_")
+    return key if _SAFE_SOURCE.match(key) else "unknown"
+
+
 def _when(raw: str | None, profile: Profile, *, default_year: int | None = None, captured_at: datetime | None = None):
     """(local date, UTC instant, match) of a page's date string.
 
@@ -63,13 +88,17 @@ def _when(raw: str | None, profile: Profile, *, default_year: int | None = None,
         return None, None, None
     if m.relative:
         m = m.resolve(captured_at)
-    return m.date, m.to_utc(profile.timezone), m
+    try:
+        utc = m.to_utc(profile.timezone)
+    except (ValueError, OverflowError):  # an impossible offset ('+9999', 'GMT+25'): no instant, the date stays
+        utc = None
+    return m.date, utc, m
 
 
 def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContext) -> tuple[dict, list[dict]]:
     """One article row and its comment rows, ready for validation."""
     url = raw.url or page.url
-    source = source_key(profile, url, raw.publication)
+    source = safe_source(profile, url, raw.publication)
     title = normalize_text(raw.title) if raw.title else None
     body_paras = [normalize_text(p) for p in raw.paragraphs]
     dateline = None
@@ -148,9 +177,10 @@ def _clean_comments(raws: list[RawComment], aid: str, source: str, year, profile
             flags.append("timezone_assumed_utc")
         if match is not None and match.year_assumed:
             flags.append("year_assumed")
-        base = ids.comment_id(aid, author, rc.posted_raw, text, 0)
+        base = ids.comment_id(aid, author, rc.posted_raw, text, 0, key=ctx.author_key)
         seen_ids[base] = seen_ids.get(base, 0) + 1
-        cid = base if seen_ids[base] == 1 else ids.comment_id(aid, author, rc.posted_raw, text, seen_ids[base])
+        cid = base if seen_ids[base] == 1 else ids.comment_id(aid, author, rc.posted_raw, text, seen_ids[base],
+                                                              key=ctx.author_key)
         rows.append({
             "comment_id": cid,
             "article_id": aid,
@@ -172,7 +202,58 @@ def _clean_comments(raws: list[RawComment], aid: str, source: str, year, profile
         })
     link_replies(rows)
     link_quotes(rows)
+    apply_authors_mode(rows, ctx.authors_mode, ctx.author_key, source)
     return rows
+
+
+def apply_authors_mode(rows: list[dict], mode: str, key: bytes, source: str) -> None:
+    """Replace commenters' names per ``--authors`` (after replies and quotes were linked by name).
+
+    pseudonymize: ``author`` -> 'user-<author_id>'; ``reply_to_name`` and '@name' mentions
+    in the text -> the mentioned author's label (the label their own comments carry: both
+    are the keyed pseudonym of the name within the source); any other '@handle' -> the
+    label of that handle.  drop: ``author``/``author_id`` null, ``reply_to_name``
+    '[author]', mentions '@[author]'.  ``parent_comment_id`` and ``quoted_comment_id`` are
+    kept.  Names written in running text without '@' are not recognised.
+    """
+    if mode == "keep":
+        return
+    if mode not in ("pseudonymize", "drop"):
+        raise ValueError(f"unknown authors mode {mode!r}")
+    id_by_name = {}  # name key -> that commenter's author_id, from the names as shown
+    for r in rows:
+        if r["author"]:
+            id_by_name.setdefault(_name_key(r["author"]), r["author_id"])
+    names = sorted({r["author"] for r in rows if r["author"]}, key=len, reverse=True)  # 'Bob Roe' before 'Bob'
+    shown = "|".join(r"\s+".join(re.escape(w) for w in n.split()) for n in names)
+    # one pass over the text, so a label put in is never read again as a mention
+    mention = re.compile((rf"(?<![\w@.])@[ \t]?(?P<name>{shown})(?!\w)|" if shown else "") + _HANDLE.pattern,
+                         re.IGNORECASE)
+
+    def label(name: str) -> str:
+        if mode == "drop":
+            return DROPPED_AUTHOR
+        return ids.author_label(id_by_name.get(_name_key(name)) or ids.author_pseudonym(key, source, name.strip()))
+
+    def relabel(m: re.Match) -> str:
+        return "@" + label(m.group("handle") if m.group("handle") is not None else m.group("name"))
+
+    for row in rows:
+        text, head = row["text"], ""
+        if row["reply_to_name"] is not None:
+            if lead := _MENTION.match(text):
+                head = f"@{label(row['reply_to_name'])}{':' if lead.group('name') is not None else ''}"
+                text = text[lead.end():]
+            row["reply_to_name"] = label(row["reply_to_name"])
+        text = head + mention.sub(relabel, text)
+        row["text"] = text
+        if row["author"] and row["posted_raw"] and row["author"].casefold() in row["posted_raw"].casefold():
+            row["posted_raw"] = re.sub(re.escape(row["author"]), label(row["author"]).replace("\\", "\\\\"),
+                                       row["posted_raw"], flags=re.IGNORECASE)
+        if mode == "drop":
+            row["author"] = row["author_id"] = None
+        else:
+            row["author"] = ids.author_label(row["author_id"])
 
 
 def link_replies(rows: list[dict]) -> None:

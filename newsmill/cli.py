@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from newsmill.config import ConfigError, load_settings
+from newsmill.config import AUTHOR_MODES, ConfigError, load_settings
 
 
 def _quiet_telemetry() -> None:
@@ -28,7 +28,13 @@ def _print_summary(s: dict) -> None:
     print(f"  comments   published {s['comments_published']:>7}   quarantined {s['comments_quarantined']}")
     reasons = ", ".join(f"{k}: {v}" for k, v in sorted(s["reject_reasons"].items()))
     print(f"  rejected inputs      {s['rejected']:>7}" + (f"   ({reasons})" if reasons else ""))
-    print(f"  accounting: inputs = published + quarantined + rejected: {'ok' if s['accounting_ok'] else 'BROKEN'}")
+    print(f"  accounting: inputs = published + quarantined + rejected: "
+          f"{s['inputs']} = {s['articles_published']} + {s['articles_quarantined']} + {s['rejected']}: "
+          f"{'ok' if s['accounting_ok'] else 'BROKEN'}")
+    if "authors_mode" in s:
+        key = {"environment": "NEWSMILL_AUTHOR_KEY", "output": "random per-output key in _state/"}.get(
+            s.get("author_key_source"), s.get("author_key_source"))
+        print(f"  authors:    {s['authors_mode']} (author ids keyed with {key})")
     for o in s["failed_expectations"]:
         print(f"  [{o['severity']}] {o['table']}: {o['reason']} ({o['unexpected_count']} rows)")
     print(f"  data:       {out / 'articles'}  and  {out / 'comments'}")
@@ -51,14 +57,29 @@ def cmd_run(args) -> int:
         print("newsmill: no inputs: give PATH arguments or 'inputs' in newsmill.toml", file=sys.stderr)
         return 2
     output = Path(args.output) if args.output else settings.output_dir
-    if args.no_prefect:
-        from newsmill import pipeline
+    try:
+        if args.no_prefect:
+            from newsmill import pipeline
 
-        summary = pipeline.run(paths, settings.with_overrides(output_dir=output, batch_size=args.batch_size)).to_dict()
-    else:
-        from flows.newsmill_flow import newsmill_flow
+            summary = pipeline.run(paths, settings.with_overrides(output_dir=output, batch_size=args.batch_size,
+                                                                  authors=args.authors)).to_dict()
+        else:
+            from flows.newsmill_flow import newsmill_flow
 
-        summary = newsmill_flow(paths=paths, output_dir=str(output), batch_size=args.batch_size, project_file=args.config)
+            before = os.environ.get("NEWSMILL_AUTHORS")
+            if args.authors:  # the flow reads its settings itself; the environment outranks newsmill.toml
+                os.environ["NEWSMILL_AUTHORS"] = args.authors
+            try:
+                summary = newsmill_flow(paths=paths, output_dir=str(output), batch_size=args.batch_size,
+                                        project_file=args.config)
+            finally:
+                if before is None:
+                    os.environ.pop("NEWSMILL_AUTHORS", None)
+                else:
+                    os.environ["NEWSMILL_AUTHORS"] = before
+    except ConfigError as exc:  # e.g. an author key or authors mode that does not match the output's data
+        print(f"newsmill: {exc}", file=sys.stderr)
+        return 2
     report = Path(summary["report_dir"]) / "summary.json"
     if report.exists():
         summary = json.loads(report.read_text(encoding="utf-8"))
@@ -84,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--batch-size", type=int, help="pages per task")
     run.add_argument("--config", help="project file (default: ./newsmill.toml if present)")
     run.add_argument("--no-prefect", action="store_true", help="run in this process without Prefect")
+    run.add_argument("--authors", choices=AUTHOR_MODES,
+                     help="comment authors: keep names (default), pseudonymize them ('user-<author_id>', also in "
+                          "@mentions and reply_to_name) or drop them; reply links are kept in every mode")
     run.set_defaults(func=cmd_run)
     sch = sub.add_parser("schema", help="print the data dictionary (Markdown) generated from schemas/")
     sch.set_defaults(func=cmd_schema)

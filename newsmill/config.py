@@ -11,6 +11,13 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 AUTHOR_KEY_ENV = "NEWSMILL_AUTHOR_KEY"
+# What comment rows say about their authors (see README "Privacy"):
+#   keep          names as shown, plus the keyed author_id
+#   pseudonymize  author, reply_to_name and '@name' mentions -> 'user-<author_id>'
+#   drop          author and author_id null, reply_to_name '[author]', mentions '@[author]'
+# Reply and quote links are resolved from the real names first, so they survive every mode.
+AUTHOR_MODES = ("keep", "pseudonymize", "drop")
+_AUTHOR_MODE_ALIASES = {"pseudonymise": "pseudonymize", "pseudonymized": "pseudonymize", "pseudonymised": "pseudonymize"}
 
 
 class ConfigError(ValueError):
@@ -25,7 +32,12 @@ class Settings:
     min_date: str = "1990-01-01"  # earliest plausible publication/comment date
     max_days_before_article: float = 2.0  # a comment this long before its article means a bad date
     author_key: bytes | None = field(default=None, repr=False)
+    authors: str = "keep"  # keep | pseudonymize | drop: see AUTHOR_MODES
     inputs: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.authors not in AUTHOR_MODES:
+            raise ConfigError(f"setting 'authors' is {self.authors!r}: must be one of {', '.join(AUTHOR_MODES)}")
 
     def with_overrides(self, **kw) -> "Settings":
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
@@ -35,6 +47,7 @@ _ENV = {
     "NEWSMILL_OUTPUT": "output_dir",
     "NEWSMILL_BATCH_SIZE": "batch_size",
     "NEWSMILL_PROFILES_DIR": "profiles_dir",
+    "NEWSMILL_AUTHORS": "authors",
 }
 
 
@@ -52,6 +65,12 @@ def _coerce(name: str, value, origin: str):
             return float(value)
         if name == "inputs":
             return tuple(value)
+        if name == "authors":
+            mode = str(value).strip().lower()
+            mode = _AUTHOR_MODE_ALIASES.get(mode, mode)
+            if mode not in AUTHOR_MODES:
+                raise ValueError(f"{value!r} is not one of {', '.join(AUTHOR_MODES)}")
+            return mode
         return value
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{origin}: setting {name!r} ({kinds.get(name)}): {exc}") from exc

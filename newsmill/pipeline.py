@@ -35,6 +35,8 @@ class RunContext:
     profiles_dir: str | None = None
     min_date: str = "1990-01-01"
     max_days_before_article: float = 2.0
+    authors_mode: str = "keep"  # keep | pseudonymize | drop (config.AUTHOR_MODES), applied in clean
+    author_key_source: str = "environment"  # 'environment' (NEWSMILL_AUTHOR_KEY) | 'output' (random, per output)
 
 
 @dataclass
@@ -62,6 +64,19 @@ class RunSummary:
     reject_reasons: dict[str, int] = field(default_factory=dict)
     failed_expectations: list[dict] = field(default_factory=list)
     publish: list[dict] = field(default_factory=list)
+    # how comment authors appear in this run's rows (keep | pseudonymize | drop), for the dataset card
+    authors_mode: str = "keep"
+    # where the author_id/comment_id key came from: 'environment' (comparable across outputs made with
+    # the same NEWSMILL_AUTHOR_KEY) or 'output' (random key in <output>/_state: ids only comparable within it)
+    author_key_source: str = "environment"
+
+    def __post_init__(self):
+        # the accounting invariant is re-checked here, whoever built the summary: every input is an
+        # article (published or quarantined) or a reject with a reason, never dropped silently
+        if self.accounting_ok and self.inputs != self.articles_published + self.articles_quarantined + self.rejected:
+            log.error("accounting broken: %d inputs != %d published + %d quarantined + %d rejected", self.inputs,
+                      self.articles_published, self.articles_quarantined, self.rejected)
+            self.accounting_ok = False
 
     @property
     def exit_code(self) -> int:
@@ -83,6 +98,7 @@ def start_run(settings: Settings) -> RunContext:
     now = datetime.now(timezone.utc)
     out = Path(settings.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    ids.check_authors_mode(settings.authors, out)
     return RunContext(
         run_id=new_run_id(now),
         output_dir=str(out.resolve()),
@@ -91,6 +107,8 @@ def start_run(settings: Settings) -> RunContext:
         profiles_dir=settings.profiles_dir,
         min_date=settings.min_date,
         max_days_before_article=settings.max_days_before_article,
+        authors_mode=settings.authors,
+        author_key_source="environment" if settings.author_key else "output",
     )
 
 
@@ -108,7 +126,7 @@ def _reject_row(r: Reject, ctx: RunContext) -> dict:
 def process_batch(uris: list[str], ctx: RunContext) -> BatchResult:
     """Read, extract and clean a batch of pages; a failing page becomes a reject, never an exception."""
     out = BatchResult(inputs=len(uris))
-    cctx = CleanContext(ctx.author_key, ctx.extracted_at, ctx.pipeline_version)
+    cctx = CleanContext(ctx.author_key, ctx.extracted_at, ctx.pipeline_version, authors_mode=ctx.authors_mode)
     for uri in uris:
         page = read_input(uri)
         if isinstance(page, Reject):
@@ -153,7 +171,7 @@ def merge(results: list[BatchResult], ctx: RunContext) -> BatchResult:
 
 def finalize(results: list[BatchResult], ctx: RunContext, *, started: float | None = None) -> RunSummary:
     """Validate everything the batches produced, publish what passed, quarantine the rest, report."""
-    from newsmill import publish, report, validate
+    from newsmill import manifest, publish, report, validate
 
     started = started or time.monotonic()
     merged = merge(results, ctx)
@@ -162,12 +180,14 @@ def finalize(results: list[BatchResult], ctx: RunContext, *, started: float | No
               "ui_artifact_regex": profiles.ui_artifact_regex(ctx.profiles_dir)}
     outcome = validate.validate_tables(schema.to_arrow("articles", merged.articles),
                                        schema.to_arrow("comments", merged.comments), params=params)
-    stats = []
-    for name, table in (("articles", outcome.articles), ("comments", outcome.comments)):
-        stats.append(asdict(publish.publish_table(name, table, out, run_id=ctx.run_id)))
+    # per-run side files first; then both tables commit together as one version (the last step)
     for name, table in outcome.quarantine.items():
         publish.write_quarantine(name, table, out, run_id=ctx.run_id)
     publish.write_rejects(schema.to_arrow("rejects", merged.rejects), out, run_id=ctx.run_id)
+    commit = publish.publish_run({"articles": outcome.articles, "comments": outcome.comments}, out,
+                                 run_id=ctx.run_id, pipeline_version=ctx.pipeline_version,
+                                 run_info=manifest.run_info(merged.inputs, outcome, merged.rejects))
+    stats = [asdict(s) for s in commit.stats]
 
     n_quar_a = outcome.quarantine["articles"].num_rows if "articles" in outcome.quarantine else 0
     n_quar_c = outcome.quarantine["comments"].num_rows if "comments" in outcome.quarantine else 0
@@ -190,6 +210,8 @@ def finalize(results: list[BatchResult], ctx: RunContext, *, started: float | No
         reject_reasons=reasons,
         failed_expectations=[asdict(o) for o in outcome.outcomes if not o.success],
         publish=stats,
+        authors_mode=ctx.authors_mode,
+        author_key_source=ctx.author_key_source,
     )
     summary.seconds = round(time.monotonic() - started, 3)
     report.write_report(summary, outcome, Path(summary.report_dir))

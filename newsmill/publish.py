@@ -1,29 +1,28 @@
-"""Publish record tables as hive-partitioned Parquet datasets.
+"""Publish the record tables as hive-partitioned Parquet datasets, both tables as one version.
 
-Layout: ``<output>/<table>/source=<source>/year=<year>/part-0.parquet``, one
-zstd file per partition, rows sorted by the schema's ``sort_by``; partition
-columns live only in the path, every other field keeps its description.
-
-A year that is null goes to ``year=__HIVE_DEFAULT_PARTITION__`` (Hive's marker):
-pyarrow, DuckDB and Polars read it back as NULL. Plain ``pandas.read_parquet``
-cannot read a dataset that mixes it with real years (pyarrow's dictionary
-conversion fails, pandas issue #55400); no other directory value does better
-(``year=null`` is NULL only for DuckDB, ``year=`` only for Polars, a missing
-segment breaks DuckDB and Polars). Pandas users pass the typed partitioning,
-see :func:`hive_partitioning`, or use :func:`read_table`.
+Table layout, inside a version (see :mod:`newsmill.versions` for the folder):
+``<table>/source=<source>/year=<year>/part-<sha256 prefix>.parquet``, one zstd
+file per partition, rows sorted by the schema's ``sort_by``; partition columns
+live only in the path, every other field keeps its description. Readers open
+``<output>/<table>``, a symlink into the current version.
 
 Untyped readers infer partition types from the folder names: pandas gives
 categoricals (``source``: str categories, ``year``: int32 categories), DuckDB
 ``year`` BIGINT (``hive_types={'year': INTEGER}``), Polars Int64
 (``hive_schema=``); a ``source`` that looks like a number (``0161``) can become
-one when every source does. :func:`read_table` types them from the schema.
+one when every source does. :func:`read_table` types them from the schema. A
+null year would go to ``year=__HIVE_DEFAULT_PARTITION__``, which plain pandas
+cannot read next to real years (pandas issue #55400): undated pages use year 0.
 
-Publishing is an upsert by primary key, safe to repeat: a row whose content is
-unchanged (ignoring :data:`VOLATILE` provenance) keeps its old version, and a
-partition with no changed row is not rewritten, so re-running a batch leaves
-every file byte-identical. Each file is replaced atomically (staged under
-``<output>/_staging/<run_id>/``, fsynced, ``os.replace``d). There is no lock:
-one writer per output folder at a time.
+:func:`publish_run` is an upsert by primary key, safe to repeat: a row whose
+content is unchanged (ignoring ``upsert.VOLATILE`` provenance) keeps its old
+version, and a partition with no changed row is carried over as a hard link to
+the very same file. Under the output's lock, the run builds the new version
+(both tables, manifest, dataset card) beside the current one and commits it
+with one atomic symlink swap; old versions beyond ``keep_versions`` are then
+deleted. A version is homogeneous in schema: when the schema gained a nullable
+column, files written before are rewritten with it (readers given mixed files
+drop the new column or fail), and an incompatible change is refused.
 """
 from __future__ import annotations
 
@@ -31,32 +30,29 @@ import os
 import re
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from newsmill import card, failpoints, manifest, upsert, versions
 from newsmill import schema as schemas
+from newsmill.conform import NULL_PARTITION, SchemaMismatchError  # noqa: F401 (this module's API)
+from newsmill.conform import check_compatible, checked_name, checked_run_id, conform_input, partition_dirs
+from newsmill.lock import OutputLock
+from newsmill.version import __version__
 
-# Provenance that changes on every run without the record changing; ignored
-# when deciding whether a row is unchanged (the old value is kept).
-VOLATILE = ("extracted_at", "pipeline_version")
-NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
-PART_FILE = "part-0.parquet"
-STAGING = "_staging"  # leading underscore: ignored by pyarrow's dataset discovery
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
+
+VOLATILE = upsert.VOLATILE
+STAGING = "_staging"  # quarantine and rejects files are staged here, then renamed into place
 COMPRESSION = "zstd"
-
-_SOURCE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-_RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_MAX_SEGMENT = 200  # well under the usual 255-byte file name limit
-
-
-class SchemaMismatchError(ValueError):
-    """An existing file cannot be read with the current schema."""
+DEFAULT_KEEP_VERSIONS = 2  # the current version and the one before: a reader mid-way through it keeps working
+PART_RE = re.compile(r"^part-[0-9a-f]{16}\.parquet$")
 
 
 @dataclass
@@ -68,32 +64,70 @@ class PublishStats:
     unchanged: int
     partitions_written: int
     partitions_unchanged: int
+    partitions_migrated: int = 0  # rewritten only to bring an old file to the current schema
+
+
+@dataclass
+class Commit:
+    version: int
+    version_dir: Path
+    stats: list[PublishStats]
+    manifest: dict
+    removed_versions: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    table: pa.Table
+    rel: pa.Array  # partition folder of each row
+    keys: pa.Array
 
 
 def dataset_path(name: str, output_dir: Path) -> Path:
-    return Path(output_dir) / _checked_name(name)
+    return Path(output_dir) / checked_name(name)
 
 
 def hive_partitioning(name: str) -> ds.Partitioning:
     """Typed hive partitioning: pass it to pyarrow or ``pandas.read_parquet(..., partitioning=)``
     so that partition columns get the schema's types and the null-year marker reads as null."""
-    return ds.partitioning(schemas.load(_checked_name(name)).partitioning_arrow(), flavor="hive")
+    import pyarrow.dataset as ds  # imported on use: it pulls in pandas (~0.5 s), publishing does not need it
+
+    return ds.partitioning(schemas.load(checked_name(name)).partitioning_arrow(), flavor="hive")
+
+
+def current_version(output_dir: Path) -> Path | None:
+    """The current version's folder: its files never change, so reading from it is a snapshot."""
+    return versions.Store(Path(output_dir)).current()
 
 
 def read_table(name: str, output_dir: Path) -> pa.Table:
     """The whole dataset with the full schema, partition columns typed as declared.
 
-    Every file's schema is checked first, so an incompatible old file fails with a
-    clear message instead of a reader error; files that lack a newer nullable
-    column read it as null.
+    The table's folder is resolved once, so the read sees one version even if a
+    publish commits meanwhile. Every file's schema is checked first, so an
+    incompatible file fails with a clear message instead of a reader error;
+    files that lack a newer nullable column read it as null.
     """
-    s = schemas.load(_checked_name(name))
-    root = dataset_path(name, output_dir)
+    return _read_root(name, Path(os.path.realpath(dataset_path(name, output_dir))))
+
+
+def read_tables(output_dir: Path) -> dict[str, pa.Table]:
+    """Both tables from the same version (reading them one after the other could straddle a publish)."""
+    v = current_version(output_dir)
+    if v is None:
+        return {n: read_table(n, output_dir) for n in schemas.TABLES}
+    return {n: _read_root(n, v / n) for n in schemas.TABLES}
+
+
+def _read_root(name: str, root: Path) -> pa.Table:
+    s = schemas.load(checked_name(name))
     files = _data_files(root)
     if not files:
         return s.arrow().empty_table()
     for f in files:
-        _check_compatible(pq.read_schema(f), s, f)
+        check_compatible(pq.read_schema(f), s, f)
+    import pyarrow.dataset as ds
+
     dataset = ds.dataset(
         [str(f) for f in files],
         schema=s.arrow(),
@@ -104,61 +138,54 @@ def read_table(name: str, output_dir: Path) -> pa.Table:
     return dataset.to_table()
 
 
-def publish_table(name: str, table: pa.Table, output_dir: Path, *, run_id: str) -> PublishStats:
-    """Upsert ``table`` into the dataset, rewriting only partitions whose rows change.
+def publish_table(name: str, table: pa.Table, output_dir: Path, *, run_id: str, **kw) -> PublishStats:
+    """Upsert one table (the other is carried over unchanged); see :func:`publish_run`."""
+    return publish_run({name: table}, output_dir, run_id=run_id, **kw).stats[0]
 
-    Everything is checked (schema, keys, partition values, target paths) before
-    the first write, so a refused batch leaves the dataset as it was.
+
+def publish_run(tables: dict[str, pa.Table], output_dir: Path, *, run_id: str, run_info: dict | None = None,
+                pipeline_version: str = __version__, keep_versions: int = DEFAULT_KEEP_VERSIONS,
+                lock_timeout: float | None = None,
+                pseudonymisation: str = card.DEFAULT_PSEUDONYMISATION) -> Commit:
+    """Upsert the tables and commit them together as one new version.
+
+    Inputs are checked (schema, keys, partition values) before anything is
+    written or locked, so a refused batch leaves no trace. Concurrent runs on
+    one output wait for each other (``lock_timeout``: None waits as long as it
+    takes); a run killed before the swap leaves the previous version current, and
+    the next run discards its leftovers. ``run_info`` (see ``manifest.run_info``)
+    goes into the manifest's provenance and the dataset card.
     """
-    s = schemas.load(_checked_name(name))
-    staging = Path(output_dir) / STAGING / _checked_run_id(run_id)
-    output_dir = Path(output_dir)
-    root = dataset_path(name, output_dir)
-    table = _conform_input(table, s)
-    stats = PublishStats(name, table.num_rows, 0, 0, 0, 0, 0)
-    if table.num_rows == 0:
-        return stats
-
-    rel = _partition_dirs(table, s)
-    keys = _key(table, s.primary_key)
-    files = {_rel_dir(f, root): f for f in _data_files(root) if f.name == PART_FILE}
-    moved_out, known = _locate_existing(files, keys, rel, s)
-    incoming = _row_groups(rel)
-    targets = {d: _inside(root / d / PART_FILE, output_dir) for d in sorted(set(incoming) | set(moved_out))}
-    stored = s.stored_arrow()
-    try:
-        for d, final in targets.items():
-            old = _read_stored(files[d], s) if d in files else stored.empty_table()
-            if d in moved_out:
-                old = old.filter(pc.invert(moved_out[d]))
-            result = old
-            if d in incoming:
-                rows = table.take(incoming[d])
-                new = pa.Table.from_arrays([rows.column(n) for n in stored.names], schema=stored)
-                merged, (ins, upd, same) = _merge(old, new, s, known.take(incoming[d]))
-                stats.inserted += ins
-                stats.updated += upd
-                stats.unchanged += same
-                if merged is None and d not in moved_out:
-                    stats.partitions_unchanged += 1
-                    continue
-                result = merged if merged is not None else old
-            if result.num_rows:
-                _write_atomic(_sorted(result, s), final, staging, output_dir)
-            else:
-                _remove_partition(final, root)
-            stats.partitions_written += 1
-    finally:
-        _clean_staging(staging)
-    return stats
+    out = Path(output_dir)
+    checked_run_id(run_id)
+    if keep_versions < 1:
+        raise ValueError(f"keep_versions must be at least 1, got {keep_versions}")
+    batches = {name: _prepare(name, table) for name, table in tables.items()}
+    opts = dict(pipeline_version=pipeline_version, pseudonymisation=pseudonymisation)
+    with OutputLock(out, run_id, timeout=lock_timeout):
+        failpoints.hit("locked")
+        store = versions.Store(out)
+        store.discard_incomplete()
+        legacy = store.legacy_tables()
+        if legacy:  # the pre-version layout: adopt its files as a first version, once
+            _commit(store, {}, run_id=run_id, label=f"{run_id}.migrated", base_roots={n: out / n for n in legacy},
+                    run_info={"note": "adopted from the unversioned layout"}, **opts)
+            for n in legacy:
+                store.retire_legacy(n)
+        store.ensure_links()
+        store.collect_garbage(keep_versions)  # complete versions a killed run never made current
+        commit = _commit(store, batches, run_id=run_id, run_info=run_info, **opts)
+        commit.removed_versions = store.collect_garbage(keep_versions)
+        failpoints.hit("done")
+    return commit
 
 
 def write_quarantine(name: str, table: pa.Table, output_dir: Path, *, run_id: str) -> Path | None:
     """Keep rows that failed validation, for inspection: schema columns first (all
     nullable, since breaking a constraint is why a row is here), extra columns such
     as error messages after them."""
-    _checked_run_id(run_id)
-    if _checked_name(name) == "rejects":
+    checked_run_id(run_id)
+    if checked_name(name) == "rejects":
         raise ValueError("rejects have their own writer: use write_rejects")
     if table.num_rows == 0:
         return None
@@ -173,107 +200,167 @@ def write_quarantine(name: str, table: pa.Table, output_dir: Path, *, run_id: st
             arrays.append(table.column(i))
             fields.append(f)
     out = pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=full.metadata))
-    path = Path(output_dir) / "quarantine" / name / f"{_checked_run_id(run_id)}.parquet"
+    path = Path(output_dir) / "quarantine" / name / f"{checked_run_id(run_id)}.parquet"
     return _write_single(out, path, Path(output_dir), run_id)
 
 
 def write_rejects(table: pa.Table, output_dir: Path, *, run_id: str) -> Path | None:
     """Inputs that produced no record at all, one file per run (schema "rejects")."""
-    _checked_run_id(run_id)
+    checked_run_id(run_id)
     if table.num_rows == 0:
         return None
     s = schemas.load("rejects")
-    out = _sorted(_conform_input(table, s), s)
-    path = Path(output_dir) / "quarantine" / "rejects" / f"{_checked_run_id(run_id)}.parquet"
+    out = _sorted(conform_input(table, s), s)
+    path = Path(output_dir) / "quarantine" / "rejects" / f"{checked_run_id(run_id)}.parquet"
     return _write_single(out, path, Path(output_dir), run_id)
 
 
-# --- merging -------------------------------------------------------------------
+# --- building a version ----------------------------------------------------------
 
-def _locate_existing(files: dict[str, Path], keys: pa.Array, rel: pa.Array, s: schemas.TableSchema):
-    """Where the batch's keys already live, computed once for the whole batch.
+def _commit(store: versions.Store, batches: dict[str, _Batch], *, run_id: str, run_info: dict | None,
+            pipeline_version: str, pseudonymisation: str, label: str | None = None,
+            base_roots: dict[str, Path] | None = None) -> Commit:
+    """Build every table of the new version from the current one (or ``base_roots``), then swap."""
+    base = store.current()
+    prev = manifest.read(base) if base else None
+    build = store.begin(label or run_id, versions.next_seq(prev, base))
+    try:
+        stats, tables = {}, {}
+        for name in schemas.TABLES:
+            if base_roots and name in base_roots:
+                old_root, known = base_roots[name], {}
+            else:
+                old_root = base / name if base else None
+                known = {f["path"]: f for f in ((prev or {}).get("tables", {}).get(name) or {}).get("files", [])}
+            stats[name], tables[name] = _build_table(name, batches.get(name), old_root, build.path / name, known)
+            if name not in batches:
+                tables[name]["stats"] = None
+        m = manifest.make(version=build.seq, version_dir=build.name, previous=prev, run_id=run_id,
+                          pipeline_version=pipeline_version, tables=tables, run_info=run_info,
+                          pseudonymisation=pseudonymisation)
+        versions.write_new(build.path / manifest.NAME, manifest.dumps(m))
+        versions.write_new(build.path / "README.md", card.render(m).encode())
+        failpoints.hit("manifest_written")
+        final = store.commit(build)
+    except BaseException:
+        store.abort(build)
+        raise
+    return Commit(build.seq, final, [stats[n] for n in batches], m)
 
-    Returns ({partition: mask of its rows whose key now belongs to another
-    partition}, per-batch-row "key exists somewhere"): a key that moved (e.g. its
-    year was corrected) must leave its old partition or the dataset would hold it
-    twice, and it counts as an update, not an insert.
+
+def _build_table(name: str, batch: _Batch | None, old_root: Path | None, new_root: Path,
+                 known: dict[str, dict]) -> tuple[PublishStats, dict]:
+    """One table of the new version: changed partitions written, the others linked.
+
+    Every old file's schema is checked before the first write, so an incompatible
+    dataset is refused whole rather than half-built.
     """
-    old_keys = {}
-    for d, f in files.items():
-        pf = pq.ParquetFile(f)
-        _check_compatible(pf.schema_arrow, s, f)  # before any write, not halfway through
-        old_keys[d] = _key(pf.read(columns=list(s.primary_key)), s.primary_key)
-    ex_key = pa.chunked_array(list(old_keys.values()), pa.string())
-    ex_rel = pa.chunked_array([pa.array([d] * len(k), pa.string()) for d, k in old_keys.items()], pa.string())
-    target = pc.take(rel, pc.index_in(ex_key, value_set=keys))  # null: key not in this batch
-    moved = pc.fill_null(pc.not_equal(target, ex_rel), False)
-    moved_out, offset = {}, 0
-    for d, k in old_keys.items():
-        m = moved.slice(offset, len(k)).combine_chunks()
-        offset += len(k)
-        if pc.any(m).as_py():
-            moved_out[d] = m
-    return moved_out, pc.is_in(keys, value_set=ex_key)
+    s = schemas.load(name)
+    stats = PublishStats(name, batch.table.num_rows if batch else 0, 0, 0, 0, 0, 0)
+    new_root.mkdir()
+    old = _partition_files(old_root, s)
+    outdated = {}
+    for d, f in old.items():
+        file_schema = pq.read_schema(f)
+        check_compatible(file_schema, s, f)
+        outdated[d] = (file_schema.metadata or {}).get(b"newsmill.schema_hash", b"").decode() != s.fingerprint
+    incoming, moved_out, known_rows = {}, {}, None
+    if batch is not None and batch.table.num_rows:
+        old_keys = {d: upsert.key(pq.ParquetFile(f).read(columns=list(s.primary_key)), s.primary_key)
+                    for d, f in old.items()}
+        moved_out, known_rows = upsert.locate_existing(old_keys, batch.keys, batch.rel)
+        incoming = upsert.row_groups(batch.rel)
+    stored = s.stored_arrow()
+    files = []
+    for d in sorted(set(old) | set(incoming)):
+        result = None  # None: the partition's rows are unchanged
+        if d in incoming or d in moved_out:
+            result = _read_stored(old[d], s) if d in old else stored.empty_table()
+            if d in moved_out:
+                result = result.filter(pc.invert(moved_out[d]))
+            if d in incoming:
+                rows = batch.table.take(incoming[d])
+                new = pa.Table.from_arrays([rows.column(n) for n in stored.names], schema=stored)
+                merged, (ins, upd, same) = upsert.merge(result, new, s.primary_key, known_rows.take(incoming[d]))
+                stats.inserted, stats.updated, stats.unchanged = \
+                    stats.inserted + ins, stats.updated + upd, stats.unchanged + same
+                if merged is None and d not in moved_out:
+                    stats.partitions_unchanged += 1
+                    result = None
+                elif merged is not None:
+                    result = merged
+            if result is not None:
+                stats.partitions_written += 1
+        if result is None and outdated[d]:
+            result = _read_stored(old[d], s)
+            stats.partitions_migrated += 1
+        if result is None:
+            files.append(_carry(old[d], new_root / d, d, known))
+        elif result.num_rows:  # a partition whose last rows moved elsewhere disappears
+            files.append(_write_part(_sorted(result, s), new_root / d, d))
+    failpoints.hit("table_built")
+    return stats, {"schema_hash": s.fingerprint, "schema_version": s.version, "files": files,
+                   "stats": asdict(stats)}
 
 
-def _row_groups(rel: pa.Array) -> dict[str, pa.Array]:
-    """Row indices per partition: one sort instead of one filter per partition."""
-    order = pc.sort_indices(rel)
-    groups, start = {}, 0
-    for g in pc.value_counts(rel.take(order)).to_pylist():
-        groups[g["values"]] = order.slice(start, g["counts"])
-        start += g["counts"]
-    return groups
+def _write_part(table: pa.Table, folder: Path, rel_dir: str) -> dict:
+    """A new part file named by its content, written whole in the unpublished build."""
+    buf = pa.BufferOutputStream()
+    pq.write_table(table, buf, compression=COMPRESSION)
+    data = buf.getvalue().to_pybytes()
+    entry = manifest.file_entry("", data, rows=table.num_rows)
+    name = f"part-{entry['sha256'][:16]}.parquet"
+    folder.mkdir(parents=True, exist_ok=True)
+    versions.write_new(folder / name, data)
+    failpoints.hit("part_written")
+    return {**entry, "path": f"{rel_dir}/{name}"}
 
 
-def _merge(old: pa.Table, new: pa.Table, s: schemas.TableSchema, known: pa.Array):
-    """Merge new rows into a partition's old rows.
-
-    ``known``: per new row, whether its key exists anywhere in the dataset.
-    Returns (merged table or None when nothing changed, (inserted, updated, unchanged)).
-    """
-    old_keys, new_keys = _key(old, s.primary_key), _key(new, s.primary_key)
-    idx = pc.index_in(new_keys, value_set=old_keys)
-    matched = pc.is_valid(idx)
-    same = pa.array([False] * new.num_rows, pa.bool_())
-    if pc.any(matched).as_py():
-        m_idx = idx.filter(matched)
-        compare = [c for c in new.column_names if c not in VOLATILE]
-        equal_matched = _rows_equal(old.take(m_idx).select(compare), new.filter(matched).select(compare))
-        # scatter the per-match result back onto all new rows
-        same = pc.replace_with_mask(same, matched, equal_matched)
-    n_unchanged = pc.sum(same).as_py() or 0
-    n_inserted = pc.sum(pc.invert(known)).as_py() or 0
-    counts = (n_inserted, new.num_rows - n_unchanged - n_inserted, n_unchanged)
-    if n_unchanged == new.num_rows:
-        return None, counts
-    changed = new.filter(pc.invert(same))
-    kept = old.filter(pc.invert(pc.is_in(old_keys, value_set=_key(changed, s.primary_key))))
-    return pa.concat_tables([kept, changed]), counts
+def _carry(src: Path, folder: Path, rel_dir: str, known: dict[str, dict]) -> dict:
+    """An unchanged partition: the same file, hard-linked (legacy files get their content name)."""
+    entry = known.get(f"{rel_dir}/{src.name}") if PART_RE.match(src.name) else None
+    if entry is None:
+        entry = manifest.file_entry("", path=src)
+    name = f"part-{entry['sha256'][:16]}.parquet"
+    folder.mkdir(parents=True, exist_ok=True)
+    versions.link_or_copy(src, folder / name)
+    failpoints.hit("part_linked")
+    return {**entry, "path": f"{rel_dir}/{name}"}
 
 
-def _rows_equal(a: pa.Table, b: pa.Table) -> pa.Array:
-    """Per-row equality, nulls equal to nulls (list columns compared in Python:
-    pyarrow's comparison kernels do not take lists)."""
-    if a.equals(b):
-        return pa.array([True] * a.num_rows, pa.bool_())
-    result = pa.array([True] * a.num_rows, pa.bool_())
-    for name in a.column_names:
-        x, y = a.column(name), b.column(name)
-        if pa.types.is_list(x.type) or pa.types.is_large_list(x.type):
-            eq = pa.array([p == q for p, q in zip(x.to_pylist(), y.to_pylist())], pa.bool_())
-        else:
-            both_null = pc.and_(pc.is_null(x), pc.is_null(y))
-            eq = pc.fill_null(pc.or_kleene(pc.equal(x, y), both_null), False)
-        result = pc.and_(result, eq)
-    return result.combine_chunks() if isinstance(result, pa.ChunkedArray) else result
+def _partition_files(root: Path | None, s: schemas.TableSchema) -> dict[str, Path]:
+    """The one data file of each partition folder under ``root``; anything a reader would
+    pick up that does not fit the layout (a second file, a stray folder, a symlink) is an error."""
+    if root is None or not root.is_dir():
+        return {}
+    found: dict[str, Path] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        for n in (*dirnames, *filenames):
+            if (here / n).is_symlink():
+                raise versions.LayoutError(f"refusing to publish: {here / n} is a symlink inside the dataset")
+        dirnames[:] = [n for n in dirnames if not n.startswith((".", "_"))]
+        for fn in filenames:
+            if not fn.endswith(".parquet") or fn.startswith((".", "_")):
+                continue
+            rel = here.relative_to(root)
+            d = rel.as_posix()
+            ok = len(rel.parts) == len(s.partition_by) and all(
+                seg.startswith(f"{col}=") for seg, col in zip(rel.parts, s.partition_by))
+            if not ok or d in found:
+                raise versions.LayoutError(
+                    f"unexpected file {here / fn}: each {'/'.join(c + '=...' for c in s.partition_by)} folder "
+                    f"holds exactly one part file. Move it out of the dataset, then publish again.")
+            found[d] = here / fn
+    return found
 
 
-def _key(table: pa.Table, pk: tuple[str, ...]) -> pa.Array:
-    """One string per row identifying it; composite keys joined with a unit separator."""
-    cols = [pc.cast(table.column(c), pa.string()) for c in pk]
-    key = cols[0] if len(cols) == 1 else pc.binary_join_element_wise(*cols, "\x1f")
-    return key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key
+def _prepare(name: str, table: pa.Table) -> _Batch:
+    s = schemas.load(checked_name(name))
+    if name not in schemas.TABLES:
+        raise ValueError(f"{name!r} is not a published table (one of {schemas.TABLES})")
+    table = conform_input(table, s)
+    return _Batch(table, partition_dirs(table, s), upsert.key(table, s.primary_key))
 
 
 def _sorted(table: pa.Table, s: schemas.TableSchema) -> pa.Table:
@@ -281,105 +368,11 @@ def _sorted(table: pa.Table, s: schemas.TableSchema) -> pa.Table:
     return table.sort_by([(c, "ascending") for c in keys])
 
 
-# --- validation ----------------------------------------------------------------
-
-def _conform_input(table: pa.Table, s: schemas.TableSchema) -> pa.Table:
-    """Input in schema order and types; refuses what would silently corrupt the dataset:
-    missing or unknown columns, nulls in required fields, naive timestamps (their
-    zone is unknown), duplicate keys."""
-    target = s.arrow()
-    missing = [n for n in target.names if n not in table.column_names]
-    extra = [n for n in table.column_names if n not in target.names]
-    if missing or extra:
-        raise ValueError(f"{s.name}: table does not match the schema (missing {missing}, unknown {extra})")
-    arrays = []
-    for f in target:
-        col = table.column(f.name)
-        if pa.types.is_timestamp(f.type) and pa.types.is_timestamp(col.type) and col.type.tz is None:
-            raise ValueError(f"{s.name}.{f.name}: timestamps must be time-zone aware (UTC), got {col.type}")
-        if not f.nullable and col.null_count:
-            raise ValueError(f"{s.name}.{f.name}: {col.null_count} null(s) in a non-nullable field")
-        arrays.append(col.cast(f.type))
-    out = pa.Table.from_arrays(arrays, schema=target)
-    keys = _key(out, s.primary_key)
-    if len(pc.unique(keys)) != len(keys):
-        counts = pc.value_counts(keys)
-        dups = counts.filter(pc.greater(counts.field("counts"), 1)).field("values").to_pylist()
-        raise ValueError(f"{s.name}: {len(dups)} duplicate primary key(s) in the input, e.g. {dups[:3]}")
-    return out
-
-
-def _check_partition_value(column: str, text: str, is_string: bool) -> None:
-    """Refuse a folder name that could escape the dataset or be hidden from readers."""
-    bad = not text or len(text) > _MAX_SEGMENT or any(t in text for t in ("/", "\\", "..", "\x00"))
-    if bad or (is_string and not _SOURCE_RE.match(text)):
-        raise ValueError(
-            f"unsafe partition value {column}={text!r}: must match {_SOURCE_RE.pattern}, "
-            f"at most {_MAX_SEGMENT} characters, without '..', '/', '\\' or NUL")
-
-
-def _partition_dirs(table: pa.Table, s: schemas.TableSchema) -> pa.Array:
-    """Relative partition folder of every row; each distinct value is checked first."""
-    segments = []
-    for c in s.partition_by:
-        col = table.column(c)
-        text = pc.cast(col, pa.string())  # checked exactly as it will be written
-        for v in pc.unique(text).drop_null().to_pylist():
-            _check_partition_value(c, v, pa.types.is_string(col.type))
-        text = pc.fill_null(text, NULL_PARTITION)
-        segments.append(pc.binary_join_element_wise(f"{c}=", text, ""))
-    rel = segments[0] if len(segments) == 1 else pc.binary_join_element_wise(*segments, "/")
-    return rel.combine_chunks() if isinstance(rel, pa.ChunkedArray) else rel
-
-
-def _checked_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise ValueError(f"invalid table name {name!r}: must match {_NAME_RE.pattern}")
-    return name
-
-
-def _checked_run_id(run_id: str) -> str:
-    if not isinstance(run_id, str) or not _RUN_ID_RE.match(run_id) or ".." in run_id or len(run_id) > _MAX_SEGMENT:
-        raise ValueError(f"invalid run_id {run_id!r}: must match {_RUN_ID_RE.pattern}, without '..'")
-    return run_id
-
-
 def _inside(path: Path, output_dir: Path) -> Path:
     """Defence in depth after value checks: also catches symlinks pointing out."""
     if not path.resolve().is_relative_to(Path(output_dir).resolve()):
         raise ValueError(f"refusing to write {path}: outside the output folder {output_dir}")
     return path
-
-
-def _check_compatible(file_schema: pa.Schema, s: schemas.TableSchema, where) -> None:
-    """Old files stay readable when the only change is a new nullable column;
-    anything else (type change, dropped column, newly required column) needs a
-    migration, so it is an error rather than a silent cast or data loss."""
-    meta = file_schema.metadata or {}
-    table = meta.get(b"newsmill.table", b"").decode()
-    if table and table != s.name:
-        raise SchemaMismatchError(f"{where}: file belongs to table {table!r}, not {s.name!r}")
-    old_hash = meta.get(b"newsmill.schema_hash", b"").decode()
-    if old_hash == s.fingerprint:
-        return
-    stored = s.stored_arrow()
-    problems = []
-    for f in file_schema:
-        if f.name not in stored.names:
-            problems.append(f"column {f.name!r} is not in the current schema")
-            continue
-        want = stored.field(f.name)
-        if f.type != want.type:
-            problems.append(f"column {f.name!r} is {f.type}, schema says {want.type}")
-        elif f.nullable and not want.nullable:
-            problems.append(f"column {f.name!r} became non-nullable")
-    for want in stored:
-        if want.name not in file_schema.names and not want.nullable:
-            problems.append(f"new column {want.name!r} is not nullable")
-    if problems:
-        raise SchemaMismatchError(
-            f"{where}: written with {s.name} schema {old_hash or '(unknown)'}, incompatible with "
-            f"current schema {s.fingerprint}: " + "; ".join(problems) + ". Migrate or republish the dataset.")
 
 
 # --- files ---------------------------------------------------------------------
@@ -392,14 +385,10 @@ def _data_files(root: Path) -> list[Path]:
                   if not any(part.startswith((".", "_")) for part in p.relative_to(root).parts))
 
 
-def _rel_dir(path: Path, root: Path) -> str:
-    return path.parent.relative_to(root).as_posix()
-
-
 def _read_stored(path: Path, s: schemas.TableSchema) -> pa.Table:
     """An existing partition file as the current stored schema (new nullable columns as null)."""
     pf = pq.ParquetFile(path)  # a single file: no partition columns inferred from the path
-    _check_compatible(pf.schema_arrow, s, path)
+    check_compatible(pf.schema_arrow, s, path)
     t = pf.read()
     stored = s.stored_arrow()
     # the cast also renames Parquet's list 'element' children back to Arrow's 'item'
@@ -409,7 +398,7 @@ def _read_stored(path: Path, s: schemas.TableSchema) -> pa.Table:
 
 
 def _write_single(table: pa.Table, path: Path, output_dir: Path, run_id: str) -> Path:
-    staging = output_dir / STAGING / _checked_run_id(run_id)
+    staging = output_dir / STAGING / checked_run_id(run_id)
     try:
         _write_atomic(table, path, staging, output_dir)
     finally:
@@ -429,31 +418,7 @@ def _write_atomic(table: pa.Table, final: Path, staging: Path, output_dir: Path)
         os.fsync(fh.fileno())
     final.parent.mkdir(parents=True, exist_ok=True)
     os.replace(tmp, final)
-    _fsync_dir(final.parent)
-
-
-def _remove_partition(final: Path, root: Path) -> None:
-    """A partition whose last rows moved elsewhere disappears, with its empty folders."""
-    final.unlink(missing_ok=True)
-    d = final.parent
-    while d != root and d.is_relative_to(root):
-        try:
-            d.rmdir()
-        except OSError:
-            break
-        d = d.parent
-    _fsync_dir(d)
-
-
-def _fsync_dir(d: Path) -> None:
-    """Make the rename durable (POSIX only; Windows cannot open folders)."""
-    if os.name != "posix":
-        return
-    fd = os.open(d, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    versions.fsync_dir(final.parent)
 
 
 def _clean_staging(staging: Path) -> None:

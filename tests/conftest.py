@@ -32,3 +32,18 @@ def prefect_server():
 
     with prefect_test_harness():
         yield
+
+
+# Hypothesis: modest example counts so `make test` stays fast; `HYPOTHESIS_PROFILE=thorough`
+# (or `--hypothesis-profile=thorough`) for a deeper run. No deadline: a cold regex cache or a
+# busy CI machine must not turn a slow example into a failure.
+try:
+    from hypothesis import HealthCheck, settings as _hyp_settings
+
+    _hyp_settings.register_profile("newsmill", max_examples=60, deadline=None,
+                                   suppress_health_check=[HealthCheck.too_slow])
+    _hyp_settings.register_profile("thorough", max_examples=2000, deadline=None,
+                                   suppress_health_check=[HealthCheck.too_slow])
+    _hyp_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "newsmill"))
+except ImportError:  # hypothesis is a test extra; tests that need it import it themselves
+    pass

@@ -5,9 +5,14 @@ field list is repeated here; tests override only the fields they are about.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
+import json
 import math
 import os
+import shutil
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +23,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from newsmill import publish, schema
+from newsmill import manifest, publish, schema, versions
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2021, 3, 28, 1, 30, 15, 123456, tzinfo=UTC)
@@ -97,6 +102,27 @@ def snapshot(root: Path) -> dict[str, tuple]:
     return out
 
 
+def visible(out: Path) -> dict[str, dict]:
+    """What readers of the datasets see, through the stable paths ``output/<table>``."""
+    return {name: snapshot(out / name) for name in schema.TABLES}
+
+
+def part_file(root: Path, rel: str) -> Path:
+    """The one part file of a partition folder (its name is its content hash)."""
+    (f,) = (root / rel).glob("part-*.parquet")
+    return f
+
+
+def plant(out: Path, name: str, rel: str, mutate) -> Path:
+    """Replace a partition file of the current version with ``mutate(old table)``, as if an
+    older newsmill had written it (a new file: the old one is hard-linked into older versions)."""
+    f = part_file(out / name, rel)
+    t = pq.read_table(f)
+    f.unlink()
+    pq.write_table(mutate(t), f, compression="zstd")
+    return f
+
+
 def same_schema(a: pa.Schema, b: pa.Schema) -> bool:
     """Equal names, types, nullability and metadata. Type equality ignores the name
     of a list's child, which Parquet files give back as 'element' where Arrow says 'item'."""
@@ -146,8 +172,11 @@ def test_layout_one_sorted_zstd_file_per_partition(published):
         f"source={r['source']}/year={publish.NULL_PARTITION if r['year'] is None else r['year']}"
         for r in table.to_pylist()
     }
-    assert files == sorted(f"{d}/part-0.parquet" for d in expected_dirs)
+    assert sorted(f.rsplit("/", 1)[0] for f in files) == sorted(expected_dirs)  # one file per partition
     for f in path.rglob("*.parquet"):
+        # named by content: a changed partition never reuses an old name
+        assert publish.PART_RE.match(f.name) and f.name[5:21] == hashlib.sha256(f.read_bytes()).hexdigest()[:16]
+        assert f.stat().st_mode & 0o222 == 0  # read-only: the inode is shared with older versions
         pf = pq.ParquetFile(f)
         # stored schema exactly, with field descriptions and schema metadata
         assert same_schema(pf.schema_arrow, s.stored_arrow())
@@ -158,6 +187,29 @@ def test_layout_one_sorted_zstd_file_per_partition(published):
         t = pf.read()
         assert t.equals(t.sort_by([(c, "ascending") for c in s.sort_by]))
     assert not (path.parent / publish.STAGING).exists()
+    assert list((path.parent / versions.BUILDING).iterdir()) == []
+
+
+def test_versioned_layout_and_stable_links(out):
+    publish.publish_run({n: SAMPLES[n]() for n in schema.TABLES}, out, run_id="r1")
+    v1 = publish.current_version(out)
+    assert v1.name == "v000001-r1" and v1.parent == out / versions.VERSIONS
+    assert os.readlink(out / "current") == f"{versions.VERSIONS}/v000001-r1"
+    for name in (*schema.TABLES, "manifest.json", "README.md"):
+        assert os.readlink(out / name) == f"current/{name}"  # relative: the folder can be moved
+    publish.publish_table("articles", articles(("dawn", 2030, "new")), out, run_id="r2")
+    v2 = publish.current_version(out)
+    assert v2.name == "v000002-r2" and v1.is_dir()  # the previous version is kept (keep_versions=2)
+    # the untouched table and partitions are the same inodes in both versions
+    assert snapshot(v2 / "comments") == snapshot(v1 / "comments")
+    assert snapshot(v2 / "articles" / "source=dawn") .items() >= snapshot(v1 / "articles" / "source=dawn").items()
+    publish.publish_table("articles", articles(("dawn", 2031, "newer")), out, run_id="r3")
+    assert sorted(p.name for p in (out / versions.VERSIONS).iterdir()) == ["v000002-r2", "v000003-r3"]
+    publish.publish_table("articles", articles(("dawn", 2032, "x")), out, run_id="r4", keep_versions=1)
+    assert sorted(p.name for p in (out / versions.VERSIONS).iterdir()) == ["v000004-r4"]
+    assert publish.read_table("articles", out).num_rows == 4 + 3
+    with pytest.raises(ValueError, match="keep_versions"):
+        publish.publish_table("articles", articles(("dawn", 2032, "x")), out, run_id="r5", keep_versions=0)
 
 
 # --- the four readers ------------------------------------------------------------
@@ -272,9 +324,9 @@ def test_republishing_same_input_changes_nothing(out):
     first = publish.publish_table("articles", table, out, run_id="r1")
     assert (first.inserted, first.updated, first.unchanged) == (4, 0, 0)
     assert first.partitions_written == 4
-    before = snapshot(out)
+    before = visible(out)
     again = publish.publish_table("articles", table, out, run_id="r2")
-    assert snapshot(out) == before
+    assert visible(out) == before  # same bytes, mtimes and inodes: nothing rewritten
     assert (again.rows_in, again.inserted, again.updated, again.unchanged) == (4, 0, 0, 4)
     assert (again.partitions_written, again.partitions_unchanged) == (0, 4)
     # a later run stamps new provenance: still unchanged, old provenance kept
@@ -285,7 +337,7 @@ def test_republishing_same_input_changes_nothing(out):
                              later.schema.field("pipeline_version"), pa.array(["9.9.9"] * 4))
     third = publish.publish_table("articles", later, out, run_id="r3")
     assert third.unchanged == 4 and third.partitions_written == 0
-    assert snapshot(out) == before
+    assert visible(out) == before
     got = publish.read_table("articles", out)
     assert len(set(got["article_id"].to_pylist())) == got.num_rows == 4
     assert by_key(got.to_pylist(), "articles") == by_key(table.to_pylist(), "articles")
@@ -313,7 +365,7 @@ def test_upsert_changed_and_new_rows(out):
     assert got["c"] == old_rows["c"]  # other keys in the partition kept
     assert got["e"]["extracted_at"] == new_ts
     assert snapshot(root / "source=dawn" / "year=2024") == untouched
-    part = pq.read_table(root / "source=dawn" / "year=2023" / "part-0.parquet")
+    part = pq.read_table(part_file(root, "source=dawn/year=2023"))
     assert part["article_id"].to_pylist() == ["a", "b", "c", "e"]  # still sorted
 
 
@@ -394,42 +446,82 @@ def test_unsafe_table_name_refused(out):
         publish.dataset_path("../articles", out)
 
 
-def test_symlink_escape_refused(out, tmp_path):
+def test_symlink_in_dataset_refused(out, tmp_path):
+    """Published files are never symlinks: one planted in the current version (it could lead
+    readers or writes outside the output folder) stops the publish before anything changes."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    publish.publish_table("articles", articles(("aa", 2023, "a")), out, run_id="r1")
+    (out / "articles" / "source=zz").symlink_to(outside, target_is_directory=True)
+    cur = publish.current_version(out)
+    with pytest.raises(versions.LayoutError, match="symlink inside the dataset"):
+        publish.publish_table("articles", articles(("aa", 2023, "a"), ("zz", 2023, "b")), out, run_id="r2")
+    assert list(outside.iterdir()) == []
+    assert publish.current_version(out) == cur
+    assert list((out / versions.BUILDING).iterdir()) == []
+
+
+def test_legacy_layout_with_symlink_is_not_migrated(out, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
     (out / "articles").mkdir()
     (out / "articles" / "source=zz").symlink_to(outside, target_is_directory=True)
-    with pytest.raises(ValueError, match="outside the output folder"):
+    with pytest.raises(versions.LayoutError, match="symlink"):
         publish.publish_table("articles", articles(("aa", 2023, "a"), ("zz", 2023, "b")), out, run_id=RUN)
     assert list(outside.iterdir()) == []
-    assert not (out / "articles" / "source=aa").exists()  # refused before the first write
+    assert (out / "articles").is_dir() and not (out / "articles").is_symlink()
+    assert not (out / "current").exists()
 
 
 # --- atomicity -----------------------------------------------------------------
 
-def test_files_are_staged_outside_the_dataset_and_renamed(out, monkeypatch):
+def test_nothing_visible_changes_until_the_one_swap(out, monkeypatch):
+    """Both tables switch at one rename, after every file of the new version is in place."""
+    publish.publish_run({n: SAMPLES[n]() for n in schema.TABLES}, out, run_id="r1")
+    before = visible(out)
     seen = []
-    real_replace = os.replace
 
-    def spy(src, dst):
-        src, dst = Path(src), Path(dst)
-        seen.append((src, dst))
-        assert src.parent == out / publish.STAGING / RUN
-        assert src.stat().st_size > 0 and src.stat().st_dev == out.stat().st_dev
-        # readers of the dataset never see anything but part files
-        names = {p.name for p in publish.dataset_path("articles", out).rglob("*") if p.is_file()}
-        assert names <= {"part-0.parquet"}
-        real_replace(src, dst)
+    def spying(fn):
+        def call(*args, **kw):
+            dst = Path(args[0] if fn.__name__ == "write_new" else args[1])
+            seen.append((fn.__name__, dst.name, visible(out) == before))
+            return fn(*args, **kw)
+        return call
 
-    monkeypatch.setattr(publish.os, "replace", spy)
-    publish.publish_table("articles", sample_articles(), out, run_id=RUN)
-    assert len(seen) == 4 and all(d.name == "part-0.parquet" for _, d in seen)
-    assert not (out / publish.STAGING).exists()
+    for fn in ("replace", "rename", "link"):
+        monkeypatch.setattr(versions.os, fn, spying(getattr(os, fn)))
+    monkeypatch.setattr(versions, "write_new", spying(versions.write_new))
+    a = articles(("dawn", 2023, "a0"), ("dawn", 2030, "new"), title="changed")
+    c = schema.to_arrow("comments", [row("comments", 9, comment_id="cnew", article_id="new", source="dawn",
+                                           year=2030, position=1)])
+    publish.publish_run({"articles": a, "comments": c}, out, run_id="r2")
+    after = visible(out)
+    assert after["articles"] != before["articles"] and after["comments"] != before["comments"]
+    swap = [i for i, (fn, dst, _) in enumerate(seen) if fn == "replace" and dst == "current"]
+    assert len(swap) == 1
+    assert all(unchanged for _, _, unchanged in seen[: swap[0] + 1])  # nothing visible before the swap
+    assert len(seen[: swap[0]]) >= 8  # part files, links, manifest, card, version rename all came first
+    assert not any(unchanged for _, _, unchanged in seen[swap[0] + 1:])
 
 
-def test_failed_write_leaves_old_files_and_no_temp(out, monkeypatch):
+def test_listing_from_before_a_commit_fails_loudly_instead_of_mixing(out):
+    """A pyarrow dataset lists its files when created and opens them later by path, through the
+    ``current`` link. Changed partitions get new file names, so a listing that outlived a commit
+    reads the old version exactly (nothing it listed changed) or fails; never the new bytes
+    under an old listing."""
+    publish.publish_run({n: SAMPLES[n]() for n in schema.TABLES}, out, run_id="r1")
+    before = by_key(publish.read_table("articles", out).drop_columns(["source", "year"]).to_pylist(), "articles")
+    listed = ds.dataset(out / "articles", format="parquet", partitioning="hive")
+    publish.publish_table("articles", articles(("dawn", 2030, "new")), out, run_id="r2")  # adds a partition only
+    assert by_key(listed.to_table().drop_columns(["source", "year"]).to_pylist(), "articles") == before
+    publish.publish_table("articles", articles(("dawn", 2023, "a0"), title="changed"), out, run_id="r3")
+    with pytest.raises(FileNotFoundError):
+        listed.to_table()
+
+
+def test_failed_write_leaves_everything_as_it_was(out, monkeypatch):
     publish.publish_table("articles", articles(("dawn", 2023, "a")), out, run_id="r1")
-    before = snapshot(out)
+    before, cur = visible(out), publish.current_version(out)
 
     def broken(table, where, **kw):
         where.write(b"PAR1 partial")
@@ -439,30 +531,26 @@ def test_failed_write_leaves_old_files_and_no_temp(out, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         publish.publish_table("articles", articles(("dawn", 2023, "a"), ("dawn", 2023, "b"),
                                                    title="changed"), out, run_id="r2")
-    assert snapshot(out) == before
+    assert visible(out) == before and publish.current_version(out) == cur
+    assert [p.name for p in (out / versions.VERSIONS).iterdir()] == [cur.name]
+    assert list((out / versions.BUILDING).iterdir()) == []
     assert not (out / publish.STAGING).exists()
 
 
 # --- schema evolution ----------------------------------------------------------
 
-def _rewrite_partition(out: Path, rel: str, mutate) -> Path:
-    f = publish.dataset_path("articles", out) / rel / "part-0.parquet"
-    pq.write_table(mutate(pq.read_table(f)), f, compression="zstd")
-    return f
-
-
 def test_new_nullable_column_reads_as_null(out):
     """An old file without a (nullable) column that the schema has since gained."""
     publish.publish_table("articles", articles(("dawn", 2023, "a"), ("dawn", 2024, "b")), out, run_id="r1")
     old_meta = {b"newsmill.table": b"articles", b"newsmill.schema_hash": b"0ld0ld0ld0ld0ld0"}
-    _rewrite_partition(out, "source=dawn/year=2023",
-                       lambda t: t.drop_columns(["dateline"]).replace_schema_metadata(old_meta))
+    plant(out, "articles", "source=dawn/year=2023",
+          lambda t: t.drop_columns(["dateline"]).replace_schema_metadata(old_meta))
     got = {r["article_id"]: r for r in publish.read_table("articles", out).to_pylist()}
     assert got["a"]["dateline"] is None and got["b"]["dateline"] is not None
     # upserting into that partition rewrites it with the current schema
     stats = publish.publish_table("articles", articles(("dawn", 2023, "c")), out, run_id="r2")
     assert stats.inserted == 1
-    f = publish.dataset_path("articles", out) / "source=dawn/year=2023/part-0.parquet"
+    f = part_file(publish.dataset_path("articles", out), "source=dawn/year=2023")
     assert same_schema(pq.read_schema(f), schema.load("articles").stored_arrow())
     assert pq.read_table(f)["article_id"].to_pylist() == ["a", "c"]
 
@@ -476,23 +564,141 @@ def test_new_nullable_column_reads_as_null(out):
 def test_incompatible_old_file_is_a_clear_error(out, mutate, message):
     publish.publish_table("articles", articles(("dawn", 2023, "a")), out, run_id="r1")
     old_meta = {b"newsmill.table": b"articles", b"newsmill.schema_hash": b"0ld0ld0ld0ld0ld0"}
-    _rewrite_partition(out, "source=dawn/year=2023", lambda t: mutate(t).replace_schema_metadata(old_meta))
+    plant(out, "articles", "source=dawn/year=2023", lambda t: mutate(t).replace_schema_metadata(old_meta))
     with pytest.raises(publish.SchemaMismatchError, match=message):
         publish.read_table("articles", out)
-    before = snapshot(out)
+    before, cur = visible(out), publish.current_version(out)
     for target in [("dawn", 2023, "b"), ("dawn", 2024, "c")]:  # same partition, or any other
         with pytest.raises(publish.SchemaMismatchError, match="incompatible"):
             publish.publish_table("articles", articles(target), out, run_id="r2")
-    assert snapshot(out) == before
+    assert visible(out) == before and publish.current_version(out) == cur
+    assert list((out / versions.BUILDING).iterdir()) == []
 
 
 def test_file_of_another_table_is_refused(out):
     publish.publish_table("articles", articles(("dawn", 2023, "a")), out, run_id="r1")
-    f = publish.dataset_path("articles", out) / "source=dawn/year=2023/part-0.parquet"
-    comments = sample_comments().drop_columns(["source", "year"])
-    pq.write_table(comments.cast(schema.load("comments").stored_arrow()), f)
+    comments = sample_comments().drop_columns(["source", "year"]).cast(schema.load("comments").stored_arrow())
+    plant(out, "articles", "source=dawn/year=2023", lambda _: comments)
     with pytest.raises(publish.SchemaMismatchError, match="belongs to table 'comments'"):
         publish.publish_table("articles", articles(("dawn", 2023, "b")), out, run_id="r2")
+
+
+@pytest.fixture
+def schema_variant(tmp_path, monkeypatch):
+    """Run code under an edited copy of ``schemas/`` (an older or a future schema)."""
+    original = schema.SCHEMA_DIR
+
+    @contextlib.contextmanager
+    def use(edit):
+        d = tmp_path / f"schemas-{uuid.uuid4().hex[:6]}"
+        shutil.copytree(original, d)
+        spec = json.loads((d / "articles.json").read_text(encoding="utf-8"))
+        edit(spec)
+        (d / "articles.json").write_text(json.dumps(spec), encoding="utf-8")
+        monkeypatch.setattr(schema, "SCHEMA_DIR", d)
+        schema.load.cache_clear()
+        try:
+            yield
+        finally:
+            monkeypatch.setattr(schema, "SCHEMA_DIR", original)
+            schema.load.cache_clear()
+
+    yield use
+    schema.load.cache_clear()
+
+
+def without_dateline(spec):
+    spec["fields"] = [f for f in spec["fields"] if f["name"] != "dateline"]
+
+
+def read_all_ways(root: Path, name: str) -> dict[str, list[dict]]:
+    """The dataset as each of the four readers sees it, rows sorted by key."""
+    import duckdb
+    import polars as pl
+
+    con = duckdb.connect()
+    rel = con.sql(f"SELECT * FROM read_parquet('{root}/**/*.parquet', hive_partitioning = 1)")
+    duck = [dict(zip(rel.columns, r)) for r in rel.fetchall()]
+    con.close()
+    pandas_rows = [{k: _py(v) for k, v in r.items()} for r in pd.read_parquet(root).to_dict("records")]
+    return {
+        "pandas": by_key(pandas_rows, name),
+        "pyarrow": by_key(ds.dataset(root, format="parquet", partitioning="hive").to_table().to_pylist(), name),
+        "duckdb": by_key(duck, name),
+        "polars": by_key(pl.scan_parquet(root / "**" / "*.parquet", hive_partitioning=True).collect().to_dicts(), name),
+    }
+
+
+def test_added_nullable_column_reaches_every_reader(out, schema_variant):
+    """Files written before a nullable column was added are rewritten with it when the next
+    version is built (mixed files lose the column in pandas, pyarrow and DuckDB: they take the
+    first file's schema; Polars refuses them)."""
+    with schema_variant(without_dateline):
+        publish.publish_table("articles", articles(("dawn", 2023, "a"), ("tribune", 2024, "b")), out, run_id="r1")
+    root = out / "articles"
+    assert all("dateline" not in pq.read_schema(f).names for f in root.rglob("*.parquet"))
+    stats = publish.publish_table("articles", articles(("tribune", 2024, "c")), out, run_id="r2")
+    assert (stats.inserted, stats.partitions_written, stats.partitions_migrated) == (1, 1, 1)
+    for f in root.rglob("*.parquet"):
+        assert same_schema(pq.read_schema(f), schema.load("articles").stored_arrow())
+    expected = {"a": None, "b": None, "c": articles(("tribune", 2024, "c"))["dateline"][0].as_py()}
+    assert expected["c"] is not None
+    for reader, rows in read_all_ways(root, "articles").items():
+        assert {r["article_id"]: r["dateline"] for r in rows} == expected, reader
+    assert manifest.read(publish.current_version(out))["tables"]["articles"]["schema_hash"] == \
+        schema.load("articles").fingerprint
+
+
+def test_incompatible_schema_change_refused_readers_keep_the_old_version(out, schema_variant):
+    publish.publish_run({n: SAMPLES[n]() for n in schema.TABLES}, out, run_id="r1")
+    before, cur = read_all_ways(out / "articles", "articles"), publish.current_version(out)
+
+    def widen(spec):
+        next(f for f in spec["fields"] if f["name"] == "paragraph_count")["type"] = "int64"
+
+    with schema_variant(widen):
+        with pytest.raises(publish.SchemaMismatchError,
+                           match=r"'paragraph_count' is int32, schema says int64.*Migrate or republish"):
+            publish.publish_table("articles", articles(("dawn", 2030, "z")), out, run_id="r2")
+    assert publish.current_version(out) == cur
+    assert read_all_ways(out / "articles", "articles") == before
+    assert list((out / versions.BUILDING).iterdir()) == []
+
+
+# --- migration from the unversioned layout -------------------------------------
+
+def make_legacy(out: Path, tmp_path: Path) -> dict[str, list[dict]]:
+    """An output folder as the previous publish.py left it: real table folders, part-0.parquet."""
+    src = tmp_path / "src"
+    publish.publish_run({n: SAMPLES[n]() for n in schema.TABLES}, src, run_id="old")
+    for name in schema.TABLES:
+        for f in (src / name).rglob("*.parquet"):
+            dest = out / name / f.parent.relative_to(src / name) / "part-0.parquet"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(f.read_bytes())
+    (out / "_state").mkdir(exist_ok=True)
+    (out / "_state" / "author_key").write_text("k")
+    return {n: by_key(publish.read_table(n, out).to_pylist(), n) for n in schema.TABLES}
+
+
+def test_legacy_layout_is_migrated_once(out, tmp_path):
+    legacy_rows = make_legacy(out, tmp_path)
+    inodes = {f.stat().st_ino for n in schema.TABLES for f in (out / n).rglob("*.parquet")}
+    publish.publish_table("articles", articles(("dawn", 2030, "new")), out, run_id="r1")
+    assert all((out / n).is_symlink() for n in schema.TABLES)
+    names = sorted(p.name for p in (out / versions.VERSIONS).iterdir())
+    assert names == ["v000001-r1.migrated", "v000002-r1"]
+    adopted = out / versions.VERSIONS / names[0]
+    assert manifest.verify(adopted) == []
+    # adopted by hard link, renamed to content names: the same inodes, no copy
+    assert {f.stat().st_ino for f in adopted.rglob("*.parquet")} == inodes
+    assert all(publish.PART_RE.match(f.name) for f in adopted.rglob("*.parquet"))
+    got = {n: by_key(publish.read_table(n, out).to_pylist(), n) for n in schema.TABLES}
+    assert got["comments"] == legacy_rows["comments"]
+    assert [r for r in got["articles"] if r["article_id"] != "new"] == legacy_rows["articles"]
+    assert (out / "_state" / "author_key").read_text() == "k"
+    publish.publish_table("articles", articles(("dawn", 2031, "newer")), out, run_id="r2")
+    assert sorted(p.name for p in (out / versions.VERSIONS).iterdir()) == ["v000002-r1", "v000003-r2"]
 
 
 # --- quarantine and rejects ----------------------------------------------------

@@ -23,6 +23,10 @@ def extract_page(page: PageInput, *, profiles_dir: str | None = None) -> tuple[R
         from newsmill.extract.textdump import parse_text_dump
 
         raw = parse_text_dump(text, url=page.url, profiles_dir=profiles_dir)
+    elif page.format == "html":
+        from newsmill.extract.html import extract_html
+
+        raw = extract_html(text, url=page.url, captured_at=page.captured_at, profiles_dir=profiles_dir)
     else:
         return Reject(page.uri, "extract", "unsupported_format", f"input format {page.format!r} is not supported yet", page.sha256)
     if not raw.title and not raw.paragraphs:

@@ -1,0 +1,93 @@
+"""HTML pages to a RawPage: one parse, shared by metadata, comments and body.
+
+Comments come from the best evidence the page offers, in layers:
+
+1. schema.org ``Comment``/``UserComments`` (JSON-LD, microdata, RDFa) — ``schemaorg``;
+2. the markup of common comment systems, described as data in
+   ``newsmill/profiles/systems/*.toml`` — ``comments_profiles``;
+3. a generic detector of repeated dated blocks — ``comments_generic``.
+
+Every comment subtree a layer uses is claimed (marked) in the tree and pruned
+before trafilatura extracts the body, and body paragraphs repeating a comment are
+dropped, so no comment text reaches the article body.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from newsmill import profiles as _profiles
+from newsmill.extract.html import comments_generic, comments_profiles, metadata, schemaorg
+from newsmill.extract.html.tree import CLAIMED_XPATH, parse
+from newsmill.records import RawPage
+from newsmill.text import normalize_text, tokens
+
+EXTRACTOR = "html"
+
+
+def extract_html(text: str, *, url: str | None = None, captured_at: datetime | None = None,
+                 profiles_dir: str | None = None) -> RawPage:
+    """The article and its comments from one HTML page (already decoded to text)."""
+    tree = parse(text)
+    if tree is None:
+        return RawPage(url=url, extractor=EXTRACTOR, flags=["not_html"])
+    jsonld = schemaorg.jsonld_items(tree)
+    # a first guess of the site profile (time zone, day-first dates) from the URL and og:site_name,
+    # so comment dates are read with the site's conventions
+    site_name = next((el.get("content") for el in tree.xpath("//meta[@property='og:site_name'][@content]")[:1]), None)
+    profile = _profiles.match(url, site_name, extra_dir=profiles_dir)
+
+    comments, layer = [], None
+    found = schemaorg.jsonld_comments(jsonld, profile, captured_at=captured_at)
+    if found:
+        comments, layer = found, "jsonld"
+    if not comments and (found := schemaorg.microdata_comments(tree, profile, captured_at=captured_at)):
+        comments, layer = found, "microdata"
+    if not comments and (res := comments_profiles.extract(tree, profile, captured_at=captured_at, extra_dir=profiles_dir)):
+        layer, comments = f"system:{res[0]}", res[1]
+    if not comments and (found := comments_generic.extract(tree, profile, captured_at=captured_at)):
+        comments, layer = found, "generic"
+
+    doc = _body(tree, url)
+    meta = metadata.article_metadata(tree, jsonld)
+    paragraphs = _paragraphs(doc, comments)
+    page_url = url or meta["url"]
+    profile = _profiles.match(page_url, meta["publication"], extra_dir=profiles_dir)
+    flags = [] if layer is None else [f"comments_from_{layer.split(':')[0]}"]
+    return RawPage(
+        title=meta["title"], url=page_url, publication=profile.publication or meta["publication"],
+        published_raw=meta["published_raw"], updated_raw=meta["updated_raw"], section=meta["section"],
+        authors=meta["authors"], paragraphs=paragraphs, comment_count_declared=metadata.declared_comment_count(jsonld, tree),
+        language=meta["language"], comments=comments, extractor=f"{EXTRACTOR}+{layer}" if layer else EXTRACTOR,
+        profile=profile.name, flags=flags,
+    )
+
+
+def _body(tree, url: str | None):
+    import trafilatura
+
+    claimed = bool(tree.xpath(f"boolean({CLAIMED_XPATH})"))
+    try:
+        # trafilatura copies a tree it is given, so the shared tree stays intact
+        return trafilatura.bare_extraction(tree, url=url, with_metadata=False, include_comments=False,
+                                           prune_xpath=[CLAIMED_XPATH] if claimed else None)
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def _paragraphs(doc, comments) -> list[str]:
+    text = getattr(doc, "text", None) if doc is not None else None
+    if not text:
+        return []
+    paras = [p for p in (normalize_text(p) for p in text.split("\n")) if p]
+    if not comments:
+        return paras
+    # a paragraph that repeats a comment (a comment widget trafilatura took for content) is not the article
+    bag = {" ".join(tokens(p)) for c in comments for p in c.text.split("\n\n") if len(p) >= 20}
+    joined = "\n".join(" ".join(tokens(c.text)) for c in comments)
+    out = []
+    for p in paras:
+        key = " ".join(tokens(p))
+        if len(p) >= 20 and (key in bag or (len(key) >= 40 and key in joined)):
+            continue
+        out.append(p)
+    return out

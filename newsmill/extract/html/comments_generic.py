@@ -1,0 +1,264 @@
+"""Layer 3: comments on pages with neither schema.org data nor a known system's markup.
+
+A comment list is a run of blocks of the same kind (tag and class, digits and
+odd/even markers aside) that each carry one date-like string (``find_date``,
+relative times included, or a ``time[datetime]``) and a text.  Among all kinds of
+block that enclose the dates, the one with the most such blocks wins; a block
+nested in a block of the same kind is a reply (depth and parent from nesting).
+The author is the short name next to the date (the block's stamp line).
+"""
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+from newsmill.extract.dates import find_date
+from newsmill.extract.html.common import Found, build
+from newsmill.extract.html.tree import SKIP_TAGS, claim, flat_text, node_text
+from newsmill.profiles import Profile
+from newsmill.records import RawComment
+
+_TEXTS = etree.XPath("//body//text()[string-length(normalize-space()) > 3][string-length(normalize-space()) < 120]")
+_TIMES = etree.XPath("//body//time[@datetime] | //body//abbr[@title][contains(@class,'published') or contains(@class,'date')]")
+_MAYBE_DATE = re.compile(r"\d|\b(?:ago|vor|hace|il y a|fa|geleden|yesterday|today|gestern|heute|hier|ayer|hoy|ieri|oggi)\b", re.I)
+_HINT = re.compile(r"comment|(?<![a-z])(?:repl(?:y|ies)|responses?|discussion|disqus|talkback|kommentar\w*|reactions?|feedback|"
+                   r"threads?|answers?|dsq|fyre|idc)(?![a-z])", re.I)
+_NEGATIVE = re.compile(r"sidebar|widget|recent|related|popular|footer|nav|menu|archive|calendar|tweet|twitter|news-?list|teaser|promo|blogroll", re.I)
+_VOLATILE = re.compile(r"^(?:odd|even|alt|first|last|thread-\w+|depth-\d+|bypostauthor|byuser|comment-author-\S+|highlight\w*|new|selected|active|clearfix|clear|group|cf)$")
+_DIGITS = re.compile(r"\d+")
+MAX_LEVELS = 7
+MIN_TEXT = 15
+
+
+def _sig(el) -> tuple:
+    cls = tuple(sorted({_DIGITS.sub("N", c) for c in (el.get("class") or "").split() if not _VOLATILE.match(c)}))
+    ident = _DIGITS.sub("N", el.get("id") or "") if not cls and _DIGITS.search(el.get("id") or "") else ""
+    return el.tag, cls, ident
+
+
+def _anchors(tree, day_first: bool) -> list:
+    """(element holding a date, raw date) in document order."""
+    out, seen = [], set()
+    for el in _TIMES(tree):
+        out.append(el)
+        seen.add(el)
+    for t in _TEXTS(tree):
+        if not _MAYBE_DATE.search(t):
+            continue
+        el = t.getparent()
+        if t.is_tail:
+            el = el.getparent()
+        if el is None or el in seen or not isinstance(el.tag, str) or el.tag in SKIP_TAGS or el.tag == "a" and el.getparent() is None:
+            continue
+        if any(a.tag in SKIP_TAGS for a in el.iterancestors()):
+            continue
+        if find_date(str(t), day_first=day_first, relative=True, default_year=None) is None:
+            continue
+        seen.add(el)
+        out.append(el)
+    return out
+
+
+def _candidates(anchors: list) -> dict:
+    """signature -> {block element: [anchors inside]} over every ancestor level of every anchor."""
+    groups: dict[tuple, dict] = {}
+    for a in anchors:
+        level = 0
+        for anc in a.iterancestors():
+            if anc.tag in ("body", "html"):
+                break
+            level += 1
+            if level > MAX_LEVELS:
+                break
+            sig = _sig(anc)
+            groups.setdefault(sig, {}).setdefault(anc, []).append(a)
+            if len(sig[1]) > 1:  # the same kind of block with per-comment classes ('by-jo', 'comment-author-jo')
+                first = _DIGITS.sub("N", (anc.get("class") or "").split()[0])
+                hinted = tuple(c for c in sig[1] if _HINT.search(c))
+                for relaxed in {(first,), hinted} - {()}:
+                    groups.setdefault((sig[0], relaxed, "~"), {}).setdefault(anc, []).append(a)
+    return groups
+
+
+def _hinted(el) -> bool:
+    for node in (el, *list(el.iterancestors())[:8]):
+        attrs = f"{node.get('class') or ''} {node.get('id') or ''}"
+        if _HINT.search(attrs):
+            return True
+    return False
+
+
+def _negative(el) -> bool:
+    for node in (el, *el.iterancestors()):
+        if node.tag in ("nav", "aside", "header"):
+            return True
+        attrs = f"{node.get('class') or ''} {node.get('id') or ''}"
+        if _NEGATIVE.search(attrs) and not _HINT.search(attrs):
+            return True
+    return False
+
+
+def _evaluate(blocks: dict) -> tuple[list, int]:
+    """The blocks that look like one comment each, and a score."""
+    members = set(blocks)
+    good = []
+    for el, anchors in blocks.items():
+        nested = [m for m in members if m is not el and el in m.iterancestors()]
+        own = [a for a in anchors if not any(n in a.iterancestors() or n is a for n in nested)]
+        if not 1 <= len(own) <= 2:
+            continue
+        if el.find(".//h1") is not None or el.find(".//h2") is not None:
+            continue
+        good.append(el)
+    return good, len(good)
+
+
+def extract(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
+    anchors = _anchors(tree, profile.day_first)
+    if len(anchors) < 1:
+        return []
+    scored = []
+    for sig, blocks in _candidates(anchors).items():
+        if sig[0] in ("tr", "td", "table", "tbody", "form", "p", "span", "a", "small", "em", "strong", "b", "i", "time", "abbr"):
+            continue
+        if len(blocks) < 2 and not all(_hinted(b) and len(b.text_content()) < 6000 for b in blocks):
+            continue
+        good, score = _evaluate(blocks)
+        if not good:
+            continue
+        hinted = sum(1 for b in good[:5] if _hinted(b)) >= min(len(good), 5) / 2
+        if not hinted and (score < 3 or any(_negative(b) for b in good[:3])):
+            continue
+        if any(_negative(b) for b in good[:3]) and score < 3:
+            continue
+        size = sum(len(" ".join(b.text_content().split())) for b in good[:10]) / min(len(good), 10)
+        if size < 30:
+            continue
+        scored.append(((score, hinted, size), good))
+    best, best_key = None, None
+    if scored:
+        scored.sort(key=lambda kv: kv[0], reverse=True)
+        best_key, best = scored[0]
+        # a block kind that wraps the winner's blocks (the comment around its header line) and holds
+        # nearly as many of them is the better unit
+        for key, good in scored[1:]:
+            if key[0] >= 0.85 * best_key[0] and key[2] > best_key[2] and best[0] in good[0].iterdescendants():
+                best, best_key = good, key
+                break
+    runs = _sibling_runs(anchors)
+    if runs and (best_key is None or len(runs) > best_key[0]):
+        return _read_runs(runs, profile, captured_at)
+    if not best:
+        return []
+    return _read(best, anchors, profile, captured_at)
+
+
+def _outer_stamp(anchor):
+    node = anchor
+    for anc in anchor.iterancestors():
+        if anc.tag in ("body", "html") or _longer_than(anc, 160):
+            break
+        node = anc
+    return node
+
+
+def _longer_than(el, n: int) -> bool:
+    """Cheap test (C-level text_content) before the exact visible-text length."""
+    raw = el.text_content()
+    if len(" ".join(raw.split())) <= n:
+        return False
+    return len(flat_text(el)) > n if len(raw) < 4 * n else True
+
+
+def _sibling_runs(anchors: list) -> list[tuple]:
+    """Stamps that stand between their comments' text blocks as siblings (Movable Type's
+    '<div>text</div><p class="posted">Posted by: Jo at DATE</p>', dt/dd-like pairs): (stamp, [text blocks])."""
+    groups: dict[tuple, list] = {}
+    for a in anchors:
+        s = _outer_stamp(a)
+        parent = s.getparent()
+        if parent is None or s.tag in ("a", "span", "time", "abbr", "em", "strong", "b", "i", "small"):
+            continue
+        members = groups.setdefault((parent, _sig(s)), [])
+        if s not in members:
+            members.append(s)
+    best: list[tuple] = []
+    for (parent, _), stamps in groups.items():
+        if len(stamps) < 2 or _negative(parent):
+            continue
+        kids = [k for k in parent if isinstance(k.tag, str)]
+        pos = {k: i for i, k in enumerate(kids)}
+        stamp_set = set(stamps)
+        for step in (-1, 1):  # -1: the text comes before its stamp (footer); +1: after it (header)
+            sigs = [_sig(kids[pos[s] + step]) for s in stamps if 0 <= pos[s] + step < len(kids)]
+            if not sigs:
+                continue
+            body_sig = max(set(sigs), key=sigs.count)
+            if sigs.count(body_sig) < max(2, len(stamps) * 0.6) or body_sig == _sig(stamps[0]):
+                continue
+            runs = []
+            for s in stamps:
+                body, j = [], pos[s] + step
+                while 0 <= j < len(kids) and kids[j] not in stamp_set and _sig(kids[j]) == body_sig:
+                    body.append(kids[j])
+                    j += step
+                if body and len(flat_text(body[0])) >= MIN_TEXT // 3:
+                    runs.append((s, body[::step]))
+            if len(runs) > len(best) and sum(len(flat_text(b[0])) for _, b in runs) / len(runs) >= 30:
+                best = runs
+    return best
+
+
+def _read_runs(runs: list[tuple], profile: Profile, captured_at) -> list[RawComment]:
+    out = []
+    for stamp, body in runs:
+        rc = build(Found(element=stamp, stamp=stamp, text=body, depth=0), profile, captured_at=captured_at)
+        if rc is not None:
+            out.append(rc)
+            claim(stamp)
+            for b in body:
+                claim(b)
+    return out
+
+
+def _stamp_of(anchor, block):
+    """The anchor's nearest ancestor inside the block whose text is still short: the stamp line."""
+    node = anchor
+    for anc in anchor.iterancestors():
+        if anc is block:
+            break
+        if _longer_than(anc, 160):
+            break
+        node = anc
+    return node
+
+
+def _read(blocks: list, anchors: list, profile: Profile, captured_at) -> list[RawComment]:
+    index = {b: i for i, b in enumerate(blocks)}
+    anchor_set = set(anchors)
+    out: list[RawComment] = []
+    kept: dict[int, int] = {}
+    depths: dict[int, int] = {}
+    for i, block in enumerate(blocks):
+        nested = [b for b in blocks if b is not block and block in b.iterancestors()]
+        nested = [n for n in nested if not any(a in nested for a in n.iterancestors())]
+        own = next((a for a in block.iter() if a in anchor_set and not any(n in a.iterancestors() for n in nested)), None)
+        stamp = _stamp_of(own, block) if own is not None else None
+        parent = next((index[a] for a in block.iterancestors() if a in index), None)
+        depth = depths[parent] + 1 if parent is not None and parent in depths else 0
+        depths[i] = depth
+        f = Found(element=block, date=own, stamp=stamp, skip=nested, depth=depth,
+                  parent=kept.get(parent) if parent is not None else None)
+        if stamp is not None and own is not None and stamp is not own:
+            f.date = None  # read author and date together from the stamp line
+        rc = build(f, profile, captured_at=captured_at)
+        if rc is None or len(rc.text) < MIN_TEXT // 3:
+            continue
+        kept[i] = len(out)
+        out.append(rc)
+        claim(block)
+    return out
+
+
+__all__ = ["extract", "node_text"]

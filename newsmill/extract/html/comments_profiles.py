@@ -1,0 +1,229 @@
+"""Layer 2: comment markup of common publishing systems, described as data.
+
+Each ``newsmill/profiles/systems/*.toml`` names a system (WordPress, Disqus,
+Drupal, Blogger, TypePad, ...) with a detection selector and field selectors
+(CSS).  They are compiled once per process; the code here only applies them:
+items found, fields taken from the nodes each item owns (not from its nested
+replies), threading from DOM nesting.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from lxml import etree
+from lxml.cssselect import CSSSelector
+
+from newsmill.extract.html.common import Found, build
+from newsmill.extract.html.tree import claim, flat_text
+from newsmill.profiles import PROFILE_DIR, Profile
+from newsmill.records import RawComment
+
+SYSTEMS_DIR = PROFILE_DIR / "systems"
+_FIELDS = ("author", "date", "text", "likes", "stamp", "ui")
+
+
+def _css(sel: str) -> CSSSelector:
+    return CSSSelector(sel, translator="html")
+
+
+@dataclass(frozen=True)
+class System:
+    name: str
+    priority: int
+    detect: CSSSelector
+    items: CSSSelector
+    exclude: CSSSelector | None
+    author: tuple[CSSSelector, ...]
+    date: tuple[CSSSelector, ...]
+    text: tuple[CSSSelector, ...]
+    likes: tuple[CSSSelector, ...]
+    stamp: tuple[CSSSelector, ...]
+    ui: tuple[CSSSelector, ...]
+    group_following: str | None  # item = this element plus following siblings with this tag (Blogger dt/dd)
+    depth_class: re.Pattern | None  # depth written in a class ('depth-2') for flat-threaded lists
+    reply_box: CSSSelector | None  # replies sit in this box right after their parent (Drupal's div.indented)
+
+
+def _compile(spec: dict, common: dict, path: Path) -> System:
+    try:
+        sels = {k: tuple(_css(s) for s in [*spec.get(k, []), *(common.get(k, []) if k == "ui" else [])]) for k in _FIELDS}
+        return System(
+            name=spec["name"], priority=int(spec.get("priority", 50)), detect=_css(spec["detect"]), items=_css(spec["items"]),
+            exclude=_css(spec["exclude"]) if spec.get("exclude") else None, **sels,
+            group_following=spec.get("group_following") or None,
+            depth_class=re.compile(spec["depth_class"]) if spec.get("depth_class") else None,
+            reply_box=_css(spec["reply_box"]) if spec.get("reply_box") else None,
+        )
+    except (KeyError, ValueError, SyntaxError) as exc:  # cssselect raises SelectorSyntaxError (a SyntaxError)
+        raise ValueError(f"comment system profile {path}: {exc}") from exc
+
+
+@cache
+def load_systems(extra_dir: str | None = None) -> tuple[System, ...]:
+    common = tomllib.loads((SYSTEMS_DIR / "_common.toml").read_text(encoding="utf-8"))
+    files = sorted(SYSTEMS_DIR.glob("*.toml"))
+    if extra_dir and (Path(extra_dir) / "systems").is_dir():
+        files += sorted((Path(extra_dir) / "systems").glob("*.toml"))
+    systems = [_compile(tomllib.loads(p.read_text(encoding="utf-8")), common, p) for p in files if not p.name.startswith("_")]
+    return tuple(sorted(systems, key=lambda s: (s.priority, s.name)))
+
+
+def _owned(node, scopes, owner: dict) -> bool:
+    """``node`` belongs to this comment: its nearest enclosing comment part is one of ``scopes``."""
+    for anc in node.iterancestors():
+        if anc in owner:
+            return anc in scopes
+    return False
+
+
+def _first_owned(selectors, scopes, owner, avoid=()):
+    """The first node a selector finds in this comment; a node that is, or holds, the comment's text
+    (``avoid``) is passed over: a date or author selector must not swallow the text."""
+    for sel in selectors:
+        for scope in scopes:
+            for node in sel(scope):
+                if node not in owner and _owned(node, scopes, owner) \
+                        and not any(t is node or node in t.iterancestors() for t in avoid):
+                    return node
+    return None
+
+
+def _all_owned(selectors, scopes, owner):
+    for sel in selectors:
+        found = [n for scope in scopes for n in sel(scope) if n not in owner and _owned(n, scopes, owner)]
+        # keep outermost matches only ('.comment-body p' inside '.comment-body')
+        found = [n for n in found if not any(a in found for a in n.iterancestors())]
+        if found:
+            return found
+    return []
+
+
+def _items(system: System, tree) -> list:
+    containers = system.detect(tree)
+    excluded = {e for c in containers for e in system.exclude(c)} if system.exclude is not None else set()
+    seen, out = set(), []
+    for container in containers:
+        for el in system.items(container):
+            if el not in seen and el not in excluded:
+                seen.add(el)
+                out.append(el)
+    if len(containers) > 1:
+        out.sort(key=_doc_order(tree))
+    return out
+
+
+def _doc_order(tree):
+    order = {el: i for i, el in enumerate(tree.iter())}
+    return lambda el: order.get(el, 0)
+
+
+def _group(system: System, el) -> list:
+    scopes = [el]
+    if system.group_following:
+        sib = el.getnext()
+        while sib is not None and sib.tag == system.group_following:
+            scopes.append(sib)
+            sib = sib.getnext()
+    return scopes
+
+
+_TOKEN = re.compile(r"([.#])([\w-]+)")
+_ATTRS = etree.XPath("//@class | //@id")
+
+
+@cache
+def _needs(css: str) -> tuple[frozenset, ...]:
+    """For each comma-separated part of a selector, the class and id names it cannot match without."""
+    return tuple(frozenset(m.group(2) for m in _TOKEN.finditer(part)) for part in css.split(","))
+
+
+def _may_match(system: System, present: set) -> bool:
+    return any(need <= present for need in _needs(system.detect.css))
+
+
+def extract(tree, profile: Profile, *, captured_at=None, extra_dir: str | None = None) -> tuple[str, list[RawComment]] | None:
+    """(system name, comments) for the first system whose markup the page carries, else None."""
+    present = {tok for value in _ATTRS(tree) for tok in value.split()}  # one cheap pass: skip systems that cannot match
+    for system in load_systems(extra_dir):
+        if not _may_match(system, present):
+            continue
+        if not system.detect(tree):
+            continue
+        elements = _items(system, tree)
+        if not elements:
+            continue
+        comments = _read(system, elements, profile, captured_at)
+        if comments:
+            return system.name, comments
+    return None
+
+
+def _read(system: System, elements: list, profile: Profile, captured_at) -> list[RawComment]:
+    groups = [_group(system, el) for el in elements]
+    owner = {scope: i for i, scopes in enumerate(groups) for scope in scopes}  # element -> comment it is part of
+    out: list[RawComment] = []
+    kept: dict[int, int] = {}  # element index -> comment index
+    depths: dict[int, int] = {}
+    last_at_depth: dict[int, int] = {}  # depth -> index of the latest comment at that depth
+    for i, el in enumerate(elements):
+        scopes = groups[i]
+        nested = [n for scope in scopes for n in scope.iterdescendants() if n in owner and owner[n] != i]
+        nested = [n for n in nested if not any(a in nested for a in n.iterancestors())]
+        ui = [n for sel in system.ui for scope in scopes for n in sel(scope)]
+        text = _all_owned(system.text, scopes, owner)
+        found = Found(
+            element=el,
+            author=_first_owned(system.author, scopes, owner, text),
+            date=_first_owned(system.date, scopes, owner, text),
+            text=text,
+            likes=_first_owned(system.likes, scopes, owner, text),
+            stamp=_first_owned(system.stamp, scopes, owner, text),
+            skip=[*nested, *ui],
+        )
+        if not found.text and len(scopes) > 1:
+            found.text = scopes[1:]
+        parent = next((owner[a] for a in el.iterancestors() if a in owner), None)
+        if parent is None and system.reply_box is not None:
+            parent = _boxed_parent(el, system.reply_box, owner)
+        depth = depths[parent] + 1 if parent is not None and parent in depths else 0
+        found.depth, found.parent = depth, kept.get(parent) if parent is not None else None
+        if depth == 0 and system.depth_class is not None and (m := system.depth_class.search(el.get("class", ""))):
+            # a flat list that writes the depth in a class: the parent is the latest comment one level up
+            found.depth = max(int(m.group(1)) - 1, 0)
+            found.parent = last_at_depth.get(found.depth - 1) if found.depth else None
+        depths[i] = found.depth
+        rc = build(found, profile, captured_at=captured_at)
+        if rc is None:
+            continue
+        kept[i] = len(out)
+        last_at_depth[found.depth] = len(out)
+        out.append(rc)
+        for scope in scopes:
+            claim(scope)
+    return out
+
+
+def _boxed_parent(el, box_sel, owner: dict) -> int | None:
+    """The comment right before the reply box that holds ``el`` (the nearest such box)."""
+    for anc in el.iterancestors():
+        if anc in owner:
+            return None
+        if anc.getparent() is not None and anc in box_sel(anc.getparent()):
+            sib = anc.getprevious()
+            while sib is not None:
+                if sib in owner:
+                    return owner[sib]
+                inner = [n for n in sib.iter() if n in owner]
+                if inner:
+                    return owner[inner[0]]
+                sib = sib.getprevious()
+            return None
+    return None
+
+
+def describe(el) -> str:  # debugging aid
+    return f"<{el.tag} class={el.get('class')!r} id={el.get('id')!r}> {flat_text(el)[:60]!r}"

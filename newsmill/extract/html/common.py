@@ -1,0 +1,250 @@
+"""Turning one comment's markup into a RawComment, shared by every comment layer.
+
+A layer says where a comment is (its element) and, when it knows, which nodes
+hold the author, the date, the text and the likes.  Whatever it leaves open is
+read generically here: the date from ``time[datetime]``/ISO attributes or the
+first date-like string, the author from the short text next to it, the text from
+what remains once nested replies, stamps and widget buttons are left out.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from lxml import etree
+
+from newsmill.extract.dates import DateMatch, find_date
+from newsmill.extract.html.tree import flat_text, node_text
+from newsmill.extract.lexicon import lexicon
+from newsmill.extract.stamps import clean_name
+from newsmill.profiles import Profile
+from newsmill.records import RawComment
+
+_ISO = re.compile(r"^\s*(?:19|20)\d\d-[01]\d-[0-3]\d(?:[T ][0-2]\d:[0-5]\d(?::[0-5]\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?\s*$")
+_EPOCH = re.compile(r"^\s*(1[0-9]{9})(?:\d{3})?\s*$")
+_COUNT = re.compile(r"[+-]?\d[\d,.]*\s*[kK]?")
+_DATE_ATTRS = ("datetime", "content", "title", "data-datetime", "data-time", "data-timestamp", "data-utime", "data-date")
+_AUTHOR_TRAIL = re.compile(r"\s*(?:says|said|wrote|writes|schreibt|schrieb|meint|sagt|a écrit|dit|escribió|dice|dijo|scrive)?\s*(?::|\.{2,}|…)*\s*$", re.I)
+_EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
+_LEAD_BY = re.compile(r"^\s*(?:posted\s+by|comment\s+by|written\s+by|submitted\s+by|by|von|par|por|di)\s*:?\s+", re.I)
+
+
+@dataclass
+class Found:
+    """What a layer located for one comment (any of the node fields may be missing)."""
+
+    element: object
+    author: object = None  # element, or a string from structured data
+    date: object = None
+    text: list = field(default_factory=list)
+    likes: object = None
+    stamp: object = None  # a node whose text holds the author and date together ('Jo | May 1, 2012')
+    skip: list = field(default_factory=list)  # nodes to leave out of the text (nested replies, buttons)
+    depth: int | None = None
+    parent: int | None = None
+
+
+def date_from_attrs(el) -> str | None:
+    """An ISO date from a node's datetime/content/title attributes, or from a <time>/<abbr> inside it."""
+    nodes = [el] if el.tag in ("time", "abbr", "meta", "span", "a", "div", "p", "small", "em") else []
+    nodes += el.xpath(".//time[@datetime] | .//abbr[@title] | .//*[@datetime] | .//*[@itemprop][@content]")
+    for node in nodes:
+        for attr in _DATE_ATTRS:
+            val = node.get(attr)
+            if not val:
+                continue
+            if _ISO.match(val):
+                return val.strip()
+            if attr in ("data-timestamp", "data-utime", "data-time") and (m := _EPOCH.match(val)):
+                return datetime.utcfromtimestamp(int(m.group(1))).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    return None
+
+
+def date_from_text(text: str, *, day_first: bool, default_year: int | None = None) -> tuple[str | None, DateMatch | None]:
+    m = find_date(text, day_first=day_first, default_year=default_year, relative=True)
+    if m is None:
+        return None, None
+    return text[m.start : m.end].strip(" ,|-–—·•()"), m
+
+
+def resolve_relative(raw: str | None, captured_at: datetime | None, day_first: bool) -> str | None:
+    """'3 hours ago' with a capture time: the raw string plus the instant it stands for, in brackets
+    ('3 hours ago [2012-03-12T11:30:00+00:00]'), so that ``clean`` can read it; without a capture
+    time the raw string stays as it is (posted_at unresolved)."""
+    if not raw or captured_at is None:
+        return raw
+    m = find_date(raw, day_first=day_first, relative=True)
+    if m is None or not m.relative:
+        return raw
+    if captured_at.tzinfo is None:
+        from datetime import timezone
+
+        captured_at = captured_at.replace(tzinfo=timezone.utc)
+    r = m.resolve(captured_at)
+    if r.year is None or r.hour is None:
+        return raw
+    if r.utc_offset_minutes is None:  # 'yesterday at 3:45 pm': a local clock time, the day resolved
+        return f"{raw} [{r.year:04d}-{r.month:02d}-{r.day:02d} {r.hour:02d}:{r.minute or 0:02d}]"
+    return f"{raw} [{r.year:04d}-{r.month:02d}-{r.day:02d}T{r.hour:02d}:{r.minute or 0:02d}:{r.second or 0:02d}+00:00]"
+
+
+def parse_count(text: str | None) -> int | None:
+    if not text:
+        return None
+    m = _COUNT.search(text)
+    if not m:
+        return None
+    s = m.group(0).strip().replace(",", "")
+    mult = 1000 if s[-1:] in "kK" else 1
+    s = s.rstrip("kK").strip()
+    try:
+        return int(float(s) * mult)
+    except ValueError:
+        return None
+
+
+def author_name(text: str | None) -> str | None:
+    if not text:
+        return None
+    s = " ".join(_EMPTY_BRACKETS.sub(" ", text).split())
+    s = _LEAD_BY.sub("", s)
+    s = _AUTHOR_TRAIL.sub("", s).strip(" |:-–—")
+    name = clean_name(s, lexicon()) if s else None
+    return name or (s if s and len(s) <= 48 and len(s.split()) <= 6 else None)
+
+
+_CONNECTOR_ONLY = re.compile(
+    r"^(?:\W|\b(?:posted|written|submitted|published|comment(?:ed)?|reply|replied|on|at|by|am|um|le|el|il|den|the|der|"
+    r"said|says|wrote|writes|von|par|por|di|in|from|de|du|la|klo)\b)*$", re.I)
+_AFTER_NAME = re.compile(r"^\W*(?:by|von|par|por|di)\b|^\s*[|—–-]\s*\w", re.I)
+
+
+def _name_in(piece: str) -> str | None:
+    piece = lexicon().stamp_noise.sub(" ", piece)
+    if _CONNECTOR_ONLY.match(piece):
+        return None
+    name = author_name(piece)
+    return None if not name or _CONNECTOR_ONLY.match(name) else name
+
+
+def stamp_parts(text: str, *, day_first: bool) -> tuple[str | None, str | None]:
+    """(author, date) from a stamp line such as 'Jo on May 1, 2012 at 3:04 pm', 'Posted by: Jo | May 1, 2012'
+    or 'posted on DATE by Jo'; the author may also stand on a line of its own before the date."""
+    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    author = date = None
+    for ln in lines[:6]:
+        raw, m = date_from_text(ln, day_first=day_first)
+        if m is not None and date is None:
+            date = raw
+            before, after = ln[: m.start], ln[m.end :]
+            for piece in ((after, before) if _AFTER_NAME.search(after) else (before, after)):
+                if author is None and re.search(r"\w", piece):
+                    author = _name_in(piece)
+        elif author is None and m is None and len(ln) <= 60:
+            author = _name_in(ln)
+        if author and date:
+            break
+    return author, date
+
+
+def _artifact_free(text: str, profile: Profile) -> str:
+    paras = []
+    for para in text.split("\n\n"):
+        lines = [ln for ln in para.split("\n") if not profile.artifact_line.match(ln.strip())]
+        if lines:
+            paras.append("\n".join(lines))
+    return "\n\n".join(paras)
+
+
+def build(found: Found, profile: Profile, *, captured_at: datetime | None = None) -> RawComment | None:
+    """The comment a layer located, with missing fields read generically; None when it has no text."""
+    day_first = profile.day_first
+    skip = set(found.skip)
+    author = found.author
+    if author is not None and not isinstance(author, str):
+        skip.add(author)
+        author = author_name(flat_text(author))
+    posted = found.date
+    if posted is not None and not isinstance(posted, str):
+        skip.add(posted)
+        posted = date_from_attrs(posted) or date_from_text(flat_text(posted), day_first=day_first)[0] or None
+    if found.stamp is not None:
+        skip.add(found.stamp)
+        if author is None or posted is None:
+            a, d = stamp_parts(node_text(found.stamp), day_first=day_first)
+            author = author or a
+            posted = posted or date_from_attrs(found.stamp) or d
+    likes = found.likes
+    if likes is not None and not isinstance(likes, int):
+        if isinstance(likes, str):
+            likes = parse_count(likes)
+        else:
+            skip.add(likes)
+            likes = parse_count(likes.get("content") or flat_text(likes))
+    if found.text:
+        text = "\n\n".join(t for t in (node_text(t, skip) for t in found.text) if t)
+        if (author is None or posted is None) and found.element is not None:
+            # what the comment shows around its text (a header or footer line) holds the stamp
+            a, d = stamp_parts(node_text(found.element, skip | set(found.text)), day_first=day_first)
+            author, posted = author or a, posted or d
+        if posted is None:  # 'On May 1, 2012 at 2:35am, Rosa said:' opening the text block
+            head, rest = _split_head(text, day_first=day_first)
+            if head and len(head) <= 160 and rest:
+                a, d = stamp_parts(head, day_first=day_first)
+                if d:
+                    author, posted, text = author or a, d, rest
+    else:
+        text = node_text(found.element, skip)
+        if author is None or posted is None:
+            # the stamp is in the item's own text: take it from the first lines and drop those lines
+            head, rest = _split_head(text, day_first=day_first)
+            if head:
+                a, d = stamp_parts(head, day_first=day_first)
+                if d or a:
+                    author, posted, text = author or a, posted or d, rest
+    text = _artifact_free(text, profile).strip()
+    if not text:
+        return None
+    posted = resolve_relative(posted, captured_at, day_first)
+    return RawComment(author=author or None, posted_raw=posted or None, text=text, depth=found.depth,
+                      likes=likes, parent_index=found.parent)
+
+
+def _split_head(text: str, *, day_first: bool) -> tuple[str, str]:
+    """The item's leading short lines up to and including its date line, and the rest."""
+    lines = text.split("\n")
+    for i, ln in enumerate(lines[:5]):
+        s = ln.strip()
+        if not s:
+            continue
+        if len(s) > 160:
+            break
+        if find_date(s, day_first=day_first, relative=True):
+            return "\n".join(lines[: i + 1]), "\n".join(lines[i + 1 :]).strip()
+    return "", text
+
+
+def owned_by(node, item, items: set) -> bool:
+    """True when ``node``'s nearest enclosing comment item is ``item`` (not a nested reply)."""
+    for anc in node.iterancestors():
+        if anc is item:
+            return True
+        if anc in items:
+            return False
+    return False
+
+
+def thread(elements: list) -> list[tuple[int, int | None]]:
+    """(depth, parent index) of each comment element from DOM nesting: the nearest enclosing
+    comment element is the parent."""
+    index = {el: i for i, el in enumerate(elements)}
+    out = []
+    for el in elements:
+        parent = next((index[a] for a in el.iterancestors() if a in index), None)
+        out.append((0 if parent is None else out[parent][0] + 1, parent))
+    return out
+
+
+def is_xpath_element(x) -> bool:
+    return isinstance(x, etree._Element)

@@ -1,0 +1,102 @@
+"""The manifest of a dataset version: what is in it, where it came from, how to check it.
+
+It lives inside the version (``current/manifest.json``), so it switches with the
+data and always describes exactly the files a reader sees. Checksums let anyone
+verify a copy (:func:`verify`); checksums of files carried over unchanged are
+taken from the previous manifest rather than recomputed (a carried-over file is
+a hard link to the same bytes), so a run hashes only what it wrote.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+FORMAT = "newsmill.dataset-manifest/1"
+NAME = "manifest.json"
+MAX_RUNS = 50  # provenance kept in the manifest; older runs stay in reports/
+
+
+def read(version_dir: Path) -> dict | None:
+    p = Path(version_dir) / NAME
+    return json.loads(p.read_text(encoding="utf-8")) if p.is_file() else None
+
+
+def dumps(m: dict) -> bytes:
+    return (json.dumps(m, indent=1, sort_keys=True, default=str) + "\n").encode()
+
+
+def file_entry(rel: str, data: bytes | None = None, *, path: Path | None = None, rows: int | None = None) -> dict:
+    """Checksum and size of a data file, from its bytes (just written) or from disk."""
+    if data is None:
+        data = path.read_bytes()
+    if rows is None:
+        rows = pq.ParquetFile(path).metadata.num_rows
+    return {"path": rel, "rows": rows, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def make(*, version: int, version_dir: str, previous: dict | None, run_id: str, pipeline_version: str,
+         tables: dict[str, dict], run_info: dict | None, pseudonymisation: str) -> dict:
+    """``tables``: name -> {"schema_hash", "schema_version", "files": [file_entry...], "stats": {...}}."""
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    for t in tables.values():
+        t["files"] = sorted(t["files"], key=lambda f: f["path"])
+        t["rows"] = sum(f["rows"] for f in t["files"])
+    run = {"run_id": run_id, "created_at": now, "pipeline_version": pipeline_version,
+           "changes": {n: t.get("stats") for n, t in tables.items()}, **(run_info or {})}
+    runs = [*(previous or {}).get("runs", []), run][-MAX_RUNS:]
+    return {
+        "format": FORMAT,
+        "version": version,
+        "version_dir": version_dir,
+        "previous": (previous or {}).get("version_dir"),
+        "run_id": run_id,
+        "created_at": now,
+        "pipeline_version": pipeline_version,
+        "pseudonymisation": pseudonymisation,
+        "row_counts": {n: t["rows"] for n, t in tables.items()},
+        "tables": tables,
+        "runs": runs,
+    }
+
+
+def verify(version_dir: Path) -> list[str]:
+    """Problems found (empty: the version matches its manifest): missing, extra or altered files."""
+    version_dir = Path(version_dir)
+    m = read(version_dir)
+    if m is None:
+        return [f"{version_dir}: no {NAME}"]
+    problems = []
+    for name, t in m["tables"].items():
+        root = version_dir / name
+        listed = {f["path"]: f for f in t["files"]}
+        on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
+        problems += [f"{name}: missing {p}" for p in sorted(set(listed) - on_disk)]
+        problems += [f"{name}: not in the manifest: {p}" for p in sorted(on_disk - set(listed))]
+        for rel in sorted(set(listed) & on_disk):
+            data = (root / rel).read_bytes()
+            if (hashlib.sha256(data).hexdigest(), len(data)) != (listed[rel]["sha256"], listed[rel]["bytes"]):
+                problems.append(f"{name}: {rel} does not match its checksum")
+    return problems
+
+
+def run_info(inputs: int, outcome, rejects: list[dict]) -> dict:
+    """The run facts the dataset card reports, from what ``pipeline.finalize`` has at hand."""
+    reasons: dict[str, int] = {}
+    for r in rejects:
+        reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
+    failed = [{"table": o.table, "severity": o.severity, "expectation": o.expectation, "column": o.column,
+               "unexpected_count": o.unexpected_count, "element_count": o.element_count, "reason": o.reason}
+              for o in outcome.outcomes if not o.success]
+    return {
+        "inputs": inputs,
+        "published": {"articles": outcome.articles.num_rows, "comments": outcome.comments.num_rows},
+        "quarantined": {n: t.num_rows for n, t in outcome.quarantine.items()},
+        "rejected": len(rejects),
+        "reject_reasons": dict(sorted(reasons.items())),
+        "validation": {"expectations": len(outcome.outcomes), "failed": failed,
+                       "critical_failed": bool(outcome.critical_failed)},
+    }

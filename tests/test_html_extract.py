@@ -1,0 +1,344 @@
+"""HTML extraction on small synthetic pages: one per comment layer and common system."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from newsmill.extract.dates import find_date
+from newsmill.extract.html import extract_html
+from newsmill.text import tokens
+
+ARTICLE = """
+<article>
+  <h1>Council approves the new riverside park</h1>
+  <p>The city council voted on Tuesday evening to approve the long-debated riverside park, ending
+  a planning dispute that has lasted for more than six years and divided two neighbourhoods.</p>
+  <p>Construction is expected to start next spring, the mayor said, with the first section of the
+  park opening to the public before the end of the following year if the weather allows it.</p>
+  <p>Opponents had argued that the money would be better spent on road repairs, but the final vote
+  was eleven to four in favour of the plan presented by the parks department last autumn.</p>
+</article>
+"""
+
+
+def page(comments: str, head: str = "", lang: str = "en") -> str:
+    return f"""<!DOCTYPE html><html lang="{lang}"><head><title>Riverside park</title>{head}</head>
+<body><div id="main">{ARTICLE}</div><div id="comments-area">{comments}</div>
+<footer><p>Copyright 2012 The Daily Example</p></footer></body></html>"""
+
+
+def body_of(raw) -> str:
+    return " ".join(tokens("\n".join(raw.paragraphs)))
+
+
+def assert_not_in_body(raw) -> None:
+    body = body_of(raw)
+    assert "riverside park" in body  # the article is there
+    for c in raw.comments:
+        assert " ".join(tokens(c.text)) not in body, c.text
+
+
+WORDPRESS = """
+<h3 id="comments">3 Responses to "Riverside park"</h3>
+<ol class="commentlist">
+  <li class="comment even thread-even depth-1" id="li-comment-11">
+    <div id="comment-11">
+      <div class="comment-author vcard"><img class="avatar" src="a.png"/>
+        <cite class="fn"><a href="http://jo.example" class="url">Jo Smith</a></cite> <span class="says">says:</span></div>
+      <div class="comment-meta commentmetadata"><a href="#comment-11">March 12, 2012 at 2:30 pm</a></div>
+      <p>Finally some good news for the east side.</p>
+      <p>My kids will love it.</p>
+      <div class="reply"><a class="comment-reply-link" href="#">Reply</a></div>
+    </div>
+    <ul class="children">
+      <li class="comment odd alt depth-2" id="li-comment-12">
+        <div id="comment-12">
+          <div class="comment-author vcard"><cite class="fn">Max</cite> <span class="says">says:</span></div>
+          <div class="comment-meta commentmetadata"><a href="#comment-12">March 12, 2012 at 3:05 pm</a></div>
+          <p>Agreed, it has taken far too long.</p>
+          <div class="reply"><a class="comment-reply-link" href="#">Reply</a></div>
+        </div>
+      </li>
+    </ul>
+  </li>
+  <li class="comment even thread-odd depth-1" id="li-comment-13">
+    <div id="comment-13">
+      <div class="comment-author vcard"><cite class="fn">Ann Lee</cite></div>
+      <div class="comment-meta commentmetadata"><a href="#comment-13"><time datetime="2012-03-13T08:00:00+01:00">March 13, 2012 at 8:00 am</time></a></div>
+      <div class="comment-content"><p>Road repairs matter more.</p></div>
+      <div class="reply"><a class="comment-reply-link" href="#">Reply</a> <a href="#">Report</a></div>
+    </div>
+  </li>
+</ol>
+<div id="respond"><h3>Leave a Reply</h3><form><textarea name="comment"></textarea></form></div>
+"""
+
+
+def test_wordpress_threaded_list():
+    raw = extract_html(page(WORDPRESS), url="http://news.example.com/2012/03/park")
+    got = [(c.author, c.posted_raw, c.text, c.depth, c.parent_index) for c in raw.comments]
+    assert got == [
+        ("Jo Smith", "March 12, 2012 at 2:30 pm", "Finally some good news for the east side.\n\nMy kids will love it.", 0, None),
+        ("Max", "March 12, 2012 at 3:05 pm", "Agreed, it has taken far too long.", 1, 0),
+        ("Ann Lee", "2012-03-13T08:00:00+01:00", "Road repairs matter more.", 0, None),
+    ]
+    assert raw.extractor == "html+system:wordpress"
+    assert raw.title == "Council approves the new riverside park" or raw.title == "Riverside park"
+    assert_not_in_body(raw)
+
+
+JSONLD = {
+    "@context": "https://schema.org", "@type": "NewsArticle", "headline": "Council approves the new riverside park",
+    "datePublished": "2012-03-12T09:15:00-05:00", "author": [{"@type": "Person", "name": "Dana Reporter"}, {"@type": "Person", "name": "Lee Writer"}],
+    "articleSection": "Local", "inLanguage": "en-US", "url": "http://news.example.com/park",
+    "commentCount": 3,
+    "comment": [
+        {"@type": "Comment", "@id": "#c1", "author": {"@type": "Person", "name": "Pat"}, "dateCreated": "2012-03-12T10:00:00-05:00",
+         "text": "Great decision by the council.", "upvoteCount": 7},
+        {"@type": "Comment", "@id": "#c2", "author": "Sam", "dateCreated": "2012-03-12T11:30:00-05:00",
+         "text": "It will cost too much.\n\nWait and see.", "parentItem": {"@id": "#c1"}},
+        {"@type": "Comment", "@id": "#c3", "author": {"@type": "Person", "name": "Kim"}, "dateCreated": "2012-03-12T12:00:00-05:00",
+         "text": "Both of you have a point.", "parentItem": {"@id": "#c2"},
+         "interactionStatistic": {"@type": "InteractionCounter", "interactionType": "https://schema.org/LikeAction", "userInteractionCount": 2}},
+    ],
+}
+
+
+def test_jsonld_comments_with_parent_item_and_metadata():
+    head = f'<script type="application/ld+json">{json.dumps(JSONLD)}</script>'
+    raw = extract_html(page("", head=head))
+    got = [(c.author, c.posted_raw, c.text, c.depth, c.parent_index, c.likes) for c in raw.comments]
+    assert got == [
+        ("Pat", "2012-03-12T10:00:00-05:00", "Great decision by the council.", 0, None, 7),
+        ("Sam", "2012-03-12T11:30:00-05:00", "It will cost too much.\n\nWait and see.", 1, 0, None),
+        ("Kim", "2012-03-12T12:00:00-05:00", "Both of you have a point.", 2, 1, 2),
+    ]
+    assert raw.authors == ["Dana Reporter", "Lee Writer"]
+    assert raw.published_raw == "2012-03-12T09:15:00-05:00"
+    assert find_date(raw.published_raw).to_utc("UTC") == datetime(2012, 3, 12, 14, 15, tzinfo=timezone.utc)
+    assert raw.section == "Local"
+    assert raw.language == "en-US"
+    assert raw.comment_count_declared == 3
+    assert raw.extractor == "html+jsonld"
+
+
+MICRODATA = """
+<section class="user-comments">
+ <div itemscope itemtype="http://schema.org/Comment" class="c">
+   <span itemprop="author" itemscope itemtype="http://schema.org/Person"><span itemprop="name">Robin</span></span>
+   <time itemprop="dateCreated" datetime="2012-03-14T09:00:00+00:00">14 March 2012</time>
+   <div itemprop="text"><p>Parks are good for everyone.</p></div>
+   <meta itemprop="upvoteCount" content="4">
+   <div itemscope itemtype="http://schema.org/Comment" itemprop="comment" class="c reply">
+     <span itemprop="author">Chris</span>
+     <time itemprop="dateCreated" datetime="2012-03-14T10:15:00+00:00">14 March 2012</time>
+     <div itemprop="text"><p>Not the ones with no lights.</p></div>
+     <a href="#" class="reply">Reply</a>
+   </div>
+ </div>
+</section>
+"""
+
+
+def test_microdata_comments_nested():
+    raw = extract_html(page(MICRODATA))
+    got = [(c.author, c.posted_raw, c.text, c.depth, c.parent_index, c.likes) for c in raw.comments]
+    assert got == [
+        ("Robin", "2012-03-14T09:00:00+00:00", "Parks are good for everyone.", 0, None, 4),
+        ("Chris", "2012-03-14T10:15:00+00:00", "Not the ones with no lights.", 1, 0, None),
+    ]
+    assert raw.extractor == "html+microdata"
+    assert_not_in_body(raw)
+
+
+DISQUS = """
+<div id="disqus_thread"><div id="dsq-content"><ul id="dsq-comments">
+  <li class="comment depth-1" id="dsq-comment-1">
+    <div class="dsq-comment-header"><cite><span>artsy</span></cite></div>
+    <div class="dsq-comment-body"><div class="dsq-comment-message"><p>Lovely plan, about time.</p></div></div>
+  </li>
+  <li class="comment depth-2" id="dsq-comment-2">
+    <div class="dsq-comment-header"><cite><span>john_b</span></cite></div>
+    <div class="dsq-comment-body"><div class="dsq-comment-message"><p>Thanks for the kind words!</p></div></div>
+  </li>
+  <li class="comment depth-1" id="dsq-comment-3">
+    <div class="dsq-comment-header"><cite><span>critic</span></cite></div>
+    <div class="dsq-comment-body"><div class="dsq-comment-message"><p>Too expensive in my view.</p></div></div>
+  </li>
+</ul></div></div>
+"""
+
+
+def test_disqus_static_flat_list_with_depth_classes():
+    raw = extract_html(page(DISQUS))
+    got = [(c.author, c.posted_raw, c.text, c.depth, c.parent_index) for c in raw.comments]
+    assert got == [
+        ("artsy", None, "Lovely plan, about time.", 0, None),
+        ("john_b", None, "Thanks for the kind words!", 1, 0),
+        ("critic", None, "Too expensive in my view.", 0, None),
+    ]
+    assert raw.extractor == "html+system:disqus"
+    assert_not_in_body(raw)
+
+
+DRUPAL = """
+<div id="comments">
+  <h2 class="comments-title">Comments</h2>
+  <a id="comment-501"></a>
+  <div class="comment comment-by-anonymous clearfix">
+    <div class="submitted">Submitted by <span class="username">Taylor (not verified)</span> on Tue, 03/13/2012 - 18:05</div>
+    <div class="content"><div class="field-name-comment-body"><p>Will there be a playground?</p></div></div>
+    <ul class="links"><li><a href="#">reply</a></li></ul>
+  </div>
+  <div class="indented">
+    <a id="comment-502"></a>
+    <div class="comment clearfix">
+      <div class="submitted">Submitted by <span class="username">parksdept</span> on Tue, 03/13/2012 - 19:40</div>
+      <div class="content"><div class="field-name-comment-body"><p>Yes, near the north entrance.</p></div></div>
+      <ul class="links"><li><a href="#">reply</a></li></ul>
+    </div>
+  </div>
+</div>
+"""
+
+
+def test_drupal_comments_with_indented_reply():
+    raw = extract_html(page(DRUPAL))
+    got = [(c.author, c.posted_raw, c.text, c.depth, c.parent_index) for c in raw.comments]
+    assert got == [
+        ("Taylor", "Tue, 03/13/2012 - 18:05", "Will there be a playground?", 0, None),  # '(not verified)' is not the name
+        ("parksdept", "Tue, 03/13/2012 - 19:40", "Yes, near the north entrance.", 1, 0),
+    ]
+    assert raw.extractor == "html+system:drupal"
+    assert_not_in_body(raw)
+
+
+GENERIC = """
+<div class="talk">
+  <h4>What readers say</h4>
+  <div class="entry-x">
+    <div class="who"><b>Morgan</b> &middot; 15.03.2012, 09:12</div>
+    <div class="what"><p>Good to hear the vote went through.</p></div>
+  </div>
+  <div class="entry-x">
+    <div class="who"><b>Alex P.</b> &middot; 15.03.2012, 10:47</div>
+    <div class="what"><p>I doubt it opens on time.</p><p>It never does.</p></div>
+  </div>
+  <div class="entry-x">
+    <div class="who"><b>Ruth</b> &middot; 16.03.2012, 07:01</div>
+    <div class="what"><p>The east side deserves this park.</p></div>
+  </div>
+</div>
+"""
+
+
+def test_generic_repeated_dated_blocks():
+    raw = extract_html(page(GENERIC))
+    got = [(c.author, c.posted_raw, c.text, c.depth) for c in raw.comments]
+    assert got == [
+        ("Morgan", "15.03.2012, 09:12", "Good to hear the vote went through.", 0),
+        ("Alex P.", "15.03.2012, 10:47", "I doubt it opens on time.\n\nIt never does.", 0),
+        ("Ruth", "16.03.2012, 07:01", "The east side deserves this park.", 0),
+    ]
+    assert raw.extractor == "html+generic"
+    assert_not_in_body(raw)
+
+
+def test_page_without_comments():
+    raw = extract_html(page("<p>Comments are closed.</p>"))
+    assert raw.comments == []
+    assert raw.extractor == "html"
+    assert "riverside park" in body_of(raw)
+
+
+GERMAN = """
+<div class="kommentare">
+  <div class="kommentar">
+    <div class="kopf"><span class="name">Klaus M.</span> <span class="zeit">vor 3 Stunden</span></div>
+    <div class="inhalt"><p>Endlich ein Park für alle Familien.</p></div>
+  </div>
+  <div class="kommentar">
+    <div class="kopf"><span class="name">Sabine</span> <span class="zeit">12. März 2012 um 14:30</span></div>
+    <div class="inhalt"><p>Das hat viel zu lange gedauert.</p><p>Trotzdem gut.</p></div>
+  </div>
+</div>
+"""
+
+
+def test_german_relative_and_absolute_times():
+    captured = datetime(2012, 3, 12, 18, 0, tzinfo=timezone.utc)
+    raw = extract_html(page(GERMAN, lang="de"), captured_at=captured)
+    got = [(c.author, c.posted_raw, c.text) for c in raw.comments]
+    assert got == [
+        ("Klaus M.", "vor 3 Stunden [2012-03-12T15:00:00+00:00]", "Endlich ein Park für alle Familien."),
+        ("Sabine", "12. März 2012 um 14:30", "Das hat viel zu lange gedauert.\n\nTrotzdem gut."),
+    ]
+    # the bracketed instant is what clean reads; the visible string stays in front
+    assert find_date(got[0][1]).to_utc("Europe/Berlin") == datetime(2012, 3, 12, 15, 0, tzinfo=timezone.utc)
+    assert find_date(got[1][1]).to_utc("Europe/Berlin") == datetime(2012, 3, 12, 13, 30, tzinfo=timezone.utc)
+    assert raw.language == "de"
+    # without a capture time the relative string is kept as it is, unresolved
+    plain = extract_html(page(GERMAN, lang="de"))
+    assert plain.comments[0].posted_raw == "vor 3 Stunden"
+    assert_not_in_body(raw)
+
+
+BLOGGER_CLASSIC = """
+<div class="comments" id="comments"><h4>2 comments:</h4>
+<dl id="comments-block">
+  <dt class="comment-author" id="c1"><a name="c1"></a><a href="http://www.blogger.com/profile/1" rel="nofollow">Mia</a> said...</dt>
+  <dd class="comment-body"><p>Such a pretty spot by the water.</p></dd>
+  <dd class="comment-footer"><span class="comment-timestamp"><a href="#c1" title="comment permalink">March 12, 2012 4:45 AM</a></span></dd>
+  <dt class="comment-author" id="c2"><a name="c2"></a>Anonymous said...</dt>
+  <dd class="comment-body"><p>Will dogs be allowed?</p></dd>
+  <dd class="comment-footer"><span class="comment-timestamp"><a href="#c2" title="comment permalink">March 12, 2012 6:01 AM</a></span></dd>
+</dl></div>
+"""
+
+
+def test_blogger_classic_dt_dd_pairs():
+    raw = extract_html(page(BLOGGER_CLASSIC))
+    got = [(c.author, c.posted_raw, c.text) for c in raw.comments]
+    assert got == [
+        ("Mia", "March 12, 2012 4:45 AM", "Such a pretty spot by the water."),
+        ("Anonymous", "March 12, 2012 6:01 AM", "Will dogs be allowed?"),
+    ]
+    assert_not_in_body(raw)
+
+
+TYPEPAD = """
+<div class="comments"><div class="comments-content">
+  <div class="comment" id="comment-6a01">
+    <div class="comment-content"><p>Long overdue, glad it passed.</p></div>
+    <p class="comment-footer">Posted by: <a rel="nofollow" href="http://x.example">EricT</a> |
+      <a rel="nofollow" href="http://news.example.com/park.html?cid=6a01#comment-6a01">November 01, 2012 at 03:22 PM</a></p>
+  </div>
+</div></div>
+"""
+
+
+def test_typepad_footer_stamp():
+    raw = extract_html(page(TYPEPAD))
+    assert [(c.author, c.posted_raw, c.text) for c in raw.comments] == [
+        ("EricT", "November 01, 2012 at 03:22 PM", "Long overdue, glad it passed."),
+    ]
+    assert_not_in_body(raw)
+
+
+def test_dispatch_and_clean_convert_times_to_utc(tmp_path):
+    from newsmill.clean import CleanContext, clean_page
+    from newsmill.extract import extract_page
+    from newsmill.records import PageInput
+
+    data = page(WORDPRESS).encode("utf-8")
+    pi = PageInput(uri=str(tmp_path / "p.html"), data=data, sha256="0" * 64, format="html", url="http://news.example.com/park")
+    raw, profile = extract_page(pi)
+    article, comments = clean_page(raw, pi, profile, CleanContext(b"k" * 32, datetime(2024, 1, 1, tzinfo=timezone.utc), "test"))
+    assert [c["posted_at"] for c in comments] == [
+        datetime(2012, 3, 12, 14, 30, tzinfo=timezone.utc), datetime(2012, 3, 12, 15, 5, tzinfo=timezone.utc),
+        datetime(2012, 3, 13, 7, 0, tzinfo=timezone.utc),
+    ]
+    assert comments[1]["parent_comment_id"] == comments[0]["comment_id"]
+    assert "Finally some good news" not in article["body"]
