@@ -116,7 +116,7 @@ def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContex
     provenance = {
         "input_uri": page.uri,
         "input_sha256": page.sha256,
-        "input_format": page.format,
+        "input_format": page.container or page.format,
         "extractor": raw.extractor,
         "extracted_at": ctx.extracted_at,
         "pipeline_version": ctx.pipeline_version,

@@ -21,6 +21,7 @@ class PageInput:
     url: str | None = None  # the page's own URL when the container knows it
     captured_at: datetime | None = None  # capture time (WARC date, HTTP Date)
     declared_charset: str | None = None  # from HTTP headers
+    container: str | None = None  # 'warc' | 'wet' when the page came out of an archive
 
 
 @dataclass
