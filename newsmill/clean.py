@@ -55,25 +55,6 @@ def strip_artifacts(text: str, profile: Profile) -> tuple[str, bool]:
     return stripped, stripped != text.rstrip()
 
 
-_SAFE_SOURCE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_MAX_SOURCE = 100  # a partition folder name ('source=<key>') must stay far under 255 bytes
-
-
-def safe_source(profile: Profile, url: str | None, publication: str | None) -> str:
-    """``profiles.source_key``, made safe whatever the page claims: it names an output folder.
-
-    A URL that urllib cannot split ('http://[::1/x', from a hostile canonical link) falls
-    back to the publication; runs of dots ('evil..com') become one, so the key never holds
-    '..' (which the validation suite treats as critical); over-long keys are cut.
-    """
-    try:
-        key = source_key(profile, url, publication)
-    except ValueError:
-        key = source_key(profile, None, publication)
-    key = re.sub(r"\.{2,}", ".", key)[:_MAX_SOURCE].strip(".-_")
-    return key if _SAFE_SOURCE.match(key) else "unknown"
-
-
 def _when(raw: str | None, profile: Profile, *, default_year: int | None = None, captured_at: datetime | None = None):
     """(local date, UTC instant, match) of a page's date string.
 
@@ -98,7 +79,7 @@ def _when(raw: str | None, profile: Profile, *, default_year: int | None = None,
 def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContext) -> tuple[dict, list[dict]]:
     """One article row and its comment rows, ready for validation."""
     url = raw.url or page.url
-    source = safe_source(profile, url, raw.publication)
+    source = source_key(profile, url, raw.publication)
     title = normalize_text(raw.title) if raw.title else None
     body_paras = [normalize_text(p) for p in raw.paragraphs]
     dateline = None

@@ -28,6 +28,8 @@ def _print_summary(s: dict) -> None:
     print(f"  comments   published {s['comments_published']:>7}   quarantined {s['comments_quarantined']}")
     reasons = ", ".join(f"{k}: {v}" for k, v in sorted(s["reject_reasons"].items()))
     print(f"  rejected inputs      {s['rejected']:>7}" + (f"   ({reasons})" if reasons else ""))
+    if s.get("skipped_records"):
+        print("  skipped archive records (not pages): " + ", ".join(f"{k}: {v}" for k, v in sorted(s["skipped_records"].items())))
     print(f"  accounting: inputs = published + quarantined + rejected: "
           f"{s['inputs']} = {s['articles_published']} + {s['articles_quarantined']} + {s['rejected']}: "
           f"{'ok' if s['accounting_ok'] else 'BROKEN'}")

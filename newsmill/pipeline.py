@@ -17,7 +17,7 @@ from newsmill.clean import CleanContext, clean_page
 from newsmill.config import Settings
 from newsmill.extract import extract_page
 from newsmill.records import Reject
-from newsmill.sources import discover, read_input
+from newsmill.sources import inventory, read_input
 from newsmill.version import __version__
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,15 @@ class BatchResult:
     articles: list[dict] = field(default_factory=list)
     comments: list[dict] = field(default_factory=list)
     rejects: list[dict] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)  # archive records that are not pages, by kind
+
+
+@dataclass
+class Plan:
+    """Batches of input addresses (one task each), and what listing the inputs already found."""
+
+    batches: list[list[str]]
+    listed: BatchResult  # damaged archives as rejects, skipped record counts
 
 
 @dataclass
@@ -62,6 +71,7 @@ class RunSummary:
     accounting_ok: bool
     seconds: float
     reject_reasons: dict[str, int] = field(default_factory=dict)
+    skipped_records: dict[str, int] = field(default_factory=dict)
     failed_expectations: list[dict] = field(default_factory=list)
     publish: list[dict] = field(default_factory=list)
     # how comment authors appear in this run's rows (keep | pseudonymize | drop), for the dataset card
@@ -112,10 +122,13 @@ def start_run(settings: Settings) -> RunContext:
     )
 
 
-def plan_batches(paths: list[str], batch_size: int) -> list[list[str]]:
-    """Input files in fixed-size batches: the unit of work of one task."""
-    uris = discover(paths)
-    return [uris[i : i + batch_size] for i in range(0, len(uris), batch_size)]
+def plan(paths: list[str], batch_size: int, ctx: RunContext) -> Plan:
+    """Inputs in fixed-size batches (the unit of work of one task); archives are listed record by record."""
+    inv = inventory(paths)
+    listed = BatchResult(inputs=len(inv.rejects), rejects=[_reject_row(r, ctx) for r in inv.rejects],
+                         skipped=dict(inv.skipped))
+    refs = inv.refs
+    return Plan([refs[i : i + batch_size] for i in range(0, len(refs), batch_size)], listed)
 
 
 def _reject_row(r: Reject, ctx: RunContext) -> dict:
@@ -155,6 +168,8 @@ def merge(results: list[BatchResult], ctx: RunContext) -> BatchResult:
     for res in results:
         merged.inputs += res.inputs
         merged.rejects.extend(res.rejects)
+        for kind, n in res.skipped.items():
+            merged.skipped[kind] = merged.skipped.get(kind, 0) + n
         dup_ids = set()
         for a in res.articles:
             if a["article_id"] in first:
@@ -208,6 +223,7 @@ def finalize(results: list[BatchResult], ctx: RunContext, *, started: float | No
         accounting_ok=merged.inputs == outcome.articles.num_rows + n_quar_a + len(merged.rejects),
         seconds=0.0,
         reject_reasons=reasons,
+        skipped_records=merged.skipped,
         failed_expectations=[asdict(o) for o in outcome.outcomes if not o.success],
         publish=stats,
         authors_mode=ctx.authors_mode,
@@ -222,5 +238,6 @@ def run(paths: list[str], settings: Settings) -> RunSummary:
     """The whole pipeline in this process, without Prefect (tests, notebooks, benchmarks)."""
     started = time.monotonic()
     ctx = start_run(settings)
-    results = [process_batch(b, ctx) for b in plan_batches(paths, settings.batch_size)]
-    return finalize(results, ctx, started=started)
+    work = plan(paths, settings.batch_size, ctx)
+    results = [process_batch(b, ctx) for b in work.batches]
+    return finalize([work.listed, *results], ctx, started=started)

@@ -109,7 +109,10 @@ def default_profile() -> Profile:
 
 
 def _host(url: str) -> str:
-    host = (urlsplit(url).hostname or "").lower()
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:  # 'http://[::1/x' and other unsplittable URLs from hostile pages
+        return ""
     return host[4:] if host.startswith("www.") else host
 
 
@@ -134,16 +137,26 @@ def match(url: str | None = None, publication: str | None = None, text: str | No
     return profiles["unknown"]
 
 
+_SAFE_SOURCE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_MAX_SOURCE = 100
+
+
 def source_key(profile: Profile, url: str | None, publication: str | None) -> str:
-    """Partition-safe source key: profile name, else host, else publication slug."""
+    """Source key: profile name, else host, else publication slug.
+
+    It names an output folder, whatever the page claims: only ``[a-z0-9._-]``,
+    no '..', at most 100 characters, else 'unknown'.
+    """
     if profile.name != "unknown":
-        return profile.name
-    if url and (host := _host(url)):
-        return re.sub(r"[^a-z0-9.-]+", "-", host).strip("-.") or "unknown"
-    if publication:
-        slug = re.sub(r"[^a-z0-9]+", "-", publication.casefold()).strip("-")
-        return slug or "unknown"
-    return "unknown"
+        key = profile.name
+    elif url and (host := _host(url)):
+        key = re.sub(r"[^a-z0-9.-]+", "-", host)
+    elif publication:
+        key = re.sub(r"[^a-z0-9]+", "-", publication.casefold())
+    else:
+        key = "unknown"
+    key = re.sub(r"\.{2,}", ".", key)[:_MAX_SOURCE].strip(".-_")
+    return key if _SAFE_SOURCE.match(key) else "unknown"
 
 
 def ui_artifact_regex(extra_dir: str | None = None) -> str:

@@ -16,6 +16,7 @@ def _markdown(s: dict) -> str:
         f"- articles published: {s['articles_published']}, quarantined: {s['articles_quarantined']}",
         f"- comments published: {s['comments_published']}, quarantined: {s['comments_quarantined']}",
         f"- rejected inputs: {s['rejected']}" + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(s['reject_reasons'].items()))})" if s["reject_reasons"] else ""),
+        f"- skipped archive records (not pages): {', '.join(f'{k}: {v}' for k, v in sorted(s.get('skipped_records', {}).items())) or 'none'}",
         f"- accounting (inputs = published + quarantined + rejected articles): {'ok' if s['accounting_ok'] else 'BROKEN'}",
         f"- critical expectation failed: {'YES' if s['critical_failed'] else 'no'}",
         f"- exit code: {s['exit_code']}; {s['seconds']} s",

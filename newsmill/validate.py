@@ -13,6 +13,7 @@ suites test like any other column; they never leave this module.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
 import threading
@@ -344,6 +345,17 @@ def validate_tables(articles: pa.Table, comments: pa.Table, *, params: dict | No
 # --------------------------------------------------------------------------- data docs
 
 
+def _inert(value):
+    """Failing values HTML-escaped: GX Data Docs render them unescaped, and page text is hostile."""
+    if isinstance(value, str):
+        return html.escape(value, quote=False)
+    if isinstance(value, dict):
+        return {k: _inert(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_inert(v) for v in value]
+    return value
+
+
 def build_data_docs(outcome: ValidationOutcome, report_dir: Path) -> Path:
     """Render this outcome's results (and the suites) as GX Data Docs under ``report_dir/data_docs``.
 
@@ -371,7 +383,7 @@ def build_data_docs(outcome: ValidationOutcome, report_dir: Path) -> Path:
             run_id = RunIdentifier(run_name=run.get("run_name") or "newsmill",
                                    run_time=run.get("run_time") or datetime.now(UTC))
             key = ValidationResultIdentifier(ExpectationSuiteIdentifier(name), run_id, f"newsmill-{name}")
-            store.set(key, ExpectationSuiteValidationResultSchema().load(res))
+            store.set(key, ExpectationSuiteValidationResultSchema().load(_inert(res)))
         if site not in ctx.list_data_docs_sites():
             ctx.add_data_docs_site(site_name=site, site_config={
                 "class_name": "SiteBuilder",

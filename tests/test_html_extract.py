@@ -4,8 +4,6 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-import pytest
-
 from newsmill.extract.dates import find_date
 from newsmill.extract.html import extract_html
 from newsmill.text import tokens

@@ -61,17 +61,11 @@ def test_to_utc_is_aware_for_any_found_time(before, when, fmt, after, day_first,
     m = find_date(text, day_first=day_first, default_year=default_year)
     if m is None or not m.has_time or m.year is None:
         return
-    # offsets beyond +-24 h ('+9999') are a known crash in dates.py: see the xfail test below
-    if m.utc_offset_minutes is not None and abs(m.utc_offset_minutes) >= 24 * 60:
-        return
     for tz in ("UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"):
         utc = m.to_utc(tz)
         assert utc.tzinfo is not None and utc.utcoffset().total_seconds() == 0
 
 
-@pytest.mark.xfail(strict=True, reason="dates.py (extract owner): a written offset of 24 h or more ('+9999', "
-                   "'GMT+25', 'UTC-24:00') makes DateMatch.to_utc raise ValueError; _offset should return None "
-                   "outside -12:00..+14:00. clean._when now guards against it.")
 @pytest.mark.parametrize("text", ["March 3, 2012 at 4:15 pm +9999", "March 3, 2012 16:15 GMT+25",
                                   "March 3, 2012 16:15 UTC-24:00"])
 def test_to_utc_with_impossible_offset_does_not_raise(text):
@@ -144,8 +138,6 @@ def test_normalize_line_idempotent_and_single_line(line):
     assert not _CONTROL.search(once)
 
 
-@pytest.mark.xfail(strict=True, reason="text.py: C1 control characters (U+0080-U+009F, e.g. from bytes latin-1 "
-                   "decodes as controls) survive normalize_text; _CONTROL should include \\x80-\\x9f")
 def test_normalize_text_drops_c1_controls():
     assert normalize_text("a\x85b\x9dc") in ("abc", "a b c", "a\nb c", "a\nbc")
 
@@ -162,9 +154,10 @@ def test_parse_text_dump_never_raises_and_comments_come_from_the_input(text):
     page = parse_text_dump(text)
     source = _squash(normalize_text(text))
     for c in page.comments:
-        # a comment's text is the input's words, rejoined: a substring once whitespace is ignored
-        for para in c.text.split("\n\n"):
-            assert _squash(para) in source, (para, text)
+        # every line of a comment is the input's words (bullets, artefact lines and blank lines
+        # between them may be dropped): a substring once whitespace is ignored
+        for line in c.text.splitlines():
+            assert _squash(line) in source, (line, text)
         assert c.parent_index is None or 0 <= c.parent_index < len(page.comments)
     for p in page.paragraphs:
         assert _squash(p) in source

@@ -79,3 +79,25 @@ def test_garbage_is_reported_not_raised(tmp_path):
     path.write_bytes(gzip.compress(b"this is not a warc file\r\n\r\n" * 10))
     s = scan(str(path))
     assert s.refs == [] and s.reject is not None and s.reject.reason == "corrupt_archive"
+
+
+def test_pipeline_reads_archives(tmp_path):
+    from newsmill import pipeline, publish
+    from newsmill.config import Settings
+
+    d = tmp_path / "in"
+    d.mkdir()
+    write_archive(d / "crawl.warc.gz")
+    cut = d / "cut.warc.gz"
+    cut.write_bytes((d / "crawl.warc.gz").read_bytes()[:-200])
+    s = pipeline.run([str(d)], Settings(output_dir=tmp_path / "out", author_key=b"k" * 32))
+    assert s.accounting_ok
+    # the seed page (WET conversion record) comes out of the intact archive with its URL
+    arts = publish.read_table("articles", tmp_path / "out").to_pylist()
+    seed = [a for a in arts if a["title"] and a["title"].startswith("Working together")]
+    assert len(seed) == 1 and seed[0]["url"] == "https://example.org/seed" and seed[0]["input_format"] == "wet"
+    assert seed[0]["input_uri"].endswith(tuple(f"#{r.rpartition('#')[2]}" for r in scan(str(d / "crawl.warc.gz")).refs))
+    assert s.comments_published + s.comments_quarantined >= 33
+    assert s.skipped_records == {"warc:warcinfo": 2, "warc:request": 2, "warc:not_html": 2, "warc:http_301": 2,
+                                 "warc:revisit": 2}
+    assert "corrupt_archive" in s.reject_reasons

@@ -4,13 +4,14 @@ Formats plug in here; all of them hand the same RawPage to ``clean``.
 """
 from __future__ import annotations
 
+import re
+
 from newsmill import profiles as _profiles
 from newsmill.records import PageInput, RawPage, Reject
 from newsmill.sources.decode import UndecodableError, decode
 
 
-class NoArticle(ValueError):
-    """The page decoded but holds nothing that looks like an article."""
+_WORD = re.compile(r"\w")
 
 
 def extract_page(page: PageInput, *, profiles_dir: str | None = None) -> tuple[RawPage, _profiles.Profile] | Reject:
@@ -29,6 +30,6 @@ def extract_page(page: PageInput, *, profiles_dir: str | None = None) -> tuple[R
         raw = extract_html(text, url=page.url, captured_at=page.captured_at, profiles_dir=profiles_dir)
     else:
         return Reject(page.uri, "extract", "unsupported_format", f"input format {page.format!r} is not supported yet", page.sha256)
-    if not raw.title and not raw.paragraphs:
+    if not _WORD.search(" ".join([raw.title or "", *raw.paragraphs])):
         return Reject(page.uri, "extract", "no_article", "no title and no body text found", page.sha256)
     return raw, _profiles.load_profiles(profiles_dir)[raw.profile]

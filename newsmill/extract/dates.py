@@ -150,7 +150,8 @@ def _offset(tz: str | None) -> int | None:
     if not m:
         return None
     minutes = int(m.group(2)) * 60 + int(m.group(3) or 0)
-    return -minutes if m.group(1) == "-" else minutes
+    minutes = -minutes if m.group(1) == "-" else minutes
+    return minutes if -12 * 60 <= minutes <= 14 * 60 else None  # real zones span UTC-12..UTC+14
 
 
 _TZ = lexicon().tz_offsets

@@ -17,6 +17,7 @@ from newsmill.records import PageInput, Reject
 from newsmill.sources.decode import looks_binary
 
 # suffix (after removing .gz) -> input format
+ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz", ".arc", ".arc.gz")
 FORMATS = {".txt": "text", ".text": "text", ".html": "html", ".htm": "html", ".xhtml": "html"}
 
 # Size limits, each with its own reject reason (``too_large``, ``too_many_lines``).  Measured on a
@@ -55,7 +56,8 @@ def discover(paths: list[str]) -> list[str]:
             if os.path.isdir(m):
                 for root, dirs, files in os.walk(m):
                     dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                    found += [os.path.join(root, f) for f in sorted(files) if not f.startswith(".") and _format_of(f)]
+                    found += [os.path.join(root, f) for f in sorted(files)
+                              if not f.startswith(".") and (_format_of(f) or f.lower().endswith(ARCHIVE_SUFFIXES))]
             else:
                 found.append(m)
     seen, out = set(), []

@@ -18,8 +18,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 from newsmill.records import PageInput, Reject
-
-ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz", ".arc", ".arc.gz")
+from newsmill.sources.files import ARCHIVE_SUFFIXES
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _READ_ERRORS = (ArchiveLoadFailed, EOFError, OSError, zlib.error, ValueError, IndexError, KeyError)
 

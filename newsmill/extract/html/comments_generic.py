@@ -15,7 +15,7 @@ from lxml import etree
 
 from newsmill.extract.dates import find_date
 from newsmill.extract.html.common import Found, build
-from newsmill.extract.html.tree import SKIP_TAGS, claim, flat_text, node_text
+from newsmill.extract.html.tree import SKIP_TAGS, claim, flat_text
 from newsmill.profiles import Profile
 from newsmill.records import RawComment
 
@@ -260,5 +260,3 @@ def _read(blocks: list, anchors: list, profile: Profile, captured_at) -> list[Ra
         claim(block)
     return out
 
-
-__all__ = ["extract", "node_text"]

@@ -18,7 +18,7 @@ from lxml import etree
 from lxml.cssselect import CSSSelector
 
 from newsmill.extract.html.common import Found, build
-from newsmill.extract.html.tree import claim, flat_text
+from newsmill.extract.html.tree import claim
 from newsmill.profiles import PROFILE_DIR, Profile
 from newsmill.records import RawComment
 
@@ -224,6 +224,3 @@ def _boxed_parent(el, box_sel, owner: dict) -> int | None:
             return None
     return None
 
-
-def describe(el) -> str:  # debugging aid
-    return f"<{el.tag} class={el.get('class')!r} id={el.get('id')!r}> {flat_text(el)[:60]!r}"

@@ -12,8 +12,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from lxml import etree
-
 from newsmill.extract.dates import DateMatch, find_date
 from newsmill.extract.html.tree import flat_text, node_text
 from newsmill.extract.lexicon import lexicon
@@ -244,7 +242,3 @@ def thread(elements: list) -> list[tuple[int, int | None]]:
         parent = next((index[a] for a in el.iterancestors() if a in index), None)
         out.append((0 if parent is None else out[parent][0] + 1, parent))
     return out
-
-
-def is_xpath_element(x) -> bool:
-    return isinstance(x, etree._Element)
