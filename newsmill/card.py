@@ -11,6 +11,23 @@ from newsmill.schema import data_dictionary_markdown
 
 DEFAULT_PSEUDONYMISATION = "pseudonymize ids, names kept"
 
+# How each --authors mode shows in the card (the mode is recorded per output; runs cannot mix modes).
+AUTHORS_MODES = {
+    "keep": "names as shown on the page, plus a keyed author_id",
+    "pseudonymize": "names replaced by `user-<author_id>` in author, reply_to_name and @mentions "
+                    "(names written in running text without '@' are not replaced)",
+    "drop": "authors removed (author and author_id null, @mentions replaced by '@[author]'); threading kept",
+}
+KEY_SOURCES = {
+    "environment": "key from NEWSMILL_AUTHOR_KEY: ids comparable across outputs made with the same key",
+    "output": "random key kept in this output's _state/: ids only comparable within this dataset",
+}
+
+
+def pseudonymisation(authors_mode: str, key_source: str) -> str:
+    """The card's sentence for an output's author handling."""
+    return f"mode '{authors_mode}': {AUTHORS_MODES.get(authors_mode, authors_mode)}; {KEY_SOURCES.get(key_source, key_source)}"
+
 LOADING = '''\
 Paths below are relative to the folder that contains `output/`. Every reader follows the
 `articles` / `comments` symlinks into the current version.

@@ -186,7 +186,7 @@ def merge(results: list[BatchResult], ctx: RunContext) -> BatchResult:
 
 def finalize(results: list[BatchResult], ctx: RunContext, *, started: float | None = None) -> RunSummary:
     """Validate everything the batches produced, publish what passed, quarantine the rest, report."""
-    from newsmill import manifest, publish, report, validate
+    from newsmill import card, manifest, publish, report, validate
 
     started = started or time.monotonic()
     merged = merge(results, ctx)
@@ -201,7 +201,8 @@ def finalize(results: list[BatchResult], ctx: RunContext, *, started: float | No
     publish.write_rejects(schema.to_arrow("rejects", merged.rejects), out, run_id=ctx.run_id)
     commit = publish.publish_run({"articles": outcome.articles, "comments": outcome.comments}, out,
                                  run_id=ctx.run_id, pipeline_version=ctx.pipeline_version,
-                                 run_info=manifest.run_info(merged.inputs, outcome, merged.rejects))
+                                 run_info=manifest.run_info(merged.inputs, outcome, merged.rejects),
+                                 pseudonymisation=card.pseudonymisation(ctx.authors_mode, ctx.author_key_source))
     stats = [asdict(s) for s in commit.stats]
 
     n_quar_a = outcome.quarantine["articles"].num_rows if "articles" in outcome.quarantine else 0

@@ -214,3 +214,17 @@ def test_run_summary_rechecks_the_accounting_invariant():
     assert not s.accounting_ok and s.exit_code == 1
     assert pipeline.RunSummary(**{**base, "rejected": 1}).accounting_ok
     assert pipeline.RunSummary(**{**base, "rejected": 1}).to_dict()["authors_mode"] == "keep"
+
+
+def test_dataset_card_states_the_authors_mode(tmp_path):
+    from newsmill import pipeline
+    from newsmill.config import Settings
+
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "seed.txt").write_bytes(SEED.read_bytes())
+    out = tmp_path / "out"
+    pipeline.run([str(d)], Settings(output_dir=out, authors="pseudonymize"))
+    card_text = (out / "README.md").read_text(encoding="utf-8")
+    assert "mode 'pseudonymize'" in card_text and "user-<author_id>" in card_text
+    assert "only comparable within this dataset" in card_text  # no NEWSMILL_AUTHOR_KEY: per-output key
