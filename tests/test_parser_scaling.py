@@ -60,11 +60,6 @@ def test_parser_time_grows_linearly(name):
     assert ratio < MAX_RATIO, f"{name}: {small:.3f} s -> {big:.3f} s for 4x the input (x{ratio:.1f})"
 
 
-@pytest.mark.xfail(strict=True, reason="textdump._choose_section (extract owner): every comment-count header line "
-                   "re-scans all stamps after it (_run_after, _regular), so a page with many '12 Comments' lines "
-                   "between comments is quadratic (0.25 MB: 9 s, 1 MB: 100 s). Fix: bisect the stamp and closer lists "
-                   "and keep each header's run as an index range with per-shape prefix counts; build the stamp list "
-                   "only for the chosen section.")
 @pytest.mark.slow  # ~5 s: the quadratic term only dominates from ~30 KB on
 def test_parser_linear_with_a_header_before_every_comment():
     shape = lambda n: _HEAD + _HEADED * (n // len(_HEADED))  # noqa: E731

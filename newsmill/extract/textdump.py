@@ -13,6 +13,7 @@ module only knows layout.
 """
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -155,33 +156,89 @@ def _declared(m: re.Match, text: str) -> int | None:
     return 1 if re.match(r"(?i)(?:one|1)\b", text) else None
 
 
+class _StampIndex:
+    """Stamps by line, with per-shape prefix counts: a header's run is an index range, and its
+    size after ``_regular`` is known without building it.  Pages can hold a header line before
+    every comment; rescanning the stamps for each of them was quadratic."""
+
+    def __init__(self, stamps: list[Stamp]):
+        self.stamps = stamps
+        self.lines = [s.line for s in stamps]
+        self.prefix: dict[tuple, list[int]] = {}
+        self.rel = [0]
+        for i, s in enumerate(stamps):
+            key = s.shape[:2]
+            if key not in self.prefix:
+                self.prefix[key] = [0] * (i + 1)
+            for k, counts in self.prefix.items():
+                counts.append(counts[-1] + (k == key))
+            self.rel.append(self.rel[-1] + (s.shape[0] == "rel"))
+
+    def first_after(self, line: int) -> int:
+        return bisect.bisect_right(self.lines, line)
+
+    def before(self, line: int) -> int:
+        return bisect.bisect_left(self.lines, line)
+
+    def _top(self, k: int, e: int):
+        """(shape kept by _regular, or None when the run is kept whole)."""
+        n = e - k
+        if n < 5:
+            return None
+        top, c = max(((key, pre[e] - pre[k]) for key, pre in self.prefix.items()), key=lambda kv: kv[1])
+        return top if c >= 0.8 * n else None
+
+    def _kept(self, i: int, top) -> bool:
+        s = self.stamps[i]
+        return top is None or s.shape[:2] == top or s.shape[0] == "rel"
+
+    def regular_size_and_last(self, k: int, e: int) -> tuple[int, int | None]:
+        top = self._top(k, e)
+        if top is None:
+            n = e - k
+        else:
+            c = self.prefix[top][e] - self.prefix[top][k]
+            rel = self.rel[e] - self.rel[k]
+            n = c + rel - (c if top[0] == "rel" else 0)
+        last = next((i for i in range(e - 1, k - 1, -1) if self._kept(i, top)), None)
+        return n, (self.stamps[last].line if last is not None else None)
+
+    def regular(self, k: int, e: int) -> list[Stamp]:
+        top = self._top(k, e)
+        return [self.stamps[i] for i in range(k, e) if self._kept(i, top)]
+
+
 def _choose_section(lines, stamps: list[Stamp], closers: list[int], profile, lex: Lexicon, *,
                     headed: bool) -> _Section | None:
     """The header followed by the most stamps; without one (``headed=False``), the longest regular run."""
-    found: list[_Section] = []
+    index = _StampIndex(stamps)
+    found: list[tuple[_Section, int, int, int, int | None]] = []  # section, run range, size, last stamp line
     for i, ln in enumerate(lines):
         if not ln.text or len(ln.text) > 250 or not (m := _matches(profile.comment_headers, ln.text)):
             continue
-        run, end, closed = _run_after(lines, i, stamps, closers, len(lines))
-        if not run or run[0].line - i > _MAX_HEADER_GAP:
-            found.append(_Section(i, i + 1, i + 1, False, [], _declared(m, ln.text)))
+        k, e, end, closed = _run_after(lines, i, index, closers, len(lines))
+        if k == e or stamps[k].line - i > _MAX_HEADER_GAP:
+            found.append((_Section(i, i + 1, i + 1, False, [], _declared(m, ln.text)), k, k, 0, None))
         else:
-            found.append(_Section(i, i + 1, end, closed, _regular(run), _declared(m, ln.text)))
-    groups: dict[int, list[_Section]] = {}
-    for sec in found:
-        if sec.stamps:
-            groups.setdefault(sec.stamps[-1].line, []).append(sec)
+            size, last = index.regular_size_and_last(k, e)
+            found.append((_Section(i, i + 1, end, closed, [], _declared(m, ln.text)), k, e, size, last))
+    groups: dict[int, list[tuple]] = {}
+    for entry in found:
+        if entry[3]:
+            groups.setdefault(entry[4], []).append(entry)
     if groups:
         # headers over the same stamps: a count link above the article ('12 comments') also owns
         # the article's byline, so the real header is the last one before (nearly) all of them;
         # headers over different stamps (a sidebar's '247 comments'): the one over the most, first
         picks = []
-        for secs in groups.values():
-            most = max(len(s.stamps) for s in secs)
-            picks.append((most, [s for s in secs if len(s.stamps) >= max(1, most - 1 - most // 10)][-1]))
+        for entries in groups.values():
+            most = max(en[3] for en in entries)
+            picks.append((most, [en for en in entries if en[3] >= max(1, most - 1 - most // 10)][-1]))
         most = max(n for n, _ in picks)
-        return next(sec for n, sec in picks if n == most)
-    best = found[0] if found else None
+        sec, k, e, _, _ = next(en for n, en in picks if n == most)
+        sec.stamps = index.regular(k, e)
+        return sec
+    best = found[0][0] if found else None
     if headed:
         return best
     run = _longest_run(lines, stamps, closers)
@@ -216,22 +273,25 @@ def _verbs_on_stamps(sec: _Section, lines, lex: Lexicon) -> bool:
 
 
 def _end_after(line: int, closers: list[int], n: int) -> tuple[int, bool]:
-    c = next((c for c in closers if c > line), None)
-    return (c, True) if c is not None else (n, False)
+    """First closing line after ``line`` (closers are in line order)."""
+    i = bisect.bisect_right(closers, line)
+    return (closers[i], True) if i < len(closers) else (n, False)
 
 
-def _run_after(lines, header: int, stamps: list[Stamp], closers: list[int], n: int):
-    """Stamps after a header up to the first closing line past the first of them."""
-    after = [s for s in stamps if s.line > header]
-    if not after:
-        return [], n, False
-    end, closed = _end_after(after[0].line, closers, n)
-    first_close = next((c for c in closers if header < c < after[0].line), None)
-    if first_close is not None:
-        prose = sum(1 for ln in lines[header + 1 : first_close] if len(ln.text.split()) >= 6)
+def _run_after(lines, header: int, index: _StampIndex, closers: list[int], n: int):
+    """Stamps after a header up to the first closing line past the first of them, as an index range
+    (k, e) into the stamps, with the section's end line and whether a closer ends it."""
+    k = index.first_after(header)
+    if k == len(index.stamps):
+        return k, k, n, False
+    first = index.stamps[k].line
+    end, closed = _end_after(first, closers, n)
+    c = bisect.bisect_right(closers, header)
+    if c < len(closers) and closers[c] < first:
+        prose = sum(1 for ln in lines[header + 1 : closers[c]] if len(ln.text.split()) >= 6)
         if prose >= 3:  # the comments under this header ended before any stamp: these stamps are elsewhere
-            return [], n, False
-    return [s for s in after if s.line < end], end, closed
+            return k, k, n, False
+    return k, index.before(end), end, closed
 
 
 def _regular(run: list[Stamp]) -> list[Stamp]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
 from newsmill.extract.dates import DateMatch, find_date
 from newsmill.extract.html.tree import flat_text, node_text
@@ -55,7 +55,7 @@ def date_from_attrs(el) -> str | None:
             if _ISO.match(val):
                 return val.strip()
             if attr in ("data-timestamp", "data-utime", "data-time") and (m := _EPOCH.match(val)):
-                return datetime.utcfromtimestamp(int(m.group(1))).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+                return datetime.fromtimestamp(int(m.group(1)), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
     return None
 
 
