@@ -266,20 +266,28 @@ GERMAN = """
 
 
 def test_german_relative_and_absolute_times():
+    from newsmill.clean import CleanContext, clean_page
+    from newsmill.profiles import default_profile
+    from newsmill.records import PageInput
+
     captured = datetime(2012, 3, 12, 18, 0, tzinfo=timezone.utc)
-    raw = extract_html(page(GERMAN, lang="de"), captured_at=captured)
+    html = page(GERMAN, lang="de")
+    raw = extract_html(html, captured_at=captured)
     got = [(c.author, c.posted_raw, c.text) for c in raw.comments]
     assert got == [
-        ("Klaus M.", "vor 3 Stunden [2012-03-12T15:00:00+00:00]", "Endlich ein Park für alle Familien."),
+        ("Klaus M.", "vor 3 Stunden", "Endlich ein Park für alle Familien."),  # exactly what the page shows
         ("Sabine", "12. März 2012 um 14:30", "Das hat viel zu lange gedauert.\n\nTrotzdem gut."),
     ]
-    # the bracketed instant is what clean reads; the visible string stays in front
-    assert find_date(got[0][1]).to_utc("Europe/Berlin") == datetime(2012, 3, 12, 15, 0, tzinfo=timezone.utc)
-    assert find_date(got[1][1]).to_utc("Europe/Berlin") == datetime(2012, 3, 12, 13, 30, tzinfo=timezone.utc)
     assert raw.language == "de"
-    # without a capture time the relative string is kept as it is, unresolved
-    plain = extract_html(page(GERMAN, lang="de"))
-    assert plain.comments[0].posted_raw == "vor 3 Stunden"
+    # clean resolves the relative time against the capture time, the absolute one in the site's zone
+    pin = PageInput(uri="x", data=html.encode(), sha256="0" * 64, format="html", captured_at=captured)
+    _, rows = clean_page(raw, pin, default_profile(), CleanContext(b"k", captured, "t"))
+    assert rows[0]["posted_at"] == datetime(2012, 3, 12, 15, 0, tzinfo=timezone.utc)
+    assert rows[1]["posted_at"] == datetime(2012, 3, 12, 14, 30, tzinfo=timezone.utc)  # unknown site: UTC
+    # without a capture time the relative string stays unresolved
+    _, rows = clean_page(raw, PageInput(uri="x", data=b"", sha256="0" * 64, format="html"), default_profile(),
+                         CleanContext(b"k", captured, "t"))
+    assert rows[0]["posted_at"] is None and "time_unparsed" in rows[0]["flags"]
     assert_not_in_body(raw)
 
 

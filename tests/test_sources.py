@@ -9,7 +9,6 @@ from newsmill.extract import extract_page
 from newsmill.records import PageInput, Reject
 from newsmill.sources import discover, read_input
 from newsmill.sources.decode import decode
-from tests.conftest import SEED
 
 LATIN_PAGE = """Élections à Zürich : très peu de participation
 

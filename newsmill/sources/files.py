@@ -6,7 +6,6 @@ one broken input cannot stop a run and nothing is dropped silently.
 from __future__ import annotations
 
 import glob
-import gzip
 import hashlib
 import os
 import stat

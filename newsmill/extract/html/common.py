@@ -66,27 +66,6 @@ def date_from_text(text: str, *, day_first: bool, default_year: int | None = Non
     return text[m.start : m.end].strip(" ,|-–—·•()"), m
 
 
-def resolve_relative(raw: str | None, captured_at: datetime | None, day_first: bool) -> str | None:
-    """'3 hours ago' with a capture time: the raw string plus the instant it stands for, in brackets
-    ('3 hours ago [2012-03-12T11:30:00+00:00]'), so that ``clean`` can read it; without a capture
-    time the raw string stays as it is (posted_at unresolved)."""
-    if not raw or captured_at is None:
-        return raw
-    m = find_date(raw, day_first=day_first, relative=True)
-    if m is None or not m.relative:
-        return raw
-    if captured_at.tzinfo is None:
-        from datetime import timezone
-
-        captured_at = captured_at.replace(tzinfo=timezone.utc)
-    r = m.resolve(captured_at)
-    if r.year is None or r.hour is None:
-        return raw
-    if r.utc_offset_minutes is None:  # 'yesterday at 3:45 pm': a local clock time, the day resolved
-        return f"{raw} [{r.year:04d}-{r.month:02d}-{r.day:02d} {r.hour:02d}:{r.minute or 0:02d}]"
-    return f"{raw} [{r.year:04d}-{r.month:02d}-{r.day:02d}T{r.hour:02d}:{r.minute or 0:02d}:{r.second or 0:02d}+00:00]"
-
-
 def parse_count(text: str | None) -> int | None:
     if not text:
         return None
@@ -204,7 +183,6 @@ def build(found: Found, profile: Profile, *, captured_at: datetime | None = None
     text = _artifact_free(text, profile).strip()
     if not text:
         return None
-    posted = resolve_relative(posted, captured_at, day_first)
     return RawComment(author=author or None, posted_raw=posted or None, text=text, depth=found.depth,
                       likes=likes, parent_index=found.parent)
 
