@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from newsmill import ids
 from newsmill.extract.dates import find_date
@@ -55,7 +55,8 @@ def strip_artifacts(text: str, profile: Profile) -> tuple[str, bool]:
     return stripped, stripped != text.rstrip()
 
 
-def _when(raw: str | None, profile: Profile, *, default_year: int | None = None, captured_at: datetime | None = None):
+def _when(raw: str | None, profile: Profile, *, default_year: int | None = None, captured_at: datetime | None = None,
+          day_first: bool | None = None):
     """(local date, UTC instant, match) of a page's date string.
 
     Comment stamps often omit the year ('July 23, @09:58PM'): the article's year
@@ -64,7 +65,8 @@ def _when(raw: str | None, profile: Profile, *, default_year: int | None = None,
     """
     if not raw:
         return None, None, None
-    m = find_date(raw, day_first=profile.day_first, default_year=default_year, relative=captured_at is not None)
+    order = profile.day_first if day_first is None else day_first
+    m = find_date(raw, day_first=order, default_year=default_year, relative=captured_at is not None)
     if m is None:
         return None, None, None
     if m.relative:
@@ -105,7 +107,7 @@ def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContex
     year = pub_date.year if pub_date else UNDATED_YEAR
     default_year = pub_date.year if pub_date else (page.captured_at.year if page.captured_at else None)
     comments = _clean_comments(raw.comments, aid, source, year, profile, ctx, provenance,
-                               default_year=default_year, captured_at=page.captured_at)
+                               default_year=default_year, captured_at=page.captured_at, article_date=pub_date)
     captions = [(normalize_text(t), normalize_text(c) if c else None) for t, c in raw.captions]
     article = {
         "article_id": aid,
@@ -136,11 +138,41 @@ def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContex
     return article, comments
 
 
+_AMBIGUOUS = re.compile(r"(?<!\d)([01]?\d)[./-]([01]?\d)[./-](?:\d\d){1,2}(?!\d)")
+
+
+def _date_order(raws: list[RawComment], profile: Profile, article_date, default_year) -> bool | None:
+    """Day/month order of the page's numeric comment dates ('07.08.12'), when the site's is unknown.
+
+    Each reading is scored on what any reader would check: no comment long before its
+    article, comments in chronological order (either way), and close together.  None when the
+    page gives no evidence (both readings score the same) or the profile knows the order.
+    """
+    if profile.day_first is not None:
+        return None
+    stamps = [rc.posted_raw for rc in raws if rc.posted_raw and _AMBIGUOUS.search(rc.posted_raw)]
+    if not stamps:
+        return None
+    scores = {}
+    for order in (True, False):
+        days = [m.date for raw in stamps if (m := find_date(raw, day_first=order, default_year=default_year))]
+        if not days:
+            return None
+        early = sum(1 for d in days if article_date and d < article_date - timedelta(days=1))
+        pairs = list(zip(days, days[1:]))
+        disorder = min(sum(a > b for a, b in pairs), sum(a < b for a, b in pairs))
+        scores[order] = (early, disorder, (max(days) - min(days)).days)
+    if scores[True] == scores[False]:
+        return None
+    return min(scores, key=scores.get)
+
+
 def _clean_comments(raws: list[RawComment], aid: str, source: str, year, profile: Profile,
                     ctx: CleanContext, provenance: dict, *, default_year: int | None = None,
-                    captured_at: datetime | None = None) -> list[dict]:
+                    captured_at: datetime | None = None, article_date=None) -> list[dict]:
     rows: list[dict] = []
     seen_ids: dict[str, int] = {}
+    order = _date_order(raws, profile, article_date, default_year)
     for pos, rc in enumerate(raws, start=1):
         flags = list(rc.flags)
         text = normalize_text(rc.text)
@@ -151,7 +183,10 @@ def _clean_comments(raws: list[RawComment], aid: str, source: str, year, profile
         if not author:
             author = None
             flags.append("anonymous")
-        _, posted_at, match = _when(rc.posted_raw, profile, default_year=default_year, captured_at=captured_at)
+        _, posted_at, match = _when(rc.posted_raw, profile, default_year=default_year, captured_at=captured_at,
+                                    day_first=order)
+        if order is not None and rc.posted_raw and _AMBIGUOUS.search(rc.posted_raw):
+            flags.append("date_order_guessed")
         if rc.posted_raw and posted_at is None:
             flags.append("time_unparsed")
         elif match is not None and match.utc_offset_minutes is None and not profile.timezone_known:

@@ -27,7 +27,7 @@ class Profile:
     publication: str | None
     timezone: str
     timezone_known: bool
-    day_first: bool
+    day_first: bool | None  # order of ambiguous numeric dates; None: guess from the separator
     domains: tuple[str, ...]
     names: tuple[str, ...]
     ui_artifacts: tuple[str, ...]
@@ -55,7 +55,7 @@ def _compile(spec: dict) -> Profile:
         publication=spec.get("publication"),
         timezone=spec["timezone"],
         timezone_known=bool(spec.get("timezone_known", False)),
-        day_first=bool(spec.get("day_first", False)),
+        day_first=spec.get("day_first"),
         domains=tuple(d.lower() for d in spec["domains"]),
         names=tuple(spec["names"]),
         ui_artifacts=tuple(spec["ui_artifacts"]),

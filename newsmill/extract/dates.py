@@ -171,7 +171,7 @@ def _time_parts(m: re.Match) -> tuple[int, int, int | None, int | None] | None:
     return hour, minute, int(second) if second else None, _offset(m.groupdict().get("tz"))
 
 
-def _ymd(m: re.Match, day_first: bool, default_year: int | None = None) -> tuple[int, int, int] | None:
+def _ymd(m: re.Match, day_first: bool | None, default_year: int | None = None) -> tuple[int, int, int] | None:
     g = m.groupdict()
     if g.get("mon"):
         year = int(g["year"]) if g.get("year") else default_year
@@ -185,8 +185,8 @@ def _ymd(m: re.Match, day_first: bool, default_year: int | None = None) -> tuple
         day_first = True
     elif b > 12:
         day_first = False
-    elif g["nsep"] == ".":
-        day_first = True
+    elif day_first is None:  # the site's order is unknown: dots are mostly European, slashes American
+        day_first = g["nsep"] == "."
     return (y, b, a) if day_first else (y, a, b)
 
 
@@ -231,7 +231,7 @@ def _valid(ymd) -> bool:
     return True
 
 
-def find_date(text: str, *, day_first: bool = False, default_year: int | None = None,
+def find_date(text: str, *, day_first: bool | None = None, default_year: int | None = None,
               relative: bool = False) -> DateMatch | None:
     """The first valid date in ``text``, joined with a time right before or after it.
 
