@@ -41,7 +41,7 @@ def describe(holder: dict | None) -> str:
         return "an unknown holder (no details written yet)"
     alive = ""
     if holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int):
-        alive = ", alive" if _pid_alive(holder["pid"]) else ", process gone"
+        alive = ", alive" if pid_alive(holder["pid"]) else ", process gone"
     return (f"run {holder.get('run_id')!r} (pid {holder.get('pid')} on {holder.get('host')}{alive}, "
             f"since {holder.get('since')})")
 
@@ -133,7 +133,8 @@ def _write(fd: int, data: bytes) -> None:
     os.fsync(fd)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (a zombie counts until it is reaped)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

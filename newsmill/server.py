@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 
+from newsmill.lock import pid_alive
+
 _STATE_FILE = "newsmill-server.json"
 
 
@@ -41,13 +43,7 @@ def _alive(pid: int) -> bool:
         os.waitpid(pid, os.WNOHANG)  # reap it if it is our own child that exited
     except ChildProcessError:
         pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)
 
 
 def status(home: Path | None = None) -> dict | None:
