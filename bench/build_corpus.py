@@ -1,6 +1,11 @@
 """Write WARC benchmark corpora of N pages by reusing real pages with varied ids and URLs.
 
-    python bench/build_corpus.py --pages 1000 --out ~/.cache/newsmill/corpus-1k.warc.gz
+    python bench/build_corpus.py --pages 1000          # -> ${NEWSMILL_CACHE:-~/.cache/newsmill}/corpus-1000.warc.gz
+    python bench/build_corpus.py --pages 1000 --out /tmp/c.warc.gz
+
+The default output is the cache folder (never the repo). A corpus is ~21 KB per page gzipped
+(~90 KB of HTML) when the ../shared pages are present: 100k pages ~ 2.1 GB. Before writing, the
+free disk space is checked against an estimate (``--max-gb`` bounds the file).
 
 Pages come from `samples/` (always) and, when present, the HTML pages of `../shared/data`
 (Dragnet and AEB: read in place, written only to the corpus outside the repo, never committed).
@@ -13,6 +18,7 @@ import argparse
 import gzip
 import io
 import os
+import shutil
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,6 +28,12 @@ from warcio.warcwriter import WARCWriter
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("NEWSMILL_SHARED", REPO.parent / "shared"))
+CACHE = Path(os.environ.get("NEWSMILL_CACHE", "~/.cache/newsmill")).expanduser()
+
+
+def default_path(n: int) -> Path:
+    """Where the benchmarks look for the corpus of ``n`` pages."""
+    return CACHE / f"corpus-{n}.warc.gz"
 
 
 def source_pages(limit_shared: int | None = None) -> list[tuple[str, bytes]]:
@@ -48,13 +60,27 @@ def _vary(kind: str, data: bytes, i: int) -> bytes:
     return data + b"\n\n" + marker + b"\n"
 
 
-def write_corpus(n: int, out: Path, *, limit_shared: int | None = None) -> Path:
+def estimate_bytes(pages: list[tuple[str, bytes]], n: int) -> int:
+    """Rough gzipped size of an n-page corpus (HTML compresses ~4.3x)."""
+    mean = sum(len(d) for _, d in pages) / len(pages)
+    return int(n * (mean / 4.3 + 600))
+
+
+def write_corpus(n: int, out: Path, *, limit_shared: int | None = None, max_gb: float | None = None) -> Path:
     pages = source_pages(limit_shared)
     if not pages:
         raise SystemExit("no source pages found")
     out.parent.mkdir(parents=True, exist_ok=True)
+    need = estimate_bytes(pages, n)
+    free = shutil.disk_usage(out.parent).free
+    if max_gb is not None and need > max_gb * 1e9:
+        raise SystemExit(f"estimated {need / 1e9:.1f} GB > --max-gb {max_gb}: not written")
+    if need * 1.5 + 5e9 > free:
+        raise SystemExit(f"estimated {need / 1e9:.1f} GB but only {free / 1e9:.1f} GB free under {out.parent}: "
+                         "not written (keep 5 GB spare)")
+    tmp = out.with_name(out.name + ".part")  # a killed build never leaves a truncated corpus under the real name
     t0 = datetime(2012, 1, 1, tzinfo=timezone.utc)
-    with open(out, "wb") as f:
+    with open(tmp, "wb") as f:
         w = WARCWriter(f, gzip=True)
         for i in range(n):
             kind, data = pages[i % len(pages)]
@@ -70,16 +96,24 @@ def write_corpus(n: int, out: Path, *, limit_shared: int | None = None) -> Path:
                 rec = w.create_warc_record(url, "conversion", payload=io.BytesIO(body),
                                            warc_headers_dict={"WARC-Date": date, "Content-Type": "text/plain"})
             w.write_record(rec)
+    os.replace(tmp, out)
     return out
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pages", type=int, required=True)
-    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--out", type=Path, default=None,
+                    help="default: ${NEWSMILL_CACHE:-~/.cache/newsmill}/corpus-<pages>.warc.gz")
     ap.add_argument("--limit-shared", type=int, default=None, help="use at most this many ../shared pages")
+    ap.add_argument("--max-gb", type=float, default=5.0, help="refuse corpora estimated larger than this (default 5)")
     args = ap.parse_args(argv)
-    path = write_corpus(args.pages, args.out.expanduser(), limit_shared=args.limit_shared)
+    out = (args.out or default_path(args.pages)).expanduser()
+    pages = source_pages(args.limit_shared)
+    n_html = sum(1 for k, _ in pages if k == "html")
+    print(f"{len(pages)} source pages ({n_html} html, {len(pages) - n_html} text dumps), cycled; "
+          f"estimated {estimate_bytes(pages, args.pages) / 1e6:.0f} MB")
+    path = write_corpus(args.pages, out, limit_shared=args.limit_shared, max_gb=args.max_gb)
     print(f"wrote {args.pages} pages to {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 

@@ -9,16 +9,22 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from prefect import flow, task, unmapped
+from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from newsmill import pipeline
+from newsmill import pipeline, scaleout
 from newsmill.config import load_settings
 
 
 @task(name="extract-clean-batch", cache_policy=NO_CACHE)
-def extract_batch(uris: list[str], ctx: pipeline.RunContext) -> pipeline.BatchResult:
-    return pipeline.process_batch(uris, ctx)
+def extract_batch(uris: list[str], ctx: pipeline.RunContext, expected: dict | None = None) -> pipeline.BatchResult:
+    return pipeline.process_batch(uris, ctx, expected)
+
+
+@task(name="fetch-sources", cache_policy=NO_CACHE)
+def fetch_sources(sources, settings, ctx: pipeline.RunContext):
+    """Live sources (URL lists, feeds, sitemaps) -> the run's raw WARC, read by planning like any archive."""
+    return pipeline.fetch_sources(sources, settings, ctx)
 
 
 @task(name="validate-publish", cache_policy=NO_CACHE)
@@ -28,12 +34,21 @@ def validate_and_publish(results: list[pipeline.BatchResult], ctx: pipeline.RunC
 
 @flow(name="newsmill", validate_parameters=False)
 def newsmill_flow(paths: list[str], output_dir: str | None = None, batch_size: int | None = None,
-                  project_file: str | None = None) -> dict:
-    """Extract -> clean (per batch) -> validate -> publish; returns the run summary."""
+                  project_file: str | None = None, full: bool = False, workers: int | None = None,
+                  dask_address: str | None = None) -> dict:
+    """Extract -> clean (per batch) -> validate -> publish; returns the run summary.
+
+    Incremental unless ``full``; batch tasks on Dask with ``workers`` (a local cluster) or
+    ``dask_address`` (an existing one), else as the project file's [dask] table says.
+    """
     started = time.monotonic()
     settings = load_settings(Path(project_file) if project_file else None)
     settings = settings.with_overrides(output_dir=Path(output_dir) if output_dir else None, batch_size=batch_size)
+    settings = settings.with_run_options(full=full, workers=workers, dask_address=dask_address)
     ctx = pipeline.start_run(settings)
-    work = pipeline.plan(paths, settings.batch_size, ctx)
-    futures = extract_batch.map(work.batches, ctx=unmapped(ctx))
-    return validate_and_publish([work.listed, *futures], ctx, started)
+    paths, live = pipeline.resolve_inputs(paths, settings)  # no PATH: the project file's inputs and sources
+    fetched = fetch_sources(live, settings, ctx) if live else None
+    work = pipeline.plan(paths, settings.batch_size, ctx, fetched)
+    results = scaleout.run_batches(extract_batch, work, ctx, workers=settings.dask.workers,
+                                   address=settings.dask.address)
+    return validate_and_publish([work.listed, *results], ctx, started)

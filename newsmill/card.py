@@ -126,7 +126,8 @@ def _provenance(runs: list[dict]) -> list[str]:
         pub, quar = r.get("published", {}), r.get("quarantined", {})
         ch = [c for c in (r.get("changes") or {}).values() if c]
         changes = " / ".join(str(sum(c[k] for c in ch)) for k in ("inserted", "updated", "unchanged")) if ch else ""
-        lines.append(f"| `{r['run_id']}` | {r['created_at']} | {r['pipeline_version']} | {r.get('inputs', '')} | "
+        inputs = f"{r.get('inputs', '')}" + (f" ({r['unchanged_inputs']} unchanged)" if r.get("unchanged_inputs") else "")
+        lines.append(f"| `{r['run_id']}` | {r['created_at']} | {r['pipeline_version']} | {inputs} | "
                      f"{pub.get('articles', '')} / {quar.get('articles', 0) if pub else ''} | "
                      f"{pub.get('comments', '')} / {quar.get('comments', 0) if pub else ''} | "
                      f"{r.get('rejected', '')} | {changes} |")

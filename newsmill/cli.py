@@ -18,6 +18,7 @@ def _quiet_telemetry() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")  # Dask logs each worker start/stop at INFO
 
 
 def _print_summary(s: dict) -> None:
@@ -29,10 +30,17 @@ def _print_summary(s: dict) -> None:
     reasons = ", ".join(f"{k}: {v}" for k, v in sorted(s["reject_reasons"].items()))
     print(f"  rejected inputs      {s['rejected']:>7}" + (f"   ({reasons})" if reasons else ""))
     if s.get("skipped_records"):
-        print("  skipped archive records (not pages): " + ", ".join(f"{k}: {v}" for k, v in sorted(s["skipped_records"].items())))
-    print(f"  accounting: inputs = published + quarantined + rejected: "
-          f"{s['inputs']} = {s['articles_published']} + {s['articles_quarantined']} + {s['rejected']}: "
-          f"{'ok' if s['accounting_ok'] else 'BROKEN'}")
+        print("  skipped, not inputs (archive records that are not pages, unchanged pages): " + ", ".join(f"{k}: {v}" for k, v in sorted(s["skipped_records"].items())))
+    if "unchanged_inputs" in s:
+        print(f"  unchanged inputs     {s['unchanged_inputs']:>7}   (processed by an earlier run, same bytes: "
+              f"skipped; --full reprocesses them)")
+        print(f"  accounting: inputs = published + quarantined + rejected + unchanged: "
+              f"{s['inputs']} = {s['articles_published']} + {s['articles_quarantined']} + {s['rejected']} + "
+              f"{s['unchanged_inputs']}: {'ok' if s['accounting_ok'] else 'BROKEN'}")
+    else:
+        print(f"  accounting: inputs = published + quarantined + rejected: "
+              f"{s['inputs']} = {s['articles_published']} + {s['articles_quarantined']} + {s['rejected']}: "
+              f"{'ok' if s['accounting_ok'] else 'BROKEN'}")
     if "authors_mode" in s:
         key = {"environment": "NEWSMILL_AUTHOR_KEY", "output": "random per-output key in _state/"}.get(
             s.get("author_key_source"), s.get("author_key_source"))
@@ -54,17 +62,30 @@ def cmd_run(args) -> int:
     except ConfigError as exc:
         print(f"newsmill: configuration error: {exc}", file=sys.stderr)
         return 2
-    paths = args.paths or list(settings.inputs)
-    if not paths:
-        print("newsmill: no inputs: give PATH arguments or 'inputs' in newsmill.toml", file=sys.stderr)
+    paths = list(args.paths)  # none given: the flow/pipeline read the project file's inputs and [[sources]]
+    if not paths and not settings.project_paths() and not settings.live_sources():
+        print("newsmill: no inputs: give PATH arguments, or 'inputs' or [[sources]] in newsmill.toml", file=sys.stderr)
         return 2
     output = Path(args.output) if args.output else settings.output_dir
+    try:
+        settings.with_run_options(full=args.full, workers=args.workers, dask_address=args.dask)  # checked early
+    except ConfigError as exc:
+        print(f"newsmill: {exc}", file=sys.stderr)
+        return 2
+    if args.no_prefect and (args.workers or args.dask):
+        print("newsmill: --workers/--dask run the batch tasks on Dask through Prefect: drop --no-prefect",
+              file=sys.stderr)
+        return 2
+    from newsmill import progress
+
     try:
         if args.no_prefect:
             from newsmill import pipeline
 
-            summary = pipeline.run(paths, settings.with_overrides(output_dir=output, batch_size=args.batch_size,
-                                                                  authors=args.authors)).to_dict()
+            with progress.display(args.progress):
+                summary = pipeline.run(paths, settings.with_overrides(output_dir=output, batch_size=args.batch_size,
+                                                                      authors=args.authors
+                                                                      ).with_run_options(full=args.full)).to_dict()
         else:
             from flows.newsmill_flow import newsmill_flow
 
@@ -72,8 +93,10 @@ def cmd_run(args) -> int:
             if args.authors:  # the flow reads its settings itself; the environment outranks newsmill.toml
                 os.environ["NEWSMILL_AUTHORS"] = args.authors
             try:
-                summary = newsmill_flow(paths=paths, output_dir=str(output), batch_size=args.batch_size,
-                                        project_file=args.config)
+                with progress.display(args.progress):
+                    summary = newsmill_flow(paths=paths, output_dir=str(output), batch_size=args.batch_size,
+                                            project_file=args.config, full=args.full, workers=args.workers,
+                                            dask_address=args.dask)
             finally:
                 if before is None:
                     os.environ.pop("NEWSMILL_AUTHORS", None)
@@ -89,6 +112,69 @@ def cmd_run(args) -> int:
     return summary["exit_code"]
 
 
+def cmd_fetch(args) -> int:
+    """Fetch the live sources into <output>/raw/<run id>.warc.gz only (no extraction); print the counts."""
+    from datetime import datetime, timezone
+
+    from newsmill.pipeline import new_run_id
+    from newsmill.sources.live import fetch_sources
+
+    try:
+        settings = load_settings(Path(args.config) if args.config else None)
+    except ConfigError as exc:
+        print(f"newsmill: configuration error: {exc}", file=sys.stderr)
+        return 2
+    live = settings.live_sources()
+    if not live:
+        print("newsmill: nothing to fetch: no [[sources]] of kind urls, feed or sitemap in the project file",
+              file=sys.stderr)
+        return 2
+    output = Path(args.output) if args.output else settings.output_dir
+    run_id = new_run_id(datetime.now(timezone.utc))
+    res = fetch_sources(live, settings.fetch, output_dir=output, run_id=run_id)
+    c = res.counts
+    reasons: dict[str, int] = {}
+    for r in res.rejects:
+        reasons[r.reason] = reasons.get(r.reason, 0) + 1
+    print(f"newsmill fetch {run_id}: {c.get('urls', 0)} page URLs from {len(live)} sources "
+          f"({c.get('feeds', 0)} feeds/sitemaps read, {c.get('requests', 0)} requests, {c.get('retries', 0)} retries)")
+    print(f"  fetched       {c.get('fetched', 0):>7}")
+    print(f"  not modified  {c.get('not_modified', 0):>7}")
+    print(f"  rejected      {len(res.rejects):>7}" + ("   (" + ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())) + ")"
+                                                      if reasons else ""))
+    if c.get("over_max_urls"):
+        print(f"  over max_urls {c['over_max_urls']:>7}   (not fetched)")
+    print(f"  raw WARC:     {res.warc_path}")
+    print(f"  replay:       newsmill run {res.warc_path}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from dataclasses import replace
+
+    from newsmill.config import ScheduleSettings
+
+    try:
+        settings = load_settings(Path(args.config) if args.config else None)
+        if args.output:
+            settings = settings.with_overrides(output_dir=Path(args.output))
+        sched = settings.schedule
+        if args.cron or args.interval:  # the command line replaces the schedule's kind, keeps its time zone
+            sched = ScheduleSettings(cron=args.cron, interval=args.interval, timezone=sched.timezone, name=sched.name)
+        if args.name:
+            sched = replace(sched, name=args.name)
+        settings = replace(settings, schedule=sched)
+        from newsmill import schedule
+
+        schedule.serve(settings, list(args.paths), project_file=args.config, batch_size=args.batch_size)
+    except ConfigError as exc:
+        print(f"newsmill: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def cmd_schema(args) -> int:
     from newsmill import schema
 
@@ -102,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="newsmill", description="News pages -> validated article and comment datasets.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="extract, clean, validate and publish pages")
-    run.add_argument("paths", nargs="*", help="files, folders or globs (.txt, .txt.gz, ...)")
+    run.add_argument("paths", nargs="*", help="files, folders or globs (.txt, .txt.gz, ...); none: the project "
+                                              "file's inputs and [[sources]] (live ones fetched first)")
     run.add_argument("--output", "-o", help="output folder (default: output/ or newsmill.toml)")
     run.add_argument("--batch-size", type=int, help="pages per task")
     run.add_argument("--config", help="project file (default: ./newsmill.toml if present)")
@@ -110,7 +197,33 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--authors", choices=AUTHOR_MODES,
                      help="comment authors: keep names (default), pseudonymize them ('user-<author_id>', also in "
                           "@mentions and reply_to_name) or drop them; reply links are kept in every mode")
+    run.add_argument("--full", action="store_true",
+                     help="reprocess every input, also those an earlier run already processed with the same bytes")
+    run.add_argument("--workers", type=int, metavar="N",
+                     help="run the batch tasks on a local Dask cluster of N worker processes")
+    run.add_argument("--dask", metavar="ADDRESS",
+                     help="run the batch tasks on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (its workers "
+                          "need PREFECT_API_URL of a Prefect server)")
+    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="progress of the pages (default: only when stdout is a terminal; forced in a log: "
+                          "a line every 10 s)")
     run.set_defaults(func=cmd_run)
+    srv = sub.add_parser("serve", help="serve the flow as a Prefect deployment on the [schedule] of newsmill.toml "
+                                       "(needs a Prefect server: PREFECT_API_URL)")
+    srv.add_argument("paths", nargs="*", help="inputs of every scheduled run (default: the project file's inputs "
+                                              "and [[sources]])")
+    srv.add_argument("--output", "-o", help="output folder (default: output/ or newsmill.toml)")
+    srv.add_argument("--config", help="project file (default: ./newsmill.toml if present)")
+    srv.add_argument("--batch-size", type=int, help="pages per task")
+    when = srv.add_mutually_exclusive_group()
+    when.add_argument("--cron", help="override [schedule]: a cron string, e.g. '0 6 * * *'")
+    when.add_argument("--interval", help="override [schedule]: seconds, or e.g. '90s', '15m', '1h'")
+    srv.add_argument("--name", help="deployment name (default: [schedule] name, 'scheduled')")
+    srv.set_defaults(func=cmd_serve)
+    fet = sub.add_parser("fetch", help="fetch the project file's live sources into <output>/raw/<run id>.warc.gz only")
+    fet.add_argument("--output", "-o", help="output folder (default: output/ or newsmill.toml)")
+    fet.add_argument("--config", help="project file (default: ./newsmill.toml if present)")
+    fet.set_defaults(func=cmd_fetch)
     sch = sub.add_parser("schema", help="print the data dictionary (Markdown) generated from schemas/")
     sch.set_defaults(func=cmd_schema)
     args = parser.parse_args(argv)

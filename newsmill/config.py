@@ -6,6 +6,7 @@ project file can be committed and shared safely.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -24,6 +25,249 @@ class ConfigError(ValueError):
     """A setting is missing or wrong; the message says which and where."""
 
 
+# Live sources (issue #5): ``[[sources]]`` tables and the ``[fetch]`` table of newsmill.toml.
+SOURCE_KINDS = {  # kind -> (keys allowed besides 'kind', what it needs)
+    "path": ({"path"}, "path = 'pages/' (a file, folder or glob)"),
+    "archive": ({"path"}, "path = 'crawl.warc.gz' (a WARC/WET/ARC file, folder or glob)"),
+    "urls": ({"file", "urls"}, "file = 'urls.txt' and/or urls = ['https://...']"),
+    "feed": ({"url", "file"}, "url = 'https://.../rss.xml' (or file = a local copy)"),
+    "sitemap": ({"url", "file"}, "url = 'https://.../sitemap.xml' (or file = a local copy; .xml.gz and indexes too)"),
+}
+LIVE_KINDS = ("urls", "feed", "sitemap")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One ``[[sources]]`` entry; relative ``path``/``file`` values are resolved against the project file's folder."""
+
+    kind: str
+    path: str | None = None
+    url: str | None = None
+    file: str | None = None
+    urls: tuple[str, ...] = ()
+
+    @property
+    def live(self) -> bool:
+        return self.kind in LIVE_KINDS
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """``[fetch]``: how live sources are fetched (politeness, limits); ``NEWSMILL_FETCH_<NAME>`` overrides."""
+
+    user_agent: str = ""  # product token; '' means newsmill/<version> (newsmill is always named)
+    contact: str = ""  # e.g. 'mailto:you@example.org' or a URL: added to the User-Agent
+    per_host_delay: float = 1.0  # seconds at least between the starts of two requests to one host
+    per_host_concurrency: int = 1  # requests in flight per host
+    concurrency: int = 8  # requests in flight overall
+    timeout: float = 20.0  # seconds of silence allowed while connecting or reading
+    total_timeout: float = 120.0  # seconds for a whole response
+    retries: int = 3  # further attempts after connection errors, timeouts, 429 and 5xx
+    backoff: float = 1.0  # first retry waits this long, then twice as long each time (or Retry-After)
+    max_retry_wait: float = 120.0  # longest wait (Retry-After, Crawl-delay) newsmill accepts; a longer one gives up
+    max_page_bytes: int = 32 * 1024 * 1024  # bigger bodies are abandoned mid-stream: reject 'too_large'
+    max_redirects: int = 5
+    respect_robots: bool = True
+    max_urls: int = 10_000  # page URLs per run; the rest are counted, not fetched
+
+    def __post_init__(self):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("int", "float") and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ConfigError(f"[fetch] {f.name} is {value!r}: must be a number")
+            if f.type == "int" and not isinstance(value, int):
+                raise ConfigError(f"[fetch] {f.name} is {value!r}: must be a whole number")
+            if f.type == "bool" and not isinstance(value, bool):
+                raise ConfigError(f"[fetch] {f.name} is {value!r}: must be true or false")
+            if f.type == "str" and not isinstance(value, str):
+                raise ConfigError(f"[fetch] {f.name} is {value!r}: must be a string")
+        least = {"per_host_concurrency": 1, "concurrency": 1, "max_page_bytes": 1, "max_urls": 1, "timeout": 0.001,
+                 "total_timeout": 0.001}
+        for f in fields(self):
+            low = least.get(f.name, 0)
+            if f.type in ("int", "float") and getattr(self, f.name) < low:
+                raise ConfigError(f"[fetch] {f.name} is {getattr(self, f.name)!r}: must be at least {low}")
+
+
+def _fetch_settings(table, origin: str, env: dict) -> FetchSettings:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{origin}: [fetch] must be a table")
+    kinds = {f.name: f.type for f in fields(FetchSettings)}
+    values = {}
+    for key, value in table.items():
+        if key not in kinds:
+            raise ConfigError(f"{origin}: unknown setting {key!r} in [fetch] (known: {', '.join(sorted(kinds))})")
+        values[key] = value
+    for key, kind in kinds.items():
+        raw = env.get(f"NEWSMILL_FETCH_{key.upper()}")
+        if not raw:
+            continue
+        try:
+            if kind == "bool":
+                if raw.strip().lower() not in ("1", "0", "true", "false", "yes", "no"):
+                    raise ValueError("not a boolean")
+                values[key] = raw.strip().lower() in ("1", "true", "yes")
+            else:
+                values[key] = {"int": int, "float": float}.get(kind, str)(raw)
+        except ValueError as exc:
+            raise ConfigError(f"environment NEWSMILL_FETCH_{key.upper()}: {raw!r}: {exc}") from exc
+    for key in ("per_host_delay", "timeout", "total_timeout", "backoff", "max_retry_wait"):
+        if isinstance(values.get(key), int) and not isinstance(values[key], bool):
+            values[key] = float(values[key])
+    return FetchSettings(**values)
+
+
+def _sources(entries, origin: str, base: Path) -> tuple[SourceSpec, ...]:
+    if not isinstance(entries, list):
+        raise ConfigError(f"{origin}: 'sources' must be an array of tables ([[sources]])")
+    out = []
+    for i, entry in enumerate(entries, 1):
+        where = f"{origin}: [[sources]] #{i}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: must be a table")
+        kind = entry.get("kind")
+        if kind not in SOURCE_KINDS:
+            raise ConfigError(f"{where}: kind is {kind!r}: must be one of {', '.join(SOURCE_KINDS)}")
+        allowed, needs = SOURCE_KINDS[kind]
+        unknown = set(entry) - allowed - {"kind"}
+        if unknown:
+            raise ConfigError(f"{where} (kind {kind!r}): unknown key(s) {', '.join(sorted(unknown))}; "
+                              f"allowed: {', '.join(sorted(allowed))}")
+        for key in ("path", "url", "file"):
+            if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
+                raise ConfigError(f"{where}: {key} must be a non-empty string")
+        urls = entry.get("urls", [])
+        if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+            raise ConfigError(f"{where}: urls must be an array of strings")
+        present = [k for k in sorted(allowed) if entry.get(k)]
+        if not present or (kind in ("feed", "sitemap") and len(present) > 1):
+            raise ConfigError(f"{where} (kind {kind!r}): give {needs}")
+        local = {k: entry[k] if Path(entry[k]).is_absolute() else str(base / entry[k])
+                 for k in ("path", "file") if k in entry}
+        out.append(SourceSpec(kind=kind, url=entry.get("url"), urls=tuple(u.strip() for u in urls), **local))
+    return tuple(out)
+
+
+# Schedules and scale-out (issue #5): the ``[schedule]`` and ``[dask]`` tables of newsmill.toml.
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?#-]+$")
+_CRON_ALIASES = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms])", re.I)
+_DURATION = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*[dhms]\s*)+$", re.I)
+_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_DASK_SCHEMES = ("tcp", "tls", "ucx", "ws", "wss", "inproc")
+
+
+def parse_interval(value) -> float:
+    """Seconds from 3600, 3600.0, "3600", "90s", "15m", "1h", "1d" or "1h30m"; must be positive."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str) and re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", value):
+        seconds = float(value)
+    elif isinstance(value, str) and _DURATION.match(value):
+        seconds = sum(float(n) * _SECONDS[u.lower()] for n, u in _DURATION_PART.findall(value))
+    else:
+        raise ValueError(f"{value!r} is not a duration: give seconds (3600) or e.g. '90s', '15m', '1h', '1d', '1h30m'")
+    if not seconds > 0:
+        raise ValueError(f"{value!r}: the interval must be longer than 0 seconds")
+    return seconds
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """``[schedule]``: when ``newsmill serve`` runs the flow (one of cron and interval)."""
+
+    cron: str | None = None  # e.g. "0 6 * * *" (minute hour day month weekday), in ``timezone``
+    interval: float | None = None  # seconds between runs; the project file also takes "1h", "15m", ...
+    timezone: str | None = None  # IANA name for cron, e.g. "Europe/Berlin"; default UTC
+    name: str = "scheduled"  # the deployment's name: the flow 'newsmill', deployment 'newsmill/<name>'
+
+    def __post_init__(self):
+        if self.cron is not None and self.interval is not None:
+            raise ConfigError("[schedule]: give cron or interval, not both")
+        if self.cron is not None:
+            cron = self.cron.strip() if isinstance(self.cron, str) else self.cron
+            ok = isinstance(cron, str) and (cron.lower() in _CRON_ALIASES or (
+                len(cron.split()) == 5 and all(_CRON_FIELD.match(f) for f in cron.split())))
+            if not ok:
+                raise ConfigError(f"[schedule] cron is {self.cron!r}: give five fields (minute hour day month "
+                                  f"weekday), e.g. '0 6 * * *', or one of {', '.join(_CRON_ALIASES)}")
+        if self.interval is not None:
+            try:
+                parse_interval(self.interval)
+            except ValueError as exc:
+                raise ConfigError(f"[schedule] interval: {exc}") from None
+        if self.timezone is not None:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(str(self.timezone))
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ConfigError(f"[schedule] timezone is {self.timezone!r}: not an IANA time zone name "
+                                  "(e.g. 'UTC', 'Europe/Berlin')") from None
+        if not isinstance(self.name, str) or not self.name.strip() or "/" in self.name:
+            raise ConfigError(f"[schedule] name is {self.name!r}: must be a non-empty string without '/'")
+
+    @property
+    def is_set(self) -> bool:
+        return self.cron is not None or self.interval is not None
+
+
+@dataclass(frozen=True)
+class DaskSettings:
+    """``[dask]``: run the batch tasks on Dask: a local cluster of ``workers`` processes, or ``address``."""
+
+    workers: int | None = None  # local cluster: worker processes (one thread each)
+    address: str | None = None  # an existing cluster's scheduler, e.g. "tcp://10.0.0.5:8786"
+
+    def __post_init__(self):
+        if self.workers is not None and self.address is not None:
+            raise ConfigError("[dask]: give workers (a local cluster) or address (an existing one), not both")
+        if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int)
+                                         or self.workers < 1):
+            raise ConfigError(f"[dask] workers is {self.workers!r}: must be a whole number, at least 1")
+        if self.address is not None:
+            a = self.address
+            scheme, sep, rest = a.partition("://") if isinstance(a, str) else ("", "", "")
+            host, colon, port = (rest if sep else a if isinstance(a, str) else "").rpartition(":")
+            if (sep and scheme not in _DASK_SCHEMES) or not colon or not host or not port.isdigit():
+                raise ConfigError(f"[dask] address is {a!r}: give the scheduler as tcp://host:port "
+                                  f"(schemes: {', '.join(_DASK_SCHEMES)})")
+
+
+def _table_settings(cls, table, section: str, origin: str, env: dict, env_keys: dict[str, str],
+                    exclusive: tuple[str, ...] = ()):
+    """A frozen settings table from the project file's ``[section]``, then ``NEWSMILL_<...>`` variables.
+    Keys in ``exclusive`` replace each other: one given in the environment clears the project file's other."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{origin}: [{section}] must be a table")
+    known = {f.name for f in fields(cls)}
+    values = {}
+    for key, value in table.items():
+        if key not in known:
+            raise ConfigError(f"{origin}: unknown setting {key!r} in [{section}] (known: {', '.join(sorted(known))})")
+        values[key] = value
+    used = [var for var in env_keys if env.get(var)]
+    for var in used:
+        key = env_keys[var]
+        if key in exclusive:
+            for other in exclusive:
+                values.pop(other, None)
+        values[key] = env[var]
+    where = origin + (f" and environment {', '.join(used)}" if used else "")
+    try:
+        if section == "schedule" and values.get("interval") is not None:
+            values["interval"] = parse_interval(values["interval"])
+        if section == "dask" and isinstance(values.get("workers"), str):
+            values["workers"] = int(values["workers"])
+        return cls(**values)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{where}: [{section}] {exc}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     output_dir: Path = Path("output")
@@ -34,6 +278,11 @@ class Settings:
     author_key: bytes | None = field(default=None, repr=False)
     authors: str = "keep"  # keep | pseudonymize | drop: see AUTHOR_MODES
     inputs: tuple[str, ...] = ()
+    sources: tuple[SourceSpec, ...] = ()  # [[sources]] tables (live ones are fetched before planning)
+    fetch: FetchSettings = field(default_factory=FetchSettings)  # [fetch] table
+    incremental: bool = True  # skip inputs processed before with the same bytes (_state/ledger.sqlite); --full
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)  # [schedule] table: newsmill serve
+    dask: DaskSettings = field(default_factory=DaskSettings)  # [dask] table: batch tasks on Dask
 
     def __post_init__(self):
         if self.authors not in AUTHOR_MODES:
@@ -42,13 +291,34 @@ class Settings:
     def with_overrides(self, **kw) -> "Settings":
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
 
+    def with_run_options(self, *, full: bool = False, workers: int | None = None,
+                         dask_address: str | None = None) -> "Settings":
+        """Command-line options of a run over the layers below: ``full`` turns incremental runs off;
+        ``workers`` or ``dask_address`` replace the [dask] table as a whole."""
+        out = replace(self, incremental=False) if full else self
+        if workers is not None or dask_address is not None:
+            out = replace(out, dask=DaskSettings(workers=workers, address=dask_address))
+        return out
+
+    def project_paths(self) -> list[str]:
+        """Files, folders, globs and archives to read when no PATH is given: ``inputs`` and path/archive sources."""
+        return [*self.inputs, *(src.path for src in self.sources if not src.live)]
+
+    def live_sources(self) -> tuple[SourceSpec, ...]:
+        """The sources fetched over HTTP before planning (URL lists, feeds, sitemaps)."""
+        return tuple(src for src in self.sources if src.live)
+
 
 _ENV = {
     "NEWSMILL_OUTPUT": "output_dir",
     "NEWSMILL_BATCH_SIZE": "batch_size",
     "NEWSMILL_PROFILES_DIR": "profiles_dir",
     "NEWSMILL_AUTHORS": "authors",
+    "NEWSMILL_INCREMENTAL": "incremental",
 }
+_SCHEDULE_ENV = {"NEWSMILL_SCHEDULE_CRON": "cron", "NEWSMILL_SCHEDULE_INTERVAL": "interval",
+                 "NEWSMILL_SCHEDULE_TIMEZONE": "timezone", "NEWSMILL_SCHEDULE_NAME": "name"}
+_DASK_ENV = {"NEWSMILL_DASK_WORKERS": "workers", "NEWSMILL_DASK_ADDRESS": "address"}
 
 
 def _coerce(name: str, value, origin: str):
@@ -65,6 +335,14 @@ def _coerce(name: str, value, origin: str):
             return float(value)
         if name == "inputs":
             return tuple(value)
+        if name == "incremental":
+            if isinstance(value, bool):
+                return value
+            if str(value).strip().lower() in ("1", "true", "yes", "on"):
+                return True
+            if str(value).strip().lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"{value!r} is not true or false")
         if name == "authors":
             mode = str(value).strip().lower()
             mode = _AUTHOR_MODE_ALIASES.get(mode, mode)
@@ -86,13 +364,24 @@ def load_settings(project_file: Path | None = None, env: dict | None = None) -> 
             doc = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-        known = {f.name for f in fields(Settings)} - {"author_key"}
+        known = {f.name for f in fields(Settings)} - {"author_key", "sources", "fetch", "schedule", "dask"}
         for key, value in doc.get("newsmill", {}).items():
             if key not in known:
                 raise ConfigError(f"{path}: unknown setting {key!r} in [newsmill] (known: {', '.join(sorted(known))})")
             values[key] = _coerce(key, value, str(path))
+        if "sources" in doc:
+            values["sources"] = _sources(doc["sources"], str(path), path.parent)
+        fetch_table = doc.get("fetch", {})
     elif project_file is not None:
         raise ConfigError(f"project file {project_file} does not exist")
+    else:
+        fetch_table = {}
+    values["fetch"] = _fetch_settings(fetch_table, str(path), env)
+    tables = doc if path.exists() else {}
+    values["schedule"] = _table_settings(ScheduleSettings, tables.get("schedule", {}), "schedule", str(path), env,
+                                         _SCHEDULE_ENV, exclusive=("cron", "interval"))
+    values["dask"] = _table_settings(DaskSettings, tables.get("dask", {}), "dask", str(path), env, _DASK_ENV,
+                                     exclusive=("workers", "address"))
     for var, key in _ENV.items():
         if env.get(var):
             values[key] = _coerce(key, env[var], f"environment {var}")

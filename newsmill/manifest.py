@@ -83,7 +83,7 @@ def verify(version_dir: Path) -> list[str]:
     return problems
 
 
-def run_info(inputs: int, outcome, rejects: list[dict]) -> dict:
+def run_info(inputs: int, outcome, rejects: list[dict], *, unchanged: int = 0) -> dict:
     """The run facts the dataset card reports, from what ``pipeline.finalize`` has at hand."""
     reasons: dict[str, int] = {}
     for r in rejects:
@@ -96,6 +96,7 @@ def run_info(inputs: int, outcome, rejects: list[dict]) -> dict:
         "published": {"articles": outcome.articles.num_rows, "comments": outcome.comments.num_rows},
         "quarantined": {n: t.num_rows for n, t in outcome.quarantine.items()},
         "rejected": len(rejects),
+        "unchanged_inputs": unchanged,  # skipped: an earlier run processed the same bytes (incremental runs)
         "reject_reasons": dict(sorted(reasons.items())),
         "validation": {"expectations": len(outcome.outcomes), "failed": failed,
                        "critical_failed": bool(outcome.critical_failed)},

@@ -32,7 +32,7 @@ import shutil
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -146,7 +146,8 @@ def publish_table(name: str, table: pa.Table, output_dir: Path, *, run_id: str, 
 def publish_run(tables: dict[str, pa.Table], output_dir: Path, *, run_id: str, run_info: dict | None = None,
                 pipeline_version: str = __version__, keep_versions: int = DEFAULT_KEEP_VERSIONS,
                 lock_timeout: float | None = None,
-                pseudonymisation: str = card.DEFAULT_PSEUDONYMISATION) -> Commit:
+                pseudonymisation: str = card.DEFAULT_PSEUDONYMISATION,
+                after_commit: Callable[[Commit], None] | None = None) -> Commit:
     """Upsert the tables and commit them together as one new version.
 
     Inputs are checked (schema, keys, partition values) before anything is
@@ -154,7 +155,9 @@ def publish_run(tables: dict[str, pa.Table], output_dir: Path, *, run_id: str, r
     one output wait for each other (``lock_timeout``: None waits as long as it
     takes); a run killed before the swap leaves the previous version current, and
     the next run discards its leftovers. ``run_info`` (see ``manifest.run_info``)
-    goes into the manifest's provenance and the dataset card.
+    goes into the manifest's provenance and the dataset card. ``after_commit(commit)`` runs once the
+    new version is current, still under the lock (the input ledger is written there, so that two
+    runs record their inputs in the order of their commits); it is not called when nothing committed.
     """
     out = Path(output_dir)
     checked_run_id(run_id)
@@ -176,6 +179,8 @@ def publish_run(tables: dict[str, pa.Table], output_dir: Path, *, run_id: str, r
         store.collect_garbage(keep_versions)  # complete versions a killed run never made current
         commit = _commit(store, batches, run_id=run_id, run_info=run_info, **opts)
         commit.removed_versions = store.collect_garbage(keep_versions)
+        if after_commit is not None:
+            after_commit(commit)
         failpoints.hit("done")
     return commit
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# Provenance that changes on every run without the record changing; ignored
-# when deciding whether a row is unchanged (the old value is kept).
-VOLATILE = ("extracted_at", "pipeline_version")
+# Provenance that changes without the record changing; ignored when deciding
+# whether a row is unchanged (the old value is kept). The input's address and
+# hash belong here too: a page fetched again with new comments has new bytes
+# (and, from a new archive, a new address), but its old comments are the same
+# records and keep the provenance of the extraction that first produced them.
+VOLATILE = ("extracted_at", "pipeline_version", "input_uri", "input_sha256")
 
 
 def key(table: pa.Table, pk: tuple[str, ...]) -> pa.Array:

@@ -193,7 +193,7 @@ def test_cli_authors_mode_recorded_in_summary_and_output_refuses_another_mode(tm
     printed = capsys.readouterr().out
     assert code == 0
     assert "authors:    drop (author ids keyed with NEWSMILL_AUTHOR_KEY)" in printed
-    assert "accounting: inputs = published + quarantined + rejected: 1 = 1 + 0 + 0: ok" in printed
+    assert "accounting: inputs = published + quarantined + rejected + unchanged: 1 = 1 + 0 + 0 + 0: ok" in printed
     run_id = (out / "reports" / "LATEST").read_text().strip()
     summary = json.loads((out / "reports" / run_id / "summary.json").read_text())
     assert summary["authors_mode"] == "drop" and summary["author_key_source"] == "environment"

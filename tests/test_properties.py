@@ -84,7 +84,8 @@ _FORMATS = [
     ("%d %b %Y", False, False),
     ("%Y-%m-%d", False, False),  # ISO
     ("%Y/%m/%d", False, False),
-    ("%d.%m.%Y", False, False),  # dots: day first whatever the profile says
+    ("%d.%m.%Y", None, False),  # dots, order unknown: day first
+    ("%m.%d.%Y", False, False),  # dots on a month-first profile: the profile decides
     ("%m/%d/%Y", False, False),  # US order on a month-first profile
     ("%d/%m/%Y", True, False),  # day-first profile
     ("%B %d, %Y at %I:%M %p", False, True),
@@ -92,7 +93,7 @@ _FORMATS = [
     ("%d %B %Y %H:%M", False, True),
     ("%Y-%m-%dT%H:%M:%S", False, True),
     ("%Y-%m-%d %H:%M", False, True),
-    ("%d.%m.%Y, %H:%M", False, True),
+    ("%d.%m.%Y, %H:%M", None, True),
     ("%H:%M, %d %B %Y", False, True),  # time before the date
 ]
 

@@ -47,6 +47,9 @@ def _content_type(rec) -> str:
 def _page_kind(rec) -> tuple[str | None, str]:
     """('html'|'text', '') for a page record, else (None, why it is skipped)."""
     if rec.rec_type == "response":
+        role = rec.rec_headers.get_header("WARC-Newsmill-Role")  # newsmill's own raw WARCs (sources/rawstore.py)
+        if role and role != "page":
+            return None, role  # robots.txt, feeds, sitemaps: fetched, kept, not pages
         if rec.http_headers is None:
             return None, "response_without_http"
         status = rec.http_headers.get_statuscode() or ""

@@ -1,0 +1,314 @@
+"""Time to first result: `newsmill run` on one page from a cold process, and where the time goes.
+
+    python bench/first_result.py                    # default page, 3 rounds
+    python bench/first_result.py --page samples/garden-blog-wordpress.txt --repeats 5
+    python bench/first_result.py --skip-server      # without the persistent-server scenario
+
+Measured, each in fresh processes (rounds alternate the scenarios):
+
+1. interpreter start (``python -c pass``) and the import of each heavy package alone
+   (``python -c "import X"``): newsmill.cli, newsmill.pipeline, newsmill.validate (pandas, pyarrow),
+   newsmill.extract.html (lxml), trafilatura, pandas, pyarrow, great_expectations, prefect, the flow;
+2. ``python -X importtime`` of a real flow run: import time attributed to the top-level package
+   that pulled it in first;
+3. cold ``newsmill run PAGE --no-prefect`` and cold ``newsmill run PAGE`` (Prefect temporary server,
+   ``PREFECT_HOME`` kept between runs, as a user's would be), with the breakdown from timing shims
+   (bench/throughput.py's worker): imports, temporary server start, plan+extract, validation (GX
+   import+context separately), publish, report/Data Docs, exit (server stop);
+4. the same flow run against an already running ``prefect server start`` (``PREFECT_API_URL``):
+   what a persistent local server started once would give (``--skip-server`` to leave out);
+5. a warm process: the second run of the same command in one process (imports, GX context and
+   temporary server already there) - what a warm worker would answer in.
+
+Default page: Dragnet page 102 of ``../shared/data`` (HTML with reader comments, so trafilatura
+and both tables are on the path), else ``samples/garden-blog-wordpress.txt``. A missing page is reported and the script exits 0.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _benchlib as bl  # noqa: E402
+
+THROUGHPUT = Path(__file__).resolve().parent / "throughput.py"
+SHARED = Path(os.environ.get("NEWSMILL_SHARED", bl.REPO.parent / "shared"))
+IMPORTS = ["newsmill.cli", "newsmill.pipeline", "newsmill.validate", "newsmill.extract.html", "lxml.html", "warcio",
+           "trafilatura", "pandas", "pyarrow", "great_expectations", "prefect", "flows.newsmill_flow"]
+
+
+def default_page() -> Path:
+    page = SHARED / "data" / "dragnet" / "HTML" / "102.html.gz"  # an HTML news page with 10 reader comments
+    return page if page.exists() else bl.REPO / "samples" / "garden-blog-wordpress.txt"
+
+
+def py_time(code: str, env: dict, cwd: Path) -> float:
+    t = time.perf_counter()
+    subprocess.run([bl.PY, "-c", code], env=env, cwd=cwd, check=True, capture_output=True)
+    return time.perf_counter() - t
+
+
+def import_times(env: dict, cwd: Path, repeats: int) -> dict:
+    out = {"python -c pass": bl.median([py_time("pass", env, cwd) for _ in range(repeats)])}
+    for mod in IMPORTS:
+        code = f"import {mod}"
+        try:
+            out[mod] = bl.median([py_time(code, env, cwd) for _ in range(repeats)])
+        except subprocess.CalledProcessError:
+            out[mod] = None
+    return out
+
+
+def importtime_run(page: Path, env: dict, work: Path) -> dict:
+    """-X importtime of one flow run: cumulative seconds of top-level imports, grouped by root package."""
+    out = work / "importtime-out"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    p = subprocess.run([bl.PY, "-X", "importtime", str(THROUGHPUT), "--worker", "flow", "--corpus", str(page),
+                        "--out", str(out)], env=env, cwd=out, capture_output=True, text=True)
+    shutil.rmtree(out, ignore_errors=True)
+    groups: dict[str, float] = {}
+    for line in p.stderr.splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| ( *)(\S+)", line)
+        if not m or len(m.group(3)) != 1:  # top level only: one space of indent
+            continue
+        root = m.group(4).split(".")[0]
+        groups[root] = groups.get(root, 0.0) + int(m.group(2)) / 1e6
+    return dict(sorted(groups.items(), key=lambda kv: -kv[1])[:15])
+
+
+def worker_cmd(system: str, page: Path, out: Path) -> list[str]:
+    return [bl.PY, str(THROUGHPUT), "--worker", system, "--corpus", str(page), "--out", str(out)]
+
+
+def cold_run(system: str, page: Path, env: dict, work: Path, tag: str) -> dict:
+    out = work / f"{tag}-{system}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    res = bl.run_measured(worker_cmd(system, page, out), env=env, cwd=out, timeout=600)
+    shutil.rmtree(out, ignore_errors=True)
+    if res["rc"] != 0 or not res["result"]:
+        print(f"  {tag} {system}: failed rc {res['rc']}\n{res['stderr_tail']}", flush=True)
+        return res
+    w = res["result"]
+    print(f"  {tag:>10} {system:4}: {res['wall_s']:5.1f} s  (rc {w['rc']}, pages {w['pages']}, comments {w['comments']})",
+          flush=True)
+    return res
+
+
+def breakdown(res: dict) -> dict:
+    """Consecutive segments of one cold run, seconds."""
+    w = res["result"]
+    st = w["stages"]
+    first, last, total = st["first_start_s"], st["last_end_s"], st["sum_s"]
+    seg = {"interpreter start": w["entry_s"], "import newsmill (+pandas, pyarrow)": w["import_s"].get("newsmill", 0.0)}
+    if "prefect+flow" in w["import_s"]:
+        seg["import prefect + flow"] = w["import_s"]["prefect+flow"]
+    srv = total.get("prefect/temporary_server_start")
+    run_at = first.get("start_run", w["cli_start_s"])
+    if srv is not None:
+        seg["CLI + flow set-up before the server"] = first["prefect/temporary_server_start"] - w["cli_start_s"]
+        seg["Prefect temporary server start"] = srv
+        seg["flow run creation (server ready -> flow body)"] = run_at - st["first_end_s"]["prefect/temporary_server_start"]
+    else:
+        seg["CLI set-up / flow run creation"] = run_at - w["cli_start_s"]
+    fin = first.get("finalize", run_at)
+    seg["start_run + plan + read/extract/clean"] = fin - run_at
+    gx = total.get("finalize/validate/gx_import+context", 0.0)
+    seg["validation: GX import + context"] = gx
+    seg["validation: validate_tables (rest)"] = total.get("finalize/validate", 0.0) - gx
+    seg["publish (quarantine, rejects, version commit)"] = sum(total.get(k, 0.0) for k in (
+        "finalize/write_quarantine", "finalize/write_rejects", "finalize/publish"))
+    seg["report: Data Docs"] = total.get("finalize/report/data_docs", 0.0)
+    seg["report: summary files"] = total.get("finalize/report", 0.0) - total.get("finalize/report/data_docs", 0.0)
+    seg["finalize: other (merge, to_arrow, ...)"] = total.get("finalize", 0.0) - sum(
+        seg[k] for k in list(seg)[-5:])
+    seg["after the flow (state, summary) until main returns"] = w["worker_total_s"] - last.get("finalize", w["worker_total_s"])
+    seg["process exit (atexit: server stop)"] = res["wall_s"] - w["worker_total_s"]
+    return seg
+
+
+def warm_worker(system: str, page: Path, work: Path) -> dict:
+    """Two runs of the command in one process; the second is what a warm worker answers in."""
+    bl.use_src(Path(os.environ.get("NEWSMILL_BENCH_SRC") or bl.REPO))
+    from newsmill import cli
+
+    timer = bl.StageTimer(time.perf_counter())
+    timer.instrument_newsmill()
+    if system == "flow":
+        import flows.newsmill_flow  # noqa: F401
+
+        timer.instrument_prefect_server()
+    timer.wrap(__import__("newsmill.validate", fromlist=["_gx"]), "_gx", "finalize/validate/gx_import+context")
+    runs = []
+    for i in range(2):
+        out = work / f"warm-{system}-{i}"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        timer.sum.clear()
+        argv = ["run", str(page), "--output", str(out)] + (["--no-prefect"] if system == "lib" else [])
+        t = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            rc = cli.main(argv)
+        runs.append({"seconds": time.perf_counter() - t, "rc": rc, "stages": dict(timer.sum)})
+        shutil.rmtree(out, ignore_errors=True)
+    return {"system": system, "runs": runs}
+
+
+class PrefectServer:
+    """`prefect server start` in its own session (own PREFECT_HOME); stopped by its process group id."""
+
+    def __init__(self, env: dict, home: Path):
+        self.env = dict(env)
+        self.env["PREFECT_HOME"] = str(home)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/api"
+        self.proc = None
+
+    def __enter__(self):
+        import httpx
+
+        log = open(Path(self.env["PREFECT_HOME"]) / "server.log", "w")
+        t = time.perf_counter()
+        self.proc = subprocess.Popen([str(Path(bl.PY).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
+                                      "--port", str(self.port)],
+                                     env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        while time.perf_counter() - t < 120:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"prefect server exited {self.proc.returncode}; see {log.name}")
+            time.sleep(0.2)
+        self.start_s = time.perf_counter() - t
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # the group this script created for the server
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+
+
+def fmt_breakdowns(title: str, runs: list[dict]) -> list[str]:
+    segs = [breakdown(r) for r in runs if r.get("result")]
+    if not segs:
+        return [f"{title}: no successful run"]
+    lines = [f"\n{title}: median of {len(segs)} runs (wall {bl.median([r['wall_s'] for r in runs if r.get('result')]):.1f} s)",
+             "| segment | median s |", "|---|---:|"]
+    for k in segs[0]:
+        lines.append(f"| {k} | {bl.median([s.get(k, 0.0) for s in segs]):.2f} |")
+    return lines
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 2)[2])
+    ap.add_argument("--page", type=Path, default=None, help="the one page (default: see below)")
+    ap.add_argument("--repeats", type=int, default=3, help="rounds (default 3)")
+    ap.add_argument("--skip-server", action="store_true", help="leave out the persistent-server scenario")
+    ap.add_argument("--skip-imports", action="store_true", help="leave out the per-package import times")
+    ap.add_argument("--rev", default="HEAD", help="code under test: a git revision (default HEAD) or 'worktree'")
+    ap.add_argument("--json", type=Path, default=None, help="results file (default <cache>/bench-results/first-result-<time>.json)")
+    ap.add_argument("--warm-worker", choices=("lib", "flow"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    work = bl.CACHE / "bench-out" / "first-result"
+    if args.warm_worker:
+        print(json.dumps(warm_worker(args.warm_worker, args.page, work), default=str))
+        return 0
+
+    page = (args.page or default_page()).resolve()
+    if not page.exists():
+        print(f"skip: no page at {page}")
+        return 0
+    bl.use_src(bl.prepare_src(args.rev))
+    info = bl.machine()
+    print(f"machine: {info}\npage: {page}", flush=True)
+    work.mkdir(parents=True, exist_ok=True)
+    env = bl.bench_env()
+    res: dict = {"machine": info, "page": str(page)}
+
+    if not args.skip_imports:
+        print("imports, each alone in a fresh interpreter (median):", flush=True)
+        res["imports_alone_s"] = import_times(env, work, args.repeats)
+        for k, v in res["imports_alone_s"].items():
+            print(f"  {k:28} {v:6.2f} s" if v is not None else f"  {k:28} failed", flush=True)
+        res["importtime_flow_run_s"] = importtime_run(page, env, work)
+        print("-X importtime of a flow run, by top-level package (cumulative s): " +
+              ", ".join(f"{k} {v:.2f}" for k, v in res["importtime_flow_run_s"].items()), flush=True)
+
+    # warm the Prefect database once (a user's PREFECT_HOME exists after the first run); first run reported apart
+    fresh_home = work / "fresh-prefect-home"
+    shutil.rmtree(fresh_home, ignore_errors=True)
+    print("cold runs:", flush=True)
+    res["fresh_prefect_home"] = cold_run("flow", page, bl.bench_env(prefect_home=fresh_home), work, "fresh-db")
+    shutil.rmtree(fresh_home, ignore_errors=True)
+    res["cold"] = {"lib": [], "flow": []}
+    for r in range(args.repeats):
+        for system in (("lib", "flow") if r % 2 == 0 else ("flow", "lib")):
+            res["cold"][system].append(cold_run(system, page, env, work, f"round {r}"))
+
+    if not args.skip_server:
+        home = work / "server-prefect-home"
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        try:
+            with PrefectServer(bl.bench_env(), home) as srv:
+                print(f"persistent server: started in {srv.start_s:.1f} s at {srv.url}", flush=True)
+                senv = bl.bench_env(prefect_home=home)
+                senv["PREFECT_API_URL"] = srv.url
+                res["server_start_s"] = srv.start_s
+                res["persistent"] = [cold_run("flow", page, senv, work, f"server {r}") for r in range(args.repeats)]
+        except (RuntimeError, OSError) as exc:
+            print(f"persistent server scenario failed: {exc}")
+        shutil.rmtree(home, ignore_errors=True)
+
+    res["warm"] = {}
+    for system in ("lib", "flow"):
+        p = subprocess.run([bl.PY, str(Path(__file__).resolve()), "--warm-worker", system, "--page", str(page)],
+                           env=env, cwd=work, capture_output=True, text=True, timeout=600)
+        line = next((ln for ln in reversed(p.stdout.splitlines()) if ln.startswith("{")), None)
+        res["warm"][system] = json.loads(line) if line else {"error": p.stderr[-2000:]}
+        if line:
+            r1, r2 = res["warm"][system]["runs"]
+            print(f"warm process {system}: first run {r1['seconds']:.1f} s (after imports), second run "
+                  f"{r2['seconds']:.2f} s; second-run stages {json.dumps({k: round(v, 2) for k, v in r2['stages'].items()})}",
+                  flush=True)
+
+    lines = []
+    for system in ("lib", "flow"):
+        lines += fmt_breakdowns(f"cold `newsmill run PAGE{' --no-prefect' if system == 'lib' else ''}`", res["cold"][system])
+    if res.get("persistent"):
+        lines += fmt_breakdowns("cold `newsmill run PAGE` against a running `prefect server start`", res["persistent"])
+    if res["fresh_prefect_home"].get("result"):
+        lines += fmt_breakdowns("cold `newsmill run PAGE`, fresh PREFECT_HOME (first ever run)", [res["fresh_prefect_home"]])
+    print("\n".join(lines))
+    res["breakdowns_md"] = lines
+    d = bl.CACHE / "bench-results"
+    d.mkdir(parents=True, exist_ok=True)
+    path = args.json or d / f"first-result-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    path.write_text(json.dumps(res, indent=1, default=str))
+    print(f"\nresults: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,378 @@
+"""End-to-end throughput of `newsmill run` on WARC corpora, next to a bare trafilatura loop.
+
+    python bench/throughput.py                          # N = 1000, 3 rounds of bare / lib / flow
+    python bench/throughput.py --pages 10000 --repeats 1
+    python bench/throughput.py --pages 1000 --systems lib --profile   # pyinstrument hot spots
+
+Corpora: ``${NEWSMILL_CACHE:-~/.cache/newsmill}/corpus-<N>.warc.gz``, written by
+``bench/build_corpus.py --pages N``; a missing corpus is reported and skipped (exit 0).
+
+Systems, each in its own fresh process (cold, like a user's command), rotated from round to round
+so that machine load hits all of them alike:
+
+- ``bare``: ``trafilatura.bare_extraction(html, url=url, include_comments=True)`` in a plain loop
+  over the HTML of the corpus' response records, decompressed from the WARC before timing.
+  Timed: the loop only (the floor any pipeline built on trafilatura pays).
+- ``lib``:  ``newsmill run CORPUS --no-prefect`` (``pipeline.run``: plain loop, no Prefect).
+- ``flow``: ``newsmill run CORPUS`` (the Prefect flow on Prefect's temporary local server).
+
+``lib`` and ``flow`` call ``newsmill.cli.main`` inside a worker process that wraps the pipeline's
+functions (``pipeline.plan``, ``process_batch``, ``finalize``, ``validate.validate_tables``,
+``publish.publish_run``, ``report.write_report``...) in timing shims: stage times come from
+outside, the pipeline is not changed. Peak RSS: the worker's own ``ru_maxrss`` and the sampled
+peak of its process tree (worker + Prefect server). Output goes to a throwaway folder in the cache.
+Results: printed as Markdown and saved as JSON under ``<cache>/bench-results/``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _benchlib as bl  # noqa: E402
+
+SYSTEMS = ("bare", "lib", "flow")
+
+
+# --------------------------------------------------------------------------- workers (one process each)
+
+
+def _process_t0() -> float:
+    """perf_counter value at this process' creation (so imports are inside the measured time)."""
+    import psutil
+
+    age = time.time() - psutil.Process().create_time()
+    return time.perf_counter() - age
+
+
+def worker_bare(corpus: Path) -> dict:
+    t0 = _process_t0()
+    s = time.perf_counter()
+    import trafilatura
+    from warcio.archiveiterator import ArchiveIterator
+    imp = time.perf_counter() - s
+
+    s = time.perf_counter()
+    pages, other = [], 0
+    with open(corpus, "rb") as f:
+        for rec in ArchiveIterator(f):
+            ctype = (rec.http_headers.get_header("Content-Type") or "") if rec.http_headers else ""
+            if rec.rec_type == "response" and "html" in ctype:
+                pages.append((rec.rec_headers.get_header("WARC-Target-URI"), rec.content_stream().read()))
+            elif rec.rec_type in ("response", "conversion"):
+                other += 1
+    prep = time.perf_counter() - s
+    rss_pages = bl.self_peak_rss_mb()
+
+    s = time.perf_counter()
+    results = comments = failed = 0
+    for url, html in pages:
+        try:
+            doc = trafilatura.bare_extraction(html, url=url, include_comments=True)
+        except Exception:  # noqa: BLE001 - an error is an empty result, as in html_eval
+            doc = None
+            failed += 1
+        if doc is not None:
+            results += 1
+            comments += bool(getattr(doc, "comments", None))
+    loop = time.perf_counter() - s
+    return {"system": "bare", "pages": len(pages), "non_html_skipped": other, "results": results,
+            "pages_with_comment_blob": comments, "errors": failed, "import_s": imp, "prepare_s": prep, "work_s": loop,
+            "worker_total_s": time.perf_counter() - t0, "peak_rss_mb": bl.self_peak_rss_mb(),
+            "rss_after_prepare_mb": rss_pages}
+
+
+def worker_newsmill(system: str, corpus: Path, out: Path, batch_size: int | None, profile: Path | None) -> dict:
+    t0 = _process_t0()
+    entry = time.perf_counter() - t0
+    timer = bl.StageTimer(t0)
+    s = time.perf_counter()
+    from newsmill import cli
+    timer.instrument_newsmill()  # imports pipeline, validate (pandas, pyarrow), publish, report
+    imp = {"newsmill": time.perf_counter() - s}
+    if system == "flow":
+        s = time.perf_counter()
+        import flows.newsmill_flow  # noqa: F401 - prefect
+        imp["prefect+flow"] = time.perf_counter() - s
+        timer.instrument_prefect_server()
+    s_gx = timer.wrap(__import__("newsmill.validate", fromlist=["_gx"]), "_gx", "finalize/validate/gx_import+context")
+    del s_gx
+    argv = ["run", str(corpus), "--output", str(out)]
+    if batch_size:
+        argv += ["--batch-size", str(batch_size)]
+    if system != "flow":
+        argv.append("--no-prefect")
+    prof = None
+    if profile is not None:
+        from pyinstrument import Profiler
+
+        prof = Profiler(interval=0.001)
+        prof.start()
+    import contextlib
+    import io
+
+    s = time.perf_counter()
+    cli_start = s - t0
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = cli.main(argv)
+    run_s = time.perf_counter() - s
+    if prof is not None:
+        prof.stop()
+        _write_profile(prof, profile)
+    summ = bl.summary_of(out) or {}
+    st = timer.as_dict()
+    first = st["first_start_s"].get("start_run")
+    last = st["last_end_s"].get("finalize")
+    return {"system": system, "rc": rc, "pages": summ.get("inputs"),
+            "articles": (summ.get("articles_published") or 0) + (summ.get("articles_quarantined") or 0),
+            "comments": (summ.get("comments_published") or 0) + (summ.get("comments_quarantined") or 0),
+            "articles_published": summ.get("articles_published"), "comments_published": summ.get("comments_published"),
+            "rejected": summ.get("rejected"), "reject_reasons": summ.get("reject_reasons"),
+            "newsmill_from": str(Path(cli.__file__).parent), "entry_s": entry, "cli_start_s": cli_start, "import_s": imp, "cli_main_s": run_s, "work_s": (last - first) if first is not None and last else None,
+            "run_started_at_s": first, "worker_total_s": time.perf_counter() - t0, "stages": st,
+            "peak_rss_mb": bl.self_peak_rss_mb()}
+
+
+def _write_profile(prof, base: Path) -> None:
+    base.parent.mkdir(parents=True, exist_ok=True)
+    base.with_suffix(".html").write_text(prof.output_html(), encoding="utf-8")
+    base.with_suffix(".txt").write_text(prof.output_text(unicode=True, color=False, show_all=False), encoding="utf-8")
+    session = prof.last_session
+    root = session.root_frame()
+    total = session.duration
+    self_fn: dict[str, float] = {}
+    self_pkg: dict[str, float] = {}
+    incl: dict[str, float] = {}
+
+    def key(fr) -> str:
+        return f"{fr.function} ({_short(fr.file_path)}:{fr.line_no})"
+
+    def walk(fr, stack: set):
+        k = key(fr)
+        if k not in stack:
+            incl[k] = incl.get(k, 0.0) + fr.time
+        own = fr.time - sum(c.time for c in fr.children)
+        if own > 0:
+            self_fn[k] = self_fn.get(k, 0.0) + own
+            p = _package(fr.file_path)
+            self_pkg[p] = self_pkg.get(p, 0.0) + own
+        for c in fr.children:
+            walk(c, stack | {k})
+
+    walk(root, set())
+    top = lambda d, n: [(k, round(v, 3), round(100 * v / total, 1)) for k, v in sorted(d.items(), key=lambda kv: -kv[1])[:n]]  # noqa: E731
+    data = {"duration_s": total, "self_by_function": top(self_fn, 40), "self_by_package": top(self_pkg, 25),
+            "inclusive_by_function": top(incl, 80)}
+    base.with_suffix(".json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def _short(path: str | None) -> str:
+    if not path:
+        return "?"
+    for marker in ("site-packages/", "/work/main/", "lib/python3.11/"):
+        if marker in path:
+            return path.split(marker, 1)[1]
+    return path
+
+
+def _package(path: str | None) -> str:
+    p = _short(path)
+    if p.startswith("newsmill/"):
+        parts = p.split("/")
+        return "/".join(parts[:3]) if parts[1] in ("extract", "sources") and len(parts) > 2 else "/".join(parts[:2])
+    if p.startswith("<"):
+        return p
+    head = p.split("/", 1)[0]
+    return head if "/" in p else f"stdlib:{head}"
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+def measure(n: int, systems: list[str], repeats: int, batch_size: int | None, timeout: float) -> list[dict]:
+    corpus = bl.corpus_path(n)
+    rows = []
+    work_root = bl.CACHE / "bench-out"
+    for r in range(repeats):
+        order = systems[r % len(systems):] + systems[: r % len(systems)]
+        for system in order:
+            out = work_root / f"{system}-{n}-{r}"
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir(parents=True)
+            cmd = [bl.PY, str(Path(__file__).resolve()), "--worker", system, "--corpus", str(corpus),
+                   "--out", str(out)] + (["--batch-size", str(batch_size)] if batch_size else [])
+            load = os.getloadavg()[0]
+            res = bl.run_measured(cmd, env=bl.bench_env(), cwd=out, timeout=timeout)
+            shutil.rmtree(out, ignore_errors=True)
+            row = {"n": n, "round": r, "system": system, "loadavg_1m": round(load, 2), **res}
+            rows.append(row)
+            w = res["result"] or {}
+            print(f"  N={n} round {r} {system:4}: wall {res['wall_s']:7.1f} s  work {w.get('work_s') or 0:7.1f} s  "
+                  f"pages {w.get('pages')}  comments {w.get('comments', '-')}  rss {w.get('peak_rss_mb', 0):6.0f} MB "
+                  f"(tree {res['peak_tree_mb']:.0f})  rc {res['rc']}  load {load:.1f}"
+                  + (f"  LEFTOVER {res['leftover_processes']}" if res["leftover_processes"] else ""), flush=True)
+            if res["rc"] != 0 or not res["result"]:
+                print("    stderr: " + res["stderr_tail"].replace("\n", "\n    "), flush=True)
+    return rows
+
+
+def aggregate(rows: list[dict]) -> dict:
+    agg: dict = {}
+    for n in sorted({r["n"] for r in rows}):
+        agg[n] = {}
+        for system in SYSTEMS:
+            rs = [r for r in rows if r["n"] == n and r["system"] == system and r["result"]]
+            if not rs:
+                continue
+            w = [r["result"] for r in rs]
+            pages = w[0].get("pages") or 0
+            a = {"runs": len(rs), "pages": pages, "comments": w[0].get("comments"),
+                 "wall_s": bl.median([r["wall_s"] for r in rs]), "wall_each": [round(r["wall_s"], 1) for r in rs],
+                 "work_s": bl.median([x.get("work_s") for x in w]), "peak_rss_mb": bl.median([x["peak_rss_mb"] for x in w]),
+                 "peak_tree_mb": bl.median([r["peak_tree_mb"] for r in rs])}
+            a["pages_per_s_wall"] = pages / a["wall_s"] if a["wall_s"] else None
+            a["pages_per_s_work"] = pages / a["work_s"] if a["work_s"] else None
+            if a["comments"] is not None:
+                a["comments_per_s_wall"] = a["comments"] / a["wall_s"]
+            if system != "bare":
+                stages: dict[str, list[float]] = {}
+                for x in w:
+                    for k, v in x["stages"]["sum_s"].items():
+                        stages.setdefault(k, []).append(v)
+                a["stages_median_s"] = {k: round(bl.median(v), 2) for k, v in stages.items()}
+                a["run_started_at_s"] = bl.median([x.get("run_started_at_s") for x in w])
+            agg[n][system] = a
+        g = agg[n]
+        if "bare" in g:
+            for s in ("lib", "flow"):
+                if s in g:
+                    g[f"{s}_vs_bare_wall"] = g[s]["pages_per_s_wall"] / g["bare"]["pages_per_s_work"]
+                    g[f"{s}_vs_bare_work"] = g[s]["pages_per_s_work"] / g["bare"]["pages_per_s_work"]
+        if "lib" in g and "flow" in g:
+            g["prefect_overhead_wall"] = (g["flow"]["wall_s"] - g["lib"]["wall_s"]) / g["flow"]["wall_s"]
+            if g["flow"]["work_s"] and g["lib"]["work_s"]:
+                g["prefect_overhead_work"] = (g["flow"]["work_s"] - g["lib"]["work_s"]) / g["flow"]["work_s"]
+    return agg
+
+
+def markdown(agg: dict) -> str:
+    lines = ["| N | system | runs | pages | comments | wall s (median) | pages/s wall | pages/s work | comments/s | "
+             "peak RSS MB (worker) | peak RSS MB (tree) |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for n, g in agg.items():
+        for s in SYSTEMS:
+            if s in g:
+                a = g[s]
+                f = lambda v, p=1: "-" if v is None else f"{v:.{p}f}"  # noqa: E731
+                lines.append(f"| {n} | {s} | {a['runs']} | {a['pages']} | {a['comments'] if a['comments'] is not None else '-'} | "
+                             f"{f(a['wall_s'])} ({' '.join(map(str, a['wall_each']))}) | {f(a['pages_per_s_wall'])} | "
+                             f"{f(a['pages_per_s_work'])} | {f(a.get('comments_per_s_wall'))} | {f(a['peak_rss_mb'], 0)} | "
+                             f"{f(a['peak_tree_mb'], 0)} |")
+    lines.append("")
+    for n, g in agg.items():
+        for k in ("lib_vs_bare_wall", "lib_vs_bare_work", "flow_vs_bare_wall", "flow_vs_bare_work",
+                  "prefect_overhead_wall", "prefect_overhead_work"):
+            if k in g:
+                lines.append(f"- N={n} {k}: {g[k]:.3f}")
+        for s in ("lib", "flow"):
+            if s in g and "stages_median_s" in g[s]:
+                st = ", ".join(f"{k} {v}" for k, v in g[s]["stages_median_s"].items())
+                lines.append(f"- N={n} {s} stages (median s, summed over calls): {st}; run started at "
+                             f"{g[s]['run_started_at_s']:.1f} s after process start")
+    return "\n".join(lines)
+
+
+def print_profile(base: Path, n: int = 25) -> None:
+    data = json.loads(base.with_suffix(".json").read_text())
+    print(f"\nprofile: {base.with_suffix('.html')} ({data['duration_s']:.1f} s)")
+    for title, k in (("self time by package", "self_by_package"), ("self time by function", "self_by_function"),
+                     ("inclusive time by function", "inclusive_by_function")):
+        print(f"\n{title}:")
+        for name, s, pct in data[k][:n]:
+            print(f"  {pct:5.1f}%  {s:8.2f} s  {name}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 2)[2])
+    ap.add_argument("--pages", type=int, nargs="+", default=[1000], help="corpus sizes N (default 1000)")
+    ap.add_argument("--systems", default="bare,lib,flow", help="comma list of bare, lib, flow (default all)")
+    ap.add_argument("--repeats", type=int, default=3, help="rounds per N (default 3)")
+    ap.add_argument("--batch-size", type=int, default=None, help="pages per task (default: newsmill's)")
+    ap.add_argument("--timeout", type=float, default=7200, help="seconds per measured process (default 7200)")
+    ap.add_argument("--profile", action="store_true",
+                    help="instead: one `lib` run under pyinstrument (1 ms sampling) on the first N; hot spots printed")
+    ap.add_argument("--json", type=Path, default=None, help="results file (default <cache>/bench-results/throughput-<time>.json)")
+    ap.add_argument("--rev", default="HEAD", help="code under test: a git revision, exported to the cache (default "
+                                                  "HEAD: stable while the tree is being edited), or 'worktree'")
+    ap.add_argument("--worker", choices=SYSTEMS, help=argparse.SUPPRESS)
+    ap.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--profile-to", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.worker:
+        bl.use_src(Path(os.environ.get("NEWSMILL_BENCH_SRC") or bl.REPO))
+        if args.worker == "bare":
+            res = worker_bare(args.corpus)
+        else:
+            res = worker_newsmill(args.worker, args.corpus, args.out, args.batch_size, args.profile_to)
+        print(json.dumps(res, default=str))
+        return 0
+
+    bl.use_src(bl.prepare_src(args.rev))
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    bad = [s for s in systems if s not in SYSTEMS]
+    if bad:
+        ap.error(f"unknown systems {bad}")
+    missing = [n for n in args.pages if not bl.corpus_path(n).exists()]
+    for n in missing:
+        print(f"skip N={n}: no corpus at {bl.corpus_path(n)}; build it with "
+              f"`python bench/build_corpus.py --pages {n}`")
+    pages = [n for n in args.pages if n not in missing]
+    if not pages:
+        return 0
+    info = bl.machine()
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    results_dir = bl.CACHE / "bench-results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    print(f"machine: {info}")
+
+    if args.profile:
+        n = pages[0]
+        base = results_dir / f"profile-lib-{n}-{stamp}"
+        out = bl.CACHE / "bench-out" / f"profile-{n}"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        cmd = [bl.PY, str(Path(__file__).resolve()), "--worker", "lib", "--corpus", str(bl.corpus_path(n)),
+               "--out", str(out), "--profile-to", str(base)] + (["--batch-size", str(args.batch_size)] if args.batch_size else [])
+        res = bl.run_measured(cmd, env=bl.bench_env(), cwd=out, timeout=args.timeout)
+        shutil.rmtree(out, ignore_errors=True)
+        if res["rc"] != 0 or not base.with_suffix(".json").exists():
+            print("profile run failed:\n" + res["stderr_tail"])
+            return 1
+        print(f"profiled run: wall {res['wall_s']:.1f} s; stages {json.dumps(res['result']['stages']['sum_s'])}")
+        print_profile(base)
+        return 0
+
+    rows = []
+    for n in pages:
+        print(f"N={n}: corpus {bl.corpus_path(n)} ({bl.corpus_path(n).stat().st_size / 1e6:.0f} MB)", flush=True)
+        rows += measure(n, systems, args.repeats, args.batch_size, args.timeout)
+    agg = aggregate(rows)
+    path = args.json or results_dir / f"throughput-{stamp}.json"
+    path.write_text(json.dumps({"machine": info, "args": vars(args), "rows": rows, "aggregate": agg}, indent=1, default=str))
+    print()
+    print(markdown(agg))
+    print(f"\nresults: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""`newsmill serve` against a real Prefect server: a scheduled run publishes data, the next one finds the
+inputs unchanged. Everything runs on 127.0.0.1 with an ephemeral port and a throwaway PREFECT_HOME;
+every process started here is stopped (by process group, and by a marker in its environment for
+anything that left the group), also when the test fails. Bounded to ~90 s."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SAMPLES
+
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent
+BUDGET = 90.0  # seconds for the whole test (measured: ~25 s for a fresh server, ~50 s in all)
+INTERVAL = 5
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def our_processes(marker: str) -> list[int]:
+    """Pids of live processes whose environment carries ``marker`` (our PREFECT_HOME)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker.encode() in (entry / "environ").read_bytes():
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def stop(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGINT to the process group (what Ctrl-C does: serve pauses its schedule), then SIGKILL."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(timeout=grace)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=10)
+
+
+def api(url: str, path: str, body: dict | None = None):
+    import httpx
+
+    r = httpx.post(url + path, json=body or {}, timeout=5) if body is not None else httpx.get(url + path, timeout=5)
+    r.raise_for_status()
+    return r.json()
+
+
+def wait_for(what: str, check, deadline: float, procs: dict, every: float = 0.5):
+    while time.monotonic() < deadline:
+        for name, p in procs.items():
+            if p.poll() is not None:
+                pytest.fail(f"{name} exited with {p.returncode} while waiting for {what}")
+        try:
+            got = check()
+        except Exception:  # noqa: BLE001 (not up yet)
+            got = None
+        if got:
+            return got
+        time.sleep(every)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def completed_runs(url: str, deployment: str) -> list[dict]:
+    runs = api(url, "/flow_runs/filter", {"flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}},
+                                           "deployments": {"name": {"any_": [deployment]}}, "sort": "START_TIME_ASC"})
+    return runs
+
+
+def test_serve_runs_the_flow_on_its_schedule(tmp_path):
+    started = time.monotonic()
+    deadline = started + BUDGET
+    home = tmp_path / "prefect-home"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSMILL_"))}
+    env.update(PREFECT_HOME=str(home), DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_SERVER_UI_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING",
+               PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="1",  # schedule within a second, not a minute
+               PREFECT_RUNNER_POLL_FREQUENCY="1", GX_ANALYTICS_ENABLED="false", NEWSMILL_AUTHOR_KEY="k" * 32)
+    project = tmp_path / "project"
+    (project / "pages").mkdir(parents=True)
+    for p in SAMPLES.iterdir():
+        shutil.copy(p, project / "pages" / p.name)
+    (project / "newsmill.toml").write_text(
+        '[newsmill]\noutput_dir = "out"\ninputs = ["pages"]\n\n'
+        f'[schedule]\ninterval = "{INTERVAL}s"\nname = "every-{INTERVAL}s"\n', encoding="utf-8")
+    procs: dict[str, subprocess.Popen] = {}
+    logs = {name: open(tmp_path / f"{name}.log", "wb") for name in ("server", "serve")}
+    try:
+        procs["server"] = subprocess.Popen(
+            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-ui"],
+            env=env, cwd=tmp_path, stdout=logs["server"], stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for("the Prefect server", lambda: api(url, "/health") is True, deadline, procs)
+        server_up = time.monotonic() - started
+
+        procs["serve"] = subprocess.Popen([str(BIN / "newsmill"), "serve"], env={**env, "PREFECT_API_URL": url},
+                                          cwd=project, stdout=logs["serve"], stderr=subprocess.STDOUT,
+                                          start_new_session=True)
+        out = project / "out"
+        first = wait_for("a scheduled run that completes and publishes",
+                         lambda: (completed_runs(url, f"every-{INTERVAL}s") and any((out / "articles").rglob("*.parquet"))
+                                  and completed_runs(url, f"every-{INTERVAL}s")), deadline, procs)
+        run = first[0]
+        assert "auto-scheduled" in run["tags"]  # made by the server's scheduler, not started by hand
+        assert run["parameters"]["output_dir"] == str(out.resolve())
+        summaries = [json.loads(p.read_text()) for p in sorted((out / "reports").glob("*/summary.json"))]
+        assert summaries[0]["articles_published"] == 3 and summaries[0]["exit_code"] == 0
+        first_run_done = time.monotonic() - started
+
+        # the next scheduled run finds the same pages: skipped as unchanged (the incremental ledger)
+        def second_summary():
+            done = [json.loads(p.read_text()) for p in sorted((out / "reports").glob("*/summary.json"))]
+            return done[1] if len(done) > 1 else None
+
+        again = wait_for("a second scheduled run", second_summary, deadline, procs)
+        assert again["unchanged_inputs"] == 3 and again["articles_published"] == 0 and again["exit_code"] == 0
+        print(f"\nserver up after {server_up:.1f} s, first scheduled run done after {first_run_done:.1f} s, "
+              f"second after {time.monotonic() - started:.1f} s")
+    except BaseException:
+        for name, f in logs.items():
+            f.flush()
+            sys.stderr.write(f"--- {name}.log (tail) ---\n"
+                             + (tmp_path / f"{name}.log").read_bytes()[-3000:].decode("utf-8", "replace") + "\n")
+        raise
+    finally:
+        for name in ("serve", "server"):  # serve first: it pauses its deployment through the server
+            if name in procs:
+                stop(procs[name])
+        for pid in our_processes(str(home)):  # anything that left its process group
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for f in logs.values():
+            f.close()
+    assert our_processes(str(home)) == []
+    assert time.monotonic() - started < BUDGET + 30
