@@ -46,10 +46,12 @@ def our_processes(marker: str) -> list[int]:
 
 
 def stop(proc: subprocess.Popen, grace: float = 10.0) -> None:
-    """SIGINT to the process group (what Ctrl-C does: serve pauses its schedule), then SIGKILL."""
+    """SIGTERM to the process group (serve shuts down gracefully and pauses its schedule; SIGINT
+    would do too, but a shell running tests in the background makes its children ignore SIGINT),
+    then SIGKILL for anything left."""
     if proc.poll() is None:
         try:
-            os.killpg(proc.pid, signal.SIGINT)
+            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=grace)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             pass
@@ -139,6 +141,9 @@ def test_serve_runs_the_flow_on_its_schedule(tmp_path):
         assert again["unchanged_inputs"] == 3 and again["articles_published"] == 0 and again["exit_code"] == 0
         print(f"\nserver up after {server_up:.1f} s, first scheduled run done after {first_run_done:.1f} s, "
               f"second after {time.monotonic() - started:.1f} s")
+        stop(procs.pop("serve"))  # a graceful stop pauses the deployment's schedule
+        (deployment,) = api(url, "/deployments/filter", {"deployments": {"name": {"any_": [f"every-{INTERVAL}s"]}}})
+        assert deployment["paused"] is True
     except BaseException:
         for name, f in logs.items():
             f.flush()
