@@ -56,11 +56,18 @@ def _print_summary(s: dict) -> None:
         print("  a CRITICAL expectation failed: exit code 1")
 
 
-def cmd_run(args) -> int:
+def _settings_or_none(args):
+    """Layered settings for a command, or None after printing why they are wrong (exit code 2)."""
     try:
-        settings = load_settings(Path(args.config) if args.config else None)
+        return load_settings(Path(args.config) if args.config else None)
     except ConfigError as exc:
         print(f"newsmill: configuration error: {exc}", file=sys.stderr)
+        return None
+
+
+def cmd_run(args) -> int:
+    settings = _settings_or_none(args)
+    if settings is None:
         return 2
     paths = list(args.paths)  # none given: the flow/pipeline read the project file's inputs and [[sources]]
     if not paths and not settings.project_paths() and not settings.live_sources():
@@ -119,10 +126,8 @@ def cmd_fetch(args) -> int:
     from newsmill.pipeline import new_run_id
     from newsmill.sources.live import fetch_sources
 
-    try:
-        settings = load_settings(Path(args.config) if args.config else None)
-    except ConfigError as exc:
-        print(f"newsmill: configuration error: {exc}", file=sys.stderr)
+    settings = _settings_or_none(args)
+    if settings is None:
         return 2
     live = settings.live_sources()
     if not live:
