@@ -15,6 +15,9 @@ so that machine load hits all of them alike:
   Timed: the loop only (the floor any pipeline built on trafilatura pays).
 - ``lib``:  ``newsmill run CORPUS --no-prefect`` (``pipeline.run``: plain loop, no Prefect).
 - ``flow``: ``newsmill run CORPUS`` (the Prefect flow on Prefect's temporary local server).
+- ``dask1``, ``dask2``: ``newsmill run CORPUS --workers 1|2`` (batch tasks on a local Dask cluster), for a
+  CLI that has ``--workers``; not in the default set. Their batch stages run in the Dask workers, out of
+  reach of the timing shims: compare wall times.
 
 ``lib`` and ``flow`` call ``newsmill.cli.main`` inside a worker process that wraps the pipeline's
 functions (``pipeline.plan``, ``process_batch``, ``finalize``, ``validate.validate_tables``,
@@ -36,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _benchlib as bl  # noqa: E402
 
-SYSTEMS = ("bare", "lib", "flow")
+SYSTEMS = ("bare", "lib", "flow", "dask1", "dask2")  # daskN: `newsmill run --workers N` (when the CLI has it)
 
 
 # --------------------------------------------------------------------------- workers (one process each)
@@ -95,7 +98,7 @@ def worker_newsmill(system: str, corpus: Path, out: Path, batch_size: int | None
     from newsmill import cli
     timer.instrument_newsmill()  # imports pipeline, validate (pandas, pyarrow), publish, report
     imp = {"newsmill": time.perf_counter() - s}
-    if system == "flow":
+    if system != "lib":
         s = time.perf_counter()
         import flows.newsmill_flow  # noqa: F401 - prefect
         imp["prefect+flow"] = time.perf_counter() - s
@@ -105,8 +108,10 @@ def worker_newsmill(system: str, corpus: Path, out: Path, batch_size: int | None
     argv = ["run", str(corpus), "--output", str(out)]
     if batch_size:
         argv += ["--batch-size", str(batch_size)]
-    if system != "flow":
+    if system == "lib":
         argv.append("--no-prefect")
+    elif system.startswith("dask"):
+        argv += ["--workers", system[4:]]
     prof = None
     if profile is not None:
         from pyinstrument import Profiler
@@ -144,39 +149,54 @@ def _write_profile(prof, base: Path) -> None:
     base.parent.mkdir(parents=True, exist_ok=True)
     base.with_suffix(".html").write_text(prof.output_html(), encoding="utf-8")
     base.with_suffix(".txt").write_text(prof.output_text(unicode=True, color=False, show_all=False), encoding="utf-8")
-    session = prof.last_session
-    root = session.root_frame()
-    total = session.duration
+    tree = json.loads(prof.last_session.root_frame().to_json_str())
+    base.with_suffix(".json").write_text(json.dumps(analyse_tree(tree, prof.last_session.duration), indent=1),
+                                         encoding="utf-8")
+
+
+def tree_from_html(path: Path) -> tuple[dict, float]:
+    """The frame tree embedded in a pyinstrument HTML report (``sessionData = {...}``)."""
+    h = path.read_text(encoding="utf-8")
+    i = h.index("sessionData = ") + len("sessionData = ")
+    data, _ = json.JSONDecoder().raw_decode(h[i:])
+    return data["frame_tree"], data["session"]["duration"]
+
+
+def analyse_tree(tree: dict, total: float) -> dict:
+    """Self time by function and by package, inclusive time by function (recursion counted once).
+
+    pyinstrument keeps a frame's own time in synthetic ``[self]`` children; time in C code (lxml,
+    regex, pyarrow) is the own time of the Python function that called it."""
     self_fn: dict[str, float] = {}
     self_pkg: dict[str, float] = {}
     incl: dict[str, float] = {}
 
-    def key(fr) -> str:
-        return f"{fr.function} ({_short(fr.file_path)}:{fr.line_no})"
-
-    def walk(fr, stack: set):
-        k = key(fr)
+    def walk(node: dict, stack: frozenset):
+        fn, path, line = (node["identifier"].split("\x00") + ["", ""])[:3]
+        k = f"{fn} ({_short(path)}:{line})"
         if k not in stack:
-            incl[k] = incl.get(k, 0.0) + fr.time
-        own = fr.time - sum(c.time for c in fr.children)
+            incl[k] = incl.get(k, 0.0) + node["time"]
+        real = [c for c in node.get("children", []) if not c["identifier"].startswith("[")]
+        own = node["time"] - sum(c["time"] for c in real)
         if own > 0:
             self_fn[k] = self_fn.get(k, 0.0) + own
-            p = _package(fr.file_path)
-            self_pkg[p] = self_pkg.get(p, 0.0) + own
-        for c in fr.children:
+            pk = _package(path)
+            self_pkg[pk] = self_pkg.get(pk, 0.0) + own
+        for c in real:
             walk(c, stack | {k})
 
-    walk(root, set())
+    walk(tree, frozenset())
     top = lambda d, n: [(k, round(v, 3), round(100 * v / total, 1)) for k, v in sorted(d.items(), key=lambda kv: -kv[1])[:n]]  # noqa: E731
-    data = {"duration_s": total, "self_by_function": top(self_fn, 40), "self_by_package": top(self_pkg, 25),
-            "inclusive_by_function": top(incl, 80)}
-    base.with_suffix(".json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+    return {"duration_s": total, "self_by_function": top(self_fn, 60), "self_by_package": top(self_pkg, 30),
+            "inclusive_by_function": top(incl, 120)}
 
 
 def _short(path: str | None) -> str:
     if not path:
         return "?"
-    for marker in ("site-packages/", "/work/main/", "lib/python3.11/"):
+    if "/bench-src/" in path:  # an exported revision: <cache>/bench-src/<sha>/newsmill/...
+        return path.split("/bench-src/", 1)[1].split("/", 1)[-1]
+    for marker in ("site-packages/", str(bl.REPO) + "/", "lib/python3.11/"):
         if marker in path:
             return path.split(marker, 1)[1]
     return path
@@ -251,10 +271,14 @@ def aggregate(rows: list[dict]) -> dict:
             agg[n][system] = a
         g = agg[n]
         if "bare" in g:
-            for s in ("lib", "flow"):
+            for s in SYSTEMS[1:]:
                 if s in g:
                     g[f"{s}_vs_bare_wall"] = g[s]["pages_per_s_wall"] / g["bare"]["pages_per_s_work"]
                     g[f"{s}_vs_bare_work"] = g[s]["pages_per_s_work"] / g["bare"]["pages_per_s_work"]
+        if "dask1" in g and "dask2" in g:
+            g["dask2_vs_dask1_wall"] = g["dask1"]["wall_s"] / g["dask2"]["wall_s"]
+            if g["dask1"]["work_s"] and g["dask2"]["work_s"]:
+                g["dask2_vs_dask1_work"] = g["dask1"]["work_s"] / g["dask2"]["work_s"]
         if "lib" in g and "flow" in g:
             g["prefect_overhead_wall"] = (g["flow"]["wall_s"] - g["lib"]["wall_s"]) / g["flow"]["wall_s"]
             if g["flow"]["work_s"] and g["lib"]["work_s"]:
@@ -277,10 +301,10 @@ def markdown(agg: dict) -> str:
     lines.append("")
     for n, g in agg.items():
         for k in ("lib_vs_bare_wall", "lib_vs_bare_work", "flow_vs_bare_wall", "flow_vs_bare_work",
-                  "prefect_overhead_wall", "prefect_overhead_work"):
+                  "prefect_overhead_wall", "prefect_overhead_work", "dask2_vs_dask1_wall", "dask2_vs_dask1_work"):
             if k in g:
                 lines.append(f"- N={n} {k}: {g[k]:.3f}")
-        for s in ("lib", "flow"):
+        for s in SYSTEMS[1:]:
             if s in g and "stages_median_s" in g[s]:
                 st = ", ".join(f"{k} {v}" for k, v in g[s]["stages_median_s"].items())
                 lines.append(f"- N={n} {s} stages (median s, summed over calls): {st}; run started at "
@@ -302,7 +326,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 2)[2])
     ap.add_argument("--pages", type=int, nargs="+", default=[1000], help="corpus sizes N (default 1000)")
-    ap.add_argument("--systems", default="bare,lib,flow", help="comma list of bare, lib, flow (default all)")
+    ap.add_argument("--systems", default="bare,lib,flow",
+                    help="comma list of bare, lib, flow, dask1, dask2 (default bare,lib,flow)")
     ap.add_argument("--repeats", type=int, default=3, help="rounds per N (default 3)")
     ap.add_argument("--batch-size", type=int, default=None, help="pages per task (default: newsmill's)")
     ap.add_argument("--timeout", type=float, default=7200, help="seconds per measured process (default 7200)")
@@ -311,12 +336,23 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="results file (default <cache>/bench-results/throughput-<time>.json)")
     ap.add_argument("--rev", default="HEAD", help="code under test: a git revision, exported to the cache (default "
                                                   "HEAD: stable while the tree is being edited), or 'worktree'")
+    ap.add_argument("--profile-report", type=Path, default=None,
+                    help="re-analyse a pyinstrument HTML report written by --profile (no run)")
     ap.add_argument("--worker", choices=SYSTEMS, help=argparse.SUPPRESS)
     ap.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--profile-to", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
+    if args.profile_report:
+        if not args.profile_report.exists():
+            print(f"skip: no profile report at {args.profile_report}")
+            return 0
+        tree, total = tree_from_html(args.profile_report)
+        base = args.profile_report.with_suffix("")
+        base.with_suffix(".json").write_text(json.dumps(analyse_tree(tree, total), indent=1), encoding="utf-8")
+        print_profile(base, 40)
+        return 0
     if args.worker:
         bl.use_src(Path(os.environ.get("NEWSMILL_BENCH_SRC") or bl.REPO))
         if args.worker == "bare":
