@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,7 +56,7 @@ def src_label(src: Path) -> str:
 def machine_git() -> str:
     try:
         return subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
-                              capture_output=True, text=True, timeout=10).stdout.strip()
+                              capture_output=True, text=True, timeout=10, check=False).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "?"
 
@@ -82,7 +82,7 @@ def bench_env(prefect_home: Path | None = None, src: Path | None = None) -> dict
 
 
 def machine() -> dict:
-    info = {"date_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "cpus": os.cpu_count(),
+    info = {"date_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "cpus": os.cpu_count(),
             "platform": platform.platform(), "python": platform.python_version(),
             "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
     try:
@@ -188,7 +188,7 @@ def run_measured(cmd: list[str], *, env: dict, cwd: Path | None = None, timeout:
                 x.terminate()
             except s._psutil.Error:
                 pass
-        gone, alive = s._psutil.wait_procs(left, timeout=10)
+        _, alive = s._psutil.wait_procs(left, timeout=10)
         for x in alive:
             try:
                 x.kill()

@@ -20,7 +20,7 @@ import io
 import os
 import shutil
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from warcio.statusandheaders import StatusAndHeaders
@@ -79,7 +79,7 @@ def write_corpus(n: int, out: Path, *, limit_shared: int | None = None, max_gb: 
         raise SystemExit(f"estimated {need / 1e9:.1f} GB but only {free / 1e9:.1f} GB free under {out.parent}: "
                          "not written (keep 5 GB spare)")
     tmp = out.with_name(out.name + ".part")  # a killed build never leaves a truncated corpus under the real name
-    t0 = datetime(2012, 1, 1, tzinfo=timezone.utc)
+    t0 = datetime(2012, 1, 1, tzinfo=UTC)
     with open(tmp, "wb") as f:
         w = WARCWriter(f, gzip=True)
         for i in range(n):

@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _benchlib as bl  # noqa: E402
+import _benchlib as bl
 
 THROUGHPUT = Path(__file__).resolve().parent / "throughput.py"
 SHARED = Path(os.environ.get("NEWSMILL_SHARED", bl.REPO.parent / "shared"))
@@ -76,7 +76,7 @@ def importtime_run(page: Path, env: dict, work: Path) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     p = subprocess.run([bl.PY, "-X", "importtime", str(THROUGHPUT), "--worker", "flow", "--corpus", str(page),
-                        "--out", str(out)], env=env, cwd=out, capture_output=True, text=True)
+                        "--out", str(out)], env=env, cwd=out, capture_output=True, text=True, check=False)
     shutil.rmtree(out, ignore_errors=True)
     groups: dict[str, float] = {}
     for line in p.stderr.splitlines():
@@ -298,7 +298,7 @@ def main(argv=None) -> int:
     res["warm"] = {}
     for system in (("lib", "flow") if "warm" in only else ()):
         p = subprocess.run([bl.PY, str(Path(__file__).resolve()), "--warm-worker", system, "--page", str(page)],
-                           env=env, cwd=work, capture_output=True, text=True, timeout=600)
+                           env=env, cwd=work, capture_output=True, text=True, timeout=600, check=False)
         line = next((ln for ln in reversed(p.stdout.splitlines()) if ln.startswith("{")), None)
         res["warm"][system] = json.loads(line) if line else {"error": p.stderr[-2000:]}
         if line:

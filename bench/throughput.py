@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _benchlib as bl  # noqa: E402
+import _benchlib as bl
 
 SYSTEMS = ("bare", "lib", "flow", "dask1", "dask2")  # daskN: `newsmill run --workers N` (when the CLI has it)
 
@@ -186,7 +186,7 @@ def analyse_tree(tree: dict, total: float) -> dict:
             walk(c, stack | {k})
 
     walk(tree, frozenset())
-    top = lambda d, n: [(k, round(v, 3), round(100 * v / total, 1)) for k, v in sorted(d.items(), key=lambda kv: -kv[1])[:n]]  # noqa: E731
+    top = lambda d, n: [(k, round(v, 3), round(100 * v / total, 1)) for k, v in sorted(d.items(), key=lambda kv: -kv[1])[:n]]
     return {"duration_s": total, "self_by_function": top(self_fn, 60), "self_by_package": top(self_pkg, 30),
             "inclusive_by_function": top(incl, 120)}
 
@@ -287,13 +287,13 @@ def aggregate(rows: list[dict]) -> dict:
 
 
 def markdown(agg: dict) -> str:
-    lines = ["| N | system | runs | pages | comments | wall s (median) | pages/s wall | pages/s work | comments/s | "
-             "peak RSS MB (worker) | peak RSS MB (tree) |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [("| N | system | runs | pages | comments | wall s (median) | pages/s wall | pages/s work | comments/s | "
+              "peak RSS MB (worker) | peak RSS MB (tree) |"), "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for n, g in agg.items():
         for s in SYSTEMS:
             if s in g:
                 a = g[s]
-                f = lambda v, p=1: "-" if v is None else f"{v:.{p}f}"  # noqa: E731
+                f = lambda v, p=1: "-" if v is None else f"{v:.{p}f}"
                 lines.append(f"| {n} | {s} | {a['runs']} | {a['pages']} | {a['comments'] if a['comments'] is not None else '-'} | "
                              f"{f(a['wall_s'])} ({' '.join(map(str, a['wall_each']))}) | {f(a['pages_per_s_wall'])} | "
                              f"{f(a['pages_per_s_work'])} | {f(a.get('comments_per_s_wall'))} | {f(a['peak_rss_mb'], 0)} | "

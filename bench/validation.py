@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _benchlib as bl  # noqa: E402
+import _benchlib as bl
 
 for k, v in bl.bench_env().items():  # telemetry off, before GX/Prefect imports
     if k.startswith(("GX_", "DO_NOT", "PREFECT_", "NEWSMILL_AUTHOR")):
