@@ -59,6 +59,17 @@ def gunzip_if_needed(data: bytes, max_bytes: int) -> bytes:
     return bytes(out)
 
 
+def _unique_urls(raw: list, base_url: str) -> list[str]:
+    """Absolute, cleaned URLs in document order, each once."""
+    out, seen = [], set()
+    for item in raw:
+        url = _clean_url(item, base_url)
+        if url and url not in seen:
+            seen.add(url)
+            out.append(url)
+    return out
+
+
 def _clean_url(url: str, base: str | None = None) -> str | None:
     url = url.strip()
     if not url:
@@ -127,13 +138,7 @@ def parse_feed(data: bytes, base_url: str | None = None) -> list[str]:
                 links.append(chosen[0].get("href"))
     else:
         raise FeedError(f"root element <{_local(root.tag)}> is not rss, rdf:RDF or an Atom feed")
-    out, seen = [], set()
-    for link in links:
-        url = _clean_url(link, base_url)
-        if url and url not in seen:
-            seen.add(url)
-            out.append(url)
-    return out
+    return _unique_urls(links, base_url)
 
 
 def parse_sitemap(data: bytes, base_url: str | None = None, *, limit: int | None = None) -> tuple[str, list[str]]:
@@ -171,13 +176,7 @@ def parse_sitemap(data: bytes, base_url: str | None = None, *, limit: int | None
         log.warning("sitemap %s: XML broken after %d locations: %s", base_url, len(locs), exc)
     if kind is None:
         raise FeedError("no root element")
-    out, seen = [], set()
-    for loc in locs:
-        url = _clean_url(loc, base_url)
-        if url and url not in seen:
-            seen.add(url)
-            out.append(url)
-    return kind, out
+    return kind, _unique_urls(locs, base_url)
 
 
 @dataclass
