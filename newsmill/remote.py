@@ -30,7 +30,8 @@ expires ``lease`` seconds after its last refresh, so a writer that died does not
 others for longer), so two writers do not upload at once and garbage collection never
 runs beside another push. Filesystems without conditional writes (memory://, most
 non-S3 ones through fsspec) get the same protocol with read-compare-write, which leaves
-a window of milliseconds between two writers: there, use one writer at a time.
+a window of milliseconds between two writers: there, use one writer at a time. The
+conditional writes, the lease and the error messages are in ``newsmill.objstore``.
 
 Identity: ``comment_id`` and ``author_id`` are keyed with the author key, so every writer
 of one remote dataset needs the same key, given as ``NEWSMILL_AUTHOR_KEY`` (a key file is
@@ -45,19 +46,18 @@ import logging
 import os
 import re
 import shutil
-import socket
-import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsmill import failpoints, ids, ledger, manifest, versions
 from newsmill import schema as schemas
 from newsmill.config import ConfigError, is_url
-from newsmill.lock import OutputLock, describe, pid_alive
+from newsmill.lock import OutputLock
+from newsmill.objstore import (Conflict, Lease, Objects, RemoteError, RemoteLockTimeout,  # noqa: F401 (API)
+                               display_url, filesystem, normalize, objects, storage_errors)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -72,26 +72,12 @@ KEEP_VERSIONS = 2  # the committed version and the one before: a reader holding 
 CHUNK = 64  # files per upload/copy call: the lease is refreshed between chunks
 SIDE_FILES = ("quarantine/articles/{run}.parquet", "quarantine/comments/{run}.parquet",
               "quarantine/rejects/{run}.parquet", "raw/{run}.warc.gz")
-# S3 clients retry and wait a long time by default; an unreachable endpoint should fail in seconds
-_S3_DEFAULTS = {"connect_timeout": 10, "read_timeout": 60, "retries": {"max_attempts": 3, "mode": "standard"}}
 _VERSION_NAME = re.compile(r"^v(\d{6,})-([A-Za-z0-9][A-Za-z0-9._-]*)$")
 _FILE_PATH = re.compile(r"^(?:[A-Za-z0-9_]+=[^/\\\x00]+/)*part-[0-9a-f]{16}\.parquet$")
 
 
-class RemoteError(RuntimeError):
-    """The remote output could not be read or written; the message says what to check."""
-
-
 class RemoteConflict(RemoteError):
     """Another writer committed since this run's version was built: nothing of this run was committed."""
-
-
-class RemoteLockTimeout(RemoteError):
-    """Another writer held the remote output's lease for longer than we agreed to wait."""
-
-
-class _Conflict(Exception):
-    """A conditional write found another value than the one read."""
 
 
 @dataclass(frozen=True)
@@ -108,41 +94,9 @@ class Target:
         return filesystem(self.url, self.storage_options)
 
 
-def normalize(url: str) -> str:
-    """One spelling per dataset (no trailing slash), which also names its mirror."""
-    protocol, _, rest = str(url).partition("://")
-    return f"{protocol}://{rest.rstrip('/')}"
-
-
-def display_url(url: str) -> str:
-    """The URL without credentials someone may have put in it (``s3://key:secret@bucket``)."""
-    return re.sub(r"^([a-zA-Z][\w+.-]*://)[^/@]*@", r"\1", url)
-
-
 def default_mirror(url: str) -> Path:
     cache = os.environ.get("NEWSMILL_CACHE") or str(Path.home() / ".cache" / "newsmill")
     return Path(cache).expanduser() / "remote" / hashlib.sha256(url.encode()).hexdigest()[:16]
-
-
-def filesystem(url: str, storage_options: dict | None = None):
-    """(fsspec filesystem, root path inside it) for an output URL; a wrong URL is a ConfigError."""
-    import fsspec
-
-    protocol = url.split("://", 1)[0].lower()
-    opts = dict(storage_options or {})
-    if protocol in ("s3", "s3a"):
-        opts["config_kwargs"] = {**_S3_DEFAULTS, **(opts.get("config_kwargs") or {})}
-    try:
-        fs, root = fsspec.core.url_to_fs(url, skip_instance_cache=True, **opts)
-    except ImportError as exc:
-        raise ConfigError(f"output {display_url(url)}: {exc} (S3 needs the s3 extra: pip install 'newsmill[s3]')") \
-            from None
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"output {display_url(url)}: not a usable filesystem URL ({exc})") from None
-    root = root.rstrip("/")
-    if protocol in ("s3", "s3a") and not root.strip("/"):
-        raise ConfigError(f"output {display_url(url)}: give a bucket, e.g. s3://my-bucket/newsmill")
-    return fs, root
 
 
 def target(settings, *, need_key: bool = True) -> Target:
@@ -160,131 +114,9 @@ def target(settings, *, need_key: bool = True) -> Target:
                   lease=settings.output.lease)
 
 
-# --- conditional objects ------------------------------------------------------------------
-
-class _Objects:
-    """Read, create-if-absent and replace-if-unchanged of small objects under the output root.
-
-    Generic fsspec: the token is the content's hash, and replace is read-compare-write
-    (not atomic against a writer in the same instant; see the module docstring).
-    """
-
-    atomic = False
-
-    def __init__(self, fs, root: str, url: str):
-        self.fs, self.root, self.url = fs, root, url
-
-    def key(self, rel: str = "") -> str:
-        return f"{self.root}/{rel}" if rel else self.root
-
-    def read(self, rel: str) -> tuple[bytes, str] | None:
-        try:
-            data = self.fs.cat_file(self.key(rel))
-        except FileNotFoundError:
-            return None
-        return data, hashlib.sha256(data).hexdigest()
-
-    def create(self, rel: str, data: bytes) -> str:
-        self.fs.pipe_file(self.key(rel), data, mode="create")  # FileExistsError when present
-        return hashlib.sha256(data).hexdigest()
-
-    def replace(self, rel: str, data: bytes, token: str) -> str:
-        cur = self.read(rel)
-        if cur is None or cur[1] != token:
-            raise _Conflict(rel)
-        self.fs.pipe_file(self.key(rel), data)
-        return hashlib.sha256(data).hexdigest()
-
-    def remove(self, rel: str, token: str) -> None:
-        cur = self.read(rel)
-        if cur is not None and cur[1] == token:
-            self.fs.rm_file(self.key(rel))
-
-    def put_bytes(self, rel: str, data: bytes) -> None:
-        self.fs.pipe_file(self.key(rel), data)
-
-
-class _S3Objects(_Objects):
-    """S3: the token is the ETag, create is ``If-None-Match: *`` and replace ``If-Match`` (server-side)."""
-
-    atomic = True
-
-    def read(self, rel):
-        key = self.key(rel)
-        self.fs.invalidate_cache(key)
-        try:
-            etag = self.fs.info(key)["ETag"]  # before the body: a change in between makes the CAS fail, never pass
-            data = self.fs.cat_file(key)
-        except FileNotFoundError:
-            return None
-        return data, etag
-
-    def create(self, rel, data):
-        try:
-            return self.fs.pipe_file(self.key(rel), data, mode="create")["ETag"]
-        except OSError as exc:
-            if _precondition_failed(exc):
-                raise FileExistsError(self.key(rel)) from None
-            raise
-
-    def replace(self, rel, data, token):
-        try:
-            return self.fs.pipe_file(self.key(rel), data, IfMatch=token)["ETag"]
-        except FileNotFoundError:
-            raise _Conflict(rel) from None
-        except OSError as exc:
-            if _precondition_failed(exc):
-                raise _Conflict(rel) from None
-            raise
-
-
-def _precondition_failed(exc: BaseException) -> bool:
-    cause = exc.__cause__ or exc.__context__
-    code = (getattr(cause, "response", None) or {}).get("Error", {}).get("Code")
-    return code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
-
-
-def _objects(fs, root: str, url: str) -> _Objects:
-    protocols = fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
-    return (_S3Objects if "s3" in protocols else _Objects)(fs, root, url)
-
-
-@contextmanager
-def _errors(url: str, doing: str):
-    """Storage and network errors as one clear RemoteError (the CLI prints it, no traceback)."""
-    try:
-        yield
-    except (RemoteError, ConfigError, _Conflict):
-        raise
-    except Exception as exc:  # noqa: BLE001 (every backend has its own exception zoo)
-        raise RemoteError(f"cannot {doing} {display_url(url)}: {_explain(exc)}") from exc
-
-
-def _explain(exc: BaseException) -> str:
-    chain, e = [], exc
-    while e is not None and len(chain) < 8:
-        chain.append(e)
-        e = e.__cause__ or e.__context__
-    names = {type(e).__name__ for e in chain}
-    if names & {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"}:
-        return ("no credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or give "
-                "them in [output] storage_options of newsmill.toml")
-    if names & {"EndpointConnectionError", "ConnectTimeoutError", "ClientConnectorError", "ConnectionRefusedError",
-                "ServerDisconnectedError", "ReadTimeoutError", "ConnectionError", "ClientOSError"}:
-        return ("the storage endpoint cannot be reached: check AWS_ENDPOINT_URL (or [output] storage_options "
-                "client_kwargs.endpoint_url) and the network")
-    if any(isinstance(e, PermissionError) for e in chain) or names & {"AccessDenied", "InvalidAccessKeyId",
-                                                                       "SignatureDoesNotMatch"}:
-        return f"access denied ({exc}): check the credentials and their permissions on this bucket"
-    text = str(exc)
-    if "NoSuchBucket" in text or "bucket does not exist" in text.lower() or "The specified bucket" in text:
-        return "the bucket does not exist: create it first"
-    return f"{type(exc).__name__}: {exc}"
-
-
 # --- the pointer --------------------------------------------------------------------------
 
-def read_pointer(obj: _Objects) -> tuple[dict | None, str | None]:
+def read_pointer(obj: Objects) -> tuple[dict | None, str | None]:
     """The committed version (None for an empty output) and the token to replace it with."""
     got = obj.read(POINTER)
     if got is None:
@@ -301,12 +133,13 @@ def read_pointer(obj: _Objects) -> tuple[dict | None, str | None]:
     return ptr, got[1]
 
 
-def _read_manifest(obj: _Objects, ptr: dict) -> tuple[dict, bytes]:
+def _read_manifest(obj: Objects, ptr: dict) -> tuple[dict, bytes]:
     rel = f"{VERSIONS}/{ptr['version_dir']}/{manifest.NAME}"
     got = obj.read(rel)
     if got is None or hashlib.sha256(got[0]).hexdigest() != ptr["manifest_sha256"]:
-        raise RemoteError(f"{display_url(obj.url)}/{rel} is {'missing' if got is None else 'not the manifest the pointer names'}"
-                          f": the committed version is damaged (was it edited or deleted by hand?)")
+        what = "missing" if got is None else "not the manifest the pointer names"
+        raise RemoteError(f"{display_url(obj.url)}/{rel} is {what}: the committed version is damaged (was it edited "
+                          f"or deleted by hand?)")
     return json.loads(got[0]), got[0]
 
 
@@ -338,10 +171,10 @@ def attach(settings, run_id: str) -> Target | None:
 
 def pull(t: Target, run_id: str, *, authors: str, key: bytes) -> dict | None:
     fs, root = t.filesystem()
-    obj = _objects(fs, root, t.url)
+    obj = objects(fs, root, t.url)
     mirror = Path(t.mirror)
     mirror.mkdir(parents=True, exist_ok=True)
-    with _errors(t.url, "read"):
+    with storage_errors(t.url, "read"):
         ptr, _ = read_pointer(obj)
     if ptr is not None:
         _check_identity(ptr, t.url, authors, key)
@@ -357,7 +190,7 @@ def pull(t: Target, run_id: str, *, authors: str, key: bytes) -> dict | None:
                 ledger.Ledger(mirror).keep_runs(())
             return None
         if cur is None or cur.name != ptr["version_dir"] or _sha(cur / manifest.NAME) != ptr["manifest_sha256"]:
-            with _errors(t.url, "pull the committed version from"):
+            with storage_errors(t.url, "pull the committed version from"):
                 m = _install(obj, store, ptr)
             store.ensure_links()
             store.collect_garbage(KEEP_VERSIONS)
@@ -405,7 +238,7 @@ def _empty_mirror(store: versions.Store) -> None:
         shutil.rmtree(trash)
 
 
-def _install(obj: _Objects, store: versions.Store, ptr: dict) -> dict:
+def _install(obj: Objects, store: versions.Store, ptr: dict) -> dict:
     """The remote's committed version as the mirror's current one: files the mirror has are
     hard-linked, the others downloaded, all checked against the manifest before the switch."""
     name = ptr["version_dir"]
@@ -476,91 +309,6 @@ def _sha(path: Path) -> str | None:
 
 # --- push: the remote follows the mirror ------------------------------------------------
 
-class _Lease:
-    """``<url>/_lock.json``, created if absent; taken over once it expired (its writer died)."""
-
-    def __init__(self, obj: _Objects, t: Target, run_id: str, poll: float = 1.0):
-        self.obj, self.t, self.run_id, self.poll = obj, t, run_id, poll
-        self.token: str | None = None
-        self.refreshed = 0.0
-
-    def _body(self) -> bytes:
-        now = datetime.now(timezone.utc)
-        return json.dumps({"run_id": self.run_id, "pid": os.getpid(), "host": socket.gethostname(),
-                           "since": now.isoformat(timespec="seconds"),
-                           "expires_at": (now + timedelta(seconds=self.t.lease)).isoformat(timespec="seconds")}).encode()
-
-    def __enter__(self) -> "_Lease":
-        deadline = None if self.t.lock_timeout is None else time.monotonic() + self.t.lock_timeout
-        told = False
-        while True:
-            try:
-                self.token = self.obj.create(LOCK, self._body())
-                break
-            except FileExistsError:
-                pass
-            got = self.obj.read(LOCK)
-            if got is None:
-                continue  # released meanwhile
-            holder = _parse(got[0])
-            if _expired(holder) or _dead_here(holder):
-                try:
-                    self.token = self.obj.replace(LOCK, self._body(), got[1])
-                    log.warning("took over the expired lock of %s from %s", display_url(self.t.url), describe(holder))
-                    break
-                except _Conflict:
-                    continue
-            if deadline is not None and time.monotonic() >= deadline:
-                raise RemoteLockTimeout(
-                    f"{display_url(self.t.url)} is being published by {describe(holder)} (lease until "
-                    f"{holder.get('expires_at')}); gave up after {self.t.lock_timeout} s. Run again later; a writer "
-                    f"that died releases it when its lease expires.")
-            if not told:
-                log.warning("waiting for %s/%s: held by %s", display_url(self.t.url), LOCK, describe(holder))
-                told = True
-            time.sleep(self.poll)
-        self.refreshed = time.monotonic()
-        return self
-
-    def refresh(self) -> None:
-        if time.monotonic() - self.refreshed < self.t.lease / 3:
-            return
-        try:
-            self.token = self.obj.replace(LOCK, self._body(), self.token)
-        except _Conflict:
-            raise RemoteError(f"lost the lock of {display_url(self.t.url)} (another writer took it over after our lease "
-                              f"expired): nothing of this run was committed; run again") from None
-        self.refreshed = time.monotonic()
-
-    def __exit__(self, *exc) -> None:
-        try:
-            self.obj.remove(LOCK, self.token)
-        except Exception as e:  # noqa: BLE001 (an unreleased lease expires by itself)
-            log.warning("could not release %s/%s (%s); it expires after %s s", display_url(self.t.url), LOCK, e,
-                        self.t.lease)
-
-
-def _parse(raw: bytes) -> dict:
-    try:
-        out = json.loads(raw)
-        return out if isinstance(out, dict) else {}
-    except ValueError:
-        return {}
-
-
-def _dead_here(holder: dict) -> bool:
-    """A lease of a process of this host that no longer exists (killed mid-push): no need to wait for it."""
-    pid = holder.get("pid")
-    return holder.get("host") == socket.gethostname() and isinstance(pid, int) and not pid_alive(pid)
-
-
-def _expired(holder: dict) -> bool:
-    try:
-        return datetime.fromisoformat(holder["expires_at"]) < datetime.now(timezone.utc)
-    except (KeyError, TypeError, ValueError):
-        return True  # not a lease this code wrote
-
-
 def push_run(ctx, summary):
     """After the run's local commit: publish it to the remote output (no-op for a local one);
     ``summary.remote`` then tells where things are. Raises RemoteError when nothing was committed."""
@@ -572,11 +320,11 @@ def push_run(ctx, summary):
     mirror = Path(ctx.output_dir)
     _amend_report(Path(summary.report_dir), info)
     fs, root = t.filesystem()
-    obj = _objects(fs, root, t.url)
+    obj = objects(fs, root, t.url)
     report = Path(summary.report_dir)
     rels = [p.relative_to(mirror).as_posix() for p in sorted(report.rglob("*")) if p.is_file()]
     try:
-        with _errors(t.url, "upload the report to"):
+        with storage_errors(t.url, "upload the report to"):
             _upload(obj, mirror, rels)
             obj.put_bytes("reports/LATEST", f"{ctx.run_id}\n".encode())
     except RemoteError as exc:  # the data is committed; the report stays in the mirror
@@ -588,7 +336,7 @@ def push(t: Target, ctx) -> dict:
     """Upload the mirror's current version and commit it with one conditional write of the pointer."""
     mirror, run_id = Path(ctx.output_dir), ctx.run_id
     fs, root = t.filesystem()
-    obj = _objects(fs, root, t.url)
+    obj = objects(fs, root, t.url)
     with OutputLock(mirror, run_id):  # the mirror's versions stay put while they are uploaded
         store = versions.Store(mirror)
         cur = store.current()
@@ -597,7 +345,8 @@ def push(t: Target, ctx) -> dict:
         raw = (cur / manifest.NAME).read_bytes()
         m = json.loads(raw)
         built_on = _lineage(store, cur)
-        with _errors(t.url, "publish to"), _Lease(obj, t, run_id) as lease:
+        with storage_errors(t.url, "publish to"), Lease(obj, LOCK, run_id, lease=t.lease,
+                                                                   timeout=t.lock_timeout) as lease:
             ptr, token = read_pointer(obj)
             sides = [rel for rel in (s.format(run=run_id) for s in SIDE_FILES) if (mirror / rel).is_file()]
             if ptr is not None and ptr["version_dir"] == cur.name:  # another run of this mirror pushed it
@@ -622,7 +371,7 @@ def push(t: Target, ctx) -> dict:
                 data = json.dumps(new, indent=1).encode()
                 try:
                     obj.replace(POINTER, data, token) if ptr is not None else obj.create(POINTER, data)
-                except (_Conflict, FileExistsError):
+                except (Conflict, FileExistsError):
                     raise RemoteConflict(f"{display_url(t.url)}: another writer committed while this run uploaded "
                                          f"(the pointer changed): nothing of this run was committed; run it again") \
                         from None
@@ -648,13 +397,13 @@ def _lineage(store: versions.Store, cur: Path) -> set[str]:
     return names
 
 
-def _upload(obj: _Objects, local_root: Path, rels: list[str]) -> None:
+def _upload(obj: Objects, local_root: Path, rels: list[str]) -> None:
     for i in range(0, len(rels), CHUNK):
         part = rels[i : i + CHUNK]
         obj.fs.put([str(local_root / r) for r in part], [obj.key(r) for r in part])
 
 
-def _upload_version(obj: _Objects, cur: Path, m: dict, raw: bytes, ptr: dict | None, lease: _Lease) -> dict:
+def _upload_version(obj: Objects, cur: Path, m: dict, raw: bytes, ptr: dict | None, lease: Lease) -> dict:
     """The version folder, complete: data files first, then the card, then the manifest."""
     base = f"{VERSIONS}/{cur.name}"
     try:
@@ -689,7 +438,7 @@ def _upload_version(obj: _Objects, cur: Path, m: dict, raw: bytes, ptr: dict | N
     return {"uploaded": len(uploads), "copied": len(copies)}
 
 
-def _forget(obj: _Objects, version: str, sides: list[str]) -> None:
+def _forget(obj: Objects, version: str, sides: list[str]) -> None:
     """After a refused or failed commit: what this run uploaded goes (best effort; the next
     push's garbage collection removes what a killed run left)."""
     try:
@@ -705,7 +454,7 @@ def _forget(obj: _Objects, version: str, sides: list[str]) -> None:
         log.warning("could not remove the uploads of version %s from %s: %s", version, display_url(obj.url), exc)
 
 
-def _collect_garbage(obj: _Objects, *, keep: set[str], upto: int) -> list[str]:
+def _collect_garbage(obj: Objects, *, keep: set[str], upto: int) -> list[str]:
     """Delete versions outside ``keep`` numbered up to the committed one. A higher number may be a
     push in progress elsewhere (its commit will be refused, and a later collection removes it)."""
     removed = []
@@ -750,8 +499,8 @@ def _amend_report(report_dir: Path, info: dict) -> None:
 def upload_side_file(t: Target, rel: str) -> str:
     """One file of the mirror (e.g. ``raw/<run id>.warc.gz`` of ``newsmill fetch``) to the same place remotely."""
     fs, root = t.filesystem()
-    obj = _objects(fs, root, t.url)
-    with _errors(t.url, "upload to"):
+    obj = objects(fs, root, t.url)
+    with storage_errors(t.url, "upload to"):
         _upload(obj, Path(t.mirror), [rel])
     return f"{display_url(t.url)}/{rel}"
 
@@ -763,8 +512,8 @@ def current_version_url(url: str, storage_options: dict | None = None) -> str | 
     (pandas, pyarrow, DuckDB, Polars); None while nothing is committed."""
     url = normalize(url)
     fs, root = filesystem(url, storage_options)
-    with _errors(url, "read"):
-        ptr, _ = read_pointer(_objects(fs, root, url))
+    with storage_errors(url, "read"):
+        ptr, _ = read_pointer(objects(fs, root, url))
     return None if ptr is None else f"{url}/{VERSIONS}/{ptr['version_dir']}"
 
 
@@ -777,8 +526,8 @@ def read_tables(url: str, storage_options: dict | None = None,
 
     url = normalize(url)
     fs, root = filesystem(url, storage_options)
-    obj = _objects(fs, root, url)
-    with _errors(url, "read"):
+    obj = objects(fs, root, url)
+    with storage_errors(url, "read"):
         ptr, _ = read_pointer(obj)
         if ptr is None:
             return {n: schemas.load(n).arrow().empty_table() for n in names}

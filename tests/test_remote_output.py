@@ -21,7 +21,7 @@ import pyarrow as pa
 import pytest
 
 import newsmill
-from newsmill import cli, pipeline, publish, remote
+from newsmill import cli, objstore, pipeline, publish, remote
 from newsmill.config import Settings
 from tests.conftest import REPO, SAMPLES
 from tests.test_incremental import budget_page
@@ -93,7 +93,7 @@ def keys(table: pa.Table, key: str) -> list[str]:
 
 def pointer(url: str) -> dict | None:
     fs, root = remote.filesystem(url)
-    return remote.read_pointer(remote._objects(fs, root, url))[0]
+    return remote.read_pointer(remote.objects(fs, root, url))[0]
 
 
 def remote_files(url: str) -> list[str]:
@@ -111,6 +111,7 @@ def grown_page_dir(tmp_path: Path, n: int) -> Path:
 
 # --- (1) publish, read back with every reader ------------------------------------------------
 
+@pytest.mark.slow
 def test_publish_samples_to_s3_and_read_back_with_every_reader(s3, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NEWSMILL_AUTHOR_KEY", KEY.decode())
     assert cli.main(["run", str(SAMPLES), "--output", s3, "--no-prefect", "--no-progress"]) == 0
@@ -171,6 +172,7 @@ def test_publish_samples_to_s3_and_read_back_with_every_reader(s3, tmp_path, mon
 
 # --- (2) idempotent, (3) a fresh mirror ----------------------------------------------------
 
+@pytest.mark.slow
 def test_same_input_twice_then_new_comments_then_a_fresh_mirror(s3, tmp_path):
     first = pipeline.run([str(grown_page_dir(tmp_path, 2))], settings(s3))
     assert (first.articles_published, first.comments_published) == (1, 2)
@@ -215,7 +217,7 @@ def _cli_child(args: list[str], env: dict) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("point", ["remote_side_uploaded", "remote_uploaded", "remote_committed"])
+@pytest.mark.parametrize("point", ["remote_uploaded", "remote_committed"])
 def test_killed_while_pushing_readers_see_before_or_after_and_next_run_completes(s3, tmp_path, point):
     pipeline.run([str(grown_page_dir(tmp_path, 2))], settings(s3))
     before = newsmill.read_tables(s3)
@@ -244,6 +246,7 @@ def test_killed_while_pushing_readers_see_before_or_after_and_next_run_completes
 
 # --- (5) a concurrent writer -------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_writer_whose_base_moved_commits_nothing_then_reruns_cleanly(s3, tmp_path, monkeypatch, capsys):
     pipeline.run([str(grown_page_dir(tmp_path, 2))], settings(s3))
     other = settings(s3, output=_mirror(tmp_path / "machine-b"))
@@ -274,6 +277,7 @@ def test_writer_whose_base_moved_commits_nothing_then_reruns_cleanly(s3, tmp_pat
     assert final["articles"].num_rows == 2 and final["comments"].num_rows == 3 + raced[0].comments_published
 
 
+@pytest.mark.slow
 def test_commit_refused_when_the_pointer_changes_during_the_upload(s3, tmp_path, monkeypatch):
     """A writer that ignored the lease (or a store without conditional create): the pointer's
     compare-and-swap still refuses the commit, and the run's uploads are removed."""
@@ -303,13 +307,13 @@ def _mirror(path: Path):
 
 def test_s3_pointer_write_is_a_server_side_compare_and_swap(s3):
     fs, root = remote.filesystem(s3)
-    obj = remote._objects(fs, root, s3)
+    obj = remote.objects(fs, root, s3)
     assert obj.atomic
     token = obj.create("probe.json", b"1")
     with pytest.raises(FileExistsError):
         obj.create("probe.json", b"2")
     newer = obj.replace("probe.json", b"3", token)
-    with pytest.raises(remote._Conflict):  # a writer still holding the first ETag loses
+    with pytest.raises(remote.Conflict):  # a writer still holding the first ETag loses
         obj.replace("probe.json", b"4", token)
     assert obj.read("probe.json") == (b"3", newer)
 
@@ -318,17 +322,16 @@ def test_a_held_lease_is_waited_for_and_an_expired_one_taken_over(mem):
     from datetime import datetime, timedelta, timezone
 
     fs, root = remote.filesystem(mem)
-    obj = remote._objects(fs, root, mem)
-    t = remote.Target(url=mem, mirror="unused", lock_timeout=0.3, lease=60)
+    obj = remote.objects(fs, root, mem)
     held = {"run_id": "other-run", "pid": 1, "host": "elsewhere",
             "expires_at": (datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat()}
     obj.create(remote.LOCK, json.dumps(held).encode())
     with pytest.raises(remote.RemoteLockTimeout, match="other-run"):
-        with remote._Lease(obj, t, "me", poll=0.05):
+        with objstore.Lease(obj, remote.LOCK, "me", lease=60, timeout=0.3, poll=0.05):
             pass
     expired = {**held, "expires_at": (datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat()}
     obj.replace(remote.LOCK, json.dumps(expired).encode(), obj.read(remote.LOCK)[1])
-    with remote._Lease(obj, t, "me", poll=0.05):
+    with objstore.Lease(obj, remote.LOCK, "me", lease=60, timeout=0.3, poll=0.05):
         assert json.loads(obj.read(remote.LOCK)[0])["run_id"] == "me"
     assert obj.read(remote.LOCK) is None  # released
 
@@ -435,4 +438,12 @@ def test_prefect_flow_publishes_to_a_remote_url(mem, tmp_path, monkeypatch, pref
     monkeypatch.setenv("NEWSMILL_AUTHOR_KEY", KEY.decode())
     summary = newsmill_flow(paths=[str(grown_page_dir(tmp_path, 2))], output_dir=mem, batch_size=1)
     assert summary["remote"]["version"] == 1 and summary["exit_code"] == 0
+    assert newsmill.read_table("comments", mem).num_rows == 2
+
+    def refused(*a, **kw):
+        raise remote.RemoteConflict("another writer committed (test)")
+
+    monkeypatch.setattr(remote, "_upload_version", refused)  # the CLI catches RemoteError from the flow, too
+    with pytest.raises(remote.RemoteConflict, match="another writer"):
+        newsmill_flow(paths=[str(grown_page_dir(tmp_path, 3))], output_dir=mem, batch_size=1)
     assert newsmill.read_table("comments", mem).num_rows == 2
