@@ -43,7 +43,8 @@ def newsmill_flow(paths: list[str], output_dir: str | None = None, batch_size: i
     """
     started = time.monotonic()
     settings = load_settings(Path(project_file) if project_file else None)
-    settings = settings.with_overrides(output_dir=output_location(output_dir) if output_dir else None, batch_size=batch_size)
+    settings = settings.with_overrides(output_dir=output_location(output_dir) if output_dir else None,
+                                       batch_size=batch_size)
     settings = settings.with_run_options(full=full, workers=workers, dask_address=dask_address)
     ctx = pipeline.start_run(settings)
     paths, live = pipeline.resolve_inputs(paths, settings)  # no PATH: the project file's inputs and sources

@@ -219,6 +219,7 @@ class Lease:
         while True:
             try:
                 self.token = self.obj.create(self.name, self._body())
+                self._check_conditions()
                 break
             except FileExistsError:
                 pass
@@ -244,6 +245,19 @@ class Lease:
             time.sleep(self.poll)
         self.refreshed = time.monotonic()
         return self
+
+    def _check_conditions(self) -> None:
+        """A server that ignores ``If-None-Match`` (older S3-compatible ones) would let a second
+        create pass: say so, since the guarantees then rest on one writer at a time."""
+        if not self.obj.atomic:
+            return
+        body = self._body()
+        try:
+            self.token = self.obj.create(self.name, body)
+        except FileExistsError:
+            return
+        log.warning("%s ignores conditional writes (If-None-Match): concurrent writers are not detected there; "
+                    "publish from one writer at a time", display_url(self.obj.url))
 
     def refresh(self) -> None:
         if time.monotonic() - self.refreshed < self.lease / 3:

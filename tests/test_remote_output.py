@@ -336,6 +336,58 @@ def test_a_held_lease_is_waited_for_and_an_expired_one_taken_over(mem):
     assert obj.read(remote.LOCK) is None  # released
 
 
+def test_fetch_to_a_remote_output_uploads_the_raw_archive(mem, tmp_path, monkeypatch, capsys):
+    project = tmp_path / "newsmill.toml"
+    project.write_text(f'[newsmill]\noutput_dir = "{mem}"\n[[sources]]\nkind = "urls"\n'
+                       f'urls = ["http://127.0.0.1:{_free_port()}/a-page"]\n[fetch]\nretries = 0\ntimeout = 2\n',
+                       encoding="utf-8")
+    assert cli.main(["fetch", "--config", str(project)]) == 0
+    out = capsys.readouterr().out
+    assert "rejected            1   (connect_error: 1)" in out
+    raw = [f for f in remote_files(mem) if f.startswith("raw/") and f.endswith(".warc.gz")]
+    assert len(raw) == 1 and f"uploaded to:  {mem}/{raw[0]}" in out
+
+
+def test_a_server_ignoring_conditional_writes_is_reported(mem, caplog):
+    class IgnoresConditions(objstore.Objects):  # an S3-compatible server that drops If-None-Match
+        atomic = True
+
+        def create(self, rel, data):
+            self.fs.pipe_file(self.key(rel), data)
+            return "etag"
+
+    fs, root = remote.filesystem(mem)
+    with objstore.Lease(IgnoresConditions(fs, root, mem), remote.LOCK, "me", lease=60, timeout=1):
+        pass
+    assert "ignores conditional writes" in caplog.text
+
+
+@pytest.mark.parametrize("value, expected", [("s3://bucket/news", "s3://bucket/news"), ("memory://x", "memory://x"),
+                                             ("output", Path("output")), ("file:///data/out", Path("/data/out")),
+                                             ("/data/out", Path("/data/out"))])
+def test_output_location_keeps_urls_as_strings(value, expected):
+    from newsmill.config import output_location
+
+    assert output_location(value) == expected  # Path("s3://b") would be "s3:/b"
+
+
+def test_output_table_is_checked(tmp_path):
+    from newsmill.config import ConfigError, load_settings
+
+    project = tmp_path / "newsmill.toml"
+    project.write_text('[output]\nmirrors = "x"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown setting.*mirrors"):
+        load_settings(project, env={})
+    project.write_text('[output]\nlease = 0\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="lease"):
+        load_settings(project, env={})
+    project.write_text('[newsmill]\noutput_dir = "s3://b/news/"\n[output]\nstorage_options = { anon = false }\n',
+                       encoding="utf-8")
+    s = load_settings(project, env={})
+    assert s.output_dir == "s3://b/news/" and s.output.storage_options == {"anon": False}
+    assert "anon" not in repr(s)  # storage options may hold secrets
+
+
 # --- (6) errors: one clear line, non-zero exit, no traceback -----------------------------------
 
 def _free_port() -> int:
