@@ -406,10 +406,6 @@ def _upload(obj: Objects, local_root: Path, rels: list[str]) -> None:
 def _upload_version(obj: Objects, cur: Path, m: dict, raw: bytes, ptr: dict | None, lease: Lease) -> dict:
     """The version folder, complete: data files first, then the card, then the manifest."""
     base = f"{VERSIONS}/{cur.name}"
-    try:
-        present = {p: d.get("size") for p, d in obj.fs.find(obj.key(base), detail=True).items()}
-    except FileNotFoundError:
-        present = {}
     parent = {}
     if ptr is not None:  # a file unchanged since the committed version: copied inside the store
         pm, _ = _read_manifest(obj, ptr)
@@ -418,8 +414,6 @@ def _upload_version(obj: Objects, cur: Path, m: dict, raw: bytes, ptr: dict | No
     for table, f in _table_files(m):
         rel = f"{table}/{f['path']}"
         key = obj.key(f"{base}/{rel}")
-        if present.get(obj.fs._strip_protocol(key)) == f["bytes"]:  # noqa: SLF001 (a retried push)
-            continue
         if f["sha256"] in parent:
             copies.append((parent[f["sha256"]], key))
         else:
@@ -519,25 +513,40 @@ def current_version_url(url: str, storage_options: dict | None = None) -> str | 
 
 def read_tables(url: str, storage_options: dict | None = None,
                 names: tuple[str, ...] = schemas.TABLES) -> dict[str, "pa.Table"]:
-    """Tables of the committed version (one pointer read, so all from the same version), typed as schemas/ says."""
+    """Tables of the committed version (one pointer read, so all from the same version), typed as schemas/ says.
+
+    A version is deleted two commits after it stopped being current; a read that loses a file
+    that way starts again from the new pointer.
+    """
+    url = normalize(url)
+    fs, root = filesystem(url, storage_options)
+    obj = objects(fs, root, url)
+    for attempt in range(3):
+        with storage_errors(url, "read"):
+            ptr, _ = read_pointer(obj)
+            if ptr is None:
+                return {n: schemas.load(n).arrow().empty_table() for n in names}
+            try:
+                return _read_version(obj, ptr, names)
+            except (FileNotFoundError, RemoteError):
+                moved = read_pointer(obj)[0]
+                if attempt == 2 or moved is None or moved["version_dir"] == ptr["version_dir"]:
+                    raise
+    raise AssertionError("unreachable")
+
+
+def _read_version(obj: Objects, ptr: dict, names: tuple[str, ...]) -> dict[str, "pa.Table"]:
     from pyarrow.fs import FSSpecHandler, PyFileSystem
 
     from newsmill import publish
 
-    url = normalize(url)
-    fs, root = filesystem(url, storage_options)
-    obj = objects(fs, root, url)
-    with storage_errors(url, "read"):
-        ptr, _ = read_pointer(obj)
-        if ptr is None:
-            return {n: schemas.load(n).arrow().empty_table() for n in names}
-        m, _ = _read_manifest(obj, ptr)
-        files = _table_files(m)
-        pafs = PyFileSystem(FSSpecHandler(fs))
-        out = {}
-        for n in names:
-            base = obj.key(f"{VERSIONS}/{ptr['version_dir']}/{n}")
-            same = m["tables"].get(n, {}).get("schema_hash") == schemas.load(n).fingerprint
-            out[n] = publish.read_files(n, base, [f"{base}/{f['path']}" for t, f in files if t == n],
-                                        filesystem=pafs, check=not same)
+    m, _ = _read_manifest(obj, ptr)
+    files = _table_files(m)
+    pafs = PyFileSystem(FSSpecHandler(obj.fs))
+    out = {}
+    for n in names:
+        base = obj.key(f"{VERSIONS}/{ptr['version_dir']}/{n}")
+        same = m["tables"].get(n, {}).get("schema_hash") == schemas.load(n).fingerprint
+        out[n] = publish.read_files(n, base, [f"{base}/{f['path']}" for t, f in files if t == n],
+                                    filesystem=pafs, check=not same)
     return out

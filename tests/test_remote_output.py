@@ -483,6 +483,27 @@ def test_empty_remote_reads_as_empty_tables_and_resets_a_stale_mirror(mem, tmp_p
     assert newsmill.read_table("comments", mem).num_rows == 2
 
 
+def test_a_reader_whose_version_was_collected_meanwhile_reads_the_new_one(mem, tmp_path, monkeypatch):
+    pipeline.run([str(grown_page_dir(tmp_path, 2))], settings(mem))
+    real, calls = remote._read_version, []
+
+    def two_commits_in_between(obj, ptr, names):  # the version this reader resolved is deleted under it
+        if not calls:
+            calls.append(ptr["version_dir"])
+            pipeline.run([str(grown_page_dir(tmp_path, 3))], settings(mem))
+            pipeline.run([str(SAMPLES / "000_a55870ac9fdb11bd.txt")], settings(mem))
+        return real(obj, ptr, names)
+
+    monkeypatch.setattr(remote, "_read_version", two_commits_in_between)
+    tables = newsmill.read_tables(mem)
+    assert not [f for f in remote_files(mem) if calls[0] in f]  # the version first resolved is gone
+    monkeypatch.setattr(remote, "_read_version", real)
+    now = newsmill.read_tables(mem)
+    assert tables["articles"].num_rows == 2
+    assert {n: rows(t, t.column_names[0]) for n, t in tables.items()} == {
+        n: rows(t, t.column_names[0]) for n, t in now.items()}
+
+
 @pytest.mark.slow
 def test_prefect_flow_publishes_to_a_remote_url(mem, tmp_path, monkeypatch, prefect_server):
     from flows.newsmill_flow import newsmill_flow
