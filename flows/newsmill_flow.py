@@ -12,8 +12,8 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from newsmill import pipeline, scaleout
-from newsmill.config import load_settings
+from newsmill import pipeline, remote, scaleout
+from newsmill.config import load_settings, output_location
 
 
 @task(name="extract-clean-batch", cache_policy=NO_CACHE)
@@ -29,7 +29,7 @@ def fetch_sources(sources, settings, ctx: pipeline.RunContext):
 
 @task(name="validate-publish", cache_policy=NO_CACHE)
 def validate_and_publish(results: list[pipeline.BatchResult], ctx: pipeline.RunContext, started: float) -> dict:
-    return pipeline.finalize(results, ctx, started=started).to_dict()
+    return remote.push_run(ctx, pipeline.finalize(results, ctx, started=started)).to_dict()
 
 
 @flow(name="newsmill", validate_parameters=False)
@@ -43,7 +43,8 @@ def newsmill_flow(paths: list[str], output_dir: str | None = None, batch_size: i
     """
     started = time.monotonic()
     settings = load_settings(Path(project_file) if project_file else None)
-    settings = settings.with_overrides(output_dir=Path(output_dir) if output_dir else None, batch_size=batch_size)
+    settings = settings.with_overrides(output_dir=output_location(output_dir) if output_dir else None,
+                                       batch_size=batch_size)
     settings = settings.with_run_options(full=full, workers=workers, dask_address=dask_address)
     ctx = pipeline.start_run(settings)
     paths, live = pipeline.resolve_inputs(paths, settings)  # no PATH: the project file's inputs and sources

@@ -67,6 +67,9 @@ A publish switches both tables at once, but a reader that opens `articles` and l
 `comments` can straddle a switch. To join the two from exactly one version, read through the
 resolved version folder: `Path("output/current").resolve()` (or `read_tables`), whose files
 never change.
+
+Published to object storage (`s3://...`): this folder is `<url>/_versions/<version>/`, and
+`<url>/_current.json` names the committed version; `newsmill.read_tables("s3://...")` resolves it.
 '''
 
 

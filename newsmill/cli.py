@@ -8,7 +8,9 @@ import os
 import sys
 from pathlib import Path
 
-from newsmill.config import AUTHOR_MODES, ConfigError, load_settings
+from newsmill.config import AUTHOR_MODES, ConfigError, is_url, load_settings, output_location
+
+EXIT_REMOTE = 3  # a remote output could not be read or written, or its commit was refused: nothing committed
 
 
 def _quiet_telemetry() -> None:
@@ -47,11 +49,21 @@ def _print_summary(s: dict) -> None:
         print(f"  authors:    {s['authors_mode']} (author ids keyed with {key})")
     for o in s["failed_expectations"]:
         print(f"  [{o['severity']}] {o['table']}: {o['reason']} ({o['unexpected_count']} rows)")
-    print(f"  data:       {out / 'articles'}  and  {out / 'comments'}")
-    print(f"  quarantine: {out / 'quarantine'}")
-    print(f"  report:     {Path(s['report_dir']) / 'summary.md'}")
-    if s.get("data_docs"):
-        print(f"  data docs:  {s['data_docs']}")
+    r = s.get("remote")
+    if r:  # a URL output: the run's places there (the mirror is the local working copy)
+        print(f"  committed:  version {r['version_dir']} to {r['url']} (pointer {r['pointer']})")
+        print(f"  data:       {r['articles']}  and  {r['comments']}")
+        print(f"  read with:  newsmill.read_tables({r['url']!r})")
+        print(f"  quarantine: {r['quarantine']}")
+        print(f"  report:     {r['report']}")
+        print(f"  data docs:  {r['data_docs']}")
+        print(f"  mirror:     {r['mirror']}")
+    else:
+        print(f"  data:       {out / 'articles'}  and  {out / 'comments'}")
+        print(f"  quarantine: {out / 'quarantine'}")
+        print(f"  report:     {Path(s['report_dir']) / 'summary.md'}")
+        if s.get("data_docs"):
+            print(f"  data docs:  {s['data_docs']}")
     if s["critical_failed"]:
         print("  a CRITICAL expectation failed: exit code 1")
 
@@ -73,7 +85,7 @@ def cmd_run(args) -> int:
     if not paths and not settings.project_paths() and not settings.live_sources():
         print("newsmill: no inputs: give PATH arguments, or 'inputs' or [[sources]] in newsmill.toml", file=sys.stderr)
         return 2
-    output = Path(args.output) if args.output else settings.output_dir
+    output = output_location(args.output) if args.output else settings.output_dir
     try:
         settings.with_run_options(full=args.full, workers=args.workers, dask_address=args.dask)  # checked early
     except ConfigError as exc:
@@ -84,6 +96,7 @@ def cmd_run(args) -> int:
               file=sys.stderr)
         return 2
     from newsmill import progress
+    from newsmill.remote import RemoteError
 
     try:
         if args.no_prefect:
@@ -112,6 +125,9 @@ def cmd_run(args) -> int:
     except ConfigError as exc:  # e.g. an author key or authors mode that does not match the output's data
         print(f"newsmill: {exc}", file=sys.stderr)
         return 2
+    except RemoteError as exc:  # unreachable storage, refused commit: said in one line, no traceback
+        print(f"newsmill: {exc}", file=sys.stderr)
+        return EXIT_REMOTE
     report = Path(summary["report_dir"]) / "summary.json"
     if report.exists():
         summary = json.loads(report.read_text(encoding="utf-8"))
@@ -134,8 +150,18 @@ def cmd_fetch(args) -> int:
         print("newsmill: nothing to fetch: no [[sources]] of kind urls, feed or sitemap in the project file",
               file=sys.stderr)
         return 2
-    output = Path(args.output) if args.output else settings.output_dir
+    output = output_location(args.output) if args.output else settings.output_dir
     run_id = new_run_id(datetime.now(timezone.utc))
+    target = None
+    if is_url(output):  # fetched into the mirror, then the raw WARC is uploaded beside the dataset
+        from newsmill import remote
+
+        try:
+            target = remote.target(settings.with_overrides(output_dir=output), need_key=False)
+        except ConfigError as exc:
+            print(f"newsmill: {exc}", file=sys.stderr)
+            return 2
+        output = Path(target.mirror)
     res = fetch_sources(live, settings.fetch, output_dir=output, run_id=run_id)
     c = res.counts
     reasons: dict[str, int] = {}
@@ -150,6 +176,14 @@ def cmd_fetch(args) -> int:
     if c.get("over_max_urls"):
         print(f"  over max_urls {c['over_max_urls']:>7}   (not fetched)")
     print(f"  raw WARC:     {res.warc_path}")
+    if target is not None and res.warc_path:
+        from newsmill.remote import RemoteError, upload_side_file
+
+        try:
+            print(f"  uploaded to:  {upload_side_file(target, Path(res.warc_path).relative_to(output).as_posix())}")
+        except RemoteError as exc:
+            print(f"newsmill: {exc}", file=sys.stderr)
+            return EXIT_REMOTE
     print(f"  replay:       newsmill run {res.warc_path}")
     return 0
 
@@ -162,7 +196,7 @@ def cmd_serve(args) -> int:
     try:
         settings = load_settings(Path(args.config) if args.config else None)
         if args.output:
-            settings = settings.with_overrides(output_dir=Path(args.output))
+            settings = settings.with_overrides(output_dir=output_location(args.output))
         sched = settings.schedule
         if args.cron or args.interval:  # the command line replaces the schedule's kind, keeps its time zone
             sched = ScheduleSettings(cron=args.cron, interval=args.interval, timezone=sched.timezone, name=sched.name)
@@ -195,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="extract, clean, validate and publish pages")
     run.add_argument("paths", nargs="*", help="files, folders or globs (.txt, .txt.gz, ...); none: the project "
                                               "file's inputs and [[sources]] (live ones fetched first)")
-    run.add_argument("--output", "-o", help="output folder (default: output/ or newsmill.toml)")
+    run.add_argument("--output", "-o", help="output folder, or a filesystem URL such as s3://bucket/dataset "
+                                            "(default: output/ or newsmill.toml)")
     run.add_argument("--batch-size", type=int, help="pages per task")
     run.add_argument("--config", help="project file (default: ./newsmill.toml if present)")
     run.add_argument("--no-prefect", action="store_true", help="run in this process without Prefect")

@@ -268,9 +268,50 @@ def _table_settings(cls, table, section: str, origin: str, env: dict, env_keys: 
         raise ConfigError(f"{where}: [{section}] {exc}") from None
 
 
+def is_url(location) -> bool:
+    """Whether an output location is a filesystem URL (``s3://bucket/ds``, ``memory://x``) rather
+    than a local folder. ``file://`` URLs are local folders; ``Path()`` would mangle a URL
+    (``s3:/bucket``), so URLs stay strings throughout."""
+    if not isinstance(location, str) or "://" not in location:
+        return False
+    protocol = location.split("://", 1)[0].lower()
+    return bool(re.fullmatch(r"[a-z][a-z0-9+.-]*", protocol)) and protocol not in ("file", "local")
+
+
+def output_location(value) -> Path | str:
+    """A local output folder as a Path, a remote one as its URL (see :func:`is_url`)."""
+    if isinstance(value, str) and value.lower().startswith(("file://", "local://")):
+        return Path(value.split("://", 1)[1])
+    return value if is_url(value) else Path(value)
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    """``[output]``: how a remote output URL (``output_dir = "s3://..."``) is reached and mirrored
+    (see ``newsmill.remote``). Ignored for a local output folder."""
+
+    storage_options: dict = field(default_factory=dict, repr=False)  # fsspec options, e.g. client_kwargs
+    mirror: str | None = None  # local working copy; default <cache>/remote/<hash of the URL>
+    lock_timeout: float | None = 300.0  # seconds to wait for another writer's push; None: no limit
+    lease: float = 600.0  # a push's lock object expires this long after its last refresh (a writer that died)
+
+    def __post_init__(self):
+        if not isinstance(self.storage_options, dict):
+            raise ConfigError("[output] storage_options must be a table, e.g. { client_kwargs = { endpoint_url = "
+                              "'http://127.0.0.1:9000' } }")
+        if self.mirror is not None and (not isinstance(self.mirror, str) or not self.mirror.strip()):
+            raise ConfigError(f"[output] mirror is {self.mirror!r}: must be a folder path")
+        for name in ("lock_timeout", "lease"):
+            v = getattr(self, name)
+            if v is None and name == "lock_timeout":
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+                raise ConfigError(f"[output] {name} is {v!r}: must be a number of seconds above 0")
+
+
 @dataclass(frozen=True)
 class Settings:
-    output_dir: Path = Path("output")
+    output_dir: Path | str = Path("output")  # a folder, or a filesystem URL (newsmill.remote)
     batch_size: int = 50  # pages per task: big enough to amortise orchestration, small enough to bound memory
     profiles_dir: str | None = None  # extra site profiles, on top of the bundled ones
     min_date: str = "1990-01-01"  # earliest plausible publication/comment date
@@ -283,6 +324,7 @@ class Settings:
     incremental: bool = True  # skip inputs processed before with the same bytes (_state/ledger.sqlite); --full
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)  # [schedule] table: newsmill serve
     dask: DaskSettings = field(default_factory=DaskSettings)  # [dask] table: batch tasks on Dask
+    output: OutputSettings = field(default_factory=OutputSettings)  # [output] table: remote output URLs
 
     def __post_init__(self):
         if self.authors not in AUTHOR_MODES:
@@ -325,7 +367,7 @@ def _coerce(name: str, value, origin: str):
     kinds = {f.name: f.type for f in fields(Settings)}
     try:
         if name == "output_dir":
-            return Path(value)
+            return output_location(value)
         if name == "batch_size":
             n = int(value)
             if n < 1:
@@ -354,6 +396,23 @@ def _coerce(name: str, value, origin: str):
         raise ConfigError(f"{origin}: setting {name!r} ({kinds.get(name)}): {exc}") from exc
 
 
+def _output_settings(table, origin: str) -> OutputSettings:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{origin}: [output] must be a table")
+    known = {f.name for f in fields(OutputSettings)}
+    unknown = set(table) - known
+    if unknown:
+        raise ConfigError(f"{origin}: unknown setting(s) {', '.join(sorted(unknown))} in [output] "
+                          f"(known: {', '.join(sorted(known))})")
+    values = dict(table)
+    if isinstance(values.get("mirror"), str) and not Path(values["mirror"]).expanduser().is_absolute():
+        values["mirror"] = str(Path(origin).parent / values["mirror"])
+    try:
+        return OutputSettings(**values)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+
+
 def load_settings(project_file: Path | None = None, env: dict | None = None) -> Settings:
     """Defaults < ``newsmill.toml`` (``[newsmill]`` table) < ``NEWSMILL_*`` environment variables."""
     env = os.environ if env is None else env
@@ -364,7 +423,7 @@ def load_settings(project_file: Path | None = None, env: dict | None = None) -> 
             doc = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-        known = {f.name for f in fields(Settings)} - {"author_key", "sources", "fetch", "schedule", "dask"}
+        known = {f.name for f in fields(Settings)} - {"author_key", "sources", "fetch", "schedule", "dask", "output"}
         for key, value in doc.get("newsmill", {}).items():
             if key not in known:
                 raise ConfigError(f"{path}: unknown setting {key!r} in [newsmill] (known: {', '.join(sorted(known))})")
@@ -382,6 +441,7 @@ def load_settings(project_file: Path | None = None, env: dict | None = None) -> 
                                          _SCHEDULE_ENV, exclusive=("cron", "interval"))
     values["dask"] = _table_settings(DaskSettings, tables.get("dask", {}), "dask", str(path), env, _DASK_ENV,
                                      exclusive=("workers", "address"))
+    values["output"] = _output_settings(tables.get("output", {}), str(path))
     for var, key in _ENV.items():
         if env.get(var):
             values[key] = _coerce(key, env[var], f"environment {var}")

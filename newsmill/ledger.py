@@ -163,6 +163,23 @@ class Ledger:
                 failpoints.hit("ledger_written")  # killed here: the transaction is rolled back
         return len(changed) + len(touched)
 
+    def keep_runs(self, run_ids: Iterable[str]) -> int:
+        """Forget what runs outside ``run_ids`` recorded; returns the number of rows forgotten.
+
+        For a copy of a dataset replaced by another writer's version (a remote output's mirror,
+        ``newsmill.remote``): inputs that only runs absent from that version recorded must be
+        processed again, or their rows would never reach it.
+        """
+        if not self.path.exists():
+            return 0
+        keep = set(run_ids)
+        with closing(self._connect()) as con:
+            gone = [(r,) for (r,) in con.execute("SELECT DISTINCT run_id FROM inputs") if r not in keep]
+            with con:
+                before = con.total_changes
+                con.executemany("DELETE FROM inputs WHERE run_id = ?", gone)
+                return con.total_changes - before
+
     def count(self) -> int:
         if not self.path.exists():
             return 0

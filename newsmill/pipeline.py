@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from newsmill import ids, ledger, profiles, progress, schema
+from newsmill import ids, ledger, profiles, progress, remote, schema
 from newsmill.clean import CleanContext, clean_page
 from newsmill.config import Settings
 from newsmill.extract import extract_page
@@ -38,6 +38,7 @@ class RunContext:
     authors_mode: str = "keep"  # keep | pseudonymize | drop (config.AUTHOR_MODES), applied in clean
     author_key_source: str = "environment"  # 'environment' (NEWSMILL_AUTHOR_KEY) | 'output' (random, per output)
     incremental: bool = True  # skip inputs the ledger (newsmill.ledger) says are unchanged; False: --full
+    remote: remote.Target | None = field(default=None, repr=False)  # a URL output; output_dir is then its mirror
 
 
 @dataclass
@@ -86,6 +87,7 @@ class RunSummary:
     author_key_source: str = "environment"
     # inputs skipped because an earlier run already processed these very bytes (the ledger, newsmill.ledger)
     unchanged_inputs: int = 0
+    remote: dict | None = None  # a URL output: where the run was committed (newsmill.remote.push_run)
 
     def __post_init__(self):
         # the accounting invariant is re-checked here, whoever built the summary: every input is an
@@ -118,11 +120,13 @@ def new_run_id(now: datetime) -> str:
 
 def start_run(settings: Settings) -> RunContext:
     now = datetime.now(timezone.utc)
-    out = Path(settings.output_dir)
+    run_id = new_run_id(now)
+    target = remote.attach(settings, run_id)  # a URL output: its local mirror, synced with what the remote committed
+    out = Path(target.mirror if target else settings.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     ids.check_authors_mode(settings.authors, out)
     return RunContext(
-        run_id=new_run_id(now),
+        run_id=run_id,
         output_dir=str(out.resolve()),
         author_key=ids.resolve_author_key(settings.author_key, out),
         extracted_at=now,
@@ -132,6 +136,7 @@ def start_run(settings: Settings) -> RunContext:
         authors_mode=settings.authors,
         author_key_source="environment" if settings.author_key else "output",
         incremental=settings.incremental,
+        remote=target,
     )
 
 
@@ -357,4 +362,4 @@ def run(paths: list[str], settings: Settings) -> RunSummary:
         for batch, expected in zip(work.batches, work.expected or [{}] * len(work.batches)):
             results.append(process_batch(batch, ctx, expected))
             progress.batch_done(len(batch))
-    return finalize([work.listed, *results], ctx, started=started)
+    return remote.push_run(ctx, finalize([work.listed, *results], ctx, started=started))

@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 
 from newsmill import card, failpoints, manifest, upsert, versions
 from newsmill import schema as schemas
+from newsmill.config import is_url
 from newsmill.conform import NULL_PARTITION, SchemaMismatchError  # noqa: F401 (this module's API)
 from newsmill.conform import check_compatible, checked_name, checked_run_id, conform_input, partition_dirs
 from newsmill.lock import OutputLock
@@ -100,19 +101,28 @@ def current_version(output_dir: Path) -> Path | None:
     return versions.Store(Path(output_dir)).current()
 
 
-def read_table(name: str, output_dir: Path) -> pa.Table:
+def read_table(name: str, output_dir: Path | str, *, storage_options: dict | None = None) -> pa.Table:
     """The whole dataset with the full schema, partition columns typed as declared.
 
     The table's folder is resolved once, so the read sees one version even if a
     publish commits meanwhile. Every file's schema is checked first, so an
     incompatible file fails with a clear message instead of a reader error;
-    files that lack a newer nullable column read it as null.
+    files that lack a newer nullable column read it as null. ``output_dir`` may
+    be a remote output URL (``s3://...``, see ``newsmill.remote``).
     """
+    if is_url(output_dir):
+        from newsmill import remote
+
+        return remote.read_tables(output_dir, storage_options, names=(checked_name(name),))[name]
     return _read_root(name, Path(os.path.realpath(dataset_path(name, output_dir))))
 
 
-def read_tables(output_dir: Path) -> dict[str, pa.Table]:
+def read_tables(output_dir: Path | str, *, storage_options: dict | None = None) -> dict[str, pa.Table]:
     """Both tables from the same version (reading them one after the other could straddle a publish)."""
+    if is_url(output_dir):
+        from newsmill import remote
+
+        return remote.read_tables(output_dir, storage_options)
     v = current_version(output_dir)
     if v is None:
         return {n: read_table(n, output_dir) for n in schemas.TABLES}
@@ -120,20 +130,27 @@ def read_tables(output_dir: Path) -> dict[str, pa.Table]:
 
 
 def _read_root(name: str, root: Path) -> pa.Table:
+    return read_files(name, str(root), [str(f) for f in _data_files(root)])
+
+
+def read_files(name: str, root: str, files: list[str], *, filesystem=None, check: bool = True) -> pa.Table:
+    """Part files under ``root`` (local, or on a pyarrow ``filesystem``) as one typed table.
+    ``check=False`` when the manifest already says the files have the current schema."""
     s = schemas.load(checked_name(name))
-    files = _data_files(root)
     if not files:
         return s.arrow().empty_table()
-    for f in files:
-        check_compatible(pq.read_schema(f), s, f)
+    if check:
+        for f in files:
+            check_compatible(pq.read_schema(f, filesystem=filesystem), s, f)
     import pyarrow.dataset as ds
 
     dataset = ds.dataset(
-        [str(f) for f in files],
+        list(files),
         schema=s.arrow(),
         format="parquet",
         partitioning=hive_partitioning(name),
-        partition_base_dir=str(root),
+        partition_base_dir=root,
+        filesystem=filesystem,
     )
     return dataset.to_table()
 

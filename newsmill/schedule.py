@@ -15,7 +15,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from newsmill.config import ConfigError, ScheduleSettings, Settings, parse_interval
+from newsmill.config import ConfigError, ScheduleSettings, Settings, is_url, parse_interval
 
 FLOW_ENTRYPOINT = "flows.newsmill_flow.newsmill_flow"
 
@@ -60,7 +60,7 @@ def deployment_parameters(settings: Settings, paths: list[str], *, project_file:
     project = project_file or ("newsmill.toml" if Path("newsmill.toml").exists() else None)
     return {
         "paths": [os.path.abspath(p) for p in paths],  # none: the project file's inputs and sources
-        "output_dir": str(Path(settings.output_dir).resolve()),
+        "output_dir": settings.output_dir if is_url(settings.output_dir) else str(Path(settings.output_dir).resolve()),
         "project_file": str(Path(project).resolve()) if project else None,
         "batch_size": batch_size,
     }

@@ -134,6 +134,15 @@ class Store:
         failpoints.hit("swapped")
         return final
 
+    def switch(self, name: str) -> Path:
+        """Make an existing complete version current again (a mirror going back to the version
+        its remote committed, ``newsmill.remote``); the same atomic swap as a commit."""
+        path = self.versions / name
+        if not _VERSION_RE.match(name) or path.parent != self.versions or not path.is_dir():
+            raise LayoutError(f"{path} is not a version in {self.versions}")
+        self._point(CURRENT, f"{VERSIONS}/{name}")
+        return path
+
     def abort(self, build: Build) -> None:
         """After an error (not a kill): remove the build unless it already became current."""
         cur = self.current()
