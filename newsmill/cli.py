@@ -218,6 +218,9 @@ def cmd_daemon(args) -> int:
         print("newsmill daemon: stopped (runs in progress finish)" if daemon.stop() else "newsmill daemon: not running")
         return 0
     if args.action == "start":
+        info = daemon.status()
+        if info is not None and not info["current"]:  # it runs other code: replace it
+            daemon.stop()
         try:
             daemon.start().close()
         except (OSError, RuntimeError) as exc:

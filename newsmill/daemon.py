@@ -224,7 +224,9 @@ def start(h: Path | None = None, timeout: float | None = None) -> socket.socket:
         while time.monotonic() < deadline:
             if (s := _connect(h)) is not None:
                 return s
-            if proc.poll() is not None and (s := _connect(h)) is None:
+            if proc.poll() not in (None, 3):  # 3: another zygote holds the life lock and is still starting
+                if (s := _connect(h)) is not None:
+                    return s
                 raise RuntimeError(f"it exited with code {proc.returncode}; log {log}:\n{_log_tail(h)}")
             time.sleep(0.05)
         raise RuntimeError(f"it did not answer within {timeout:.0f} s; log {log}:\n{_log_tail(h)}")
@@ -302,14 +304,18 @@ def run_remote(argv: list[str]) -> int | None:
 
 def _follow(sock: socket.socket, reader: Reader) -> int:
     """Wait for the child's exit code, forwarding signals to it meanwhile."""
-    interrupts = {"n": 0}
+    interrupts = {"n": 0, "first": None}
 
     def forward(signum, _frame):
         sig = signum
+        interrupts["n"] += 1
+        interrupts["first"] = interrupts["first"] or signum
         if signum == signal.SIGINT:
-            interrupts["n"] += 1
             if interrupts["n"] > 1:  # a second Ctrl-C: stop now
                 sig = signal.SIGKILL
+            else:
+                print("\nnewsmill: stopping the run (killed in a few seconds if it does not stop; Ctrl-C again to "
+                      "kill it now)", file=sys.stderr, flush=True)
         try:
             send(sock, {"signal": int(sig)})
         except OSError:
@@ -323,14 +329,25 @@ def _follow(sock: socket.socket, reader: Reader) -> int:
             except OSError:
                 msg = None
             if msg is None:
-                print("newsmill: the worker process ended without an exit code (see "
-                      f"{home() / LOG})", file=sys.stderr)
+                print(f"newsmill: the worker ended without an exit code (see {home() / LOG})", file=sys.stderr)
                 return 130 if interrupts["n"] else 1
             if "exit" in msg:
-                return int(msg["exit"])
+                break
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+    if msg.get("signal") == signal.SIGKILL and interrupts["first"]:  # we asked it to stop: it was
+        return 128 + int(interrupts["first"])
+    if msg.get("signal"):  # killed: end the same way, as the shell would have seen the run end in-process
+        sig = int(msg["signal"])
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+            os.kill(os.getpid(), sig)
+        except (OSError, ValueError):
+            pass
+    return int(msg["exit"])
 
 
 # --------------------------------------------------------------------------- status / stop

@@ -45,6 +45,7 @@ from pathlib import Path
 from newsmill import daemon
 
 _stop = False
+GRACE = 10.0  # seconds a run told to stop (Ctrl-C, its client gone) has before it is killed
 
 
 def log(msg: str) -> None:
@@ -362,19 +363,21 @@ def _unlink_socket() -> None:
         pass
 
 
-# --------------------------------------------------------------------------- child
+# --------------------------------------------------------------------------- child: supervisor and runner
+#
+# Each request forks a *supervisor*, which takes on the client's stdio, environment, working folder and
+# umask, then forks the *runner* (own process group) that runs the command. The supervisor relays the
+# client's signals to the runner's group and reports the runner's exit code, or the signal that killed it
+# (a SIGKILL, a crash): the client ends the way an in-process run would have.
 
 
 def _child(conn: socket.socket, reader: daemon.Reader, req: dict, listener: socket.socket, lock_fd: int) -> None:
-    code = 1
-    finished = threading.Event()
     try:
-        for s in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(s, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, signal.SIG_IGN)  # the supervisor outlives the run to report how it ended
         listener.close()
         os.close(lock_fd)  # the life lock stays the zygote's alone
-        os.setpgid(0, 0)  # own group: the client's signals reach the run and its Dask workers, not the zygote
+        os.setpgid(0, 0)
         _adopt_stdio(dict(zip(req.get("fds", []), reader.fds)), req.get("stdio") or {})
         reader.fds = []
         os.environ.clear()
@@ -392,13 +395,105 @@ def _child(conn: socket.socket, reader: daemon.Reader, req: dict, listener: sock
         if not go or not go.get("go"):  # the client gave up before the run started: it runs it itself
             os._exit(0)
         conn.settimeout(None)
-        threading.Thread(target=_watch_client, args=(conn, reader, finished), name="newsmill-client-watch",
-                         daemon=True).start()
+        rfd, wfd = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            conn.close()
+            os.close(rfd)
+            _run(wfd, list(req["argv"]))  # never returns
+        os.close(wfd)
+        try:
+            os.setpgid(pid, pid)  # also done by the runner: whichever comes first
+        except OSError:
+            pass
+        _release_stdio()  # only the runner writes to the client's terminal or pipe
+        code = _supervise(conn, reader, pid, rfd)
+    except BaseException:  # noqa: BLE001
+        try:
+            traceback.print_exc()
+            daemon.send(conn, {"error": "the worker failed: see its log"})
+        finally:
+            os._exit(1)
+    os._exit(code & 0xFF)  # the zygote's log shows how the run ended
+
+
+def _supervise(conn: socket.socket, reader: daemon.Reader, pid: int, rfd: int) -> int:
+    """Relay the client's signals until the runner reports its exit code or dies; returns that code."""
+    finished = threading.Event()
+    threading.Thread(target=_watch_client, args=(reader, pid, finished), name="newsmill-client-watch",
+                     daemon=True).start()
+    with os.fdopen(rfd, "rb") as pipe:
+        line = pipe.readline()  # the runner's exit code, written before its exit work; b"" if it died first
+    if line.strip():
+        finished.set()
+        _report(conn, {"exit": int(line)})
+        os.waitpid(pid, 0)
+        return int(line)
+    _, status = os.waitpid(pid, 0)
+    finished.set()
+    code = os.waitstatus_to_exitcode(status)
+    _report(conn, {"exit": code} if code >= 0 else {"exit": 128 - code, "signal": -code})
+    return code if code >= 0 else 128 - code
+
+
+def _report(conn: socket.socket, msg: dict) -> None:
+    try:
+        daemon.send(conn, msg)
+    except OSError:
+        pass
+    conn.close()
+
+
+def _watch_client(reader: daemon.Reader, pid: int, finished: threading.Event) -> None:
+    """Signals the client forwards go to the run's process group; a client that vanishes stops the run.
+
+    A run told to stop gets ``GRACE`` seconds, then is killed: on Ctrl-C Prefect marks the flow run
+    crashed at once, but then waits for every batch task in flight (minutes on a big input); the
+    output folder is safe to kill at any point (publishing is atomic, the ledger follows the commit)."""
+    grace = float(os.environ.get("NEWSMILL_DAEMON_GRACE") or GRACE)
+
+    def kill_later():
+        if not finished.wait(grace):
+            _killpg(pid, signal.SIGKILL)
+
+    while True:
+        try:
+            msg = reader.recv()
+        except (OSError, ValueError):
+            msg = None
+        if finished.is_set():
+            return
+        if msg is None:
+            break
+        if isinstance(msg.get("signal"), int):
+            _killpg(pid, msg["signal"])
+            threading.Thread(target=kill_later, daemon=True).start()
+    _killpg(pid, signal.SIGINT)  # the client is gone: stop as Ctrl-C would
+    kill_later()
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except OSError:
+        pass
+
+
+def _run(wfd: int, argv: list[str]) -> None:
+    """The run itself, as ``newsmill <argv>`` would run it in a fresh process."""
+    code = 1
+    try:
+        os.setpgid(0, 0)  # its own group: the client's signals reach it and its Dask workers, nothing else
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for s in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, signal.SIG_DFL)
         _fresh_runtime()
         from newsmill import cli
 
         try:
-            code = cli.main(list(req["argv"]))
+            code = cli.main(argv)
         except SystemExit as exc:  # argparse
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
         except KeyboardInterrupt:
@@ -408,7 +503,29 @@ def _child(conn: socket.socket, reader: daemon.Reader, req: dict, listener: sock
         traceback.print_exc()
         code = 1
     finally:
-        _finish(conn, finished, int(code) if isinstance(code, int) else 1)
+        code = int(code) if isinstance(code, int) else 1
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 (a closed pipe)
+            pass
+        _release_stdio()  # a caller reading our output to its end, e.g. $(newsmill run ...), is not kept waiting
+        os.write(wfd, f"{code}\n".encode())
+        os.close(wfd)
+        signal.alarm(60)  # exit work that hangs (an unreachable server) must not keep the process
+        try:
+            import atexit
+
+            atexit._run_exitfuncs()  # Prefect: logs and events to the server, after the client has its answer
+        finally:
+            os._exit(code)
+
+
+def _release_stdio() -> None:
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
 
 
 def _adopt_stdio(fds: dict[int, int], stdio: dict) -> None:
@@ -448,51 +565,3 @@ def _fresh_runtime() -> None:
 
     prefect.context.refresh_global_settings_context()
     setup_logging(incremental=False)
-
-
-def _watch_client(conn: socket.socket, reader: daemon.Reader, finished: threading.Event) -> None:
-    """Signals the client forwards go to this run's process group; a client that vanishes stops the run."""
-    while True:
-        try:
-            msg = reader.recv()
-        except (OSError, ValueError):
-            msg = None
-        if finished.is_set():
-            return
-        if msg is None:
-            break
-        if isinstance(msg.get("signal"), int):
-            try:
-                os.killpg(0, msg["signal"])
-            except OSError:
-                pass
-    os.killpg(0, signal.SIGINT)  # the client is gone: stop as Ctrl-C would
-    if not finished.wait(15):
-        os.killpg(0, signal.SIGKILL)
-
-
-def _finish(conn: socket.socket, finished: threading.Event, code: int) -> None:
-    """Report the exit code with the client's stdio closed (a caller reading our output to its end, e.g.
-    ``$(newsmill run ...)``, is not kept waiting), then Prefect's exit work (logs to the server), then exit."""
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except Exception:  # noqa: BLE001 (a closed pipe)
-        pass
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    os.close(null)
-    finished.set()
-    try:
-        daemon.send(conn, {"exit": code})
-    except OSError:
-        pass
-    conn.close()
-    signal.alarm(60)  # exit work that hangs (an unreachable server) must not keep the process
-    try:
-        import atexit
-
-        atexit._run_exitfuncs()
-    finally:
-        os._exit(code)
