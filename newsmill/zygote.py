@@ -395,6 +395,7 @@ def _child(conn: socket.socket, reader: daemon.Reader, req: dict, listener: sock
         if not go or not go.get("go"):  # the client gave up before the run started: it runs it itself
             os._exit(0)
         conn.settimeout(None)
+        daemon.trace("supervisor")
         rfd, wfd = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -492,6 +493,7 @@ def _run(wfd: int, argv: list[str]) -> None:
         _fresh_runtime()
         from newsmill import cli
 
+        daemon.trace("runner")
         try:
             code = cli.main(argv)
         except SystemExit as exc:  # argparse
@@ -510,15 +512,11 @@ def _run(wfd: int, argv: list[str]) -> None:
         except Exception:  # noqa: BLE001 (a closed pipe)
             pass
         _release_stdio()  # a caller reading our output to its end, e.g. $(newsmill run ...), is not kept waiting
+        daemon.trace("runner_done")
         os.write(wfd, f"{code}\n".encode())
         os.close(wfd)
         signal.alarm(60)  # exit work that hangs (an unreachable server) must not keep the process
-        try:
-            import atexit
-
-            atexit._run_exitfuncs()  # Prefect: logs and events to the server, after the client has its answer
-        finally:
-            os._exit(code)
+        daemon.exit_without_teardown(code)  # Prefect's logs and events reach the server after the client has its answer
 
 
 def _release_stdio() -> None:
