@@ -246,9 +246,8 @@ def cli_run(kind: str, page: Path, env: dict, work: Path, tag: str) -> dict:
         t0 = time.monotonic()
         p = subprocess.run(cmd, env=env, cwd=work, stdout=fo, stderr=fe, timeout=600, check=False)
         t1 = time.monotonic()
-        fo.seek(0)
         fe.seek(0)
-        stdout, stderr = fo.read(), fe.read()
+        stderr = fe.read()
     ev = {}
     for line in (trace.read_text().splitlines() if trace.exists() else []):
         name, _pid, t = line.split()

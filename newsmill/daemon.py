@@ -126,11 +126,11 @@ def code_roots() -> list[Path]:
 
 
 def fingerprint() -> str:
-    """What the zygote's imports depend on: the Python, newsmill's and flows' code (path, size, mtime of
-    every .py file) and the installed packages (the site-packages folders change when one is installed)."""
+    """What the zygote's imports depend on: the Python and ``PYTHONPATH``, newsmill's and flows' code (path,
+    size, mtime of every .py file) and the installed packages (site-packages changes when one is installed)."""
     h = hashlib.sha256()
     exe = Path(sys.executable)
-    h.update(f"{PROTOCOL}\0{exe}\0{exe.resolve()}\0{sys.version}\0".encode())
+    h.update(f"{PROTOCOL}\0{exe}\0{exe.resolve()}\0{sys.version}\0{os.environ.get('PYTHONPATH', '')}\0".encode())
     for root in code_roots():
         for d, dirs, files in os.walk(root):
             dirs[:] = sorted(x for x in dirs if x != "__pycache__")

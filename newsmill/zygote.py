@@ -205,44 +205,21 @@ def main() -> None:
         signal.signal(s, _on_signal)
     fp = daemon.fingerprint()  # before importing: a file changed meanwhile shows up as a mismatch later
     details = {"pid": os.getpid(), "fingerprint": fp, "state": "starting", "started": time.time(),
-               "python": sys.executable, "code": [str(r) for r in daemon.code_roots()]}
+               "python": sys.executable, "code": [str(r) for r in daemon.code_roots()],
+               "socket": str(h / daemon.SOCKET)}
     _write_details(lock_fd, details)
     log(f"starting: python {sys.version.split()[0]}, code {details['code']}")
-    t0 = time.monotonic()
-    try:
-        from newsmill import server
-
-        if server.configured_api_url() is None and os.environ.get("NEWSMILL_PREFECT_SERVER", "").lower() not in server._FALSE:
-            if (info := server.spawn()) is not None:
-                log(f"started the Prefect server (pid {info['pid']}, {info['api_url']})")
-        _import_all()
-        t1 = time.monotonic()
-        if os.environ.get("NEWSMILL_DAEMON_WARMUP", "1").strip().lower() not in daemon._FALSE:
-            _warm_up()
-        t2 = time.monotonic()
-    except Exception:  # noqa: BLE001
-        log("could not import or warm up:\n" + traceback.format_exc())
-        sys.exit(4)
-    threads = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
-    if threads:
-        log(f"refusing to serve: threads running after the imports ({threads}); forking would copy their locks")
-        sys.exit(5)
-    log(f"imports {t1 - t0:.2f} s, warm-up {t2 - t1:.2f} s")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    with daemon.socket_address(h) as addr:
+    with daemon.socket_address(h) as addr:  # bound first: a folder that cannot hold a socket fails in a second
         try:
             os.unlink(addr)  # ours to replace: we hold the life lock
         except FileNotFoundError:
             pass
-        listener.bind(addr)  # umask 077: the socket file is 0600 from the start
+        listener.bind(addr)  # umask 077: the socket file is 0600 from the start; refused until listen()
     os.chmod(h / daemon.SOCKET, 0o600)
     ino = os.stat(h / daemon.SOCKET).st_ino
-    listener.listen(64)
-    details.update(state="ready", ready=time.time(), socket=str(h / daemon.SOCKET),
-                   imports_s=round(t1 - t0, 2), warm_up_s=round(t2 - t1, 2))
-    _write_details(lock_fd, details)
-    sys.stdout.flush()
     try:
+        _start(listener, lock_fd, details)
         _serve(listener, lock_fd, h, ino, fp)
     finally:
         listener.close()
@@ -253,6 +230,35 @@ def main() -> None:
             pass
         log("stopped")
         os.close(lock_fd)
+
+
+def _start(listener: socket.socket, lock_fd: int, details: dict) -> None:
+    """Server (not waited for), imports, warm-up, the no-thread check; then clients are let in."""
+    t0 = time.monotonic()
+    try:
+        from newsmill import server
+
+        if server.configured_api_url() is None and \
+                os.environ.get("NEWSMILL_PREFECT_SERVER", "").strip().lower() not in server._FALSE:
+            if (info := server.spawn()) is not None:
+                log(f"started the Prefect server (pid {info['pid']}, {info['api_url']})")
+        _import_all()
+        t1 = time.monotonic()
+        if os.environ.get("NEWSMILL_DAEMON_WARMUP", "1").strip().lower() not in daemon._FALSE:
+            _warm_up()
+        t2 = time.monotonic()
+    except Exception:  # noqa: BLE001
+        log("could not import or warm up:\n" + traceback.format_exc())
+        raise SystemExit(4) from None
+    threads = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    if threads:
+        log(f"refusing to serve: threads running after the imports ({threads}); forking would copy their locks")
+        raise SystemExit(5)
+    log(f"imports {t1 - t0:.2f} s, warm-up {t2 - t1:.2f} s")
+    listener.listen(64)
+    details.update(state="ready", ready=time.time(), imports_s=round(t1 - t0, 2), warm_up_s=round(t2 - t1, 2))
+    _write_details(lock_fd, details)
+    sys.stdout.flush()
 
 
 def _serve(listener: socket.socket, lock_fd: int, h: Path, ino: int, fp: str) -> None:
@@ -311,11 +317,14 @@ def _reap(children: dict[int, float]) -> None:
 
 
 def _peer_uid(conn: socket.socket) -> int | None:
+    """The connecting process' uid (Linux); elsewhere the socket's mode 0600 is the only gate."""
+    if not hasattr(socket, "SO_PEERCRED"):
+        return os.getuid()
     try:
         _pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
                                                                struct.calcsize("3i")))
         return uid
-    except (OSError, AttributeError):
+    except OSError:
         return None
 
 
