@@ -296,6 +296,27 @@ def inproc_breakdown(r: dict) -> dict:
             "process exit after main returns (Prefect exit work, interpreter teardown)": r["wall_s"] - r["main_returned_s"]}
 
 
+def resident_mb(home: Path) -> dict:
+    """RSS of the idle worker (itself: the server may be its child) and of the local server's tree, MB."""
+    def rss(pid: int, tree: bool) -> float:
+        import psutil
+
+        try:
+            p = psutil.Process(pid)
+            procs = [p, *p.children(recursive=True)] if tree else [p]
+            return round(sum(x.memory_info().rss for x in procs) / 2**20, 1)
+        except psutil.Error:
+            return 0.0
+
+    out = {}
+    for name, f in (("worker", "newsmill-daemon.lock"), ("server", "newsmill-server.json")):
+        try:
+            out[name] = rss(int(json.loads((home / f).read_text())["pid"]), name == "server")
+        except (OSError, ValueError, KeyError):
+            pass
+    return out
+
+
 def stop_worker(home: Path, env: dict) -> None:
     for what in ("daemon", "server"):
         subprocess.run([bl.PY, "-m", "newsmill.cli", what, "stop"], env=env, cwd=home.parent, capture_output=True,
@@ -314,6 +335,8 @@ def worker_scenarios(page: Path, work: Path, repeats: int) -> dict:
     try:
         print("worker scenarios: warming up (server + worker for the later-cold runs)", flush=True)
         res["first_setup"] = cli_run("worker", page, env, work, "setup")  # also a first-ever run
+        res["rss_mb"] = resident_mb(home)
+        print(f"  resident memory (MB): {res['rss_mb']}", flush=True)
         for r in range(repeats):
             kinds = ["old", "bypass", "worker", "first"]
             kinds = kinds[r % 4:] + kinds[: r % 4]
@@ -355,6 +378,8 @@ def fmt_worker(res: dict) -> list[str]:
         lines += [f"\nBreakdown, {k}: median of {len(segs)} runs", "| segment | median s |", "|---|---:|"]
         for seg in segs[0]:
             lines.append(f"| {seg} | {bl.median([x.get(seg) for x in segs]):.2f} |")
+    if res.get("rss_mb"):
+        lines.append(f"\nResident memory while idle (MB): {res['rss_mb']}")
     if res.get("zygote"):
         lines.append(f"\nWorker start (first runs): imports {[z['imports_s'] for z in res['zygote']]} s, "
                      f"warm-up {[z['warm_up_s'] for z in res['zygote']]} s")

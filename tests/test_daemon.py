@@ -426,6 +426,23 @@ def test_new_code_replaces_the_worker_and_exit_1_on_a_critical_failure(home, inp
 
 
 @pytest.mark.slow
+def test_a_worker_that_cannot_start_means_a_run_in_the_client(home, tmp_path):
+    own = tmp_path / "prefect"
+    (own / daemon.SOCKET).mkdir(parents=True)  # where the worker's socket would go: it cannot bind
+    HOMES.append(own)
+    newsmill(["server", "start"], client_env(home), tmp_path)
+    env = client_env(own, PREFECT_API_URL=server.status(home)["api_url"])
+    try:
+        p = newsmill(["run", str(SEED), "-o", str(tmp_path / "out")], env, tmp_path)
+        assert p.returncode == 0, p.stderr
+        assert "warm worker did not start" in p.stderr and "running in this process" in p.stderr
+        assert "comments   published      33" in p.stdout
+        assert daemon.status(own) is None
+    finally:
+        stop_everything(own)
+
+
+@pytest.mark.slow
 def test_stop_leaves_no_process(home):
     """Last: `newsmill daemon stop` and `newsmill server stop` end everything this module started."""
     env = client_env(home)
