@@ -321,11 +321,11 @@ def run_remote(argv: list[str]) -> int | None:
                 send(sock, {**req, "fds": fds}, fds)
                 reader = Reader(sock)
                 reply = reader.recv()
-            except OSError as exc:
-                reply = {"error": str(exc)}
-            if reply is None:
-                reply = {"error": "it closed the connection"}
-            if "stale" in reply:  # it has retired (other code): the next attempt starts a new one
+            except TimeoutError:
+                reply = {"error": f"no answer within {HANDSHAKE_TIMEOUT:.0f} s"}
+            except OSError:  # reset: it was retiring
+                reply = None
+            if reply is None or "stale" in reply:  # it retired (other code, idle): the next attempt starts anew
                 continue
             if "started" not in reply:
                 why = reply.get("error") or f"it failed before the run started; log {h / LOG}"
@@ -341,7 +341,7 @@ def run_remote(argv: list[str]) -> int | None:
             code = _follow(sock, reader)
             trace("client_exit")
             return code
-    warn("the warm worker kept being replaced: running in this process")
+    warn("the warm worker closed the connection three times: running in this process")
     return None
 
 

@@ -416,6 +416,7 @@ def test_new_code_replaces_the_worker_and_exit_1_on_a_critical_failure(home, inp
         via = newsmill(["run", str(inputs), "-o", str(tmp_path / "b")], env, tmp_path)
         assert via.returncode == 1, via.stderr
         assert "a CRITICAL expectation failed" in via.stdout
+        assert "warm worker" not in via.stderr, via.stderr  # not a fallback: a new worker ran it
         new = daemon_pid(own)
         assert new is not None and new != old and gone(old, within=20)
         direct = newsmill(["run", str(inputs), "-o", str(tmp_path / "c"), "--no-daemon"], env, tmp_path)
