@@ -488,7 +488,7 @@ def main(argv=None) -> int:
     lines = []
     if res.get("worker_scenarios"):
         lines += fmt_worker(res["worker_scenarios"])
-    for system in ("lib", "flow"):
+    for system in ("lib", "flow") if res["cold"]["lib"] or res["cold"]["flow"] else ():
         lines += fmt_breakdowns(f"cold `newsmill run PAGE{' --no-prefect' if system == 'lib' else ''}`", res["cold"][system])
     if res.get("persistent"):
         lines += fmt_breakdowns("cold `newsmill run PAGE` against a running `prefect server start`", res["persistent"])
