@@ -202,7 +202,7 @@ def cmd_server(args) -> int:
         print("newsmill server: stopped" if server.stop() else "newsmill server: not running")
         return 0
     if info is None:
-        print(f"newsmill server: not running (PREFECT_HOME {server._home()})")
+        print(f"newsmill server: not running (PREFECT_HOME {server.home()})")
         return 3
     state = "running" if info.get("healthy", True) else "starting (not answering yet)"
     print(f"newsmill server: {state}, pid {info['pid']}\n  api:  {info['api_url']}  "
@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
                      help="run in this process, not in the warm worker (also: NEWSMILL_DAEMON=0)")
     run.set_defaults(func=cmd_run)
     srv = sub.add_parser("serve", help="serve the flow as a Prefect deployment on the [schedule] of newsmill.toml "
-                                       "(needs a Prefect server: PREFECT_API_URL)")
+                                       "(on the server of PREFECT_API_URL, else newsmill's local server)")
     srv.add_argument("paths", nargs="*", help="inputs of every scheduled run (default: the project file's inputs "
                                               "and [[sources]])")
     srv.add_argument("--output", "-o", help="output folder (default: output/ or newsmill.toml)")
@@ -318,10 +318,8 @@ def main(argv: list[str] | None = None) -> int:
             if code is not None:
                 return code
         code = args.func(args)
-        if "prefect" in sys.modules:  # a run in this process: skip the ~2 s teardown of its heap at exit
-            daemon.trace("run_returned")
-            daemon.exit_without_teardown(code)
-        return code
+        daemon.trace("run_returned")
+        daemon.exit_without_teardown(code)  # a run in this process: skip the 1-2 s teardown of its heap
     return args.func(args)
 
 

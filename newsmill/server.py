@@ -43,8 +43,11 @@ class ServerError(RuntimeError):
     """The local server could not be started (the message has the log's tail)."""
 
 
-def _home() -> Path:
+def home() -> Path:
     return Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser().resolve()
+
+
+_home = home
 
 
 def _state_path(home: Path | None = None) -> Path:

@@ -387,7 +387,7 @@ def _child(conn: socket.socket, reader: daemon.Reader, req: dict, listener: sock
         listener.close()
         os.close(lock_fd)  # the life lock stays the zygote's alone
         os.setpgid(0, 0)
-        _adopt_stdio(dict(zip(req.get("fds", []), reader.fds)), req.get("stdio") or {})
+        _adopt_stdio(dict(zip(req.get("fds", []), reader.fds, strict=False)), req.get("stdio") or {})
         reader.fds = []
         os.environ.clear()
         os.environ.update(req["env"])
