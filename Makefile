@@ -25,5 +25,6 @@ docs: $(STAMP)
 	$(BIN)/python -m newsmill.docs
 
 clean:
+	-[ -x $(BIN)/newsmill ] && $(BIN)/newsmill daemon stop && $(BIN)/newsmill server stop
 	rm -rf $(OUTPUT)/* .prefect .pytest_cache
 	touch $(OUTPUT)/.gitkeep

@@ -18,7 +18,13 @@ Measured, each in fresh processes (rounds alternate the scenarios):
 4. the same flow run against an already running ``prefect server start`` (``PREFECT_API_URL``):
    what a persistent local server started once would give (``--skip-server`` to leave out);
 5. a warm process: the second run of the same command in one process (imports, GX context and
-   temporary server already there) - what a warm worker would answer in.
+   temporary server already there) - what a warm worker would answer in;
+6. ``--only worker``: the real command line, each run a fresh client process, side by side per round:
+   the old path (``NEWSMILL_DAEMON=0 NEWSMILL_PREFECT_SERVER=temporary``: in-process, temporary
+   server), the bypass (``--no-daemon``: in-process, persistent local server running), a later cold run
+   through the warm worker (server and worker already running), and the first run ever (fresh
+   ``PREFECT_HOME``: the run starts the server and the worker). Breakdown from
+   ``NEWSMILL_DAEMON_TRACE`` events (client, worker, runner, exit work) and the run's own summary.
 
 Default page: Dragnet page 102 of ``../shared/data`` (HTML with reader comments, so trafilatura
 and both tables are on the path), else ``samples/garden-blog-wordpress.txt``. A missing page is reported and the script exits 0.
@@ -211,6 +217,175 @@ class PrefectServer:
                 self.proc.wait(5)
 
 
+# --------------------------------------------------------------------------- the real command line (scenario "worker")
+
+INPROC = ("import sys, time; from newsmill.cli import main; rc = main(sys.argv[1:]); "
+          "print('MAIN_RETURNED', time.monotonic(), file=sys.stderr, flush=True); sys.exit(rc)")
+
+
+def worker_env(home: Path, trace: Path, **extra) -> dict:
+    env = bl.bench_env(prefect_home=home)
+    env.pop("NEWSMILL_PREFECT_SERVER", None)
+    env.pop("NEWSMILL_DAEMON", None)
+    env.update(NEWSMILL_DAEMON_TRACE=str(trace), **extra)
+    return env
+
+
+def cli_run(kind: str, page: Path, env: dict, work: Path, tag: str) -> dict:
+    """One fresh client process: `python -m newsmill.cli run PAGE -o OUT` (worker kinds), or an in-process
+    run through the same `main` that reports when it returns (in-process kinds: exit work measured)."""
+    out = work / f"{tag}-{kind}"
+    shutil.rmtree(out, ignore_errors=True)
+    trace = Path(env["NEWSMILL_DAEMON_TRACE"])
+    trace.unlink(missing_ok=True)
+    args = ["run", str(page), "--output", str(out), "--no-progress"]
+    cmd = [bl.PY, "-c", INPROC, *args] if kind == "old" else [bl.PY, "-m", "newsmill.cli", *args]
+    if kind == "bypass":
+        cmd.append("--no-daemon")
+    with open(work / "stdout.txt", "w+") as fo, open(work / "stderr.txt", "w+") as fe:
+        t0 = time.monotonic()
+        p = subprocess.run(cmd, env=env, cwd=work, stdout=fo, stderr=fe, timeout=600, check=False)
+        t1 = time.monotonic()
+        fe.seek(0)
+        stderr = fe.read()
+    ev = {}
+    for line in (trace.read_text().splitlines() if trace.exists() else []):
+        name, _pid, t = line.split()
+        ev.setdefault(name, float(t) - t0)
+    main_ret = next((float(ln.split()[1]) - t0 for ln in stderr.splitlines() if ln.startswith("MAIN_RETURNED")), None)
+    summary = bl.summary_of(out) or {}
+    shutil.rmtree(out, ignore_errors=True)
+    res = {"kind": kind, "wall_s": t1 - t0, "rc": p.returncode, "events_s": ev, "main_returned_s": main_ret,
+           "flow_body_s": summary.get("seconds"), "pages": summary.get("inputs"),
+           "comments": summary.get("comments_published"), "stderr_tail": stderr[-1500:] if p.returncode else "",
+           "warned": [ln for ln in stderr.splitlines() if "warning" in ln.lower()][:5]}
+    print(f"  {tag:>8} {kind:7}: {res['wall_s']:5.2f} s  (rc {p.returncode}, pages {res['pages']}, "
+          f"comments {res['comments']})" + (f"\n{stderr[-1500:]}" if p.returncode else ""), flush=True)
+    return res
+
+
+def worker_breakdown(r: dict) -> dict:
+    """Consecutive segments (s) of a run through the warm worker, and its exit work off the critical path."""
+    e, wall = r["events_s"], r["wall_s"]
+    if not all(k in e for k in ("client", "supervisor", "runner", "runner_done", "client_exit")):
+        return {}
+    body = r.get("flow_body_s") or 0.0
+    seg = {"client process start (interpreter, import newsmill.cli, argparse)": e["client"],
+           "client -> worker: fingerprint, connect, request, fork, env/cwd, handshake": e["supervisor"] - e["client"],
+           "runner fork + Prefect settings/logging from the client's environment": e["runner"] - e["supervisor"],
+           "flow run bookkeeping (server check, flow run creation, state, summary printed)":
+               e["runner_done"] - e["runner"] - body,
+           "flow body (plan, extract, validate, publish, report)": body,
+           "exit code back to the client": e["client_exit"] - e["runner_done"],
+           "client exit": wall - e["client_exit"]}
+    if "exit_work_done" in e:
+        seg["(off the critical path) runner's exit work (Prefect drains logs/events) after the client returned"] = (
+            e["exit_work_done"] - e["runner_done"])
+    return seg
+
+
+def inproc_breakdown(r: dict) -> dict:
+    """old: `main` returns, then a normal interpreter exit; bypass: the command's own exit (without teardown)."""
+    if r.get("main_returned_s") is None:
+        r = {**r, "main_returned_s": r["events_s"].get("run_returned")}
+        if r["main_returned_s"] is None:
+            return {}
+    body = r.get("flow_body_s") or 0.0
+    return {"process start -> flow body (interpreter, imports, server, flow run creation) + after the flow":
+            r["main_returned_s"] - body, "flow body": body,
+            "process exit after main returns (Prefect exit work, interpreter teardown)": r["wall_s"] - r["main_returned_s"]}
+
+
+def resident_mb(home: Path) -> dict:
+    """RSS of the idle worker (itself: the server may be its child) and of the local server's tree, MB."""
+    def rss(pid: int, tree: bool) -> float:
+        import psutil
+
+        try:
+            p = psutil.Process(pid)
+            procs = [p, *p.children(recursive=True)] if tree else [p]
+            return round(sum(x.memory_info().rss for x in procs) / 2**20, 1)
+        except psutil.Error:
+            return 0.0
+
+    out = {}
+    for name, f in (("worker", "newsmill-daemon.lock"), ("server", "newsmill-server.json")):
+        try:
+            out[name] = rss(int(json.loads((home / f).read_text())["pid"]), name == "server")
+        except (OSError, ValueError, KeyError):
+            pass
+    return out
+
+
+def stop_worker(home: Path, env: dict) -> None:
+    for what in ("daemon", "server"):
+        subprocess.run([bl.PY, "-m", "newsmill.cli", what, "stop"], env=env, cwd=home.parent, capture_output=True,
+                       timeout=120, check=False)
+
+
+def worker_scenarios(page: Path, work: Path, repeats: int) -> dict:
+    """Old path, bypass, later cold runs through the worker, first run ever; rotated per round."""
+    home = work / "worker-prefect-home"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    old_env = bl.bench_env()  # in-process, temporary server: every run before the worker
+    old_env.update(NEWSMILL_DAEMON="0", NEWSMILL_DAEMON_TRACE=str(work / "trace-old"))
+    env = worker_env(home, work / "trace")
+    res: dict = {"old": [], "bypass": [], "worker": [], "first": [], "zygote": []}
+    try:
+        print("worker scenarios: warming up (server + worker for the later-cold runs)", flush=True)
+        res["first_setup"] = cli_run("worker", page, env, work, "setup")  # also a first-ever run
+        res["rss_mb"] = resident_mb(home)
+        print(f"  resident memory (MB): {res['rss_mb']}", flush=True)
+        for r in range(repeats):
+            kinds = ["old", "bypass", "worker", "first"]
+            kinds = kinds[r % 4:] + kinds[: r % 4]
+            for kind in kinds:
+                if kind == "first":
+                    fresh = work / f"fresh-prefect-home-{r}"
+                    shutil.rmtree(fresh, ignore_errors=True)
+                    fenv = worker_env(fresh, work / "trace-first")
+                    try:
+                        res["first"].append(cli_run("first", page, fenv, work, f"round {r}"))
+                        info = json.loads((fresh / "newsmill-daemon.lock").read_text() or "{}")
+                        res["zygote"].append({k: info.get(k) for k in ("imports_s", "warm_up_s")})
+                    finally:
+                        stop_worker(fresh, fenv)
+                        shutil.rmtree(fresh, ignore_errors=True)
+                else:
+                    res[kind].append(cli_run(kind, page, old_env if kind == "old" else env, work, f"round {r}"))
+    finally:
+        stop_worker(home, env)
+    return res
+
+
+def fmt_worker(res: dict) -> list[str]:
+    names = {"old": "old path: in-process, temporary Prefect server (`NEWSMILL_DAEMON=0 NEWSMILL_PREFECT_SERVER=temporary`)",
+             "bypass": "bypass: `--no-daemon`, in-process, persistent local server running",
+             "worker": "**later cold run through the warm worker** (server and worker running)",
+             "first": "first run ever: fresh `PREFECT_HOME` (starts the server and the worker)"}
+    lines = ["\n| scenario | runs (s) | **median** |", "|---|---|---:|"]
+    for k, title in names.items():
+        walls = [r["wall_s"] for r in res[k] if r.get("rc") == 0]
+        lines.append(f"| {title} | {' '.join(f'{w:.1f}' for w in walls)} | **{bl.median(walls):.2f}** |"
+                     if walls else f"| {title} | failed | – |")
+    for k, fn in (("worker", worker_breakdown), ("first", worker_breakdown), ("old", inproc_breakdown),
+                  ("bypass", inproc_breakdown)):
+        segs = [fn(r) for r in res[k] if r.get("rc") == 0]
+        segs = [x for x in segs if x]
+        if not segs:
+            continue
+        lines += [f"\nBreakdown, {k}: median of {len(segs)} runs", "| segment | median s |", "|---|---:|"]
+        for seg in segs[0]:
+            lines.append(f"| {seg} | {bl.median([x.get(seg) for x in segs]):.2f} |")
+    if res.get("rss_mb"):
+        lines.append(f"\nResident memory while idle (MB): {res['rss_mb']}")
+    if res.get("zygote"):
+        lines.append(f"\nWorker start (first runs): imports {[z['imports_s'] for z in res['zygote']]} s, "
+                     f"warm-up {[z['warm_up_s'] for z in res['zygote']]} s")
+    return lines
+
+
 def fmt_breakdowns(title: str, runs: list[dict]) -> list[str]:
     segs = [breakdown(r) for r in runs if r.get("result")]
     if not segs:
@@ -230,8 +405,8 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-server", action="store_true", help="leave out the persistent-server scenario")
     ap.add_argument("--skip-imports", action="store_true", help="leave out the per-package import times")
     ap.add_argument("--importtime-only", action="store_true", help="only the -X importtime attribution of a flow run")
-    ap.add_argument("--only", default="imports,cold,server,warm",
-                    help="scenarios to run, comma list of imports, cold, server, warm (default all)")
+    ap.add_argument("--only", default="imports,cold,server,warm,worker",
+                    help="scenarios to run, comma list of imports, cold, server, warm, worker (default all)")
     ap.add_argument("--rev", default="HEAD", help="code under test: a git revision (default HEAD) or 'worktree'")
     ap.add_argument("--json", type=Path, default=None, help="results file (default <cache>/bench-results/first-result-<time>.json)")
     ap.add_argument("--warm-worker", choices=("lib", "flow"), help=argparse.SUPPRESS)
@@ -307,8 +482,13 @@ def main(argv=None) -> int:
                   f"{r2['seconds']:.2f} s; second-run stages {json.dumps({k: round(v, 2) for k, v in r2['stages'].items()})}",
                   flush=True)
 
+    if "worker" in only:
+        res["worker_scenarios"] = worker_scenarios(page, work, args.repeats)
+
     lines = []
-    for system in ("lib", "flow"):
+    if res.get("worker_scenarios"):
+        lines += fmt_worker(res["worker_scenarios"])
+    for system in ("lib", "flow") if res["cold"]["lib"] or res["cold"]["flow"] else ():
         lines += fmt_breakdowns(f"cold `newsmill run PAGE{' --no-prefect' if system == 'lib' else ''}`", res["cold"][system])
     if res.get("persistent"):
         lines += fmt_breakdowns("cold `newsmill run PAGE` against a running `prefect server start`", res["persistent"])

@@ -21,6 +21,9 @@ def _quiet_telemetry() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")  # Dask logs each worker start/stop at INFO
+    # only used if Prefect's temporary server is the fallback: a fresh database on a loaded machine took longer
+    # than Prefect's 20 s default to answer
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 
 def _print_summary(s: dict) -> None:
@@ -107,6 +110,9 @@ def cmd_run(args) -> int:
                                                                       authors=args.authors
                                                                       ).with_run_options(full=args.full)).to_dict()
         else:
+            from newsmill import server
+
+            server.use_local_server()  # PREFECT_API_URL, else newsmill's local server, else the temporary one
             from flows.newsmill_flow import newsmill_flow
 
             before = os.environ.get("NEWSMILL_AUTHORS")
@@ -214,6 +220,64 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_server(args) -> int:
+    """The local Prefect server that `newsmill run` and `newsmill serve` use when PREFECT_API_URL is not set."""
+    from newsmill import server
+
+    if args.action == "start":
+        try:
+            info = server.ensure(ui=args.ui)
+        except server.ServerError as exc:
+            print(f"newsmill: {exc}", file=sys.stderr)
+            return 1
+    else:
+        info = server.status()
+    if args.action == "stop":
+        print("newsmill server: stopped" if server.stop() else "newsmill server: not running")
+        return 0
+    if info is None:
+        print(f"newsmill server: not running (PREFECT_HOME {server.home()})")
+        return 3
+    state = "running" if info.get("healthy", True) else "starting (not answering yet)"
+    print(f"newsmill server: {state}, pid {info['pid']}\n  api:  {info['api_url']}  "
+          f"(export PREFECT_API_URL={info['api_url']} for other Prefect commands)\n  log:  {info['log']}")
+    return 0
+
+
+def cmd_daemon(args) -> int:
+    """The warm worker that takes `newsmill run` from a thin client (see newsmill/daemon.py)."""
+    from newsmill import daemon
+
+    if args.action == "stop":
+        print("newsmill daemon: stopped (runs in progress finish)" if daemon.stop() else "newsmill daemon: not running")
+        return 0
+    if args.action == "start":
+        info = daemon.status()
+        if info is not None and not info["current"]:  # it runs other code: replace it
+            daemon.stop()
+        try:
+            daemon.start().close()
+        except (OSError, RuntimeError) as exc:
+            print(f"newsmill: the warm worker did not start: {exc}", file=sys.stderr)
+            return 1
+    info = daemon.status()
+    if info is None:
+        print(f"newsmill daemon: not running (PREFECT_HOME {daemon.home()})")
+        return 3
+    since = f", up since {_clock(info['started'])}" if info.get("started") else ""
+    print(f"newsmill daemon: {info.get('state', 'running')}, pid {info.get('pid')}{since}"
+          f"{'' if info['current'] else ' (runs older code: replaced at the next run)'}\n"
+          f"  imports {info.get('imports_s', '?')} s, warm-up {info.get('warm_up_s', '?')} s\n"
+          f"  log:  {daemon.home() / daemon.LOG}")
+    return 0
+
+
+def _clock(t: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+
 def cmd_schema(args) -> int:
     from newsmill import schema
 
@@ -222,6 +286,9 @@ def cmd_schema(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command. Called with no ``argv`` (the ``newsmill`` command itself), a Prefect run goes to the warm
+    worker; called from Python with an ``argv``, everything runs in the calling process."""
+    command_line = argv is None
     _quiet_telemetry()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="newsmill", description="News pages -> validated article and comment datasets.")
@@ -247,9 +314,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="progress of the pages (default: only when stdout is a terminal; forced in a log: "
                           "a line every 10 s)")
+    run.add_argument("--no-daemon", dest="daemon", action="store_false", default=None,
+                     help="run in this process, not in the warm worker (also: NEWSMILL_DAEMON=0)")
     run.set_defaults(func=cmd_run)
     srv = sub.add_parser("serve", help="serve the flow as a Prefect deployment on the [schedule] of newsmill.toml "
-                                       "(needs a Prefect server: PREFECT_API_URL)")
+                                       "(on the server of PREFECT_API_URL, else newsmill's local server)")
     srv.add_argument("paths", nargs="*", help="inputs of every scheduled run (default: the project file's inputs "
                                               "and [[sources]])")
     srv.add_argument("--output", "-o", help="output folder (default: output/ or newsmill.toml)")
@@ -266,7 +335,26 @@ def main(argv: list[str] | None = None) -> int:
     fet.set_defaults(func=cmd_fetch)
     sch = sub.add_parser("schema", help="print the data dictionary (Markdown) generated from schemas/")
     sch.set_defaults(func=cmd_schema)
+    svr = sub.add_parser("server", help="the local Prefect server that run and serve use when PREFECT_API_URL "
+                                        "is not set (started by the first run, kept running)")
+    svr.add_argument("action", choices=("start", "status", "stop"))
+    svr.add_argument("--ui", action="store_true", help="start: with Prefect's web UI")
+    svr.set_defaults(func=cmd_server)
+    dmn = sub.add_parser("daemon", help="the warm worker that runs `newsmill run` without import costs "
+                                        "(started by the first run, exits when idle)")
+    dmn.add_argument("action", choices=("start", "status", "stop"))
+    dmn.set_defaults(func=cmd_daemon)
     args = parser.parse_args(argv)
+    if command_line and args.command == "run":
+        from newsmill import daemon
+
+        if daemon.enabled(args):
+            code = daemon.run_remote(sys.argv[1:])
+            if code is not None:
+                return code
+        code = args.func(args)
+        daemon.trace("run_returned")
+        daemon.exit_without_teardown(code)  # a run in this process: skip the 1-2 s teardown of its heap
     return args.func(args)
 
 

@@ -1,8 +1,9 @@
 """``newsmill serve``: the flow as a Prefect deployment, run on the project file's schedule.
 
-Serving needs a real Prefect server (``prefect server start``, then
-``PREFECT_API_URL``): the temporary server that ``newsmill run`` starts lives only
-as long as its process and has no scheduler. ``flow.serve`` registers the
+Serving needs a real Prefect server: the one of ``PREFECT_API_URL`` (or of the
+Prefect profile), else newsmill's local server (:mod:`newsmill.server`, started if
+needed and left running, shared with ``newsmill run``). Prefect's temporary server
+lives only as long as its process and has no scheduler. ``flow.serve`` registers the
 deployment ``newsmill/<name>`` with the schedule and the run's parameters, then
 polls the server and runs each scheduled flow run in a subprocess of its own
 (same working folder and environment). One run at a time (``limit=1``): runs
@@ -26,6 +27,19 @@ def api_url() -> str | None:
 
     url = get_current_settings().api.url
     return str(url) if url else None
+
+
+def _local_server() -> str:
+    """newsmill's local Prefect server (started if needed), or a ConfigError saying what to do instead."""
+    from newsmill import server
+
+    try:
+        return server.use_local_server(required=True)
+    except server.ServerError as exc:
+        raise ConfigError("newsmill serve needs a Prefect server and the local one could not be started "
+                          f"({str(exc).splitlines()[0]}); start one with `prefect server start` and set "
+                          "PREFECT_API_URL (e.g. http://127.0.0.1:4200/api); Prefect's temporary server "
+                          "cannot keep a schedule") from None
 
 
 def schedule_of(s: ScheduleSettings):
@@ -71,11 +85,7 @@ def serve(settings: Settings, paths: list[str], *, project_file: str | None = No
     """Register the deployment and run its scheduled flow runs until stopped (blocks)."""
     schedule = schedule_of(settings.schedule)  # fail fast on the configuration, before talking to a server
     params = deployment_parameters(settings, paths, project_file=project_file, batch_size=batch_size)
-    url = api_url()
-    if not url:
-        raise ConfigError("newsmill serve needs a Prefect server: start one with `prefect server start` and set "
-                          "PREFECT_API_URL (e.g. http://127.0.0.1:4200/api); the temporary server of "
-                          "`newsmill run` cannot keep a schedule")
+    url = api_url() or _local_server()
     from prefect.flows import EntrypointType
 
     from flows.newsmill_flow import newsmill_flow

@@ -26,6 +26,18 @@ def seed_text() -> str:
     return SEED.read_text(encoding="utf-8")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_worker_left_running():
+    """A run through the CLI may start newsmill's local Prefect server and warm worker in this session's
+    PREFECT_HOME: stop them at the end (tests that start their own stop them themselves)."""
+    yield
+    from newsmill import daemon, server
+
+    home = Path(os.environ["PREFECT_HOME"])
+    daemon.stop(home)
+    server.stop(home)
+
+
 @pytest.fixture(scope="session")
 def prefect_server():
     """One throwaway Prefect server for the whole session (~10 s to start)."""

@@ -107,12 +107,20 @@ def test_serve_without_a_server_or_a_schedule_exits_2(tmp_path, monkeypatch, cap
     from newsmill.cli import main
 
     monkeypatch.chdir(tmp_path)
+    from newsmill import server
+
     monkeypatch.setattr(schedule, "api_url", lambda: None)
+
+    def no_server(*a, **k):
+        raise server.ServerError("port taken")
+
+    monkeypatch.setattr(server, "configured_api_url", lambda: None)
+    monkeypatch.setattr(server, "ensure", no_server)  # the local server cannot start
     assert main(["serve", str(SEED)]) == 2
     assert "no schedule" in capsys.readouterr().err
     assert main(["serve", "--interval", "10s", str(SEED)]) == 2
     err = capsys.readouterr().err
-    assert "needs a Prefect server" in err and "PREFECT_API_URL" in err
+    assert "needs a Prefect server" in err and "PREFECT_API_URL" in err and "port taken" in err
     assert main(["serve", "--cron", "every day", str(SEED)]) == 2
     assert "five fields" in capsys.readouterr().err
 

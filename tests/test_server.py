@@ -31,3 +31,28 @@ def test_stale_state_is_ignored(tmp_path):
     (home / "newsmill-server.json").write_text('{"pid": 999999, "port": 1, "api_url": "http://127.0.0.1:1/api"}')
     assert server.status(home) is None
     assert not (home / "newsmill-server.json").exists()
+
+
+def test_two_commands_at_once_start_one_server(tmp_path):
+    """The start lock: two starts racing (two threads here, two commands in life) get the same server."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    home = tmp_path / "prefect"
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            a, b = pool.map(lambda _: server.ensure(home), range(2))
+        assert a["pid"] == b["pid"] and a["port"] == b["port"]
+    finally:
+        server.stop(home)
+    assert server.status(home) is None
+
+
+def test_cli_server_commands(tmp_path, monkeypatch, capsys):
+    from newsmill.cli import main
+
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    assert main(["server", "status"]) == 3
+    assert "not running" in capsys.readouterr().out
+    assert main(["server", "stop"]) == 0
+    assert "not running" in capsys.readouterr().out
+    assert main(["daemon", "status"]) == 3
