@@ -223,13 +223,14 @@ def inputs(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_worker_run_equals_in_process_run(home, inputs, tmp_path):
+def test_worker_run_equals_in_process_run(home, inputs, tmp_path, monkeypatch):
     """First run ever (server and zygote started), then the same run in-process: same data, output, code;
     and the worker's run is a flow run on the local server."""
     env = client_env(home)
     via = newsmill(["run", str(inputs), "-o", str(tmp_path / "worker")], env, tmp_path)
     assert via.returncode == 0, via.stderr
     pid = daemon_pid(home)
+    monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])  # the fingerprint covers PYTHONPATH: compare as the client
     assert pid is not None and daemon.status(home)["current"]
     srv = server.status(home)
     assert srv is not None and srv["healthy"]
