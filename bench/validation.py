@@ -2,6 +2,7 @@
 
     python bench/validation.py                    # 1,000,000 comments, 3 repeats
     python bench/validation.py --comments 200000 --repeats 1
+    python bench/validation.py --per-expectation  # each expectation alone, then the whole suites
 
 Rows are real: the first ``--seed-pages`` pages (default 300) of
 ``${NEWSMILL_CACHE:-~/.cache/newsmill}/corpus-1000.warc.gz`` (``bench/build_corpus.py --pages 1000``)
@@ -15,6 +16,11 @@ Measured in this process: GX import + context (the first ``validate._gx()``), th
 ``validate_tables(articles, comments, params=...)`` call (same params as ``pipeline.finalize``),
 its internal steps (timing shims on ``validate``'s helpers) and the RSS peak above the baseline
 (sampled every 20 ms), plus the process' ``ru_maxrss``.
+
+``--per-expectation`` first runs ``validate_tables`` with both suites emptied (the cost of everything
+but the expectations), then once per expectation with a suite holding only that one (the other
+suite empty): seconds above the empty run and seconds inside GX's ``_validate``. It swaps
+``validate.SUITE_DIR`` for a temporary folder, so it works on any revision.
 """
 from __future__ import annotations
 
@@ -102,6 +108,48 @@ class PeakSampler:
         self._t.join(1)
 
 
+def per_expectation(validate, schema, arts, coms, params, timer) -> list[dict]:
+    """Seconds of ``validate_tables`` with one expectation, above the run with none (and inside GX)."""
+    import tempfile
+
+    suites = {n: json.loads((validate.SUITE_DIR / f"{n}.json").read_text(encoding="utf-8")) for n in schema.TABLES}
+    real_dir = validate.SUITE_DIR
+
+    def timed(keep: tuple[str, int] | None) -> tuple[float, float, dict]:
+        with tempfile.TemporaryDirectory() as d:
+            for n, spec in suites.items():
+                exps = [e for i, e in enumerate(spec["expectations"]) if keep == (n, i)]
+                (Path(d) / f"{n}.json").write_text(json.dumps({**spec, "expectations": exps}), encoding="utf-8")
+            validate.SUITE_DIR = Path(d)
+            try:
+                timer.sum.clear()
+                t = time.perf_counter()
+                validate.validate_tables(arts, coms, params=params)
+                return time.perf_counter() - t, timer.sum.get("_validate", 0.0), dict(timer.sum)
+            finally:
+                validate.SUITE_DIR = real_dir
+
+    base, base_gx, steps = timed(None)
+    print(f"no expectations: {base:.2f} s (GX {base_gx:.2f} s); steps {({k: round(v, 2) for k, v in steps.items()})}", flush=True)
+    rows = [{"table": "-", "expectation": "(none)", "column": None, "seconds": base, "above_empty_s": 0.0,
+             "gx_validate_s": base_gx, "steps_s": {k: round(v, 2) for k, v in steps.items()}}]
+    for n, spec in suites.items():
+        for i, e in enumerate(spec["expectations"]):
+            secs, gx_s, _ = timed((n, i))
+            kw = e.get("kwargs", {})
+            col = kw.get("column") or ",".join(kw.get("column_list", []))
+            rows.append({"table": n, "expectation": e["type"], "column": col, "seconds": secs,
+                         "above_empty_s": secs - base, "gx_validate_s": gx_s})
+            print(f"  {n:8} #{i:<2} {e['type']:45} {col:28} {secs:6.2f} s  (+{secs - base:5.2f}; GX {gx_s:5.2f})", flush=True)
+    print("\n| table | # | expectation | column | s above no-expectation run | s in GX `_validate` |\n|---|---:|---|---|---:|---:|")
+    k = {}
+    for r in rows[1:]:
+        k[r["table"]] = k.get(r["table"], -1) + 1
+        print(f"| {r['table']} | {k[r['table']]} | `{r['expectation']}` | `{r['column']}` | {r['above_empty_s']:.2f} | {r['gx_validate_s']:.2f} |")
+    print(f"| both | - | (none) | | {base:.2f} total | {base_gx:.2f} |", flush=True)
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 2)[2])
@@ -110,6 +158,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed-pages", type=int, default=300, help="real pages the rows are tiled from (default 300)")
     ap.add_argument("--corpus", type=Path, default=bl.corpus_path(1000), help="seed corpus (default corpus-1000)")
     ap.add_argument("--rev", default="HEAD", help="code under test: a git revision (default HEAD) or 'worktree'")
+    ap.add_argument("--per-expectation", action="store_true",
+                    help="first time each expectation alone (one validate_tables call each), then the full runs")
     ap.add_argument("--json", type=Path, default=None, help="results file (default <cache>/bench-results/validation-<time>.json)")
     args = ap.parse_args(argv)
     if not args.corpus.exists():
@@ -146,6 +196,8 @@ def main(argv=None) -> int:
     gx_s = time.perf_counter() - t
     print(f"GX import + context: {gx_s:.1f} s", flush=True)
 
+    per_exp = per_expectation(validate, schema, arts, coms, params, timer) if args.per_expectation else None
+
     runs = []
     for r in range(args.repeats):
         timer.sum.clear()
@@ -167,7 +219,8 @@ def main(argv=None) -> int:
     med = bl.median([r["seconds"] for r in runs])
     res = {"machine": info, "comments": coms.num_rows, "articles": arts.num_rows, "gx_import_context_s": gx_s,
            "runs": runs, "median_s": med, "median_rss_delta_mb": bl.median([r["rss_delta_mb"] for r in runs]),
-           "ru_maxrss_mb": bl.self_peak_rss_mb(), "expectations": {n: len(validate.load_suite(n).expectations) for n in schema.TABLES}}
+           "ru_maxrss_mb": bl.self_peak_rss_mb(), "expectations": {n: len(validate.load_suite(n).expectations) for n in schema.TABLES},
+           "per_expectation": per_exp}
     d = bl.CACHE / "bench-results"
     d.mkdir(parents=True, exist_ok=True)
     path = args.json or d / f"validation-{time.strftime('%Y%m%dT%H%M%S')}.json"
