@@ -17,10 +17,9 @@ Measured in this process: GX import + context (the first ``validate._gx()``), th
 its internal steps (timing shims on ``validate``'s helpers) and the RSS peak above the baseline
 (sampled every 20 ms), plus the process' ``ru_maxrss``.
 
-``--per-expectation`` first runs ``validate_tables`` with both suites cut down to the not-null check
-of the table's key (the cost of everything but the expectations; median of 3), then once per
-expectation with that one added: seconds above the baseline and inside GX's ``_validate``. It swaps
-``validate.SUITE_DIR`` for a temporary folder, so it works on any revision.
+``--per-expectation`` first times each expectation alone inside GX (``validate._validate`` with a
+one-expectation suite, on the frames a ``validate_tables`` call built; median of 3), then does the
+full runs. It swaps ``validate.SUITE_DIR`` for a temporary folder, so it works on any revision.
 """
 from __future__ import annotations
 
@@ -108,56 +107,53 @@ class PeakSampler:
         self._t.join(1)
 
 
-def per_expectation(validate, schema, arts, coms, params, timer) -> list[dict]:
-    """Seconds of ``validate_tables`` with one expectation, above the run with none (and inside GX).
+def per_expectation(validate, schema, arts, coms, params, repeats: int = 3) -> list[dict]:
+    """GX seconds of each expectation alone on the frames ``validate_tables`` builds (median of ``repeats``).
 
-    Every run keeps each suite's not-null check on the table's key (``_outcomes`` names rows by
-    their key, and reads it from the frame only when some expectation names it); those two are in
-    the baseline."""
+    One ``validate_tables`` call captures what it hands to ``validate._validate`` (frames with
+    their ``_chk_*`` columns, parameters); then each expectation goes through that same
+    ``_validate`` as a one-expectation suite (``validate.SUITE_DIR`` swapped for a temporary
+    folder, so any revision works). The steps before GX (frames, derived columns, splits) are
+    timed by the full runs' shims."""
     import tempfile
 
+    captured = {}
+    real_validate = validate._validate
+
+    def capture(name, suite, df, p, run_time):
+        captured[name] = (df, p, run_time)
+        return real_validate(name, suite, df, p, run_time)
+
+    validate._validate = capture
+    try:
+        validate.validate_tables(arts, coms, params=params)
+    finally:
+        validate._validate = real_validate
     suites = {n: json.loads((validate.SUITE_DIR / f"{n}.json").read_text(encoding="utf-8")) for n in schema.TABLES}
     real_dir = validate.SUITE_DIR
-    base_keep = {(n, i) for n, spec in suites.items() for i, e in enumerate(spec["expectations"])
-                 if e["type"] == "expect_column_values_to_not_be_null"
-                 and e["kwargs"].get("column") == schema.load(n).primary_key[0]}
-
-    def timed(keep: set) -> tuple[float, float, dict]:
-        with tempfile.TemporaryDirectory() as d:
-            for n, spec in suites.items():
-                exps = [e for i, e in enumerate(spec["expectations"]) if (n, i) in keep]
-                (Path(d) / f"{n}.json").write_text(json.dumps({**spec, "expectations": exps}), encoding="utf-8")
-            validate.SUITE_DIR = Path(d)
-            try:
-                timer.sum.clear()
-                t = time.perf_counter()
-                validate.validate_tables(arts, coms, params=params)
-                return time.perf_counter() - t, timer.sum.get("_validate", 0.0), dict(timer.sum)
-            finally:
-                validate.SUITE_DIR = real_dir
-
-    empty = [timed(base_keep) for _ in range(3)]  # the first call also pays first-touch page faults
-    base, base_gx, steps = sorted(empty, key=lambda e: e[0])[1]
-    print(f"key not-null checks only: {' '.join(f'{e[0]:.2f}' for e in empty)} s, median {base:.2f} s "
-          f"(GX {base_gx:.2f} s); steps {({k: round(v, 2) for k, v in steps.items()})}", flush=True)
-    rows = [{"table": "-", "expectation": "(key not-null only)", "column": None, "seconds": base, "above_empty_s": 0.0,
-             "gx_validate_s": base_gx, "steps_s": {k: round(v, 2) for k, v in steps.items()}}]
-    for n, spec in suites.items():
-        for i, e in enumerate(spec["expectations"]):
-            kw = e.get("kwargs", {})
-            col = kw.get("column") or ",".join(kw.get("column_list", []))
-            if (n, i) in base_keep:
-                secs, gx_s = base, base_gx
-            else:
-                secs, gx_s, _ = timed(base_keep | {(n, i)})
-            rows.append({"table": n, "index": i, "expectation": e["type"], "column": col, "seconds": secs,
-                         "above_empty_s": secs - base, "gx_validate_s": gx_s})
-            print(f"  {n:8} #{i:<2} {e['type']:45} {col:28} {secs:6.2f} s  (+{secs - base:5.2f}; GX {gx_s:5.2f})", flush=True)
-    print("\n| table | # | expectation | column | s above baseline | s in GX `_validate` |\n|---|---:|---|---|---:|---:|")
-    for r in rows[1:]:
-        extra = "(baseline)" if (r["table"], r["index"]) in base_keep else f"{r['above_empty_s']:.2f}"
-        print(f"| {r['table']} | {r['index']} | `{r['expectation']}` | `{r['column']}` | {extra} | {r['gx_validate_s']:.2f} |")
-    print(f"| both | - | baseline: key not-null checks only | | {base:.2f} total | {base_gx:.2f} |", flush=True)
+    rows = []
+    print("\n| table | # | expectation | column | GX seconds alone |\n|---|---:|---|---|---:|", flush=True)
+    try:
+        for n, spec in suites.items():
+            df, p, run_time = captured[n]
+            for i, e in enumerate(spec["expectations"]):
+                with tempfile.TemporaryDirectory() as d:
+                    (Path(d) / f"{n}.json").write_text(json.dumps({**spec, "expectations": [e]}), encoding="utf-8")
+                    validate.SUITE_DIR = Path(d)
+                    suite = validate._run_suite(n)
+                    secs = []
+                    for _ in range(repeats):
+                        t = time.perf_counter()
+                        real_validate(n, suite, df, p, run_time)
+                        secs.append(time.perf_counter() - t)
+                kw = e.get("kwargs", {})
+                col = kw.get("column") or ",".join(kw.get("column_list", []))
+                rows.append({"table": n, "index": i, "expectation": e["type"], "column": col,
+                             "gx_s": bl.median(secs), "runs_s": [round(x, 3) for x in secs]})
+                print(f"| {n} | {i} | `{e['type']}` | `{col}` | {bl.median(secs):.2f} |", flush=True)
+    finally:
+        validate.SUITE_DIR = real_dir
+    print(f"| both | | sum | | {sum(r['gx_s'] for r in rows):.2f} |", flush=True)
     return rows
 
 
@@ -200,14 +196,14 @@ def main(argv=None) -> int:
 
     params = {"min_date": "1990-01-01", "max_days_before_article": 2.0, "ui_artifact_regex": profiles.ui_artifact_regex(None)}
     timer = bl.StageTimer(time.perf_counter())
-    for attr in ("_frame", "_derive", "_missing_required", "_validate", "_outcomes", "_collect", "_split"):
+    for attr in ("_frame", "_derive", "_missing_required", "_derived_from_regex", "_validate", "_outcomes", "_collect", "_split"):
         timer.wrap(validate, attr)
     t = time.perf_counter()
     validate._gx()
     gx_s = time.perf_counter() - t
     print(f"GX import + context: {gx_s:.1f} s", flush=True)
 
-    per_exp = per_expectation(validate, schema, arts, coms, params, timer) if args.per_expectation else None
+    per_exp = per_expectation(validate, schema, arts, coms, params) if args.per_expectation else None
 
     runs = []
     for r in range(args.repeats):
