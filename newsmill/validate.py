@@ -185,20 +185,45 @@ def _suite_params(params: dict | None, now: datetime) -> dict:
 # --------------------------------------------------------------------------- frames
 
 
-def _columns_used(suite) -> set[str]:
-    cols = set()
+_NULLNESS_ONLY = {"expect_column_values_to_not_be_null", "expect_column_values_to_be_null"}
+
+
+def _columns_used(suite) -> tuple[set[str], set[str]]:
+    """Columns the suite names: (all of them, those some expectation reads more than nullness of)."""
+    cols, values = set(), set()
     for e in suite.expectations:
-        cols.update([e.configuration.kwargs["column"]] if "column" in e.configuration.kwargs
-                    else e.configuration.kwargs.get("column_list", []))
-    return cols
+        kw = e.configuration.kwargs
+        named = [kw["column"]] if "column" in kw else list(kw.get("column_list", []))
+        cols.update(named)
+        if e.expectation_type not in _NULLNESS_ONLY:
+            values.update(named)
+    return cols, values
 
 
-def _frame(name: str, table: pa.Table, needed: set[str]) -> pd.DataFrame:
-    """Only the columns the checks read, with the schema's pandas dtypes (``str`` is ~3x faster in GX)."""
+def _frame(name: str, table: pa.Table, suite) -> pd.DataFrame:
+    """The columns the checks read, with the schema's pandas dtypes (``str`` is ~3x faster in GX).
+
+    GX copies the whole frame for every metric of every expectation (it drops the rows where
+    the tested column is null), so the frame is kept narrow: a column the suite only tests
+    for nulls (the free text: title, body, text) comes as empty strings with the same nulls,
+    and integer columns without nulls as numpy ints (GX compares those vectorised, nullable
+    ones row by row in Python).
+    """
     dtypes = schema.load(name).pandas_dtypes()
-    cols = [c for c in dtypes if c in needed]
-    df = table.select(cols).to_pandas(date_as_object=True).astype({c: dtypes[c] for c in cols})
-    return df.reset_index(drop=True)  # GX reports row positions as unexpected_index_list
+    named, read = _columns_used(suite)
+    read |= _DERIVE_READS[name] | {schema.load(name).primary_key[0]}
+    cols = [c for c in dtypes if c in named | read]
+    data = {}
+    for c in cols:
+        col = table.column(c)
+        if c not in read and dtypes[c] == "str":
+            col = pc.if_else(col.is_valid(), pa.scalar("", pa.string()), pa.scalar(None, pa.string()))
+            data[c] = col.to_pandas().astype("str")
+        elif dtypes[c] in ("Int32", "Int64") and col.null_count == 0:
+            data[c] = col.to_pandas().astype("int64")
+        else:
+            data[c] = col.to_pandas(date_as_object=True).astype(dtypes[c])
+    return pd.DataFrame(data, index=pd.RangeIndex(table.num_rows))  # GX reports row positions
 
 
 def _missing_required(name: str, table: pa.Table, suite) -> pd.Series:
@@ -235,14 +260,14 @@ def _derived_from_regex(name: str, table: pa.Table, suite, params: dict) -> dict
         rx = d[kind]
         try:
             rx = params[rx["$PARAMETER"]] if isinstance(rx, dict) else rx
-            values = table.column(d["column"]).combine_chunks()
+            values = regex_search.one_array(table.column(d["column"]))
             hit = regex_search.search(values, rx)
         except (KeyError, TypeError, re.error) as exc:
             broken.append(f"{name}: {e.expectation_type} {target} ({d['column']} {kind} {rx!r}): "
                           f"{type(exc).__name__}: {exc}")
             continue
-        flagged = hit if kind == "rows_matching" else pc.invert(hit)
-        out[target] = pc.if_else(flagged, values, pa.scalar(None, values.type))
+        flagged = pc.fill_null(hit if kind == "rows_matching" else pc.invert(hit), False)
+        out[target] = pc.replace_with_mask(pa.nulls(len(values), values.type), flagged, values.filter(flagged))
     if broken:
         raise RuntimeError("expectations could not be evaluated:\n" + "\n".join(broken))
     return out
@@ -378,7 +403,7 @@ def validate_tables(articles: pa.Table, comments: pa.Table, *, params: dict | No
     with _LOCK:
         suites = {n: _run_suite(n) for n in schema.TABLES}
         tables = {"articles": articles, "comments": comments}
-        frames = {n: _frame(n, tables[n], _columns_used(suites[n]) | _DERIVE_READS[n]) for n in schema.TABLES}
+        frames = {n: _frame(n, tables[n], suites[n]) for n in schema.TABLES}
         arts, coms = frames["articles"], frames["comments"]
         _derive(arts, coms)
         for n in schema.TABLES:
