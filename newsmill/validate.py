@@ -27,6 +27,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -211,7 +212,7 @@ def _frame(name: str, table: pa.Table, suite) -> pd.DataFrame:
     """
     dtypes = schema.load(name).pandas_dtypes()
     named, read = _columns_used(suite)
-    read |= _DERIVE_READS[name] | {schema.load(name).primary_key[0]}
+    read.add(schema.load(name).primary_key[0])  # samples name rows by their key
     cols = [c for c in dtypes if c in named | read]
     data = {}
     for c in cols:
@@ -273,39 +274,54 @@ def _derived_from_regex(name: str, table: pa.Table, suite, params: dict) -> dict
     return out
 
 
-# Columns _derive reads, on top of those the suites name.
-_DERIVE_READS = {
-    "articles": {"article_id", "published_date", "published_at", "comment_count_declared",
-                 "comment_count_extracted"},
-    "comments": {"article_id", "posted_at"},
-}
+def _derive(articles: pa.Table, comments: pa.Table) -> dict[str, dict[str, pd.Series]]:
+    """The cross-column and cross-table ``_chk_*`` columns the suites test, per table.
 
+    Computed on the Arrow columns (hash lookups in C++, no Python objects); only the last step
+    (hours between two instants) goes through pandas, so it rounds exactly as it always did.
+    """
+    def series(arr, dtype: str) -> pd.Series:
+        if dtype == "int64" and arr.null_count:
+            dtype = "Int64"  # nulls: nullable ints (GX then compares row by row)
+        return arr.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get).astype(dtype)
 
-def _derive(arts: pd.DataFrame, coms: pd.DataFrame) -> None:
-    """Add the cross-column and cross-table ``_chk_*`` columns the suites test."""
-    arts["_chk_comment_count_diff"] = arts["comment_count_extracted"] - arts["comment_count_declared"]
+    diff = pc.subtract(pc.cast(articles.column("comment_count_extracted"), pa.int64()),
+                       pc.cast(articles.column("comment_count_declared"), pa.int64()))
 
-    known = arts["article_id"].dropna()
-    coms["_chk_article_in_run"] = coms["article_id"].isin(set(known)).astype("boolean")
-    coms.loc[coms["article_id"].isna(), "_chk_article_in_run"] = pd.NA  # reported by not-null already
+    ids, cids = articles.column("article_id"), comments.column("article_id")
+    in_run = pc.is_in(cids, value_set=pc.drop_null(ids))
+    in_run = pc.if_else(pc.is_null(cids), pa.scalar(None, pa.bool_()), in_run)  # reported by not-null already
 
-    # Reference instant of each article: published_at, else 00:00 UTC of published_date.
-    day = pd.to_datetime(arts["published_date"]).astype("datetime64[us]").dt.tz_localize("UTC")
-    ref = arts["published_at"].fillna(day).set_axis(arts["article_id"])
-    ref = ref[ref.index.notna() & ~ref.index.duplicated()]
-    article_time = ref.reindex(coms["article_id"]).set_axis(coms.index)  # keeps the dtype when empty
-    coms["_chk_hours_after_article"] = (coms["posted_at"] - article_time).dt.total_seconds() / 3600
+    # Reference instant of each article: published_at, else 00:00 UTC of published_date;
+    # an id that occurs twice refers to its first row.
+    day = pc.cast(articles.column("published_date"), pa.timestamp("us", tz="UTC"))
+    ref = pc.coalesce(pc.cast(articles.column("published_at"), pa.timestamp("us", tz="UTC")), day)
+    row = pc.index_in(cids, value_set=ids, skip_nulls=True)
+    posted = comments.column("posted_at").to_pandas().astype("datetime64[us, UTC]")
+    article_time = ref.take(row).to_pandas().astype("datetime64[us, UTC]")
+    hours = (posted - article_time).dt.total_seconds() / 3600
+    return {
+        "articles": {"_chk_comment_count_diff": series(diff, "int64")},
+        "comments": {"_chk_article_in_run": series(in_run, "boolean"), "_chk_hours_after_article": hours},
+    }
 
 
 # --------------------------------------------------------------------------- validation
 
 
 def _validate(name: str, suite, df: pd.DataFrame, params: dict, run_time: datetime):
+    """GX's validator on the frame, as ``Batch.validate`` builds it, minus the batch it builds first.
+
+    Each batch GX builds from a frame fingerprints it by hashing every value (a third of GX's
+    time on a million rows); going through ``get_batch`` and then ``Batch.validate`` builds two.
+    """
     batches = _gx()[2]
     from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.validator.v1_validator import Validator
 
-    batch = batches[name].get_batch(batch_parameters={"dataframe": df})
-    res = batch.validate(suite, result_format=_RESULT_FORMAT, expectation_parameters=params)
+    validator = Validator(batch_definition=batches[name], result_format=_RESULT_FORMAT,
+                          batch_parameters={"dataframe": df})
+    res = validator.validate_expectation_suite(suite, expectation_parameters=params)
     res.meta["run_id"] = RunIdentifier(run_name="newsmill", run_time=run_time)
     res.meta["validation_time"] = run_time
     res.meta["expectation_parameters"] = params
@@ -375,17 +391,19 @@ def quarantine_schema(name: str) -> pa.Schema:
 
 
 def _split(name: str, table: pa.Table, reasons: dict[int, list[str]], worst: dict[int, str]):
-    bad = sorted(reasons)
-    keep = [True] * table.num_rows
-    for i in bad:
-        keep[i] = False
-    mask = pa.array(keep, pa.bool_())
+    """Passed rows (no copy when none failed) and quarantined rows with their reasons."""
+    bad = np.array(sorted(reasons), dtype=np.int64)
     target = schema.load(name).arrow()
-    passed = table.filter(mask).select(target.names).cast(target)
+    passed = table
+    if len(bad):
+        keep = np.ones(table.num_rows, dtype=bool)
+        keep[bad] = False
+        passed = table.filter(pa.array(keep))
+    passed = passed.select(target.names).cast(target)
     qs = quarantine_schema(name)
     q = table.take(pa.array(bad, pa.int64())).select(target.names).cast(pa.schema(list(qs)[:-2]))
-    q = q.append_column(qs.field("quarantine_reasons"), pa.array([reasons[i] for i in bad], pa.list_(pa.string())))
-    q = q.append_column(qs.field("quarantine_severity"), pa.array([worst[i] for i in bad], pa.string()))
+    q = q.append_column(qs.field("quarantine_reasons"), pa.array([reasons[i] for i in bad.tolist()], pa.list_(pa.string())))
+    q = q.append_column(qs.field("quarantine_severity"), pa.array([worst[i] for i in bad.tolist()], pa.string()))
     return passed, q.cast(qs)
 
 
@@ -404,8 +422,9 @@ def validate_tables(articles: pa.Table, comments: pa.Table, *, params: dict | No
         suites = {n: _run_suite(n) for n in schema.TABLES}
         tables = {"articles": articles, "comments": comments}
         frames = {n: _frame(n, tables[n], suites[n]) for n in schema.TABLES}
-        arts, coms = frames["articles"], frames["comments"]
-        _derive(arts, coms)
+        for n, columns in _derive(articles, comments).items():
+            for col, values in columns.items():
+                frames[n][col] = values
         for n in schema.TABLES:
             frames[n]["_chk_missing_required"] = _missing_required(n, tables[n], suites[n])
             for col, values in _derived_from_regex(n, tables[n], suites[n], p).items():
@@ -418,16 +437,20 @@ def validate_tables(articles: pa.Table, comments: pa.Table, *, params: dict | No
     c_reasons, c_worst = _collect(comments.num_rows, checked["comments"])
     # Comments of a quarantined article go with it: published alone they would be orphans.
     dropped = {}
+    ids = articles.column("article_id")
     for i, why in a_reasons.items():
-        aid = arts["article_id"].iat[i]
-        if not pd.isna(aid):
+        aid = ids[i].as_py()
+        if aid is not None:
             dropped[aid] = (f"article quarantined: {'; '.join(why)}", a_worst[i])
     if dropped:
-        for i in coms.index[coms["article_id"].isin(set(dropped))]:
-            why, sev = dropped[coms["article_id"].iat[i]]
-            c_reasons.setdefault(int(i), []).append(why)
-            if SEVERITIES.index(sev) > SEVERITIES.index(c_worst.get(int(i), "warning")):
-                c_worst[int(i)] = sev
+        cids = comments.column("article_id")
+        follow = pc.fill_null(pc.is_in(cids, value_set=pa.array(list(dropped), cids.type)), False)
+        rows = np.flatnonzero(follow.to_numpy(zero_copy_only=False))
+        for i, aid in zip(rows.tolist(), cids.take(pa.array(rows, pa.int64())).to_pylist()):
+            why, sev = dropped[aid]
+            c_reasons.setdefault(i, []).append(why)
+            if SEVERITIES.index(sev) > SEVERITIES.index(c_worst.get(i, "warning")):
+                c_worst[i] = sev
 
     a_pass, a_q = _split("articles", tables["articles"], a_reasons, a_worst)
     c_pass, c_q = _split("comments", tables["comments"], c_reasons, c_worst)
