@@ -425,15 +425,17 @@ def validate_tables(articles: pa.Table, comments: pa.Table, *, params: dict | No
     p = _suite_params(params, now)
     with _LOCK:
         suites = {n: _run_suite(n) for n in schema.TABLES}
-        tables = {"articles": articles, "comments": comments}
-        frames = {n: _frame(n, tables[n], suites[n]) for n in schema.TABLES}
-        for n, columns in _derive(articles, comments).items():
-            for col, values in columns.items():
-                frames[n][col] = values
-        for n in schema.TABLES:
-            frames[n]["_chk_missing_required"] = _missing_required(n, tables[n], suites[n])
-            for col, values in _derived_from_regex(n, tables[n], suites[n], p).items():
-                frames[n][col] = values.to_pandas().astype("str")
+    # Frames and derived columns need no GX: other threads' validations can run meanwhile.
+    tables = {"articles": articles, "comments": comments}
+    frames = {n: _frame(n, tables[n], suites[n]) for n in schema.TABLES}
+    for n, columns in _derive(articles, comments).items():
+        for col, values in columns.items():
+            frames[n][col] = values
+    for n in schema.TABLES:
+        frames[n]["_chk_missing_required"] = _missing_required(n, tables[n], suites[n])
+        for col, values in _derived_from_regex(n, tables[n], suites[n], p).items():
+            frames[n][col] = values.to_pandas().astype("str")
+    with _LOCK:
         results = {n: _validate(n, suites[n], frames[n], p, now) for n in schema.TABLES}
         checked = {n: _outcomes(n, suites[n], results[n], frames[n]) for n in schema.TABLES}
         gx_results = {n: results[n].to_json_dict() for n in schema.TABLES}
