@@ -75,16 +75,6 @@ def _intersects(a: Ranges, b: Ranges) -> bool:
     return any(lo <= bhi and blo <= hi for lo, hi in a for blo, bhi in b)
 
 
-def _swapcase_ascii(s: Ranges) -> Ranges:
-    out = []
-    for lo, hi in s:
-        for alo, ahi in _ASCII_LETTERS:
-            a, b = max(lo, alo), min(hi, ahi)
-            if a <= b:
-                out.append((a ^ 0x20, b ^ 0x20))
-    return _norm(out)
-
-
 @cache
 def _category(escape: str, ascii_only: bool) -> Ranges:
     """The code points Python's ``re`` matches with ``\\s``, ``\\w``, ... (asked to ``re`` itself, once)."""
@@ -223,7 +213,8 @@ def _node(op, av, flags: int, final: bool) -> Translation:
 def _at(av, flags: int, final: bool) -> Translation:
     multiline = bool(flags & C.SRE_FLAG_MULTILINE)
     if av is C.AT_BEGINNING:  # ^ : start of text, or of any line with (?m) (same in RE2)
-        return Translation(*(2 * ["(?m:^)" if multiline else r"\A"]))
+        start = "(?m:^)" if multiline else r"\A"
+        return Translation(start, start)
     if av is C.AT_BEGINNING_STRING:
         return Translation(r"\A", r"\A")
     if av is C.AT_END_STRING:  # \Z

@@ -7,11 +7,12 @@ critical/warning/info, so our three levels live in meta and GX's field is
 derived from them).  Validation is lazy: every expectation runs, every failing
 row collects every reason, and only then rows are split into passed and
 quarantined.  Checks GX cannot express on one table (links between tables,
-differences between columns) are pandas-computed ``_chk_*`` columns that the
+differences between columns) are ``_chk_*`` columns computed here that the
 suites test like any other column; they never leave this module.  Regex checks
 on free text are ``_chk_*`` columns too, declared in the suite (``meta.derive``):
-GX runs Python's ``re`` row by row, minutes on a million texts, while
-``regex_search`` gives the same answers from one RE2 pass over the Arrow buffers.
+GX hands such patterns to Python's ``re`` row by row, a minute on a million
+texts, while ``regex_search`` gives the same answers from RE2 passes over the
+Arrow buffers.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import json
 import os
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -50,6 +52,15 @@ DEFAULT_PARAMS = {"min_date": date(1990, 1, 1), "max_days_before_article": 2, "u
 _RESULT_FORMAT = {"result_format": "COMPLETE", "partial_unexpected_count": SAMPLE_SIZE,
                   "return_unexpected_index_query": False}
 _LOCK = threading.Lock()  # the GX context and its stores are shared and not thread-safe
+
+
+def _threaded(fn, items: list) -> list:
+    """``[fn(x) for x in items]`` on up to one thread per core: Arrow kernels release the GIL."""
+    workers = min(len(items), pa.cpu_count())
+    if workers < 2:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, items))
 
 
 @dataclass
@@ -149,7 +160,7 @@ def _check_derive(name: str, i: int, exp: dict, seen: dict[str, dict]) -> str:
     def refuse(problem: str):
         raise ValueError(f"suite {name}: expectation #{i} meta.derive: {problem}")
 
-    if len(kinds) != 1 or set(d) != {"column", kinds[0]}:
+    if len(kinds) != 1 or set(d) != {"column", kinds[0]} or not isinstance(d["column"], str):
         refuse("must be an object with 'column' and one of " + "/".join(_DERIVE_KINDS))
     if d["column"] not in {f.name for f in schema.load(name).fields}:
         refuse(f"column {d['column']!r} is not a field of {name}")
@@ -258,26 +269,27 @@ def _derived_from_regex(name: str, table: pa.Table, suite, params: dict) -> dict
     A regex that cannot be run (bad syntax, unknown parameter) is a broken check: raise, as
     ``_outcomes`` does for GX's own, rather than let rows pass unchecked.
     """
-    out: dict[str, pa.Array] = {}
-    broken = []
+    specs = {}
     for e in suite.expectations:
         d = (e.meta or {}).get("derive")
         target = e.configuration.kwargs.get("column")
-        if not d or target in out:
-            continue
-        kind = "rows_matching" if "rows_matching" in d else "rows_not_matching"
-        rx = d[kind]
+        if d and target not in specs:
+            kind = "rows_matching" if "rows_matching" in d else "rows_not_matching"
+            specs[target] = (e.expectation_type, d["column"], kind, d[kind])
+
+    def derive(target: str):
+        etype, column, kind, rx = specs[target]
         try:
             rx = params[rx["$PARAMETER"]] if isinstance(rx, dict) else rx
-            values = regex_search.one_array(table.column(d["column"]))
+            values = regex_search.one_array(table.column(column))
             hit = regex_search.search(values, rx)
         except (KeyError, TypeError, re.error) as exc:
-            broken.append(f"{name}: {e.expectation_type} {target} ({d['column']} {kind} {rx!r}): "
-                          f"{type(exc).__name__}: {exc}")
-            continue
+            return f"{name}: {etype} {target} ({column} {kind} {rx!r}): {type(exc).__name__}: {exc}"
         flagged = pc.fill_null(hit if kind == "rows_matching" else pc.invert(hit), False)
-        out[target] = pc.replace_with_mask(pa.nulls(len(values), values.type), flagged, values.filter(flagged))
-    if broken:
+        return pc.replace_with_mask(pa.nulls(len(values), values.type), flagged, values.filter(flagged))
+
+    out = dict(zip(specs, _threaded(derive, list(specs))))
+    if broken := [v for v in out.values() if isinstance(v, str)]:
         raise RuntimeError("expectations could not be evaluated:\n" + "\n".join(broken))
     return out
 
@@ -399,12 +411,13 @@ def _split(name: str, table: pa.Table, reasons: dict[int, list[str]], worst: dic
     """Passed rows (no copy when none failed) and quarantined rows with their reasons."""
     bad = np.array(sorted(reasons), dtype=np.int64)
     target = schema.load(name).arrow()
-    passed = table
+    passed = table.select(target.names)
     if len(bad):
         keep = np.ones(table.num_rows, dtype=bool)
         keep[bad] = False
-        passed = table.filter(pa.array(keep))
-    passed = passed.select(target.names).cast(target)
+        mask = pa.array(keep)
+        passed = pa.Table.from_arrays(_threaded(lambda c: c.filter(mask), passed.columns), schema=passed.schema)
+    passed = passed.cast(target)
     qs = quarantine_schema(name)
     q = table.take(pa.array(bad, pa.int64())).select(target.names).cast(pa.schema(list(qs)[:-2]))
     q = q.append_column(qs.field("quarantine_reasons"), pa.array([reasons[i] for i in bad.tolist()], pa.list_(pa.string())))
@@ -444,9 +457,8 @@ def validate_tables(articles: pa.Table, comments: pa.Table, *, params: dict | No
     c_reasons, c_worst = _collect(comments.num_rows, checked["comments"])
     # Comments of a quarantined article go with it: published alone they would be orphans.
     dropped = {}
-    ids = articles.column("article_id")
-    for i, why in a_reasons.items():
-        aid = ids[i].as_py()
+    ids = articles.column("article_id").take(pa.array(list(a_reasons), pa.int64())).to_pylist()
+    for (i, why), aid in zip(a_reasons.items(), ids):
         if aid is not None:
             dropped[aid] = (f"article quarantined: {'; '.join(why)}", a_worst[i])
     if dropped:

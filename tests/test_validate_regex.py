@@ -67,7 +67,8 @@ def every_code_point():
     return chars, pa.array(chars, pa.string())
 
 
-@pytest.mark.parametrize("pattern", [r"\s", r"\S", r"\w", r"\d", r"(?a:\w)", r"(?i:k)", r"(?i:[^a-z])", r"(?i:ß)", r"."])
+@pytest.mark.parametrize("pattern", [r"\s", r"\S", r"\w", r"\d", r"(?a:\w)", r"(?i:k)", r"(?i:[^a-z])", r"(?i:ß)",
+                                     r"(?i:[0-9<>/!-])", r"."])
 def test_one_character_classes_agree_on_every_code_point(every_code_point, pattern):
     """Exhaustive: the class RE2 gets is exactly the code points Python's re matches."""
     chars, arr = every_code_point
