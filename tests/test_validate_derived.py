@@ -151,6 +151,7 @@ def test_data_docs_show_the_failing_derived_check_with_escaped_text(tmp_path):
     assert "<script>alert(document.cookie)" not in html
     suite_page = (index.parent / "expectations" / "comments.html").read_text(encoding="utf-8")
     assert "text still contains HTML tags." in suite_page  # the reason, in the notes GX shows there
+    assert "[^&lt;&gt;]*&gt;|&lt;!-- matches)" in suite_page  # the rule too, escaped (a raw '<!--' would hide the page)
 
 
 # --------------------------------------------------------------------------- suite checks
