@@ -2,6 +2,7 @@
 
     python bench/validation.py                    # 1,000,000 comments, 3 repeats
     python bench/validation.py --comments 200000 --repeats 1
+    python bench/validation.py --per-expectation  # each expectation alone, then the whole suites
 
 Rows are real: the first ``--seed-pages`` pages (default 300) of
 ``${NEWSMILL_CACHE:-~/.cache/newsmill}/corpus-1000.warc.gz`` (``bench/build_corpus.py --pages 1000``)
@@ -15,6 +16,10 @@ Measured in this process: GX import + context (the first ``validate._gx()``), th
 ``validate_tables(articles, comments, params=...)`` call (same params as ``pipeline.finalize``),
 its internal steps (timing shims on ``validate``'s helpers) and the RSS peak above the baseline
 (sampled every 20 ms), plus the process' ``ru_maxrss``.
+
+``--per-expectation`` first times each expectation alone inside GX (``validate._validate`` with a
+one-expectation suite, on the frames a ``validate_tables`` call built; median of 3) and above an
+empty suite on the same frame (what loading the frame into GX costs), then does the full runs. It swaps ``validate.SUITE_DIR`` for a temporary folder, so it works on any revision.
 """
 from __future__ import annotations
 
@@ -102,6 +107,65 @@ class PeakSampler:
         self._t.join(1)
 
 
+def per_expectation(validate, schema, arts, coms, params, repeats: int = 3) -> list[dict]:
+    """GX seconds of each expectation alone on the frames ``validate_tables`` builds (median of ``repeats``).
+
+    One ``validate_tables`` call captures what it hands to ``validate._validate`` (frames with
+    their ``_chk_*`` columns, parameters); then each expectation goes through that same
+    ``_validate`` as a one-expectation suite (``validate.SUITE_DIR`` swapped for a temporary
+    folder, so any revision works). The steps before GX (frames, derived columns, splits) are
+    timed by the full runs' shims."""
+    import tempfile
+
+    captured = {}
+    real_validate = validate._validate
+
+    def capture(name, suite, df, p, run_time):
+        captured[name] = (df, p, run_time)
+        return real_validate(name, suite, df, p, run_time)
+
+    validate._validate = capture
+    try:
+        validate.validate_tables(arts, coms, params=params)
+    finally:
+        validate._validate = real_validate
+    suites = {n: json.loads((validate.SUITE_DIR / f"{n}.json").read_text(encoding="utf-8")) for n in schema.TABLES}
+    real_dir = validate.SUITE_DIR
+    def gx_seconds(n: str, spec: dict, exps: list) -> list[float]:
+        df, p, run_time = captured[n]
+        with tempfile.TemporaryDirectory() as d:
+            (Path(d) / f"{n}.json").write_text(json.dumps({**spec, "expectations": exps}), encoding="utf-8")
+            validate.SUITE_DIR = Path(d)
+            suite = validate._run_suite(n)
+            secs = []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                real_validate(n, suite, df, p, run_time)
+                secs.append(time.perf_counter() - t)
+        return secs
+
+    rows = []
+    print("\n| table | # | expectation | column | GX s alone | above an empty suite |\n|---|---:|---|---|---:|---:|", flush=True)
+    try:
+        for n, spec in suites.items():
+            empty = bl.median(gx_seconds(n, spec, []))
+            rows.append({"table": n, "index": None, "expectation": "(empty suite)", "column": None, "gx_s": empty})
+            print(f"| {n} | | (empty suite: loading the frame into GX) | | {empty:.2f} | |", flush=True)
+            for i, e in enumerate(spec["expectations"]):
+                secs = gx_seconds(n, spec, [e])
+                kw = e.get("kwargs", {})
+                col = kw.get("column") or ",".join(kw.get("column_list", []))
+                rows.append({"table": n, "index": i, "expectation": e["type"], "column": col, "gx_s": bl.median(secs),
+                             "above_empty_s": bl.median(secs) - empty, "runs_s": [round(x, 3) for x in secs]})
+                print(f"| {n} | {i} | `{e['type']}` | `{col}` | {bl.median(secs):.2f} | {bl.median(secs) - empty:.2f} |",
+                      flush=True)
+    finally:
+        validate.SUITE_DIR = real_dir
+    above = sum(r.get("above_empty_s", 0.0) for r in rows)
+    print(f"| both | | sum above empty suites | | | {above:.2f} |", flush=True)
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 2)[2])
@@ -110,6 +174,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed-pages", type=int, default=300, help="real pages the rows are tiled from (default 300)")
     ap.add_argument("--corpus", type=Path, default=bl.corpus_path(1000), help="seed corpus (default corpus-1000)")
     ap.add_argument("--rev", default="HEAD", help="code under test: a git revision (default HEAD) or 'worktree'")
+    ap.add_argument("--per-expectation", action="store_true",
+                    help="first time each expectation alone (one validate_tables call each), then the full runs")
     ap.add_argument("--json", type=Path, default=None, help="results file (default <cache>/bench-results/validation-<time>.json)")
     args = ap.parse_args(argv)
     if not args.corpus.exists():
@@ -139,12 +205,14 @@ def main(argv=None) -> int:
 
     params = {"min_date": "1990-01-01", "max_days_before_article": 2.0, "ui_artifact_regex": profiles.ui_artifact_regex(None)}
     timer = bl.StageTimer(time.perf_counter())
-    for attr in ("_frame", "_derive", "_missing_required", "_validate", "_outcomes", "_collect", "_split"):
+    for attr in ("_frame", "_derive", "_missing_required", "_derived_from_regex", "_validate", "_outcomes", "_collect", "_split"):
         timer.wrap(validate, attr)
     t = time.perf_counter()
     validate._gx()
     gx_s = time.perf_counter() - t
     print(f"GX import + context: {gx_s:.1f} s", flush=True)
+
+    per_exp = per_expectation(validate, schema, arts, coms, params) if args.per_expectation else None
 
     runs = []
     for r in range(args.repeats):
@@ -167,7 +235,8 @@ def main(argv=None) -> int:
     med = bl.median([r["seconds"] for r in runs])
     res = {"machine": info, "comments": coms.num_rows, "articles": arts.num_rows, "gx_import_context_s": gx_s,
            "runs": runs, "median_s": med, "median_rss_delta_mb": bl.median([r["rss_delta_mb"] for r in runs]),
-           "ru_maxrss_mb": bl.self_peak_rss_mb(), "expectations": {n: len(validate.load_suite(n).expectations) for n in schema.TABLES}}
+           "ru_maxrss_mb": bl.self_peak_rss_mb(), "expectations": {n: len(validate.load_suite(n).expectations) for n in schema.TABLES},
+           "per_expectation": per_exp}
     d = bl.CACHE / "bench-results"
     d.mkdir(parents=True, exist_ok=True)
     path = args.json or d / f"validation-{time.strftime('%Y%m%dT%H%M%S')}.json"

@@ -7,8 +7,12 @@ critical/warning/info, so our three levels live in meta and GX's field is
 derived from them).  Validation is lazy: every expectation runs, every failing
 row collects every reason, and only then rows are split into passed and
 quarantined.  Checks GX cannot express on one table (links between tables,
-differences between columns) are pandas-computed ``_chk_*`` columns that the
-suites test like any other column; they never leave this module.
+differences between columns) are ``_chk_*`` columns computed here that the
+suites test like any other column; they never leave this module.  Regex checks
+on free text are ``_chk_*`` columns too, declared in the suite (``meta.derive``):
+GX hands such patterns to Python's ``re`` row by row, a minute on a million
+texts, while ``regex_search`` gives the same answers from RE2 passes over the
+Arrow buffers.
 """
 from __future__ import annotations
 
@@ -16,17 +20,21 @@ import hashlib
 import html
 import json
 import os
+import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from newsmill import schema
+from newsmill import regex_search, schema
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -39,8 +47,20 @@ _GX_SEVERITY = {"critical": "critical", "error": "warning", "warning": "info"}
 NEVER_MATCH = r"[^\s\S]"  # no character is both non-space and not non-space; valid in RE2 and re
 SAMPLE_SIZE = 5
 DEFAULT_PARAMS = {"min_date": date(1990, 1, 1), "max_days_before_article": 2, "ui_artifact_regex": None}
-_RESULT_FORMAT = {"result_format": "COMPLETE", "partial_unexpected_count": SAMPLE_SIZE}
+# COMPLETE: the failing rows' positions are what quarantines them; the pandas query string
+# GX would build from all of them is not needed.
+_RESULT_FORMAT = {"result_format": "COMPLETE", "partial_unexpected_count": SAMPLE_SIZE,
+                  "return_unexpected_index_query": False}
 _LOCK = threading.Lock()  # the GX context and its stores are shared and not thread-safe
+
+
+def _threaded(fn, items: list) -> list:
+    """``[fn(x) for x in items]`` on up to one thread per core: Arrow kernels release the GIL."""
+    workers = min(len(items), pa.cpu_count())
+    if workers < 2:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, items))
 
 
 @dataclass
@@ -78,7 +98,12 @@ def _gx():
     """One ephemeral context per process: importing GX and building a context cost seconds."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
+    import great_expectations.execution_engine.pandas_execution_engine as pandas_engine
     from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    # GX fingerprints each pandas batch below this many bytes by hashing every value (~40 % of
+    # its time on a million rows) for a batch marker nothing here reads; above it GX skips that.
+    pandas_engine.HASH_THRESHOLD = 0
 
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
@@ -98,6 +123,7 @@ def load_suite(name: str) -> gx.ExpectationSuite:
     """
     gx, _, _ = _gx()
     spec = json.loads((SUITE_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    derived: dict[str, dict] = {}
     for i, exp in enumerate(spec["expectations"]):
         meta = exp.get("meta") or {}
         if meta.get("severity") not in SEVERITIES or not str(meta.get("reason", "")).strip():
@@ -106,12 +132,47 @@ def load_suite(name: str) -> gx.ExpectationSuite:
         if "severity" in exp:
             raise ValueError(f"suite {name}: expectation #{i} sets GX 'severity'; use meta.severity only")
         exp["severity"] = _GX_SEVERITY[meta["severity"]]
-        exp.setdefault("notes", f"{meta['severity']}: {meta['reason']}")  # shown in Data Docs
+        note = f"{meta['severity']}: {meta['reason']}"
+        if "derive" in meta:
+            note += " " + _check_derive(name, i, exp, derived)
+        exp.setdefault("notes", note)  # shown in Data Docs
     suite = gx.ExpectationSuite(**spec)
     if len(suite.expectations) != len(spec["expectations"]):
         raise ValueError(f"suite {name}: GX kept {len(suite.expectations)} of "
                          f"{len(spec['expectations'])} expectations (unknown type? see the GX log)")
     return suite
+
+
+_DERIVE_KINDS = {"rows_matching": "matches", "rows_not_matching": "does not match"}
+
+
+def _check_derive(name: str, i: int, exp: dict, seen: dict[str, dict]) -> str:
+    """Refuse a ``meta.derive`` that would not mean what it says; return its line for Data Docs.
+
+    ``{"column": c, "rows_matching": regex}`` makes the expectation's ``_chk_*`` column hold ``c``
+    where ``re.search(regex, c)`` finds a match (``rows_not_matching``: finds none), null
+    elsewhere; the suite expects it null, so the failing rows show their own text.
+    """
+    d = exp["meta"]["derive"]
+    target = exp.get("kwargs", {}).get("column", "")
+    kinds = [k for k in _DERIVE_KINDS if isinstance(d, dict) and k in d]
+
+    def refuse(problem: str):
+        raise ValueError(f"suite {name}: expectation #{i} meta.derive: {problem}")
+
+    if len(kinds) != 1 or set(d) != {"column", kinds[0]} or not isinstance(d["column"], str):
+        refuse("must be an object with 'column' and one of " + "/".join(_DERIVE_KINDS))
+    if d["column"] not in {f.name for f in schema.load(name).fields}:
+        refuse(f"column {d['column']!r} is not a field of {name}")
+    if exp.get("type") != "expect_column_values_to_be_null" or not str(target).startswith("_chk_"):
+        refuse("needs expect_column_values_to_be_null on a _chk_* column")
+    rx = d[kinds[0]]
+    if not isinstance(rx, str) and not (isinstance(rx, dict) and set(rx) == {"$PARAMETER"}):
+        refuse('the regex must be a string or {"$PARAMETER": name}')
+    if seen.setdefault(target, d) != d:
+        refuse(f"{target} is derived differently by another expectation")
+    rx = f"the regex parameter {rx['$PARAMETER']}" if isinstance(rx, dict) else f"regex {rx}"
+    return f"({target}: {d['column']} where {rx} {_DERIVE_KINDS[kinds[0]]})"
 
 
 def _run_suite(name: str) -> gx.ExpectationSuite:
@@ -144,20 +205,45 @@ def _suite_params(params: dict | None, now: datetime) -> dict:
 # --------------------------------------------------------------------------- frames
 
 
-def _columns_used(suite) -> set[str]:
-    cols = set()
+_NULLNESS_ONLY = {"expect_column_values_to_not_be_null", "expect_column_values_to_be_null"}
+
+
+def _columns_used(suite) -> tuple[set[str], set[str]]:
+    """Columns the suite names: (all of them, those some expectation reads more than nullness of)."""
+    cols, values = set(), set()
     for e in suite.expectations:
-        cols.update([e.configuration.kwargs["column"]] if "column" in e.configuration.kwargs
-                    else e.configuration.kwargs.get("column_list", []))
-    return cols
+        kw = e.configuration.kwargs
+        named = [kw["column"]] if "column" in kw else list(kw.get("column_list", []))
+        cols.update(named)
+        if e.expectation_type not in _NULLNESS_ONLY:
+            values.update(named)
+    return cols, values
 
 
-def _frame(name: str, table: pa.Table, needed: set[str]) -> pd.DataFrame:
-    """Only the columns the checks read, with the schema's pandas dtypes (``str`` is ~3x faster in GX)."""
+def _frame(name: str, table: pa.Table, suite) -> pd.DataFrame:
+    """The columns the checks read, with the schema's pandas dtypes (``str`` is ~3x faster in GX).
+
+    GX copies the whole frame for every metric of every expectation (it drops the rows where
+    the tested column is null), so the frame is kept narrow: a column the suite only tests
+    for nulls (the free text: title, body, text) comes as empty strings with the same nulls,
+    and integer columns without nulls as numpy ints (GX compares those vectorised, nullable
+    ones row by row in Python).
+    """
     dtypes = schema.load(name).pandas_dtypes()
-    cols = [c for c in dtypes if c in needed]
-    df = table.select(cols).to_pandas(date_as_object=True).astype({c: dtypes[c] for c in cols})
-    return df.reset_index(drop=True)  # GX reports row positions as unexpected_index_list
+    named, read = _columns_used(suite)
+    read.add(schema.load(name).primary_key[0])  # samples name rows by their key
+    cols = [c for c in dtypes if c in named | read]
+    data = {}
+    for c in cols:
+        col = table.column(c)
+        if c not in read and dtypes[c] == "str":
+            col = pc.if_else(col.is_valid(), pa.scalar("", pa.string()), pa.scalar(None, pa.string()))
+            data[c] = col.to_pandas().astype("str")
+        elif dtypes[c] in ("Int32", "Int64") and col.null_count == 0:
+            data[c] = col.to_pandas().astype("int64")
+        else:
+            data[c] = col.to_pandas(date_as_object=True).astype(dtypes[c])
+    return pd.DataFrame(data, index=pd.RangeIndex(table.num_rows))  # GX reports row positions
 
 
 def _missing_required(name: str, table: pa.Table, suite) -> pd.Series:
@@ -177,39 +263,82 @@ def _missing_required(name: str, table: pa.Table, suite) -> pd.Series:
     return out
 
 
-# Columns _derive reads, on top of those the suites name.
-_DERIVE_READS = {
-    "articles": {"article_id", "published_date", "published_at", "comment_count_declared",
-                 "comment_count_extracted"},
-    "comments": {"article_id", "posted_at"},
-}
+def _derived_from_regex(name: str, table: pa.Table, suite, params: dict) -> dict[str, pa.Array]:
+    """The suite's ``meta.derive`` columns: the value where the regex flags the row, else null.
+
+    A regex that cannot be run (bad syntax, unknown parameter) is a broken check: raise, as
+    ``_outcomes`` does for GX's own, rather than let rows pass unchecked.
+    """
+    specs = {}
+    for e in suite.expectations:
+        d = (e.meta or {}).get("derive")
+        target = e.configuration.kwargs.get("column")
+        if d and target not in specs:
+            kind = "rows_matching" if "rows_matching" in d else "rows_not_matching"
+            specs[target] = (e.expectation_type, d["column"], kind, d[kind])
+
+    def derive(target: str):
+        etype, column, kind, rx = specs[target]
+        try:
+            rx = params[rx["$PARAMETER"]] if isinstance(rx, dict) else rx
+            values = regex_search.one_array(table.column(column))
+            hit = regex_search.search(values, rx)
+        except (KeyError, TypeError, re.error) as exc:
+            return f"{name}: {etype} {target} ({column} {kind} {rx!r}): {type(exc).__name__}: {exc}"
+        flagged = pc.fill_null(hit if kind == "rows_matching" else pc.invert(hit), False)
+        return pc.replace_with_mask(pa.nulls(len(values), values.type), flagged, values.filter(flagged))
+
+    out = dict(zip(specs, _threaded(derive, list(specs))))
+    if broken := [v for v in out.values() if isinstance(v, str)]:
+        raise RuntimeError("expectations could not be evaluated:\n" + "\n".join(broken))
+    return out
 
 
-def _derive(arts: pd.DataFrame, coms: pd.DataFrame) -> None:
-    """Add the cross-column and cross-table ``_chk_*`` columns the suites test."""
-    arts["_chk_comment_count_diff"] = arts["comment_count_extracted"] - arts["comment_count_declared"]
+def _derive(articles: pa.Table, comments: pa.Table) -> dict[str, dict[str, pd.Series]]:
+    """The cross-column and cross-table ``_chk_*`` columns the suites test, per table.
 
-    known = arts["article_id"].dropna()
-    coms["_chk_article_in_run"] = coms["article_id"].isin(set(known)).astype("boolean")
-    coms.loc[coms["article_id"].isna(), "_chk_article_in_run"] = pd.NA  # reported by not-null already
+    Computed on the Arrow columns (hash lookups in C++, no Python objects); only the last step
+    (hours between two instants) goes through pandas, so it rounds exactly as it always did.
+    """
+    def series(arr, dtype: str) -> pd.Series:
+        if dtype == "int64" and arr.null_count:
+            dtype = "Int64"  # nulls: nullable ints (GX then compares row by row)
+        return arr.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get).astype(dtype)
 
-    # Reference instant of each article: published_at, else 00:00 UTC of published_date.
-    day = pd.to_datetime(arts["published_date"]).astype("datetime64[us]").dt.tz_localize("UTC")
-    ref = arts["published_at"].fillna(day).set_axis(arts["article_id"])
-    ref = ref[ref.index.notna() & ~ref.index.duplicated()]
-    article_time = ref.reindex(coms["article_id"]).set_axis(coms.index)  # keeps the dtype when empty
-    coms["_chk_hours_after_article"] = (coms["posted_at"] - article_time).dt.total_seconds() / 3600
+    diff = pc.subtract(pc.cast(articles.column("comment_count_extracted"), pa.int64()),
+                       pc.cast(articles.column("comment_count_declared"), pa.int64()))
+
+    ids, cids = articles.column("article_id"), comments.column("article_id")
+    in_run = pc.is_in(cids, value_set=pc.drop_null(ids))
+    in_run = pc.if_else(pc.is_null(cids), pa.scalar(None, pa.bool_()), in_run)  # reported by not-null already
+
+    # Reference instant of each article: published_at, else 00:00 UTC of published_date;
+    # an id that occurs twice refers to its first row.
+    day = pc.cast(articles.column("published_date"), pa.timestamp("us", tz="UTC"))
+    ref = pc.coalesce(pc.cast(articles.column("published_at"), pa.timestamp("us", tz="UTC")), day)
+    row = pc.index_in(cids, value_set=ids, skip_nulls=True)
+    posted = comments.column("posted_at").to_pandas().astype("datetime64[us, UTC]")
+    article_time = ref.take(row).to_pandas().astype("datetime64[us, UTC]")
+    hours = (posted - article_time).dt.total_seconds() / 3600
+    return {
+        "articles": {"_chk_comment_count_diff": series(diff, "int64")},
+        "comments": {"_chk_article_in_run": series(in_run, "boolean"), "_chk_hours_after_article": hours},
+    }
 
 
 # --------------------------------------------------------------------------- validation
 
 
 def _validate(name: str, suite, df: pd.DataFrame, params: dict, run_time: datetime):
+    """GX's validator on the frame, as ``Batch.validate`` builds it, minus the batch it builds first
+    (``get_batch`` then ``Batch.validate`` loads the frame into GX twice)."""
     batches = _gx()[2]
     from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.validator.v1_validator import Validator
 
-    batch = batches[name].get_batch(batch_parameters={"dataframe": df})
-    res = batch.validate(suite, result_format=_RESULT_FORMAT, expectation_parameters=params)
+    validator = Validator(batch_definition=batches[name], result_format=_RESULT_FORMAT,
+                          batch_parameters={"dataframe": df})
+    res = validator.validate_expectation_suite(suite, expectation_parameters=params)
     res.meta["run_id"] = RunIdentifier(run_name="newsmill", run_time=run_time)
     res.meta["validation_time"] = run_time
     res.meta["expectation_parameters"] = params
@@ -279,17 +408,20 @@ def quarantine_schema(name: str) -> pa.Schema:
 
 
 def _split(name: str, table: pa.Table, reasons: dict[int, list[str]], worst: dict[int, str]):
-    bad = sorted(reasons)
-    keep = [True] * table.num_rows
-    for i in bad:
-        keep[i] = False
-    mask = pa.array(keep, pa.bool_())
+    """Passed rows (no copy when none failed) and quarantined rows with their reasons."""
+    bad = np.array(sorted(reasons), dtype=np.int64)
     target = schema.load(name).arrow()
-    passed = table.filter(mask).select(target.names).cast(target)
+    passed = table.select(target.names)
+    if len(bad):
+        keep = np.ones(table.num_rows, dtype=bool)
+        keep[bad] = False
+        mask = pa.array(keep)
+        passed = pa.Table.from_arrays(_threaded(lambda c: c.filter(mask), passed.columns), schema=passed.schema)
+    passed = passed.cast(target)
     qs = quarantine_schema(name)
     q = table.take(pa.array(bad, pa.int64())).select(target.names).cast(pa.schema(list(qs)[:-2]))
-    q = q.append_column(qs.field("quarantine_reasons"), pa.array([reasons[i] for i in bad], pa.list_(pa.string())))
-    q = q.append_column(qs.field("quarantine_severity"), pa.array([worst[i] for i in bad], pa.string()))
+    q = q.append_column(qs.field("quarantine_reasons"), pa.array([reasons[i] for i in bad.tolist()], pa.list_(pa.string())))
+    q = q.append_column(qs.field("quarantine_severity"), pa.array([worst[i] for i in bad.tolist()], pa.string()))
     return passed, q.cast(qs)
 
 
@@ -306,12 +438,17 @@ def validate_tables(articles: pa.Table, comments: pa.Table, *, params: dict | No
     p = _suite_params(params, now)
     with _LOCK:
         suites = {n: _run_suite(n) for n in schema.TABLES}
-        tables = {"articles": articles, "comments": comments}
-        frames = {n: _frame(n, tables[n], _columns_used(suites[n]) | _DERIVE_READS[n]) for n in schema.TABLES}
-        arts, coms = frames["articles"], frames["comments"]
-        _derive(arts, coms)
-        for n in schema.TABLES:
-            frames[n]["_chk_missing_required"] = _missing_required(n, tables[n], suites[n])
+    # Frames and derived columns need no GX: other threads' validations can run meanwhile.
+    tables = {"articles": articles, "comments": comments}
+    frames = {n: _frame(n, tables[n], suites[n]) for n in schema.TABLES}
+    for n, columns in _derive(articles, comments).items():
+        for col, values in columns.items():
+            frames[n][col] = values
+    for n in schema.TABLES:
+        frames[n]["_chk_missing_required"] = _missing_required(n, tables[n], suites[n])
+        for col, values in _derived_from_regex(n, tables[n], suites[n], p).items():
+            frames[n][col] = values.to_pandas().astype("str")
+    with _LOCK:
         results = {n: _validate(n, suites[n], frames[n], p, now) for n in schema.TABLES}
         checked = {n: _outcomes(n, suites[n], results[n], frames[n]) for n in schema.TABLES}
         gx_results = {n: results[n].to_json_dict() for n in schema.TABLES}
@@ -320,16 +457,19 @@ def validate_tables(articles: pa.Table, comments: pa.Table, *, params: dict | No
     c_reasons, c_worst = _collect(comments.num_rows, checked["comments"])
     # Comments of a quarantined article go with it: published alone they would be orphans.
     dropped = {}
-    for i, why in a_reasons.items():
-        aid = arts["article_id"].iat[i]
-        if not pd.isna(aid):
+    ids = articles.column("article_id").take(pa.array(list(a_reasons), pa.int64())).to_pylist()
+    for (i, why), aid in zip(a_reasons.items(), ids):
+        if aid is not None:
             dropped[aid] = (f"article quarantined: {'; '.join(why)}", a_worst[i])
     if dropped:
-        for i in coms.index[coms["article_id"].isin(set(dropped))]:
-            why, sev = dropped[coms["article_id"].iat[i]]
-            c_reasons.setdefault(int(i), []).append(why)
-            if SEVERITIES.index(sev) > SEVERITIES.index(c_worst.get(int(i), "warning")):
-                c_worst[int(i)] = sev
+        cids = comments.column("article_id")
+        follow = pc.fill_null(pc.is_in(cids, value_set=pa.array(list(dropped), cids.type)), False)
+        rows = np.flatnonzero(follow.to_numpy(zero_copy_only=False))
+        for i, aid in zip(rows.tolist(), cids.take(pa.array(rows, pa.int64())).to_pylist()):
+            why, sev = dropped[aid]
+            c_reasons.setdefault(i, []).append(why)
+            if SEVERITIES.index(sev) > SEVERITIES.index(c_worst.get(i, "warning")):
+                c_worst[i] = sev
 
     a_pass, a_q = _split("articles", tables["articles"], a_reasons, a_worst)
     c_pass, c_q = _split("comments", tables["comments"], c_reasons, c_worst)
