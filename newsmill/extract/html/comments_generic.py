@@ -104,14 +104,26 @@ def _evaluate(blocks: dict) -> tuple[list, int]:
     members = set(blocks)
     good = []
     for el, anchors in blocks.items():
-        nested = [m for m in members if m is not el and el in m.iterancestors()]
-        own = [a for a in anchors if not any(n in a.iterancestors() or n is a for n in nested)]
+        # an anchor is the block's own when no other block of the kind stands between them (a nested reply)
+        own = [a for a in anchors if _nearest(a, members, el, inclusive=True) is el]
         if not 1 <= len(own) <= 2:
             continue
         if el.find(".//h1") is not None or el.find(".//h2") is not None:
             continue
         good.append(el)
     return good, len(good)
+
+
+def _nearest(node, members, stop=None, *, inclusive: bool = False):
+    """The first of ``members`` on the way up from ``node`` (itself included when ``inclusive``), or
+    ``stop`` when that comes first, or None: one walk up the ancestors instead of a scan of every
+    member's ancestors (which made pages with long threads quadratic)."""
+    if inclusive and node is not stop and node in members:
+        return node
+    for anc in node.iterancestors():
+        if anc is stop or anc in members:
+            return anc
+    return None
 
 
 def extract(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
@@ -236,16 +248,27 @@ def _stamp_of(anchor, block):
 
 def _read(blocks: list, anchors: list, profile: Profile, captured_at) -> list[RawComment]:
     index = {b: i for i, b in enumerate(blocks)}
-    anchor_set = set(anchors)
+    # the block tree in one pass: each block's nearest enclosing block, each anchor's
+    parent_of = {b: _nearest(b, index) for b in blocks}
+    children: dict = {}
+    for b in blocks:
+        if parent_of[b] is not None:
+            children.setdefault(parent_of[b], []).append(b)
+    owned: dict = {}  # block -> the anchors no nested block stands between (the block itself counts as its own)
+    for a in anchors:
+        holder = a if a in index else _nearest(a, index)
+        if holder is not None:
+            owned.setdefault(holder, []).append(a)
+        if a in index and (up := parent_of[a]) is not None:
+            owned.setdefault(up, []).append(a)  # an anchor that is itself a nested block still dates its parent
     out: list[RawComment] = []
     kept: dict[int, int] = {}
     depths: dict[int, int] = {}
     for i, block in enumerate(blocks):
-        nested = [b for b in blocks if b is not block and block in b.iterancestors()]
-        nested = [n for n in nested if not any(a in nested for a in n.iterancestors())]
-        own = next((a for a in block.iter() if a in anchor_set and not any(n in a.iterancestors() for n in nested)), None)
+        nested = children.get(block, [])
+        own = _first_in_order(block, owned.get(block, []))
         stamp = _stamp_of(own, block) if own is not None else None
-        parent = next((index[a] for a in block.iterancestors() if a in index), None)
+        parent = index[parent_of[block]] if parent_of[block] is not None else None
         depth = depths[parent] + 1 if parent is not None and parent in depths else 0
         depths[i] = depth
         f = Found(element=block, date=own, stamp=stamp, skip=nested, depth=depth,
@@ -260,3 +283,10 @@ def _read(blocks: list, anchors: list, profile: Profile, captured_at) -> list[Ra
         claim(block)
     return out
 
+
+def _first_in_order(root, nodes: list):
+    """The first of ``nodes`` (all inside ``root``) in document order."""
+    if len(nodes) < 2:
+        return nodes[0] if nodes else None
+    wanted = set(nodes)
+    return next((n for n in root.iter() if n in wanted), None)

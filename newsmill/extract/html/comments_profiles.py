@@ -96,7 +96,8 @@ def _all_owned(selectors, scopes, owner):
     for sel in selectors:
         found = [n for scope in scopes for n in sel(scope) if n not in owner and _owned(n, scopes, owner)]
         # keep outermost matches only ('.comment-body p' inside '.comment-body')
-        found = [n for n in found if not any(a in found for a in n.iterancestors())]
+        found_set = set(found)
+        found = [n for n in found if not any(a in found_set for a in n.iterancestors())]
         if found:
             return found
     return []
@@ -169,10 +170,16 @@ def _read(system: System, elements: list, profile: Profile, captured_at) -> list
     kept: dict[int, int] = {}  # element index -> comment index
     depths: dict[int, int] = {}
     last_at_depth: dict[int, int] = {}  # depth -> index of the latest comment at that depth
+    # the outermost parts of other comments inside each comment (its direct replies), in one pass:
+    # a part belongs under the comment its nearest enclosing part is from
+    replies: dict[int, list] = {}
+    for n, j in owner.items():
+        up = next((owner[a] for a in n.iterancestors() if a in owner), None)
+        if up is not None and up != j:
+            replies.setdefault(up, []).append(n)
     for i, el in enumerate(elements):
         scopes = groups[i]
-        nested = [n for scope in scopes for n in scope.iterdescendants() if n in owner and owner[n] != i]
-        nested = [n for n in nested if not any(a in nested for a in n.iterancestors())]
+        nested = replies.get(i, [])
         ui = [n for sel in system.ui for scope in scopes for n in sel(scope)]
         text = _all_owned(system.text, scopes, owner)
         found = Found(
