@@ -17,6 +17,7 @@ from pathlib import Path
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
+from newsmill.extract.html.attrs import PageAttrs
 from newsmill.extract.html.common import Found, build
 from newsmill.extract.html.tree import claim
 from newsmill.profiles import PROFILE_DIR, Profile
@@ -136,7 +137,6 @@ def _group(system: System, el) -> list:
 
 _TOKEN = re.compile(r"([.#])([\w-]+)")
 _NOT_REQUIRED = re.compile(r"\[[^\]]*\]|\([^)]*\)")  # attribute tests and :not(...) arguments require no name
-_ATTRS = etree.XPath("//@class | //@id", smart_strings=False)
 
 
 def _parts(css: str) -> list[str]:
@@ -195,9 +195,10 @@ def _union(sels) -> CSSSelector | None:
     return sels[0] if len(sels) == 1 else _narrowed(", ".join(s.css for s in sels), tuple(range(len(sels))))
 
 
-def extract(tree, profile: Profile, *, captured_at=None, extra_dir: str | None = None) -> tuple[str, list[RawComment]] | None:
+def extract(tree, profile: Profile, *, captured_at=None, extra_dir: str | None = None,
+            attrs: PageAttrs | None = None) -> tuple[str, list[RawComment]] | None:
     """(system name, comments) for the first system whose markup the page carries, else None."""
-    present = {tok for value in _ATTRS(tree) for tok in value.split()}  # one cheap pass: skip systems that cannot match
+    present = (attrs or PageAttrs(tree)).tokens  # skip systems and selectors that cannot match
     for system in load_systems(extra_dir):
         if not _may_match(system, present):
             continue
