@@ -7,13 +7,19 @@ import unicodedata
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 and C1 controls (tab/newlines kept)
+_DROP = re.compile(f"{_INVISIBLE.pattern[:-1]}{_CONTROL.pattern[1:]}")  # both, in one pass
 _BLANKS = re.compile(r"\n{3,}")
 _TOKEN = re.compile(r"\w+")
 
 
 def normalize_line(line: str) -> str:
     """NFC, odd spaces to one space, invisible characters dropped; indentation kept."""
-    line = unicodedata.normalize("NFC", _CONTROL.sub("", _INVISIBLE.sub("", line)))
+    if line.isascii() and line.isprintable():
+        # most lines: nothing to drop or normalise, no tabs, the only space is ' ' (same result, no regex pass)
+        line = line.rstrip()
+        rest = line.lstrip(" ")
+        return " " * (len(line) - len(rest)) + (_SPACES.sub(" ", rest) if "  " in rest else rest)
+    line = unicodedata.normalize("NFC", _DROP.sub("", line))
     line = line.replace("\t", "    ").replace("\u00a0", " ").rstrip()
     indent = len(line) - len(line.lstrip(" "))
     return " " * indent + _SPACES.sub(" ", line[indent:])

@@ -51,7 +51,7 @@ def _anchors(tree, day_first: bool) -> list:
             el = el.getparent()
         if el is None or el in seen or not isinstance(el.tag, str) or el.tag in SKIP_TAGS or el.tag == "a" and el.getparent() is None:
             continue
-        if any(a.tag in SKIP_TAGS for a in el.iterancestors()):
+        if next(el.iterancestors(*SKIP_TAGS), None) is not None:  # (tag filter in C: no proxy per ancestor)
             continue
         if find_date(str(t), day_first=day_first, relative=True, default_year=None) is None:
             continue
