@@ -25,9 +25,16 @@ def normalize_line(line: str) -> str:
     return " " * indent + _SPACES.sub(" ", line[indent:])
 
 
+def normalize_trimmed(line: str) -> str:
+    """``normalize_line(line).strip()``, shorter for the common printable ASCII line."""
+    if line.isascii() and line.isprintable():
+        return " ".join(line.split())  # ' ' is its only whitespace: the same as collapsing and stripping
+    return normalize_line(line).strip()
+
+
 def normalize_text(text: str) -> str:
     """Normalised multi-line text: trimmed lines, at most one blank line between paragraphs."""
-    lines = [normalize_line(l).strip() for l in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    lines = [normalize_trimmed(l) for l in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
 
 

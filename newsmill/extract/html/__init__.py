@@ -13,6 +13,7 @@ dropped, so no comment text reaches the article body.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from newsmill import profiles as _profiles
@@ -20,13 +21,14 @@ from lxml import etree
 
 from newsmill.extract.html import comments_generic, comments_profiles, metadata, schemaorg
 from newsmill.extract.html.attrs import PageAttrs
-from newsmill.extract.html.tree import CLAIMED_XPATH, parse
+from newsmill.extract.html.tree import CLAIM_ATTR, CLAIMED_XPATH, parse
 from newsmill.records import RawPage
 from newsmill.text import normalize_text, tokens
 
 EXTRACTOR = "html"
 _SITE_NAME = etree.XPath("//meta[@property='og:site_name'][@content]")
 _ANY_CLAIMED = etree.XPath(f"boolean({CLAIMED_XPATH})")
+_CLAIM_IN_SOURCE = re.compile(CLAIM_ATTR, re.I)
 
 
 def extract_html(text: str, *, url: str | None = None, captured_at: datetime | None = None,
@@ -54,7 +56,9 @@ def extract_html(text: str, *, url: str | None = None, captured_at: datetime | N
     if not comments and (found := comments_generic.extract(tree, profile, captured_at=captured_at)):
         comments, layer = found, "generic"
 
-    doc = _body(tree, url)
+    # claims come from the DOM layers (each comment they keep is claimed) or, on an odd page, from the source
+    claimed = layer not in (None, "jsonld") or bool(_CLAIM_IN_SOURCE.search(text)) and _ANY_CLAIMED(tree)
+    doc = _body(tree, url, claimed)
     meta = metadata.article_metadata(tree, jsonld, attrs=attrs)
     paragraphs = _paragraphs(doc, comments)
     page_url = url or meta["url"]
@@ -69,10 +73,9 @@ def extract_html(text: str, *, url: str | None = None, captured_at: datetime | N
     )
 
 
-def _body(tree, url: str | None):
+def _body(tree, url: str | None, claimed: bool):
     import trafilatura
 
-    claimed = _ANY_CLAIMED(tree)
     try:
         # trafilatura copies a tree it is given, so the shared tree stays intact.
         # fast=True: no readability/jusText comparison. Measured with bench/html_eval.py it is not only

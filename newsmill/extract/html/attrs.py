@@ -16,6 +16,7 @@ _CLASS = etree.XPath("//@class", smart_strings=False)
 _ID = etree.XPath("//@id", smart_strings=False)
 _ITEMPROP = etree.XPath("//@itemprop", smart_strings=False)
 _REL = etree.XPath("//@rel", smart_strings=False)
+_HREF = etree.XPath("//@href", smart_strings=False)
 _ITEMS = etree.XPath("//*[@itemscope] | //*[@typeof]")
 
 
@@ -49,6 +50,11 @@ class PageAttrs:
     def rels(self) -> set[str]:
         values = _REL(self.tree)
         return set(values) | {name for v in values for name in v.split()}
+
+    @cached_property
+    def hrefs(self) -> str:
+        """Every href, one per line."""
+        return "\n".join(_HREF(self.tree))
 
     @cached_property
     def items(self) -> list:

@@ -106,6 +106,11 @@ def _all_owned(selectors, scopes, owner):
 
 def _items(system: System, tree, present: set) -> list:
     containers = _narrow(system.detect, present)(tree)
+    if len(containers) > 1:
+        # a container inside another adds nothing: the outer ones are disjoint and in document order,
+        # so their items come out in document order
+        inner = set(containers)
+        containers = [c for c in containers if next((a for a in c.iterancestors() if a in inner), None) is None]
     exclude = _narrow(system.exclude, present) if system.exclude is not None else None
     excluded = {e for c in containers for e in exclude(c)} if exclude is not None else set()
     items = _narrow(system.items, present)
@@ -115,14 +120,7 @@ def _items(system: System, tree, present: set) -> list:
             if el not in seen and el not in excluded:
                 seen.add(el)
                 out.append(el)
-    if len(containers) > 1:
-        out.sort(key=_doc_order(tree))
     return out
-
-
-def _doc_order(tree):
-    order = {el: i for i, el in enumerate(tree.iter())}
-    return lambda el: order.get(el, 0)
 
 
 def _group(system: System, el) -> list:

@@ -122,8 +122,10 @@ class _Fallback:
 
     @property
     def categories(self):
-        if not (self.meta_subject or _CATEGORY_CLASS.search(self.attrs.classes) or _CATEGORY_ID.search(self.attrs.ids)):
-            return []  # none of trafilatura's category markup is on the page
+        a = self.attrs
+        if not self.meta_subject and not ((_CATEGORY_CLASS.search(a.classes) or _CATEGORY_ID.search(a.ids))
+                                          and "/categor" in a.hrefs):
+            return []  # none of trafilatura's category markup is on the page (it wants '/categor...' links)
         from trafilatura.metadata import extract_catstags
 
         return extract_catstags("category", self.tree)

@@ -12,7 +12,7 @@ import re
 from lxml import etree
 from lxml.html import HtmlElement
 
-from newsmill.text import normalize_line
+from newsmill.text import normalize_trimmed
 
 # attribute put on every subtree a comment layer claimed: pruned before body extraction
 CLAIM_ATTR = "data-newsmill-comment"
@@ -51,25 +51,24 @@ def node_text(el, skip=frozenset()) -> str:
     """Visible text of a subtree: paragraphs (block elements) joined by a blank line, ``<br>`` as a
     line break.  Elements in ``skip`` (and scripts, forms, hidden nodes) are left out, their tails kept."""
     parts: list[str] = []
+    add = parts.append
 
     def walk(node) -> None:
-        tag = node.tag if isinstance(node.tag, str) else ""
-        if tag and tag not in SKIP_TAGS and node not in skip and not _is_hidden(node):
+        tag = node.tag
+        if type(tag) is str and tag not in SKIP_TAGS and node not in skip and not _is_hidden(node):
             block = tag in BLOCK_TAGS
             if block:
-                parts.append(_PARA_BREAK)
-            if tag == "br":
-                parts.append("\n")
-            elif tag == "img":
-                pass
-            if node.text and tag:
-                parts.append(node.text)
+                add(_PARA_BREAK)
+            elif tag == "br":
+                add("\n")
+            if node.text:
+                add(node.text)
             for child in node:
                 walk(child)
             if block:
-                parts.append(_PARA_BREAK)
+                add(_PARA_BREAK)
         if node.tail and node is not el:
-            parts.append(node.tail)
+            add(node.tail)
 
     walk(el)
     return join_paragraphs("".join(parts).split(_PARA_BREAK))
@@ -78,8 +77,9 @@ def node_text(el, skip=frozenset()) -> str:
 def join_paragraphs(chunks) -> str:
     paras = []
     for chunk in chunks:
-        lines = [normalize_line(ln).strip() for ln in chunk.split("\n")]
-        lines = [ln for ln in lines if ln]
+        if not chunk or chunk.isspace():
+            continue
+        lines = [ln for ln in map(normalize_trimmed, chunk.split("\n")) if ln]
         if lines:
             paras.append("\n".join(lines))
     return "\n\n".join(paras)
