@@ -1,6 +1,6 @@
 """One parse per page, and reading text out of element subtrees.
 
-The page is parsed once (with trafilatura's loader, so the tree is exactly what
+The page is parsed once (as trafilatura's loader does, so the tree is exactly what
 trafilatura expects) and the same tree is shared by metadata, comment and body
 extraction.  Comment layers never modify it except for marking the comment
 subtrees they claim (see :data:`CLAIM_ATTR`), which the body extractor prunes.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from lxml import etree
-from lxml.html import HtmlElement
+from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HTMLParser, HtmlProcessingInstruction, fromstring
 
 from newsmill.text import normalize_trimmed
 
@@ -31,15 +31,47 @@ _HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _PARA_BREAK = "\x00"
 
 
-def parse(text: str) -> HtmlElement | None:
-    """The page's lxml tree (None when it is not HTML at all)."""
-    from trafilatura.utils import load_html
+def _parser() -> HTMLParser:
+    """trafilatura's parser settings (``trafilatura.utils.HTML_PARSER``), with every element an
+    ``HtmlElement`` chosen in C: lxml.html's default lookup calls a Python method for each element
+    proxy created (millions per run, in newsmill's layers and in trafilatura alike) only to give
+    form controls their own classes, which no code here uses."""
+    parser = HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True, remove_pis=True)
+    parser.set_element_class_lookup(etree.ElementDefaultClassLookup(
+        element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity))
+    return parser
 
+
+_PARSER = _parser()
+
+
+def parse(text: str) -> HtmlElement | None:
+    """The page's lxml tree (None when it is not HTML at all): ``trafilatura.utils.load_html`` on a
+    string, step for step, with the parser above."""
+    from trafilatura.utils import is_dubious_html, repair_faulty_html
+
+    beginning = text[:50].lower()
+    dubious = is_dubious_html(beginning)
+    text = repair_faulty_html(text, beginning)
+    tree, retried = None, False
     try:
-        tree = load_html(text)
-    except (TypeError, ValueError, etree.ParserError):
+        tree = fromstring(text, parser=_PARSER)
+    except ValueError:  # a string with an encoding declaration: lxml wants bytes
+        tree, retried = _from_bytes(text), True
+    except Exception:  # noqa: BLE001 - as trafilatura: then try bytes
+        tree = None
+    if (tree is None or len(tree) < 1) and not retried:
+        tree = _from_bytes(text)
+    if tree is not None and dubious and len(tree) < 2:
         return None
     return tree if isinstance(tree, HtmlElement) else None
+
+
+def _from_bytes(text: str) -> HtmlElement | None:
+    try:
+        return fromstring(text.encode("utf8", "surrogatepass"), parser=_PARSER)
+    except Exception:  # noqa: BLE001 - as trafilatura: any parser failure means no tree
+        return None
 
 
 def _is_hidden(el) -> bool:
