@@ -32,6 +32,12 @@ def normalize_trimmed(line: str) -> str:
     return normalize_line(line).strip()
 
 
+def flatten(text: str) -> str:
+    """The words of a text on one line, normalised: the same as joining the words of its lines'
+    ``normalize_line`` (dropping and NFC work the same on the whole text; every space is a separator)."""
+    return " ".join(unicodedata.normalize("NFC", _DROP.sub("", text)).split())
+
+
 def normalize_text(text: str) -> str:
     """Normalised multi-line text: trimmed lines, at most one blank line between paragraphs."""
     lines = [normalize_trimmed(l) for l in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]

@@ -29,6 +29,7 @@ _VOLATILE = re.compile(r"^(?:odd|even|alt|first|last|thread-\w+|depth-\d+|bypost
 _DIGITS = re.compile(r"\d+")
 MAX_LEVELS = 7
 MIN_TEXT = 15
+STAMP_MAX = 160  # characters: an ancestor with more text than this is past the stamp line
 
 
 def _sig(el) -> tuple:
@@ -158,18 +159,33 @@ def extract(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
             if key[0] >= 0.85 * best_key[0] and key[2] > best_key[2] and best[0] in good[0].iterdescendants():
                 best, best_key = good, key
                 break
-    runs = _sibling_runs(anchors)
+    long = _Long(STAMP_MAX)
+    runs = _sibling_runs(anchors, long)
     if runs and (best_key is None or len(runs) > best_key[0]):
         return _read_runs(runs, profile, captured_at)
     if not best:
         return []
-    return _read(best, anchors, profile, captured_at)
+    return _read(best, anchors, profile, captured_at, long)
 
 
-def _outer_stamp(anchor):
+class _Long:
+    """``_longer_than(el, n)``, remembered per element: the stamp searches of every anchor climb
+    through the same ancestors."""
+
+    def __init__(self, n: int):
+        self.n, self.seen = n, {}
+
+    def __call__(self, el) -> bool:
+        known = self.seen.get(el)
+        if known is None:
+            known = self.seen[el] = _longer_than(el, self.n)
+        return known
+
+
+def _outer_stamp(anchor, long: _Long):
     node = anchor
     for anc in anchor.iterancestors():
-        if anc.tag in ("body", "html") or _longer_than(anc, 160):
+        if anc.tag in ("body", "html") or long(anc):
             break
         node = anc
     return node
@@ -183,12 +199,12 @@ def _longer_than(el, n: int) -> bool:
     return len(flat_text(el)) > n if len(raw) < 4 * n else True
 
 
-def _sibling_runs(anchors: list) -> list[tuple]:
+def _sibling_runs(anchors: list, long: _Long) -> list[tuple]:
     """Stamps that stand between their comments' text blocks as siblings (Movable Type's
     '<div>text</div><p class="posted">Posted by: Jo at DATE</p>', dt/dd-like pairs): (stamp, [text blocks])."""
     groups: dict[tuple, list] = {}
     for a in anchors:
-        s = _outer_stamp(a)
+        s = _outer_stamp(a, long)
         parent = s.getparent()
         if parent is None or s.tag in ("a", "span", "time", "abbr", "em", "strong", "b", "i", "small"):
             continue
@@ -234,19 +250,19 @@ def _read_runs(runs: list[tuple], profile: Profile, captured_at) -> list[RawComm
     return out
 
 
-def _stamp_of(anchor, block):
+def _stamp_of(anchor, block, long: _Long):
     """The anchor's nearest ancestor inside the block whose text is still short: the stamp line."""
     node = anchor
     for anc in anchor.iterancestors():
         if anc is block:
             break
-        if _longer_than(anc, 160):
+        if long(anc):
             break
         node = anc
     return node
 
 
-def _read(blocks: list, anchors: list, profile: Profile, captured_at) -> list[RawComment]:
+def _read(blocks: list, anchors: list, profile: Profile, captured_at, long: _Long) -> list[RawComment]:
     index = {b: i for i, b in enumerate(blocks)}
     # the block tree in one pass: each block's nearest enclosing block, each anchor's
     parent_of = {b: _nearest(b, index) for b in blocks}
@@ -267,7 +283,7 @@ def _read(blocks: list, anchors: list, profile: Profile, captured_at) -> list[Ra
     for i, block in enumerate(blocks):
         nested = children.get(block, [])
         own = _first_in_order(block, owned.get(block, []))
-        stamp = _stamp_of(own, block) if own is not None else None
+        stamp = _stamp_of(own, block, long) if own is not None else None
         parent = index[parent_of[block]] if parent_of[block] is not None else None
         depth = depths[parent] + 1 if parent is not None and parent in depths else 0
         depths[i] = depth

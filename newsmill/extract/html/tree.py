@@ -12,7 +12,7 @@ import re
 from lxml import etree
 from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HTMLParser, HtmlProcessingInstruction, fromstring
 
-from newsmill.text import normalize_trimmed
+from newsmill.text import flatten, normalize_trimmed
 
 # attribute put on every subtree a comment layer claimed: pruned before body extraction
 CLAIM_ATTR = "data-newsmill-comment"
@@ -82,6 +82,11 @@ def _is_hidden(el) -> bool:
 def node_text(el, skip=frozenset()) -> str:
     """Visible text of a subtree: paragraphs (block elements) joined by a blank line, ``<br>`` as a
     line break.  Elements in ``skip`` (and scripts, forms, hidden nodes) are left out, their tails kept."""
+    return join_paragraphs(_visible(el, skip).split(_PARA_BREAK))
+
+
+def _visible(el, skip) -> str:
+    """The subtree's visible text as is, ``_PARA_BREAK`` around blocks."""
     parts: list[str] = []
     add = parts.append
 
@@ -103,7 +108,7 @@ def node_text(el, skip=frozenset()) -> str:
             add(node.tail)
 
     walk(el)
-    return join_paragraphs("".join(parts).split(_PARA_BREAK))
+    return "".join(parts)
 
 
 def join_paragraphs(chunks) -> str:
@@ -118,8 +123,9 @@ def join_paragraphs(chunks) -> str:
 
 
 def flat_text(el) -> str:
-    """All visible text of a subtree on one line."""
-    return " ".join(node_text(el).split())
+    """All visible text of a subtree on one line (``" ".join(node_text(el).split())``, without
+    building the paragraphs first)."""
+    return flatten(_visible(el, frozenset()).replace(_PARA_BREAK, " "))
 
 
 def claim(el) -> None:
