@@ -51,6 +51,10 @@ def _language(page: RawPage, body: str) -> str | None:
 
 def strip_artifacts(text: str, profile: Profile) -> tuple[str, bool]:
     """Drop widget words ('Reply', 'Recommend', ...) from the end of a comment."""
+    end = text.rstrip()
+    if not (end.endswith(profile.ui_artifacts)
+            or end[-1:] in ("|", "·", "•") and end[:-1].rstrip().endswith(profile.ui_artifacts)):
+        return end, False  # artifact_tail needs an artefact (and maybe a separator) last: no regex scan
     stripped = profile.artifact_tail.sub("", text).rstrip()
     return stripped, stripped != text.rstrip()
 

@@ -13,7 +13,6 @@ dropped, so no comment text reaches the article body.
 """
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from newsmill import profiles as _profiles
@@ -21,14 +20,13 @@ from lxml import etree
 
 from newsmill.extract.html import comments_generic, comments_profiles, metadata, schemaorg
 from newsmill.extract.html.attrs import PageAttrs
-from newsmill.extract.html.tree import CLAIM_ATTR, CLAIMED_XPATH, parse
+from newsmill.extract.html.tree import CLAIMED_XPATH, parse
 from newsmill.records import RawPage
 from newsmill.text import normalize_text, tokens
 
 EXTRACTOR = "html"
 _SITE_NAME = etree.XPath("//meta[@property='og:site_name'][@content]")
-_ANY_CLAIMED = etree.XPath(f"boolean({CLAIMED_XPATH})")
-_CLAIM_IN_SOURCE = re.compile(CLAIM_ATTR, re.I)
+
 
 
 def extract_html(text: str, *, url: str | None = None, captured_at: datetime | None = None,
@@ -38,6 +36,7 @@ def extract_html(text: str, *, url: str | None = None, captured_at: datetime | N
     if tree is None:
         return RawPage(url=url, extractor=EXTRACTOR, flags=["not_html"])
     attrs = PageAttrs(tree)
+    marked = attrs.marked  # before any layer claims
     jsonld = schemaorg.jsonld_items(tree)
     # a first guess of the site profile (time zone, day-first dates) from the URL and og:site_name,
     # so comment dates are read with the site's conventions
@@ -57,7 +56,7 @@ def extract_html(text: str, *, url: str | None = None, captured_at: datetime | N
         comments, layer = found, "generic"
 
     # claims come from the DOM layers (each comment they keep is claimed) or, on an odd page, from the source
-    claimed = layer not in (None, "jsonld") or bool(_CLAIM_IN_SOURCE.search(text)) and _ANY_CLAIMED(tree)
+    claimed = layer not in (None, "jsonld") or marked
     doc = _body(tree, url, claimed)
     meta = metadata.article_metadata(tree, jsonld, attrs=attrs)
     paragraphs = _paragraphs(doc, comments)

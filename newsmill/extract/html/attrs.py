@@ -12,12 +12,14 @@ from functools import cached_property
 
 from lxml import etree
 
+from newsmill.extract.html.tree import CLAIM_ATTR
+
 _CLASS = etree.XPath("//@class", smart_strings=False)
 _ID = etree.XPath("//@id", smart_strings=False)
 _ITEMPROP = etree.XPath("//@itemprop", smart_strings=False)
 _REL = etree.XPath("//@rel", smart_strings=False)
 _HREF = etree.XPath("//@href", smart_strings=False)
-_ITEMS = etree.XPath("//*[@itemscope] | //*[@typeof]")
+_ITEMS_OR_MARKED = etree.XPath(f"//*[@itemscope or @typeof or @{CLAIM_ATTR}]")
 
 
 class PageAttrs:
@@ -57,6 +59,18 @@ class PageAttrs:
         return "\n".join(_HREF(self.tree))
 
     @cached_property
+    def _items_and_marked(self) -> tuple[list, bool]:
+        found = _ITEMS_OR_MARKED(self.tree)
+        items = [el for el in found if el.get("itemscope") is not None or el.get("typeof") is not None]
+        return items, len(items) < len(found)
+
+    @property
     def items(self) -> list:
         """Microdata and RDFa item elements (``itemscope``, ``typeof``), in document order."""
-        return _ITEMS(self.tree)
+        return self._items_and_marked[0]
+
+    @property
+    def marked(self) -> bool:
+        """Whether the page came with newsmill's claim attribute on some element (read before any
+        layer claims: ``extract_html`` asks first)."""
+        return self._items_and_marked[1]
