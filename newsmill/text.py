@@ -40,6 +40,8 @@ def flatten(text: str) -> str:
 
 def normalize_text(text: str) -> str:
     """Normalised multi-line text: trimmed lines, at most one blank line between paragraphs."""
+    if "\n" not in text and "\r" not in text:
+        return normalize_trimmed(text)  # one line: the same result
     lines = [normalize_trimmed(l) for l in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
 
