@@ -132,8 +132,9 @@ def test_narrowed_selectors_find_the_same_nodes(page):
             assert (narrowed(tree) if narrowed is not None else []) == sel(tree), sel.css
 
 
-def test_selector_needs_ignore_negations_and_attribute_values():
-    assert comments_profiles._needs(".a:not(.b), li[title='x.y,z'] .c") == (frozenset({"a"}), frozenset({"c"}))
+def test_selector_needs_ignore_negations_attribute_values_and_escapes():
+    assert comments_profiles._needs(".a:not(.b), li[title='x.y,z'] .c, .md\\:flex") == (
+        frozenset({"a"}), frozenset({"c"}), frozenset())
 
 
 def test_page_attrs_tell_claims_made_in_the_source():

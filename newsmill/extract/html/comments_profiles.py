@@ -158,8 +158,10 @@ def _parts(css: str) -> list[str]:
 
 @cache
 def _needs(css: str) -> tuple[frozenset, ...]:
-    """For each comma-separated part of a selector, the class and id names it cannot match without."""
-    return tuple(frozenset(m.group(2) for m in _TOKEN.finditer(_NOT_REQUIRED.sub(" ", part))) for part in _parts(css))
+    """For each comma-separated part of a selector, the class and id names it cannot match without
+    (none for a part with CSS escapes: its names are not read here)."""
+    return tuple(frozenset() if "\\" in part else frozenset(m.group(2) for m in _TOKEN.finditer(_NOT_REQUIRED.sub(" ", part)))
+                 for part in _parts(css))
 
 
 def _may_match(system: System, present: set) -> bool:
