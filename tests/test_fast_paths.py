@@ -81,8 +81,8 @@ def test_flat_text_is_node_text_on_one_line(body):
 _PAGES = [
     "<html><body><p>plain</p></body></html>",
     "<?xml version='1.0' encoding='utf-8'?><html><body><p>declared</p></body></html>",
-    "<!DOCTYPE html>\n<html><head><title>t</title></head><body><form><input name=q><select><option>a</select>"
-    "<textarea>x</textarea><label>l</label></form></body></html>",
+    ("<!DOCTYPE html>\n<html><head><title>t</title></head><body><form><input name=q><select><option>a</select>"
+     "<textarea>x</textarea><label>l</label></form></body></html>"),
     "<html/>\n<body><p>self-closing html</p></body>",
     "just text, no markup at all",
     "<p>a fragment</p>",

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from newsmill import profiles as _profiles
 from lxml import etree
 
+from newsmill import profiles as _profiles
 from newsmill.extract.html import comments_generic, comments_profiles, metadata, schemaorg
 from newsmill.extract.html.attrs import PageAttrs
 from newsmill.extract.html.tree import CLAIMED_XPATH, parse
@@ -26,7 +26,6 @@ from newsmill.text import normalize_text, tokens
 
 EXTRACTOR = "html"
 _SITE_NAME = etree.XPath("//meta[@property='og:site_name'][@content]")
-
 
 
 def extract_html(text: str, *, url: str | None = None, captured_at: datetime | None = None,
@@ -49,8 +48,8 @@ def extract_html(text: str, *, url: str | None = None, captured_at: datetime | N
         comments, layer = found, "jsonld"
     if not comments and (found := schemaorg.microdata_comments(tree, profile, captured_at=captured_at, attrs=attrs)):
         comments, layer = found, "microdata"
-    if not comments and (res := comments_profiles.extract(tree, profile, captured_at=captured_at, extra_dir=profiles_dir,
-                                                                         attrs=attrs)):
+    if not comments and (res := comments_profiles.extract(tree, profile, captured_at=captured_at,
+                                                          extra_dir=profiles_dir, attrs=attrs)):
         layer, comments = f"system:{res[0]}", res[1]
     if not comments and (found := comments_generic.extract(tree, profile, captured_at=captured_at)):
         comments, layer = found, "generic"

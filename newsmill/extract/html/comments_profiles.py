@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from lxml import etree
 from lxml.cssselect import CSSSelector
 
 from newsmill.extract.html.attrs import PageAttrs

@@ -64,8 +64,8 @@ _BYLINE_PARTS = (
     # (a plain contains() first: the token test allocates, and few elements pass the first)
     ("//*[contains(@class, 'byline')][contains(concat(' ', normalize-space(@class), ' '), ' byline ')]//a",
      lambda a: "byline" in a.tokens),
-    ("//*[contains(@class, 'author')][contains(concat(' ', normalize-space(@class), ' '), ' author ')]"
-     "[not(ancestor::*[contains(@class,'comment')])]", lambda a: "author" in a.tokens),
+    (("//*[contains(@class, 'author')][contains(concat(' ', normalize-space(@class), ' '), ' author ')]"
+      "[not(ancestor::*[contains(@class,'comment')])]"), lambda a: "author" in a.tokens),
 )
 
 
