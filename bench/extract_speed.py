@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", type=Path, help="instead of timing: one newsmill pass under pyinstrument, HTML report here")
     ap.add_argument("--digest", type=Path, help="write {uri: hash of the page's rows} here")
     ap.add_argument("--compare", type=Path, help="a --digest file of an earlier run: list pages whose rows changed")
-    ap.add_argument("--json", type=Path, help="write the timings here")
+    ap.add_argument("--json", type=Path, help="timings file (default <cache>/bench-results/extract-speed-<time>.json)")
     args = ap.parse_args(argv)
 
     corpus = bl.corpus_path(args.pages)
@@ -182,9 +182,11 @@ def main(argv=None) -> int:
         changed = sorted((k for k in digests if before.get(k) != digests[k]), key=int)
         print(f"rows changed on {len(changed)} of {len(digests)} pages vs {args.compare}"
               + (f": offsets {' '.join(changed[:40])}{' ...' if len(changed) > 40 else ''}" if changed else ""))
-    if args.json:
-        args.json.write_text(json.dumps({"machine": info, "pages": n, "passes": passes, "median": med,
-                                         "loadavg_end": os.getloadavg()}, indent=1))
+    out = args.json or bl.CACHE / "bench-results" / f"extract-speed-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"machine": info, "code": bl.src_label(src), "corpus": str(corpus), "pages": n,
+                               "passes": passes, "median": med, "loadavg_end": os.getloadavg()}, indent=1))
+    print(f"results: {out}")
     return 0
 
 
