@@ -6,6 +6,7 @@ page shows, and every interpretation (time zones, ids, threading) is here.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -51,6 +52,10 @@ def _language(page: RawPage, body: str) -> str | None:
 
 def strip_artifacts(text: str, profile: Profile) -> tuple[str, bool]:
     """Drop widget words ('Reply', 'Recommend', ...) from the end of a comment."""
+    end = text.rstrip()
+    if not (end.endswith(profile.ui_artifacts)
+            or end[-1:] in ("|", "·", "•") and end[:-1].rstrip().endswith(profile.ui_artifacts)):
+        return end, False  # artifact_tail needs an artefact (and maybe a separator) last: no regex scan
     stripped = profile.artifact_tail.sub("", text).rstrip()
     return stripped, stripped != text.rstrip()
 
@@ -292,14 +297,20 @@ def link_replies(rows: list[dict]) -> None:
 
 def link_quotes(rows: list[dict]) -> None:
     """A paragraph that repeats an earlier comment's words (wrapping and punctuation aside) quotes it."""
-    token_text = [" " + " ".join(tokens(r["text"])) + " " for r in rows]
+    # every comment's words in one string (a needle never holds the newline between two of them), so that
+    # the earliest earlier comment holding a paragraph is one search instead of one per comment
+    joined = "\n".join(" " + " ".join(tokens(r["text"])) + " " for r in rows)
+    starts = [0]
+    for r in rows[:-1]:
+        starts.append(joined.index("\n", starts[-1]) + 1)
     for i, row in enumerate(rows):
+        if i == 0:
+            continue
         for para in paragraphs(row["text"]):
             toks = tokens(_MENTION.sub("", para))
             if len(toks) < _QUOTE_MIN_TOKENS:
                 continue
-            needle = " " + " ".join(toks) + " "
-            j = next((j for j in range(i) if needle in token_text[j]), None)
-            if j is not None:
-                row["quoted_comment_id"] = rows[j]["comment_id"]
+            pos = joined.find(" " + " ".join(toks) + " ", 0, starts[i])
+            if pos >= 0:
+                row["quoted_comment_id"] = rows[bisect_right(starts, pos) - 1]["comment_id"]
                 break

@@ -7,21 +7,42 @@ import unicodedata
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 and C1 controls (tab/newlines kept)
+_DROP = re.compile(f"{_INVISIBLE.pattern[:-1]}{_CONTROL.pattern[1:]}")  # both, in one pass
 _BLANKS = re.compile(r"\n{3,}")
 _TOKEN = re.compile(r"\w+")
 
 
 def normalize_line(line: str) -> str:
     """NFC, odd spaces to one space, invisible characters dropped; indentation kept."""
-    line = unicodedata.normalize("NFC", _CONTROL.sub("", _INVISIBLE.sub("", line)))
+    if line.isascii() and line.isprintable():
+        # most lines: nothing to drop or normalise, no tabs, the only space is ' ' (same result, no regex pass)
+        line = line.rstrip()
+        rest = line.lstrip(" ")
+        return " " * (len(line) - len(rest)) + (_SPACES.sub(" ", rest) if "  " in rest else rest)
+    line = unicodedata.normalize("NFC", _DROP.sub("", line))
     line = line.replace("\t", "    ").replace("\u00a0", " ").rstrip()
     indent = len(line) - len(line.lstrip(" "))
     return " " * indent + _SPACES.sub(" ", line[indent:])
 
 
+def normalize_trimmed(line: str) -> str:
+    """``normalize_line(line).strip()``, shorter for the common printable ASCII line."""
+    if line.isascii() and line.isprintable():
+        return " ".join(line.split())  # ' ' is its only whitespace: the same as collapsing and stripping
+    return normalize_line(line).strip()
+
+
+def flatten(text: str) -> str:
+    """The words of a text on one line, normalised: the same as joining the words of its lines'
+    ``normalize_line`` (dropping and NFC work the same on the whole text; every space is a separator)."""
+    return " ".join(unicodedata.normalize("NFC", _DROP.sub("", text)).split())
+
+
 def normalize_text(text: str) -> str:
     """Normalised multi-line text: trimmed lines, at most one blank line between paragraphs."""
-    lines = [normalize_line(l).strip() for l in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    if "\n" not in text and "\r" not in text:
+        return normalize_trimmed(text)  # one line: the same result
+    lines = [normalize_trimmed(l) for l in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
 
 

@@ -78,6 +78,10 @@ _TIME_AMPM_RE = re.compile(_TIME_AMPM_ONLY, re.IGNORECASE)
 _SEP_TIME_RE = re.compile(_SEP + "(?:" + _TIME + ")", re.IGNORECASE)
 _TIME_SEP_RE = re.compile("(?:" + _TIME + r")(?:\s*(?:,|\bon\b|\bam\b|\ble\b|\bel\b|-|–|—|\|)?\s*)$", re.IGNORECASE)
 _DIGIT = re.compile(r"\d")
+# what the forms of _DATE_FORMS contain: a 19xx/20xx year (all but the last), digits around two separators
+# (the last): cheap tests that spare the month-name scans on the many strings with digits and no date
+_YEAR_HINT = re.compile(r"(?:19|20)\d\d")
+_NUMERIC_HINT = re.compile(r"\d[./-]\d\d?[./-]\d")
 _PAREN_TIME_RE = re.compile(r"\s*\(?\s*(?:" + _TIME + r")\s*\)?", re.IGNORECASE)
 
 
@@ -242,7 +246,8 @@ def find_date(text: str, *, day_first: bool | None = None, default_year: int | N
     """
     if not _DIGIT.search(text):
         return _find_relative(text) if relative else None
-    for m in _date_candidates(text):
+    forms = _DATE_RES if _YEAR_HINT.search(text) else _DATE_RES[-1:] if _NUMERIC_HINT.search(text) else ()
+    for m in _date_candidates(text, forms) if forms else ():
         ymd = _ymd(m, day_first)
         if ymd is not None and _valid(ymd):
             return _attach_time(text, m, ymd)

@@ -41,6 +41,12 @@ def _alt(words) -> str:
     return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
 
 
+def _first_letters(words) -> str:
+    """A character class body of the words' first letters: a lookahead on it lets the regex engine
+    skip most positions before trying a long alternation (the same matches)."""
+    return "".join(sorted({re.escape(w[0]) for w in words if w}))
+
+
 def _read(path: Path) -> dict:
     return tomllib.loads(path.read_text(encoding="utf-8"))
 
@@ -69,7 +75,7 @@ def lexicon(profile_name: str = "unknown") -> Lexicon:
         relative_numbers={k.lower(): int(v) for k, v in spec["relative_numbers"].items()},
         relative_days={k.lower(): int(v) for k, v in spec["relative_days"].items()},
         relative=tuple(re.compile(p.replace("{unit}", f"(?P<unit>{unit_alt})"), re.I) for p in spec["relative_patterns"]),
-        relative_unit=re.compile(rf"\b(?:{unit_alt})\b", re.I),
+        relative_unit=re.compile(rf"(?=[{_first_letters(units)}])\b(?:{unit_alt})\b", re.I),
         stamp_noise=re.compile("|".join(f"(?:{p})" for p in spec["stamp_noise"]), re.I),
         section_closer=re.compile("|".join(f"(?:{p})" for p in spec["section_closers"]), re.I),
         sidebar_header=re.compile("|".join(f"(?:{p})" for p in spec["sidebar_headers"]), re.I),

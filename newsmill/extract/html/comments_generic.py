@@ -29,6 +29,7 @@ _VOLATILE = re.compile(r"^(?:odd|even|alt|first|last|thread-\w+|depth-\d+|bypost
 _DIGITS = re.compile(r"\d+")
 MAX_LEVELS = 7
 MIN_TEXT = 15
+STAMP_MAX = 160  # characters: an ancestor with more text than this is past the stamp line
 
 
 def _sig(el) -> tuple:
@@ -51,7 +52,7 @@ def _anchors(tree, day_first: bool) -> list:
             el = el.getparent()
         if el is None or el in seen or not isinstance(el.tag, str) or el.tag in SKIP_TAGS or el.tag == "a" and el.getparent() is None:
             continue
-        if any(a.tag in SKIP_TAGS for a in el.iterancestors()):
+        if next(el.iterancestors(*SKIP_TAGS), None) is not None:  # (tag filter in C: no proxy per ancestor)
             continue
         if find_date(str(t), day_first=day_first, relative=True, default_year=None) is None:
             continue
@@ -104,14 +105,26 @@ def _evaluate(blocks: dict) -> tuple[list, int]:
     members = set(blocks)
     good = []
     for el, anchors in blocks.items():
-        nested = [m for m in members if m is not el and el in m.iterancestors()]
-        own = [a for a in anchors if not any(n in a.iterancestors() or n is a for n in nested)]
+        # an anchor is the block's own when no other block of the kind stands between them (a nested reply)
+        own = [a for a in anchors if _nearest(a, members, el, inclusive=True) is el]
         if not 1 <= len(own) <= 2:
             continue
         if el.find(".//h1") is not None or el.find(".//h2") is not None:
             continue
         good.append(el)
     return good, len(good)
+
+
+def _nearest(node, members, stop=None, *, inclusive: bool = False):
+    """The first of ``members`` on the way up from ``node`` (itself included when ``inclusive``), or
+    ``stop`` when that comes first, or None: one walk up the ancestors instead of a scan of every
+    member's ancestors (which made pages with long threads quadratic)."""
+    if inclusive and node is not stop and node in members:
+        return node
+    for anc in node.iterancestors():
+        if anc is stop or anc in members:
+            return anc
+    return None
 
 
 def extract(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
@@ -146,18 +159,33 @@ def extract(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
             if key[0] >= 0.85 * best_key[0] and key[2] > best_key[2] and best[0] in good[0].iterdescendants():
                 best, best_key = good, key
                 break
-    runs = _sibling_runs(anchors)
+    long = _Long(STAMP_MAX)
+    runs = _sibling_runs(anchors, long)
     if runs and (best_key is None or len(runs) > best_key[0]):
         return _read_runs(runs, profile, captured_at)
     if not best:
         return []
-    return _read(best, anchors, profile, captured_at)
+    return _read(best, anchors, profile, captured_at, long)
 
 
-def _outer_stamp(anchor):
+class _Long:
+    """``_longer_than(el, n)``, remembered per element: the stamp searches of every anchor climb
+    through the same ancestors."""
+
+    def __init__(self, n: int):
+        self.n, self.seen = n, {}
+
+    def __call__(self, el) -> bool:
+        known = self.seen.get(el)
+        if known is None:
+            known = self.seen[el] = _longer_than(el, self.n)
+        return known
+
+
+def _outer_stamp(anchor, long: _Long):
     node = anchor
     for anc in anchor.iterancestors():
-        if anc.tag in ("body", "html") or _longer_than(anc, 160):
+        if anc.tag in ("body", "html") or long(anc):
             break
         node = anc
     return node
@@ -171,12 +199,12 @@ def _longer_than(el, n: int) -> bool:
     return len(flat_text(el)) > n if len(raw) < 4 * n else True
 
 
-def _sibling_runs(anchors: list) -> list[tuple]:
+def _sibling_runs(anchors: list, long: _Long) -> list[tuple]:
     """Stamps that stand between their comments' text blocks as siblings (Movable Type's
     '<div>text</div><p class="posted">Posted by: Jo at DATE</p>', dt/dd-like pairs): (stamp, [text blocks])."""
     groups: dict[tuple, list] = {}
     for a in anchors:
-        s = _outer_stamp(a)
+        s = _outer_stamp(a, long)
         parent = s.getparent()
         if parent is None or s.tag in ("a", "span", "time", "abbr", "em", "strong", "b", "i", "small"):
             continue
@@ -222,30 +250,41 @@ def _read_runs(runs: list[tuple], profile: Profile, captured_at) -> list[RawComm
     return out
 
 
-def _stamp_of(anchor, block):
+def _stamp_of(anchor, block, long: _Long):
     """The anchor's nearest ancestor inside the block whose text is still short: the stamp line."""
     node = anchor
     for anc in anchor.iterancestors():
         if anc is block:
             break
-        if _longer_than(anc, 160):
+        if long(anc):
             break
         node = anc
     return node
 
 
-def _read(blocks: list, anchors: list, profile: Profile, captured_at) -> list[RawComment]:
+def _read(blocks: list, anchors: list, profile: Profile, captured_at, long: _Long) -> list[RawComment]:
     index = {b: i for i, b in enumerate(blocks)}
-    anchor_set = set(anchors)
+    # the block tree in one pass: each block's nearest enclosing block, each anchor's
+    parent_of = {b: _nearest(b, index) for b in blocks}
+    children: dict = {}
+    for b in blocks:
+        if parent_of[b] is not None:
+            children.setdefault(parent_of[b], []).append(b)
+    owned: dict = {}  # block -> the anchors no nested block stands between (the block itself counts as its own)
+    for a in anchors:
+        holder = a if a in index else _nearest(a, index)
+        if holder is not None:
+            owned.setdefault(holder, []).append(a)
+        if a in index and (up := parent_of[a]) is not None:
+            owned.setdefault(up, []).append(a)  # an anchor that is itself a nested block still dates its parent
     out: list[RawComment] = []
     kept: dict[int, int] = {}
     depths: dict[int, int] = {}
     for i, block in enumerate(blocks):
-        nested = [b for b in blocks if b is not block and block in b.iterancestors()]
-        nested = [n for n in nested if not any(a in nested for a in n.iterancestors())]
-        own = next((a for a in block.iter() if a in anchor_set and not any(n in a.iterancestors() for n in nested)), None)
-        stamp = _stamp_of(own, block) if own is not None else None
-        parent = next((index[a] for a in block.iterancestors() if a in index), None)
+        nested = children.get(block, [])
+        own = _first_in_order(block, owned.get(block, []))
+        stamp = _stamp_of(own, block, long) if own is not None else None
+        parent = index[parent_of[block]] if parent_of[block] is not None else None
         depth = depths[parent] + 1 if parent is not None and parent in depths else 0
         depths[i] = depth
         f = Found(element=block, date=own, stamp=stamp, skip=nested, depth=depth,
@@ -260,3 +299,10 @@ def _read(blocks: list, anchors: list, profile: Profile, captured_at) -> list[Ra
         claim(block)
     return out
 
+
+def _first_in_order(root, nodes: list):
+    """The first of ``nodes`` (all inside ``root``) in document order."""
+    if len(nodes) < 2:
+        return nodes[0] if nodes else None
+    wanted = set(nodes)
+    return next((n for n in root.iter() if n in wanted), None)

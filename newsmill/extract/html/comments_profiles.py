@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from lxml import etree
 from lxml.cssselect import CSSSelector
 
+from newsmill.extract.html.attrs import PageAttrs
 from newsmill.extract.html.common import Found, build
 from newsmill.extract.html.tree import claim
 from newsmill.profiles import PROFILE_DIR, Profile
@@ -96,29 +96,30 @@ def _all_owned(selectors, scopes, owner):
     for sel in selectors:
         found = [n for scope in scopes for n in sel(scope) if n not in owner and _owned(n, scopes, owner)]
         # keep outermost matches only ('.comment-body p' inside '.comment-body')
-        found = [n for n in found if not any(a in found for a in n.iterancestors())]
+        found_set = set(found)
+        found = [n for n in found if not any(a in found_set for a in n.iterancestors())]
         if found:
             return found
     return []
 
 
-def _items(system: System, tree) -> list:
-    containers = system.detect(tree)
-    excluded = {e for c in containers for e in system.exclude(c)} if system.exclude is not None else set()
+def _items(system: System, tree, present: set) -> list:
+    containers = _narrow(system.detect, present)(tree)
+    if len(containers) > 1:
+        # a container inside another adds nothing: the outer ones are disjoint and in document order,
+        # so their items come out in document order
+        inner = set(containers)
+        containers = [c for c in containers if next((a for a in c.iterancestors() if a in inner), None) is None]
+    exclude = _narrow(system.exclude, present) if system.exclude is not None else None
+    excluded = {e for c in containers for e in exclude(c)} if exclude is not None else set()
+    items = _narrow(system.items, present)
     seen, out = set(), []
-    for container in containers:
-        for el in system.items(container):
+    for container in containers if items is not None else ():
+        for el in items(container):
             if el not in seen and el not in excluded:
                 seen.add(el)
                 out.append(el)
-    if len(containers) > 1:
-        out.sort(key=_doc_order(tree))
     return out
-
-
-def _doc_order(tree):
-    order = {el: i for i, el in enumerate(tree.iter())}
-    return lambda el: order.get(el, 0)
 
 
 def _group(system: System, el) -> list:
@@ -132,56 +133,114 @@ def _group(system: System, el) -> list:
 
 
 _TOKEN = re.compile(r"([.#])([\w-]+)")
-_ATTRS = etree.XPath("//@class | //@id")
+_NOT_REQUIRED = re.compile(r"\[[^\]]*\]|\([^)]*\)")  # attribute tests and :not(...) arguments require no name
+
+
+def _parts(css: str) -> list[str]:
+    """The comma-separated parts of a selector (commas inside brackets, parentheses or quotes kept)."""
+    parts, depth, quote, start = [], 0, None, 0
+    for i, ch in enumerate(css):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(css[start:i])
+            start = i + 1
+    parts.append(css[start:])
+    return [p.strip() for p in parts]
 
 
 @cache
 def _needs(css: str) -> tuple[frozenset, ...]:
-    """For each comma-separated part of a selector, the class and id names it cannot match without."""
-    return tuple(frozenset(m.group(2) for m in _TOKEN.finditer(part)) for part in css.split(","))
+    """For each comma-separated part of a selector, the class and id names it cannot match without
+    (none for a part with CSS escapes: its names are not read here)."""
+    return tuple(frozenset() if "\\" in part else frozenset(m.group(2) for m in _TOKEN.finditer(_NOT_REQUIRED.sub(" ", part)))
+                 for part in _parts(css))
 
 
 def _may_match(system: System, present: set) -> bool:
     return any(need <= present for need in _needs(system.detect.css))
 
 
-def extract(tree, profile: Profile, *, captured_at=None, extra_dir: str | None = None) -> tuple[str, list[RawComment]] | None:
+@cache
+def _narrowed(css: str, active: tuple[int, ...]) -> CSSSelector:
+    parts = _parts(css)
+    return _css(", ".join(parts[i] for i in active))
+
+
+def _narrow(sel: CSSSelector, present: set) -> CSSSelector | None:
+    """The selector without the parts that name a class or id the page does not have (they cannot
+    match): the same nodes for fewer tree walks; None when no part can match."""
+    needs = _needs(sel.css)
+    active = tuple(i for i, need in enumerate(needs) if need <= present)
+    if len(active) == len(needs):
+        return sel
+    return _narrowed(sel.css, active) if active else None
+
+
+def _narrow_all(sels, present: set) -> tuple[CSSSelector, ...]:
+    return tuple(n for n in (_narrow(s, present) for s in sels) if n is not None)
+
+
+def _union(sels) -> CSSSelector | None:
+    """One selector for a list (one call per node instead of one per selector; the union is a set)."""
+    if not sels:
+        return None
+    return sels[0] if len(sels) == 1 else _narrowed(", ".join(s.css for s in sels), tuple(range(len(sels))))
+
+
+def extract(tree, profile: Profile, *, captured_at=None, extra_dir: str | None = None,
+            attrs: PageAttrs | None = None) -> tuple[str, list[RawComment]] | None:
     """(system name, comments) for the first system whose markup the page carries, else None."""
-    present = {tok for value in _ATTRS(tree) for tok in value.split()}  # one cheap pass: skip systems that cannot match
+    present = (attrs or PageAttrs(tree)).tokens  # skip systems and selectors that cannot match
     for system in load_systems(extra_dir):
         if not _may_match(system, present):
             continue
-        if not system.detect(tree):
+        if not _narrow(system.detect, present)(tree):
             continue
-        elements = _items(system, tree)
+        elements = _items(system, tree, present)
         if not elements:
             continue
-        comments = _read(system, elements, profile, captured_at)
+        comments = _read(system, elements, profile, captured_at, present)
         if comments:
             return system.name, comments
     return None
 
 
-def _read(system: System, elements: list, profile: Profile, captured_at) -> list[RawComment]:
+def _read(system: System, elements: list, profile: Profile, captured_at, present: set) -> list[RawComment]:
+    sel_author, sel_date, sel_text, sel_likes, sel_stamp = (
+        _narrow_all(sels, present) for sels in (system.author, system.date, system.text, system.likes, system.stamp))
+    sel_ui = _union(_narrow_all(system.ui, present))
     groups = [_group(system, el) for el in elements]
     owner = {scope: i for i, scopes in enumerate(groups) for scope in scopes}  # element -> comment it is part of
     out: list[RawComment] = []
     kept: dict[int, int] = {}  # element index -> comment index
     depths: dict[int, int] = {}
     last_at_depth: dict[int, int] = {}  # depth -> index of the latest comment at that depth
+    # the outermost parts of other comments inside each comment (its direct replies), in one pass:
+    # a part belongs under the comment its nearest enclosing part is from
+    replies: dict[int, list] = {}
+    for n, j in owner.items():
+        up = next((owner[a] for a in n.iterancestors() if a in owner), None)
+        if up is not None and up != j:
+            replies.setdefault(up, []).append(n)
     for i, el in enumerate(elements):
         scopes = groups[i]
-        nested = [n for scope in scopes for n in scope.iterdescendants() if n in owner and owner[n] != i]
-        nested = [n for n in nested if not any(a in nested for a in n.iterancestors())]
-        ui = [n for sel in system.ui for scope in scopes for n in sel(scope)]
-        text = _all_owned(system.text, scopes, owner)
+        nested = replies.get(i, [])
+        ui = [n for scope in scopes for n in sel_ui(scope)] if sel_ui is not None else []
+        text = _all_owned(sel_text, scopes, owner)
         found = Found(
             element=el,
-            author=_first_owned(system.author, scopes, owner, text),
-            date=_first_owned(system.date, scopes, owner, text),
+            author=_first_owned(sel_author, scopes, owner, text),
+            date=_first_owned(sel_date, scopes, owner, text),
             text=text,
-            likes=_first_owned(system.likes, scopes, owner, text),
-            stamp=_first_owned(system.stamp, scopes, owner, text),
+            likes=_first_owned(sel_likes, scopes, owner, text),
+            stamp=_first_owned(sel_stamp, scopes, owner, text),
             skip=[*nested, *ui],
         )
         if not found.text and len(scopes) > 1:

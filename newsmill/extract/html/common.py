@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from lxml import etree
+
 from newsmill.extract.dates import DateMatch, find_date
 from newsmill.extract.html.tree import flat_text, node_text
 from newsmill.extract.lexicon import lexicon
@@ -22,6 +24,7 @@ from newsmill.records import RawComment
 _ISO = re.compile(r"^\s*(?:19|20)\d\d-[01]\d-[0-3]\d(?:[T ][0-2]\d:[0-5]\d(?::[0-5]\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?\s*$")
 _EPOCH = re.compile(r"^\s*(1[0-9]{9})(?:\d{3})?\s*$")
 _COUNT = re.compile(r"[+-]?\d[\d,.]*\s*[kK]?")
+_DATED = etree.XPath(".//time[@datetime] | .//abbr[@title] | .//*[@datetime] | .//*[@itemprop][@content]")
 _DATE_ATTRS = ("datetime", "content", "title", "data-datetime", "data-time", "data-timestamp", "data-utime", "data-date")
 _AUTHOR_TRAIL = re.compile(r"\s*(?:says|said|wrote|writes|schreibt|schrieb|meint|sagt|a écrit|dit|escribió|dice|dijo|scrive)?\s*(?::|\.{2,}|…)*\s*$", re.I)
 _EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
@@ -46,7 +49,7 @@ class Found:
 def date_from_attrs(el) -> str | None:
     """An ISO date from a node's datetime/content/title attributes, or from a <time>/<abbr> inside it."""
     nodes = [el] if el.tag in ("time", "abbr", "meta", "span", "a", "div", "p", "small", "em") else []
-    nodes += el.xpath(".//time[@datetime] | .//abbr[@title] | .//*[@datetime] | .//*[@itemprop][@content]")
+    nodes += _DATED(el)
     for node in nodes:
         for attr in _DATE_ATTRS:
             val = node.get(attr)

@@ -8,10 +8,12 @@ included, so ``clean`` converts them to UTC.
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from lxml import etree
 
 from newsmill.extract.html import schemaorg
+from newsmill.extract.html.attrs import PageAttrs
 
 _ARTICLE_TYPES = re.compile(r"(?:^|[/:])(?:News|Blog|Scholarly|Tech|Opinion|Report|Analysis|Review|Satirical|Advertiser)?(?:Article|Posting|BlogPosting|LiveBlogPosting)$")
 
@@ -39,28 +41,60 @@ def _names(v) -> list[str]:
     return [p.strip() for p in re.split(r"\s*(?:;|\band\b|&)\s*", s) if p.strip()] if s else []
 
 
-def _meta(tree) -> dict[str, str]:
+def _meta(tree) -> tuple[dict[str, str], bool]:
+    """The page's meta tags by name, and whether one could give trafilatura a category
+    (``article:section`` or a ``*subject*`` name with a content attribute)."""
     out: dict[str, str] = {}
+    subject = False
     for el in tree.iterfind(".//meta"):
         key = (el.get("property") or el.get("name") or el.get("itemprop") or el.get("http-equiv") or "").strip().lower()
         val = el.get("content")
         if key and val and key not in out:
             out[key] = val.strip()
-    return out
+        if val is not None and (el.get("property") == "article:section" or "subject" in (el.get("name") or "")):
+            subject = True
+    return out, subject
 
 
-_BYLINE = etree.XPath(
-    "//a[@rel='author'] | //*[@itemprop='author'][not(@itemscope)] | //*[@itemprop='author']//*[@itemprop='name']"
-    " | //*[contains(concat(' ', normalize-space(@class), ' '), ' byline ')]//a"
-    " | //*[contains(concat(' ', normalize-space(@class), ' '), ' author ')][not(ancestor::*[contains(@class,'comment')])]")
+# byline markup, one XPath per kind; a kind runs only when the page has the names it needs
+_BYLINE_PARTS = (
+    ("//a[@rel='author']", lambda a: "author" in a.rels),
+    ("//*[@itemprop='author'][not(@itemscope)]", lambda a: "author" in a.itemprops),
+    ("//*[@itemprop='author']//*[@itemprop='name']", lambda a: "author" in a.itemprops and "name" in a.itemprops),
+    # (a plain contains() first: the token test allocates, and few elements pass the first)
+    ("//*[contains(@class, 'byline')][contains(concat(' ', normalize-space(@class), ' '), ' byline ')]//a",
+     lambda a: "byline" in a.tokens),
+    (("//*[contains(@class, 'author')][contains(concat(' ', normalize-space(@class), ' '), ' author ')]"
+      "[not(ancestor::*[contains(@class,'comment')])]"), lambda a: "author" in a.tokens),
+)
+
+
+@cache
+def _xpath(expr: str) -> etree.XPath:
+    return etree.XPath(expr)
+
+
+def _byline(tree, attrs: PageAttrs) -> list:
+    active = [expr for expr, may in _BYLINE_PARTS if may(attrs)]
+    return _xpath(" | ".join(active))(tree) if active else []
+
+
+# trafilatura's CATEGORIES_XPATHS select links under elements with these class/id values (prefix, or
+# whole value where '$' ends the pattern); a page with none of them gets no category from it
+_CATEGORY_CLASS = re.compile(
+    r"(?m)^(?:post-?info|post-?meta|meta|entry-meta|entry-info|entry-utility|postmeta|entry-categories|entry-footer"
+    r"|postinfo$|post-category$|postcategory$|entry-category$|entry-header$|row$|tags$)|cat-links")
+_CATEGORY_ID = re.compile(r"(?m)^(?:postpath|filedunder$)")
 
 
 class _Fallback:
     """trafilatura's and htmldate's own guesses, computed only when structured data says nothing
     (trafilatura's full metadata pass costs more than the body extraction on some pages)."""
 
-    def __init__(self, tree):
+    def __init__(self, tree, attrs: PageAttrs | None = None, meta_subject: bool = True):
         self.tree = tree
+        self.attrs = attrs or PageAttrs(tree)
+        self.meta_subject = meta_subject
 
     @property
     def title(self):
@@ -71,7 +105,7 @@ class _Fallback:
     @property
     def author(self):
         # cheap byline markup (trafilatura's extract_author copies the whole tree)
-        for el in _BYLINE(self.tree)[:3]:
+        for el in _byline(self.tree, self.attrs)[:3]:
             text = " ".join(el.text_content().split())
             text = re.sub(r"^(?:by|von|par|por|di)\s+", "", text, flags=re.I)
             if 2 < len(text) <= 60 and not re.search(r"\d{3}|https?://", text):
@@ -90,6 +124,10 @@ class _Fallback:
 
     @property
     def categories(self):
+        a = self.attrs
+        if not self.meta_subject and not ((_CATEGORY_CLASS.search(a.classes) or _CATEGORY_ID.search(a.ids))
+                                          and "/categor" in a.hrefs):
+            return []  # none of trafilatura's category markup is on the page (it wants '/categor...' links)
         from trafilatura.metadata import extract_catstags
 
         return extract_catstags("category", self.tree)
@@ -104,13 +142,14 @@ class _Fallback:
             return None
 
 
-def article_metadata(tree, jsonld: list[dict], traf_doc=None) -> dict:
+def article_metadata(tree, jsonld: list[dict], traf_doc=None, attrs: PageAttrs | None = None) -> dict:
     """title, url, publication, published_raw, updated_raw, section, authors, language."""
+    attrs = attrs or PageAttrs(tree)
+    meta, meta_subject = _meta(tree)
     if traf_doc is None:
-        traf_doc = _Fallback(tree)
-    meta = _meta(tree)
+        traf_doc = _Fallback(tree, attrs, meta_subject)
     art = next((d for d in jsonld if _ARTICLE_TYPES.search(" ".join(schemaorg.types(d)))), None) or {}
-    micro = schemaorg.microdata_article(tree)
+    micro = schemaorg.microdata_article(tree, attrs)
     get = lambda *keys: next((meta[k] for k in keys if meta.get(k)), None)  # noqa: E731
     t = getattr
     out = {
@@ -122,7 +161,7 @@ def article_metadata(tree, jsonld: list[dict], traf_doc=None) -> dict:
         "published_raw": _text(art.get("datePublished")) or micro.get("datePublished")
         or get("article:published_time", "og:published_time", "datepublished", "date", "dc.date.issued", "dc.date",
                "sailthru.date", "pubdate", "publishdate", "publish-date", "article.published", "parsely-pub-date")
-        or _time_pubdate(tree) or (t(traf_doc, "date", None) if traf_doc else None),
+        or _time_pubdate(tree, attrs) or (t(traf_doc, "date", None) if traf_doc else None),
         "updated_raw": _text(art.get("dateModified")) or micro.get("dateModified")
         or get("article:modified_time", "og:updated_time", "datemodified", "last-modified"),
         "section": _text(art.get("articleSection")) or micro.get("articleSection") or get("article:section", "section")
@@ -146,8 +185,12 @@ def _canonical(tree) -> str | None:
     return None
 
 
-def _time_pubdate(tree) -> str | None:
-    for el in tree.xpath("//time[@pubdate][@datetime] | //*[@itemprop='datePublished'][@datetime or @content]")[:1]:
+_PUBDATE = etree.XPath("//time[@pubdate][@datetime]")
+_PUBDATE_OR_ITEMPROP = etree.XPath("//time[@pubdate][@datetime] | //*[@itemprop='datePublished'][@datetime or @content]")
+
+
+def _time_pubdate(tree, attrs: PageAttrs) -> str | None:
+    for el in (_PUBDATE_OR_ITEMPROP if "datePublished" in attrs.itemprops else _PUBDATE)(tree)[:1]:
         return (el.get("datetime") or el.get("content")).strip()
     return None
 
@@ -157,7 +200,10 @@ def _first_category(doc) -> str | None:
     return cats[0] if cats else None
 
 
-def declared_comment_count(jsonld: list[dict], tree) -> int | None:
+_COMMENT_COUNT = etree.XPath("//*[@itemprop='commentCount'][@content] | //meta[@itemprop='commentCount']")
+
+
+def declared_comment_count(jsonld: list[dict], tree, attrs: PageAttrs | None = None) -> int | None:
     for d in jsonld:
         for key in ("commentCount",):
             if key in d:
@@ -165,7 +211,9 @@ def declared_comment_count(jsonld: list[dict], tree) -> int | None:
                     return int(str(d[key]).strip())
                 except ValueError:
                     pass
-    for el in tree.xpath("//*[@itemprop='commentCount'][@content] | //meta[@itemprop='commentCount']")[:1]:
+    if attrs is not None and "commentCount" not in attrs.itemprops:
+        return None
+    for el in _COMMENT_COUNT(tree)[:1]:
         try:
             return int(el.get("content"))
         except (TypeError, ValueError):

@@ -10,6 +10,7 @@ import re
 
 from lxml import etree
 
+from newsmill.extract.html.attrs import PageAttrs
 from newsmill.extract.html.common import Found, build, parse_count, thread
 from newsmill.extract.html.tree import claim, flat_text
 from newsmill.profiles import Profile
@@ -17,7 +18,8 @@ from newsmill.records import RawComment
 
 _COMMENT_TYPE = re.compile(r"(?:^|[/:#\s])(?:Comment|UserComments|Answer)$")
 _ARTICLE_TYPE = re.compile(r"(?:^|[/:#])(?:\w*Article|BlogPosting|LiveBlogPosting|Report)$")
-_ITEMS = etree.XPath("//*[@itemscope] | //*[@typeof]")
+_PROP_NODES = etree.XPath(".//*[@itemprop or @property or @rel]")
+_HAS_JSONLD = etree.XPath("boolean(//script[@type='application/ld+json'])")
 _AUTHOR_PROPS = ("author", "creator", "has_creator")
 _DATE_PROPS = ("datecreated", "datepublished", "commenttime", "created", "date", "issued", "datemodified")
 _TEXT_PROPS = ("text", "commenttext", "encoded", "articlebody", "description", "content", "body", "comment_body")
@@ -32,7 +34,7 @@ def types(d: dict) -> list[str]:
 def jsonld_items(tree) -> list[dict]:
     from extruct.jsonld import JsonLdExtractor
 
-    if not tree.xpath("boolean(//script[@type='application/ld+json'])"):
+    if not _HAS_JSONLD(tree):
         return []
     try:
         items = JsonLdExtractor().extract_items(tree)
@@ -151,9 +153,7 @@ def _item_type(el) -> str:
 
 def _props(item, items: set):
     """(local property name, element) pairs owned by ``item`` (not by a nested item)."""
-    for el in item.iterdescendants():
-        if not isinstance(el.tag, str):
-            continue
+    for el in _PROP_NODES(item):
         names = el.get("itemprop") or el.get("property") or el.get("rel") or ""
         if not names:
             continue
@@ -175,8 +175,8 @@ def _value(el, items: set) -> str | None:
     return flat_text(el) or None
 
 
-def microdata_comments(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
-    all_items = _ITEMS(tree)
+def microdata_comments(tree, profile: Profile, *, captured_at=None, attrs: PageAttrs | None = None) -> list[RawComment]:
+    all_items = (attrs or PageAttrs(tree)).items
     if not all_items:
         return []
     comments = [el for el in all_items if any(_COMMENT_TYPE.search(t) for t in _item_type(el).split())]
@@ -184,6 +184,10 @@ def microdata_comments(tree, profile: Profile, *, captured_at=None) -> list[RawC
         return []
     items = set(all_items)
     threading = thread(comments)
+    children: dict[int, list[int]] = {}
+    for i, (_, parent) in enumerate(threading):
+        if parent is not None:
+            children.setdefault(parent, []).append(i)
     out: list[RawComment] = []
     kept: dict[int, int] = {}
     for i, el in enumerate(comments):
@@ -196,7 +200,7 @@ def microdata_comments(tree, profile: Profile, *, captured_at=None) -> list[RawC
         date_el = next((props[k][0] for k in _DATE_PROPS if k in props), None)
         text_els = next((props[k] for k in _TEXT_PROPS if k in props), [])
         likes = next((parse_count(_value(props[k][0], items)) for k in _LIKE_PROPS if k in props), None)
-        nested = [c for c in comments if c is not el and el in c.iterancestors()]
+        nested = [comments[j] for j in _descendants(i, children)]
         skip = [*nested, *(p for k in _AUTHOR_PROPS for p in props.get(k, [])), *([date_el] if date_el is not None else [])]
         date = (date_el.get("content") or date_el.get("datetime")) if date_el is not None else None
         f = Found(element=el, author=author, date=date or date_el, text=text_els, likes=likes, skip=skip)
@@ -210,9 +214,18 @@ def microdata_comments(tree, profile: Profile, *, captured_at=None) -> list[RawC
     return out
 
 
-def microdata_article(tree) -> dict:
+def _descendants(i: int, children: dict[int, list[int]]) -> list[int]:
+    out, todo = [], list(children.get(i, ()))
+    while todo:
+        j = todo.pop()
+        out.append(j)
+        todo.extend(children.get(j, ()))
+    return out
+
+
+def microdata_article(tree, attrs: PageAttrs | None = None) -> dict:
     """headline, datePublished, dateModified, articleSection, authors of a microdata Article."""
-    all_items = _ITEMS(tree)
+    all_items = (attrs or PageAttrs(tree)).items
     art = next((el for el in all_items if el.get("itemscope") is not None
                 and any(_ARTICLE_TYPE.search(t) for t in _item_type(el).split())), None)
     if art is None:

@@ -1,6 +1,6 @@
 """One parse per page, and reading text out of element subtrees.
 
-The page is parsed once (with trafilatura's loader, so the tree is exactly what
+The page is parsed once (as trafilatura's loader does, so the tree is exactly what
 trafilatura expects) and the same tree is shared by metadata, comment and body
 extraction.  Comment layers never modify it except for marking the comment
 subtrees they claim (see :data:`CLAIM_ATTR`), which the body extractor prunes.
@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 
 from lxml import etree
-from lxml.html import HtmlElement
+from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HTMLParser, HtmlProcessingInstruction, fromstring
 
-from newsmill.text import normalize_line
+from newsmill.text import flatten, normalize_trimmed
 
 # attribute put on every subtree a comment layer claimed: pruned before body extraction
 CLAIM_ATTR = "data-newsmill-comment"
@@ -31,15 +31,47 @@ _HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _PARA_BREAK = "\x00"
 
 
-def parse(text: str) -> HtmlElement | None:
-    """The page's lxml tree (None when it is not HTML at all)."""
-    from trafilatura.utils import load_html
+def _parser() -> HTMLParser:
+    """trafilatura's parser settings (``trafilatura.utils.HTML_PARSER``), with every element an
+    ``HtmlElement`` chosen in C: lxml.html's default lookup calls a Python method for each element
+    proxy created (millions per run, in newsmill's layers and in trafilatura alike) only to give
+    form controls their own classes, which no code here uses."""
+    parser = HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True, remove_pis=True)
+    parser.set_element_class_lookup(etree.ElementDefaultClassLookup(
+        element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity))
+    return parser
 
+
+_PARSER = _parser()
+
+
+def parse(text: str) -> HtmlElement | None:
+    """The page's lxml tree (None when it is not HTML at all): ``trafilatura.utils.load_html`` on a
+    string, step for step, with the parser above."""
+    from trafilatura.utils import is_dubious_html, repair_faulty_html
+
+    beginning = text[:50].lower()
+    dubious = is_dubious_html(beginning)
+    text = repair_faulty_html(text, beginning)
+    tree, retried = None, False
     try:
-        tree = load_html(text)
-    except (TypeError, ValueError, etree.ParserError):
+        tree = fromstring(text, parser=_PARSER)
+    except ValueError:  # a string with an encoding declaration: lxml wants bytes
+        tree, retried = _from_bytes(text), True
+    except Exception:  # noqa: BLE001 - as trafilatura: then try bytes
+        tree = None
+    if (tree is None or len(tree) < 1) and not retried:
+        tree = _from_bytes(text)
+    if tree is not None and dubious and len(tree) < 2:
         return None
     return tree if isinstance(tree, HtmlElement) else None
+
+
+def _from_bytes(text: str) -> HtmlElement | None:
+    try:
+        return fromstring(text.encode("utf8", "surrogatepass"), parser=_PARSER)
+    except Exception:  # noqa: BLE001 - as trafilatura: any parser failure means no tree
+        return None
 
 
 def _is_hidden(el) -> bool:
@@ -50,44 +82,50 @@ def _is_hidden(el) -> bool:
 def node_text(el, skip=frozenset()) -> str:
     """Visible text of a subtree: paragraphs (block elements) joined by a blank line, ``<br>`` as a
     line break.  Elements in ``skip`` (and scripts, forms, hidden nodes) are left out, their tails kept."""
+    return join_paragraphs(_visible(el, skip).split(_PARA_BREAK))
+
+
+def _visible(el, skip) -> str:
+    """The subtree's visible text as is, ``_PARA_BREAK`` around blocks."""
     parts: list[str] = []
+    add = parts.append
 
     def walk(node) -> None:
-        tag = node.tag if isinstance(node.tag, str) else ""
-        if tag and tag not in SKIP_TAGS and node not in skip and not _is_hidden(node):
+        tag = node.tag
+        if type(tag) is str and tag not in SKIP_TAGS and node not in skip and not _is_hidden(node):
             block = tag in BLOCK_TAGS
             if block:
-                parts.append(_PARA_BREAK)
-            if tag == "br":
-                parts.append("\n")
-            elif tag == "img":
-                pass
-            if node.text and tag:
-                parts.append(node.text)
+                add(_PARA_BREAK)
+            elif tag == "br":
+                add("\n")
+            if node.text:
+                add(node.text)
             for child in node:
                 walk(child)
             if block:
-                parts.append(_PARA_BREAK)
+                add(_PARA_BREAK)
         if node.tail and node is not el:
-            parts.append(node.tail)
+            add(node.tail)
 
     walk(el)
-    return join_paragraphs("".join(parts).split(_PARA_BREAK))
+    return "".join(parts)
 
 
 def join_paragraphs(chunks) -> str:
     paras = []
     for chunk in chunks:
-        lines = [normalize_line(ln).strip() for ln in chunk.split("\n")]
-        lines = [ln for ln in lines if ln]
+        if not chunk or chunk.isspace():
+            continue
+        lines = [ln for ln in map(normalize_trimmed, chunk.split("\n")) if ln]
         if lines:
             paras.append("\n".join(lines))
     return "\n\n".join(paras)
 
 
 def flat_text(el) -> str:
-    """All visible text of a subtree on one line."""
-    return " ".join(node_text(el).split())
+    """All visible text of a subtree on one line (``" ".join(node_text(el).split())``, without
+    building the paragraphs first)."""
+    return flatten(_visible(el, frozenset()).replace(_PARA_BREAK, " "))
 
 
 def claim(el) -> None:
