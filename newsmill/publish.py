@@ -189,11 +189,58 @@ def write_quarantine(name: str, table: pa.Table, output_dir: Path, *, run_id: st
     """Keep rows that failed validation, for inspection: schema columns first (all
     nullable, since breaking a constraint is why a row is here), extra columns such
     as error messages after them."""
-    checked_run_id(run_id)
-    if checked_name(name) == "rejects":
-        raise ValueError("rejects have their own writer: use write_rejects")
-    if table.num_rows == 0:
-        return None
+    w = SideFile(name, output_dir, run_id=run_id)
+    w.add(table)
+    return w.close()
+
+
+class SideFile:
+    """A run's quarantine file of one table (see :func:`write_quarantine`), written piece by piece
+    (a run validates chunk by chunk) and moved into place whole when closed: readers see no
+    file, then the complete one. No rows, no file."""
+
+    def __init__(self, name: str, output_dir: Path, *, run_id: str):
+        checked_run_id(run_id)
+        if checked_name(name) == "rejects":
+            raise ValueError("rejects have their own writer: use write_rejects")
+        self.name, self.out, self.run_id = name, Path(output_dir), run_id
+        self.path = self.out / "quarantine" / name / f"{run_id}.parquet"
+        self._writer: pq.ParquetWriter | None = None
+        self._tmp: Path | None = None
+        self.rows = 0
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        t = _quarantine_table(self.name, table)
+        if self._writer is None:
+            _inside(self.path, self.out)
+            staging = self.out / STAGING / f"{self.run_id}.{self.name}"
+            staging.mkdir(parents=True, exist_ok=True)
+            self._tmp = staging / f"{uuid.uuid4().hex}.parquet"
+            self._writer = pq.ParquetWriter(str(self._tmp), t.schema, compression=COMPRESSION)
+        else:
+            t = t.cast(self._writer.schema)
+        self._writer.write_table(t)
+        self.rows += t.num_rows
+
+    def close(self) -> Path | None:
+        if self._writer is None:
+            return None
+        try:
+            self._writer.close()
+            with open(self._tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self._tmp, self.path)
+            versions.fsync_dir(self.path.parent)
+        finally:
+            _clean_staging(self._tmp.parent)
+            self._writer = None
+        return self.path
+
+
+def _quarantine_table(name: str, table: pa.Table) -> pa.Table:
     s = schemas.load(name)
     full = s.arrow()
     arrays, fields = [], []
@@ -204,9 +251,7 @@ def write_quarantine(name: str, table: pa.Table, output_dir: Path, *, run_id: st
         if f.name not in full.names:
             arrays.append(table.column(i))
             fields.append(f)
-    out = pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=full.metadata))
-    path = Path(output_dir) / "quarantine" / name / f"{checked_run_id(run_id)}.parquet"
-    return _write_single(out, path, Path(output_dir), run_id)
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=full.metadata))
 
 
 def write_rejects(table: pa.Table, output_dir: Path, *, run_id: str) -> Path | None:
