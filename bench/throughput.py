@@ -15,9 +15,14 @@ so that machine load hits all of them alike:
   Timed: the loop only (the floor any pipeline built on trafilatura pays).
 - ``lib``:  ``newsmill run CORPUS --no-prefect`` (``pipeline.run``: plain loop, no Prefect).
 - ``flow``: ``newsmill run CORPUS`` (the Prefect flow on Prefect's temporary local server).
-- ``dask1``, ``dask2``: ``newsmill run CORPUS --workers 1|2`` (batch tasks on a local Dask cluster), for a
-  CLI that has ``--workers``; not in the default set. Their batch stages run in the Dask workers, out of
-  reach of the timing shims: compare wall times.
+- ``lib1``, ``lib2``: ``newsmill run CORPUS --no-prefect --workers 1|2`` (batches in 1 process, or 2 worker
+  processes; ``lib`` leaves the default, one per CPU), for a CLI whose ``--no-prefect`` takes ``--workers``.
+- ``flow1``, ``flow2``: ``newsmill run CORPUS --workers 1|2`` (what ``--workers`` means depends on the revision:
+  worker processes, or, before the streaming rework, a local Dask cluster).
+- ``dask1``, ``dask2``: ``newsmill run CORPUS`` with ``NEWSMILL_DASK_WORKERS=1|2`` (``[dask] workers``: batch
+  tasks on a local Dask cluster; the same in every revision that has ``[dask]``).
+  None of these is in the default set. Batches that run in other processes are out of reach of the
+  timing shims: compare wall and work times.
 
 ``lib`` and ``flow`` call ``newsmill.cli.main`` inside a worker process that wraps the pipeline's
 functions (``pipeline.plan``, ``process_batch``, ``finalize``, ``validate.validate_tables``,
@@ -39,7 +44,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _benchlib as bl
 
-SYSTEMS = ("bare", "lib", "flow", "dask1", "dask2")  # daskN: `newsmill run --workers N` (when the CLI has it)
+SYSTEMS = ("bare", "lib", "flow", "lib1", "lib2", "flow1", "flow2", "dask1", "dask2")
+PAIRS = (("lib2", "lib1"), ("flow2", "flow1"), ("dask2", "dask1"))  # speed-up of 2 workers over 1
 
 
 # --------------------------------------------------------------------------- workers (one process each)
@@ -98,7 +104,7 @@ def worker_newsmill(system: str, corpus: Path, out: Path, batch_size: int | None
     from newsmill import cli
     timer.instrument_newsmill()  # imports pipeline, validate (pandas, pyarrow), publish, report
     imp = {"newsmill": time.perf_counter() - s}
-    if system != "lib":
+    if not system.startswith("lib"):
         s = time.perf_counter()
         import flows.newsmill_flow  # noqa: F401 - prefect
         imp["prefect+flow"] = time.perf_counter() - s
@@ -108,10 +114,12 @@ def worker_newsmill(system: str, corpus: Path, out: Path, batch_size: int | None
     argv = ["run", str(corpus), "--output", str(out)]
     if batch_size:
         argv += ["--batch-size", str(batch_size)]
-    if system == "lib":
+    if system.startswith("lib"):
         argv.append("--no-prefect")
+    if system[-1].isdigit() and not system.startswith("dask"):
+        argv += ["--workers", system[-1]]
     elif system.startswith("dask"):
-        argv += ["--workers", system[4:]]
+        os.environ["NEWSMILL_DASK_WORKERS"] = system[4:]
     prof = None
     if profile is not None:
         from pyinstrument import Profiler
@@ -275,14 +283,17 @@ def aggregate(rows: list[dict]) -> dict:
                 if s in g:
                     g[f"{s}_vs_bare_wall"] = g[s]["pages_per_s_wall"] / g["bare"]["pages_per_s_work"]
                     g[f"{s}_vs_bare_work"] = g[s]["pages_per_s_work"] / g["bare"]["pages_per_s_work"]
-        if "dask1" in g and "dask2" in g:
-            g["dask2_vs_dask1_wall"] = g["dask1"]["wall_s"] / g["dask2"]["wall_s"]
-            if g["dask1"]["work_s"] and g["dask2"]["work_s"]:
-                g["dask2_vs_dask1_work"] = g["dask1"]["work_s"] / g["dask2"]["work_s"]
-        if "lib" in g and "flow" in g:
-            g["prefect_overhead_wall"] = (g["flow"]["wall_s"] - g["lib"]["wall_s"]) / g["flow"]["wall_s"]
-            if g["flow"]["work_s"] and g["lib"]["work_s"]:
-                g["prefect_overhead_work"] = (g["flow"]["work_s"] - g["lib"]["work_s"]) / g["flow"]["work_s"]
+        for two, one in PAIRS:
+            if one in g and two in g:
+                g[f"{two}_vs_{one}_wall"] = g[one]["wall_s"] / g[two]["wall_s"]
+                if g[one]["work_s"] and g[two]["work_s"]:
+                    g[f"{two}_vs_{one}_work"] = g[one]["work_s"] / g[two]["work_s"]
+        for suffix in ("", "1", "2"):  # same number of workers with and without Prefect
+            fl, lb = g.get("flow" + suffix), g.get("lib" + suffix)
+            if fl and lb:
+                g[f"prefect_overhead{suffix}_wall"] = (fl["wall_s"] - lb["wall_s"]) / fl["wall_s"]
+                if fl["work_s"] and lb["work_s"]:
+                    g[f"prefect_overhead{suffix}_work"] = (fl["work_s"] - lb["work_s"]) / fl["work_s"]
     return agg
 
 
@@ -300,9 +311,7 @@ def markdown(agg: dict) -> str:
                              f"{f(a['peak_tree_mb'], 0)} |")
     lines.append("")
     for n, g in agg.items():
-        for k in ("lib_vs_bare_wall", "lib_vs_bare_work", "flow_vs_bare_wall", "flow_vs_bare_work",
-                  "prefect_overhead_wall", "prefect_overhead_work", "dask2_vs_dask1_wall", "dask2_vs_dask1_work"):
-            if k in g:
+        for k in sorted(k for k in g if k not in SYSTEMS):
                 lines.append(f"- N={n} {k}: {g[k]:.3f}")
         for s in SYSTEMS[1:]:
             if s in g and "stages_median_s" in g[s]:
@@ -327,7 +336,7 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 2)[2])
     ap.add_argument("--pages", type=int, nargs="+", default=[1000], help="corpus sizes N (default 1000)")
     ap.add_argument("--systems", default="bare,lib,flow",
-                    help="comma list of bare, lib, flow, dask1, dask2 (default bare,lib,flow)")
+                    help=f"comma list of {', '.join(SYSTEMS)} (default bare,lib,flow)")
     ap.add_argument("--repeats", type=int, default=3, help="rounds per N (default 3)")
     ap.add_argument("--batch-size", type=int, default=None, help="pages per task (default: newsmill's)")
     ap.add_argument("--timeout", type=float, default=7200, help="seconds per measured process (default 7200)")
