@@ -21,6 +21,7 @@ from newsmill import workers as workers_mod
 from newsmill.clean import CleanContext, clean_page
 from newsmill.config import Settings
 from newsmill.extract import extract_page
+from newsmill.newrows import NewRows
 from newsmill.records import Reject
 from newsmill.sources import inventory, read_input
 from newsmill.version import __version__
@@ -462,7 +463,7 @@ def finalize(results: list, ctx: RunContext, *, started: float | None = None) ->
         merger = chunkvalidation.Merger()
         published = dict.fromkeys(schema.TABLES, 0)
         quarantined = dict.fromkeys(schema.TABLES, 0)
-        passed: dict[str, list[pa.Table]] = {n: [] for n in schema.TABLES}
+        new_rows = {n: NewRows(n, area.file("publish")) for n in schema.TABLES}  # sorted runs on disk
         quarantine = {n: publish.SideFile(n, out, run_id=ctx.run_id) for n in schema.TABLES}
         ledger_path, ledger_file = area.file("ledger.arrow"), None
         for chunk in _chunks(m, CHUNK_BYTES):
@@ -475,7 +476,7 @@ def finalize(results: list, ctx: RunContext, *, started: float | None = None) ->
                 for n in schema.TABLES:
                     t = getattr(outcome, n)
                     published[n] += t.num_rows
-                    passed[n].append(t)
+                    new_rows[n].add(t)
                     q = outcome.quarantine.get(n)
                     if q is not None and q.num_rows:
                         quarantined[n] += q.num_rows
@@ -502,14 +503,12 @@ def finalize(results: list, ctx: RunContext, *, started: float | None = None) ->
         publish.write_rejects(schema.to_arrow("rejects", m.rejects), out, run_id=ctx.run_id)
         info = manifest.run_info(m.inputs, outcome, m.rejects, unchanged=m.unchanged, published=published,
                                  quarantined=quarantined)
-        tables = {n: _concat(passed.pop(n), n) for n in schema.TABLES}
-        commit = publish.publish_run(tables, out, run_id=ctx.run_id, pipeline_version=ctx.pipeline_version,
+        commit = publish.publish_run(new_rows, out, run_id=ctx.run_id, pipeline_version=ctx.pipeline_version,
                                      run_info=info,
                                      pseudonymisation=card.pseudonymisation(ctx.authors_mode, ctx.author_key_source),
                                      after_commit=lambda _commit: _record_ledger(
                                          ledger_path if ledger_file is not None else None,
                                          outcome.critical_failed, ctx))
-        del tables
     stats = [asdict(s) for s in commit.stats]
 
     reasons: dict[str, int] = {}

@@ -7,6 +7,7 @@ keeps its old provenance, so re-running a batch rewrites nothing.
 """
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -28,19 +29,29 @@ def key(table: pa.Table, pk: tuple[str, ...]) -> pa.Array:
 def locate_existing(old_keys: dict[str, pa.Array], keys: pa.Array, rel: pa.Array):
     """Where the batch's keys already live, computed once for the whole batch.
 
-    ``old_keys``: per existing partition, its keys. Returns ({partition: mask of
-    its rows whose key now belongs to another partition}, per-batch-row "key
-    exists somewhere"): a key that moved (e.g. its year was corrected) must leave
-    its old partition or the dataset would hold it twice, and it counts as an
-    update, not an insert.
+    ``old_keys``: per existing partition, its keys. ``rel``: each batch row's partition folder
+    (strings, or dictionary-encoded). Returns ({partition: mask of its rows whose key now belongs
+    to another partition}, per-batch-row "key exists somewhere"): a key that moved (e.g. its year
+    was corrected) must leave its old partition or the dataset would hold it twice, and it counts
+    as an update, not an insert. Partitions are compared as integer codes: nothing per row but
+    the keys themselves.
     """
+    names = list(old_keys)
+    if isinstance(rel, pa.DictionaryArray):
+        dict_codes = pc.index_in(rel.dictionary, value_set=pa.array(names, pa.string()))
+        codes = pc.take(dict_codes, rel.indices)
+    else:
+        codes = pc.index_in(rel, value_set=pa.array(names, pa.string()))
+    codes = pc.fill_null(codes.cast(pa.int32()), -1)  # -1: a partition that does not exist yet
     ex_key = pa.chunked_array(list(old_keys.values()), pa.string())
-    ex_rel = pa.chunked_array([pa.array([d] * len(k), pa.string()) for d, k in old_keys.items()], pa.string())
-    target = pc.take(rel, pc.index_in(ex_key, value_set=keys))  # null: key not in this batch
-    moved = pc.fill_null(pc.not_equal(target, ex_rel), False)
+    ex_code = pa.array(np.repeat(np.arange(len(names), dtype=np.int32), [len(k) for k in old_keys.values()]),
+                       pa.int32())
+    target = pc.take(codes, pc.index_in(ex_key, value_set=keys))  # null: key not in this batch
+    moved = pc.fill_null(pc.not_equal(target, ex_code), False)
     moved_out, offset = {}, 0
     for d, k in old_keys.items():
-        m = moved.slice(offset, len(k)).combine_chunks()
+        m = moved.slice(offset, len(k))
+        m = m.combine_chunks() if isinstance(m, pa.ChunkedArray) else m
         offset += len(k)
         if pc.any(m).as_py():
             moved_out[d] = m
