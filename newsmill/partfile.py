@@ -8,9 +8,10 @@ changes anything compares it with the old row of the same key, fetched by
 position: the old file one row group at a time, the runs a record batch at a time.
 Memory: the keys of the partition, a row group, a record batch per source.
 
-Same semantics as ``upsert.merge`` on whole tables: a row whose content is equal
-but for ``upsert.VOLATILE`` keeps its old version; an unchanged partition is
-reported as such (and carried over by the caller).
+Upsert semantics (``newsmill.upsert``): a row whose content is equal but for
+``upsert.VOLATILE`` keeps its old version; an old row whose key comes again
+changed is replaced; an unchanged partition is reported as such (and carried
+over by the caller, as a hard link).
 """
 from __future__ import annotations
 

@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from newsmill import card, failpoints, manifest, partfile, upsert, versions

@@ -68,32 +68,6 @@ def row_groups(rel: pa.Array) -> dict[str, pa.Array]:
     return groups
 
 
-def merge(old: pa.Table, new: pa.Table, pk: tuple[str, ...], known: pa.Array):
-    """Merge new rows into a partition's old rows.
-
-    ``known``: per new row, whether its key exists anywhere in the dataset.
-    Returns (merged table or None when nothing changed, (inserted, updated, unchanged)).
-    """
-    old_keys, new_keys = key(old, pk), key(new, pk)
-    idx = pc.index_in(new_keys, value_set=old_keys)
-    matched = pc.is_valid(idx)
-    same = pa.array([False] * new.num_rows, pa.bool_())
-    if pc.any(matched).as_py():
-        m_idx = idx.filter(matched)
-        compare = [c for c in new.column_names if c not in VOLATILE]
-        equal_matched = rows_equal(old.take(m_idx).select(compare), new.filter(matched).select(compare))
-        # scatter the per-match result back onto all new rows
-        same = pc.replace_with_mask(same, matched, equal_matched)
-    n_unchanged = pc.sum(same).as_py() or 0
-    n_inserted = pc.sum(pc.invert(known)).as_py() or 0
-    counts = (n_inserted, new.num_rows - n_unchanged - n_inserted, n_unchanged)
-    if n_unchanged == new.num_rows:
-        return None, counts
-    changed = new.filter(pc.invert(same))
-    kept = old.filter(pc.invert(pc.is_in(old_keys, value_set=key(changed, pk))))
-    return pa.concat_tables([kept, changed]), counts
-
-
 def rows_equal(a: pa.Table, b: pa.Table) -> pa.Array:
     """Per-row equality, nulls equal to nulls (list columns compared in Python:
     pyarrow's comparison kernels do not take lists)."""
