@@ -95,7 +95,8 @@ class OldFile:
         check_compatible(self.pf.schema_arrow, s, path)
         self.rows = self.pf.metadata.num_rows
         md = self.pf.metadata
-        self.group_starts = np.concatenate([[0], np.cumsum([md.row_group(i).num_rows for i in range(md.num_row_groups)])])
+        sizes = [md.row_group(i).num_rows for i in range(md.num_row_groups)]
+        self.group_starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
     def columns(self, names: list[str]) -> pa.Table:
         return _stored(self.pf.read(columns=[n for n in names if n in self.pf.schema_arrow.names]), self.s, names)

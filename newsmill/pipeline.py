@@ -274,7 +274,8 @@ def run_batches(work: Plan, ctx: RunContext, area: staging.Area, *, workers: int
         results[i] = res
         progress.batch_done(len(work.batches[i]))
 
-    with progress.tracking(work), workers_mod.pool(n) as pool:
+    with progress.tracking(work), workers_mod.pool(n) as pool, \
+            workers_mod.warming(warm_validation if n > 1 else None):
         if pool is None:
             for i, batch in enumerate(work.batches):
                 collect(i, stage_batch(batch, ctx, expected[i], index=i, folder=str(area.path)))
@@ -283,6 +284,14 @@ def run_batches(work: Plan, ctx: RunContext, area: staging.Area, *, workers: int
                                                        folder=str(area.path)),
                                  len(work.batches), workers_mod.WINDOW_PER_WORKER * n, collect)
     return results
+
+
+def warm_validation() -> None:
+    """Great Expectations' import and context (~4-5 s), and the suites: done while workers extract."""
+    from newsmill import validate
+
+    empty = {n: schema.load(n).arrow().empty_table() for n in schema.TABLES}
+    validate.validate_tables(empty["articles"], empty["comments"])
 
 
 # --- finalize: the batches' records, validated chunk by chunk, published ----------------------

@@ -95,16 +95,19 @@ def run_batches(task, plan, ctx, area, *, workers: int | None = None, dask_worke
     with progress.tracking(plan):
         if not plan.batches:
             return []
+        from newsmill.pipeline import warm_validation
+
         runner = task_runner(dask_workers, address)
         if runner is not None:
             folder = None if address else str(area.path)
             width = local.WINDOW_PER_WORKER * (dask_workers or REMOTE_SLOTS)
-            with runner:
+            with runner, local.warming(warm_validation):
                 local.windowed(lambda i: runner.submit(task, params(i, folder)), len(plan.batches), width, collect)
             return results
         n = local.count(workers, len(plan.batches))
         width = local.WINDOW_PER_WORKER * n if n > 1 else 1  # in process: one batch at a time
-        with local.pool(n, ctx.run_id), ThreadPoolTaskRunner(max_workers=width) as threads:
+        with local.pool(n, ctx.run_id), ThreadPoolTaskRunner(max_workers=width) as threads, \
+                local.warming(warm_validation if n > 1 else None):
             local.windowed(lambda i: threads.submit(task, params(i, str(area.path))), len(plan.batches), width,
                            collect)
         return results

@@ -15,11 +15,13 @@ batch also stays in process: starting workers would cost more than they save.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import multiprocessing
 import os
 import queue
 import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
@@ -43,8 +45,52 @@ def _context():
     if sys.platform.startswith("linux") and "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(PRELOAD)  # no effect once the server runs (it lives as long as this process)
+        _stop_server_at_exit()
         return ctx
     return multiprocessing.get_context("spawn")
+
+
+_stopping = []
+
+
+def _stop_server_at_exit() -> None:
+    """The fork server outlives a run (the next run in this process reuses it) and would notice this
+    process' exit only after it: stop it at exit, so that nothing is left running."""
+    if _stopping:
+        return
+    _stopping.append(True)
+
+    def stop():
+        try:
+            from multiprocessing import forkserver
+
+            forkserver._forkserver._stop()  # CPython's own (test) API; absent elsewhere: it exits on its own
+        except Exception:  # noqa: BLE001
+            pass
+
+    atexit.register(stop)
+
+
+@contextmanager
+def warming(fn: Callable[[], Any] | None) -> Iterator[None]:
+    """Run ``fn`` in a thread for the length of the block (waited for at its end): slow imports
+    done while the workers extract, off the critical path. Its failure is only logged."""
+    if fn is None:
+        yield
+        return
+
+    def run():
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 (the real call later fails loudly if it must)
+            log.debug("warming up failed: %s", exc)
+
+    t = threading.Thread(target=run, name="newsmill-warm", daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        t.join()
 
 
 @contextmanager
