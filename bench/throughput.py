@@ -141,6 +141,7 @@ def worker_newsmill(system: str, corpus: Path, out: Path, batch_size: int | None
         _write_profile(prof, profile)
     summ = bl.summary_of(out) or {}
     st = timer.as_dict()
+    cpu = _tree_cpu_s()
     first = st["first_start_s"].get("start_run")
     last = st["last_end_s"].get("finalize")
     return {"system": system, "rc": rc, "pages": summ.get("inputs"),
@@ -150,7 +151,28 @@ def worker_newsmill(system: str, corpus: Path, out: Path, batch_size: int | None
             "rejected": summ.get("rejected"), "reject_reasons": summ.get("reject_reasons"),
             "newsmill_from": str(Path(cli.__file__).parent), "entry_s": entry, "cli_start_s": cli_start, "import_s": imp, "cli_main_s": run_s, "work_s": (last - first) if first is not None and last else None,
             "run_started_at_s": first, "worker_total_s": time.perf_counter() - t0, "stages": st,
-            "peak_rss_mb": bl.self_peak_rss_mb()}
+            "peak_rss_mb": bl.self_peak_rss_mb(), "cpu_s": cpu}
+
+
+def _tree_cpu_s() -> float:
+    """CPU seconds of this process and its descendants so far: worker processes (reaped by their fork
+    server: its children's times), the Prefect server, Dask. Unlike wall time, not inflated by other
+    users of the machine (on Linux with autogroup scheduling, a busy neighbour takes a whole
+    session's share: parallel speed-ups only show on an idle machine)."""
+    import psutil
+
+    def total(p) -> float:
+        t = p.cpu_times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    me = psutil.Process()
+    cpu = total(me)
+    for c in me.children(recursive=True):
+        try:
+            cpu += total(c)
+        except psutil.Error:
+            pass
+    return round(cpu, 2)
 
 
 def _write_profile(prof, base: Path) -> None:
@@ -261,10 +283,13 @@ def aggregate(rows: list[dict]) -> dict:
                 continue
             w = [r["result"] for r in rs]
             pages = w[0].get("pages") or 0
+            cpus = [x.get("cpu_s") for x in w if x.get("cpu_s")]
             a = {"runs": len(rs), "pages": pages, "comments": w[0].get("comments"),
                  "wall_s": bl.median([r["wall_s"] for r in rs]), "wall_each": [round(r["wall_s"], 1) for r in rs],
                  "work_s": bl.median([x.get("work_s") for x in w]), "peak_rss_mb": bl.median([x["peak_rss_mb"] for x in w]),
-                 "peak_tree_mb": bl.median([r["peak_tree_mb"] for r in rs])}
+                 "peak_tree_mb": bl.median([r["peak_tree_mb"] for r in rs]),
+                 "cpu_s": bl.median(cpus) if cpus else None,
+                 "load_1m": [r.get("loadavg_1m") for r in rs]}
             a["pages_per_s_wall"] = pages / a["wall_s"] if a["wall_s"] else None
             a["pages_per_s_work"] = pages / a["work_s"] if a["work_s"] else None
             if a["comments"] is not None:
@@ -299,7 +324,8 @@ def aggregate(rows: list[dict]) -> dict:
 
 def markdown(agg: dict) -> str:
     lines = [("| N | system | runs | pages | comments | wall s (median) | pages/s wall | pages/s work | comments/s | "
-              "peak RSS MB (worker) | peak RSS MB (tree) |"), "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "CPU s (tree) | peak RSS MB (worker) | peak RSS MB (tree) | load 1 min |"),
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for n, g in agg.items():
         for s in SYSTEMS:
             if s in g:
@@ -307,12 +333,13 @@ def markdown(agg: dict) -> str:
                 f = lambda v, p=1: "-" if v is None else f"{v:.{p}f}"
                 lines.append(f"| {n} | {s} | {a['runs']} | {a['pages']} | {a['comments'] if a['comments'] is not None else '-'} | "
                              f"{f(a['wall_s'])} ({' '.join(map(str, a['wall_each']))}) | {f(a['pages_per_s_wall'])} | "
-                             f"{f(a['pages_per_s_work'])} | {f(a.get('comments_per_s_wall'))} | {f(a['peak_rss_mb'], 0)} | "
-                             f"{f(a['peak_tree_mb'], 0)} |")
+                             f"{f(a['pages_per_s_work'])} | {f(a.get('comments_per_s_wall'))} | {f(a.get('cpu_s'))} | "
+                             f"{f(a['peak_rss_mb'], 0)} | {f(a['peak_tree_mb'], 0)} | "
+                             f"{' '.join(str(x) for x in a.get('load_1m') or [])} |")
     lines.append("")
     for n, g in agg.items():
         for k in sorted(k for k in g if k not in SYSTEMS):
-                lines.append(f"- N={n} {k}: {g[k]:.3f}")
+            lines.append(f"- N={n} {k}: {g[k]:.3f}")
         for s in SYSTEMS[1:]:
             if s in g and "stages_median_s" in g[s]:
                 st = ", ".join(f"{k} {v}" for k, v in g[s]["stages_median_s"].items())
