@@ -103,6 +103,7 @@ def worker_newsmill(system: str, corpus: Path, out: Path, batch_size: int | None
     s = time.perf_counter()
     from newsmill import cli
     timer.instrument_newsmill()  # imports pipeline, validate (pandas, pyarrow), publish, report
+    batches = _batch_times()
     imp = {"newsmill": time.perf_counter() - s}
     if not system.startswith("lib"):
         s = time.perf_counter()
@@ -151,7 +152,27 @@ def worker_newsmill(system: str, corpus: Path, out: Path, batch_size: int | None
             "rejected": summ.get("rejected"), "reject_reasons": summ.get("reject_reasons"),
             "newsmill_from": str(Path(cli.__file__).parent), "entry_s": entry, "cli_start_s": cli_start, "import_s": imp, "cli_main_s": run_s, "work_s": (last - first) if first is not None and last else None,
             "run_started_at_s": first, "worker_total_s": time.perf_counter() - t0, "stages": st,
-            "peak_rss_mb": bl.self_peak_rss_mb(), "cpu_s": cpu}
+            "peak_rss_mb": bl.self_peak_rss_mb(), "cpu_s": cpu, "batches": batches}
+
+
+def _batch_times() -> dict:
+    """Sums of the batches' own wall and CPU seconds, as their handles report them (batches run in
+    worker processes, out of reach of the timing shims; revisions without the fields give 0)."""
+    from newsmill import pipeline
+
+    acc = {"n": 0, "wall_s": 0.0, "cpu_s": 0.0}
+    real = pipeline.finalize
+
+    def finalize(results, *a, **kw):
+        for r in results:
+            if hasattr(r, "cpu_seconds"):
+                acc["n"] += 1
+                acc["wall_s"] += r.seconds
+                acc["cpu_s"] += r.cpu_seconds
+        return real(results, *a, **kw)
+
+    pipeline.finalize = finalize
+    return acc
 
 
 def _tree_cpu_s() -> float:

@@ -247,7 +247,10 @@ def stage_batch(uris: list[str], ctx: RunContext, expected: dict[str, str] | Non
                 folder: str | None = None) -> staging.StagedBatch:
     """The batch task: :func:`process_batch`, its records written to the run's staging ``folder`` (None:
     returned inline, for a worker that cannot reach it); returns the small handle."""
-    return staging.stage(process_batch(uris, ctx, expected), index, folder)
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = staging.stage(process_batch(uris, ctx, expected), index, folder)
+    out.seconds, out.cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
+    return out
 
 
 def run(paths: list[str], settings: Settings) -> RunSummary:

@@ -55,6 +55,8 @@ class StagedBatch:
     nbytes: int = 0  # in-memory size of the articles and comments (what a chunk of validation holds)
     files: dict[str, str] = field(default_factory=dict)  # kind -> IPC file (absolute path)
     inline: dict[str, bytes] | None = None  # kind -> IPC bytes, when the task had no area to write to
+    seconds: float = 0.0  # the batch's wall time in its worker, and its CPU time (for benchmarks and logs)
+    cpu_seconds: float = 0.0
 
 
 def area_path(output_dir, run_id: str) -> Path:
