@@ -41,13 +41,34 @@ def count(workers: int | None, batches: int) -> int:
     return max(1, min(int(n), batches))
 
 
+# A worker per CPU must not start a thread per CPU of its own: OpenBLAS (numpy, used by language
+# detection) otherwise runs a thread pool whose threads spin while waiting, on every core.
+SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def _context():
     if sys.platform.startswith("linux") and "forkserver" in multiprocessing.get_all_start_methods():
+        from multiprocessing import forkserver
+
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(PRELOAD)  # no effect once the server runs (it lives as long as this process)
+        with _environment(SINGLE_THREADED):  # read by the server's imports, inherited by every worker
+            forkserver.ensure_running()
         _stop_server_at_exit()
         return ctx
     return multiprocessing.get_context("spawn")
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """These variables (unless already set) for processes started in the block, not for this one's later ones."""
+    added = {k: v for k, v in values.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
 
 
 _stopping = []
