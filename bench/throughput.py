@@ -280,7 +280,10 @@ def measure(n: int, systems: list[str], repeats: int, batch_size: int | None, ti
             cmd = [bl.PY, str(Path(__file__).resolve()), "--worker", system, "--corpus", str(corpus),
                    "--out", str(out)] + (["--batch-size", str(batch_size)] if batch_size else [])
             load = os.getloadavg()[0]
-            res = bl.run_measured(cmd, env=bl.bench_env(), cwd=out, timeout=timeout)
+            env = bl.bench_env()
+            # a temporary Prefect server on a busy machine can take longer than Prefect's 20 s to answer
+            env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+            res = bl.run_measured(cmd, env=env, cwd=out, timeout=timeout)
             shutil.rmtree(out, ignore_errors=True)
             row = {"n": n, "round": r, "system": system, "loadavg_1m": round(load, 2), **res}
             rows.append(row)
