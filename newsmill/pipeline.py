@@ -450,34 +450,36 @@ def _concat(parts: list[pa.Table], name: str) -> pa.Table:
     return pa.concat_tables(parts) if parts else schema.load(name).arrow().empty_table()
 
 
-def finalize(results: list, ctx: RunContext, *, started: float | None = None) -> RunSummary:
-    """Validate everything the batches produced, publish what passed, quarantine the rest, report.
+@dataclass
+class _Validated:
+    outcome: object  # validate.ValidationOutcome of the whole run (its tables empty: the rows are in ``rows``)
+    rows: dict[str, NewRows]  # rows that passed, as sorted runs on disk, ready to publish
+    published: dict[str, int]
+    quarantined: dict[str, int]
+    ledger: Path | None  # the ledger rows to record once the publish commits
 
-    ``results``: per batch in plan order, a ``staging.StagedBatch`` or an in-memory ``BatchResult``.
-    The records are read back chunk by chunk (``CHUNK_BYTES``); see ``newsmill.chunkvalidation``.
-    """
-    from newsmill import card, chunkvalidation, manifest, publish, report, validate
 
-    started = started or time.monotonic()
-    out = Path(ctx.output_dir)
+def _validate(m: _Merged, ctx: RunContext, area: staging.Area) -> _Validated:
+    """Validate the run chunk by chunk (see ``newsmill.chunkvalidation``): quarantine files written,
+    passed rows staged for the publish, ledger rows staged for after it."""
+    from newsmill import chunkvalidation, publish, validate
+
     params = {"min_date": ctx.min_date, "max_days_before_article": ctx.max_days_before_article,
               "ui_artifact_regex": profiles.ui_artifact_regex(ctx.profiles_dir)}
     now = datetime.now(timezone.utc)  # one reference time for every chunk
-    with staging.area(ctx.output_dir, ctx.run_id) as area:
-        m = _merge(_staged(results, area), ctx)
-        uniq = chunkvalidation.Uniqueness(chunkvalidation.unique_checks())
-        for pos in range(len(m.batches)):
-            for name in schema.TABLES:
-                if m.batches[pos].rows.get(name):
-                    uniq.add(name, _batch_rows(m, pos, name, uniq.columns(name)))
-        uniq.finish()
+    uniq = chunkvalidation.Uniqueness(chunkvalidation.unique_checks())
+    for pos in range(len(m.batches)):
+        for name in schema.TABLES:
+            if m.batches[pos].rows.get(name):
+                uniq.add(name, _batch_rows(m, pos, name, uniq.columns(name)))
+    uniq.finish()
 
-        merger = chunkvalidation.Merger()
-        published = dict.fromkeys(schema.TABLES, 0)
-        quarantined = dict.fromkeys(schema.TABLES, 0)
-        new_rows = {n: NewRows(n, area.file("publish")) for n in schema.TABLES}  # sorted runs on disk
-        quarantine = {n: publish.SideFile(n, out, run_id=ctx.run_id) for n in schema.TABLES}
-        ledger_path, ledger_file = area.file("ledger.arrow"), None
+    merger = chunkvalidation.Merger()
+    v = _Validated(None, {n: NewRows(n, area.file("publish")) for n in schema.TABLES},
+                   dict.fromkeys(schema.TABLES, 0), dict.fromkeys(schema.TABLES, 0), None)
+    quarantine = {n: publish.SideFile(n, Path(ctx.output_dir), run_id=ctx.run_id) for n in schema.TABLES}
+    ledger_file = None
+    try:
         for chunk in _chunks(m, CHUNK_BYTES):
             tables = {n: _concat([_batch_rows(m, p, n) for p in chunk], n) for n in schema.TABLES}
             outcome = None
@@ -486,41 +488,60 @@ def finalize(results: list, ctx: RunContext, *, started: float | None = None) ->
                 outcome = chunkvalidation.apply_uniqueness(outcome, uniq)
                 merger.add(outcome, {n: t.num_rows for n, t in tables.items()})
                 for n in schema.TABLES:
-                    t = getattr(outcome, n)
-                    published[n] += t.num_rows
-                    new_rows[n].add(t)
+                    v.published[n] += getattr(outcome, n).num_rows
+                    v.rows[n].add(getattr(outcome, n))
                     q = outcome.quarantine.get(n)
                     if q is not None and q.num_rows:
-                        quarantined[n] += q.num_rows
+                        v.quarantined[n] += q.num_rows
                         quarantine[n].add(q)
             del tables
             rows = _ledger_rows(m, chunk, outcome)
             if rows is not None and rows.num_rows:
                 if ledger_file is None:
-                    ledger_file = pa.ipc.new_file(str(ledger_path), rows.schema)
+                    v.ledger = area.file("ledger.arrow")
+                    ledger_file = pa.ipc.new_file(str(v.ledger), rows.schema)
                 ledger_file.write_table(rows)
             del outcome
         if merger.outcomes is None:  # nothing to validate: the suites' (empty) results still go in the report
             empty = {n: schema.load(n).arrow().empty_table() for n in schema.TABLES}
             merger.add(validate.validate_tables(empty["articles"], empty["comments"], params=params, now=now), {})
-        if ledger_file is not None:
-            ledger_file.close()
         merger.uniqueness(uniq)
-        outcome = merger.result(schema.load("articles").arrow().empty_table(),
-                                schema.load("comments").arrow().empty_table(), {})
-
-        # per-run side files first; then both tables commit together as one version (the last step)
         for w in quarantine.values():
             w.close()
+    except BaseException:
+        for w in quarantine.values():
+            w.abort()
+        raise
+    finally:
+        if ledger_file is not None:
+            ledger_file.close()
+    v.outcome = merger.result(schema.load("articles").arrow().empty_table(),
+                              schema.load("comments").arrow().empty_table(), {})
+    return v
+
+
+def finalize(results: list, ctx: RunContext, *, started: float | None = None) -> RunSummary:
+    """Validate everything the batches produced, publish what passed, quarantine the rest, report.
+
+    ``results``: per batch in plan order, a ``staging.StagedBatch`` or an in-memory ``BatchResult``.
+    The records are read back chunk by chunk (``CHUNK_BYTES``); memory does not grow with the run.
+    """
+    from newsmill import card, manifest, publish, report
+
+    started = started or time.monotonic()
+    out = Path(ctx.output_dir)
+    with staging.area(ctx.output_dir, ctx.run_id) as area:
+        m = _merge(_staged(results, area), ctx)
+        v = _validate(m, ctx, area)  # quarantine files written: per-run side files come first
         publish.write_rejects(schema.to_arrow("rejects", m.rejects), out, run_id=ctx.run_id)
-        info = manifest.run_info(m.inputs, outcome, m.rejects, unchanged=m.unchanged, published=published,
-                                 quarantined=quarantined)
-        commit = publish.publish_run(new_rows, out, run_id=ctx.run_id, pipeline_version=ctx.pipeline_version,
+        info = manifest.run_info(m.inputs, v.outcome, m.rejects, unchanged=m.unchanged, published=v.published,
+                                 quarantined=v.quarantined)
+        # both tables commit together as one version (the last step)
+        commit = publish.publish_run(v.rows, out, run_id=ctx.run_id, pipeline_version=ctx.pipeline_version,
                                      run_info=info,
                                      pseudonymisation=card.pseudonymisation(ctx.authors_mode, ctx.author_key_source),
-                                     after_commit=lambda _commit: _record_ledger(
-                                         ledger_path if ledger_file is not None else None,
-                                         outcome.critical_failed, ctx))
+                                     after_commit=lambda _commit: _record_ledger(v.ledger, v.outcome.critical_failed,
+                                                                                 ctx))
     stats = [asdict(s) for s in commit.stats]
 
     reasons: dict[str, int] = {}
@@ -531,22 +552,23 @@ def finalize(results: list, ctx: RunContext, *, started: float | None = None) ->
         output_dir=ctx.output_dir,
         report_dir=str(out / "reports" / ctx.run_id),
         inputs=m.inputs,
-        articles_published=published["articles"],
-        comments_published=published["comments"],
-        articles_quarantined=quarantined["articles"],
-        comments_quarantined=quarantined["comments"],
+        articles_published=v.published["articles"],
+        comments_published=v.published["comments"],
+        articles_quarantined=v.quarantined["articles"],
+        comments_quarantined=v.quarantined["comments"],
         rejected=len(m.rejects),
-        critical_failed=outcome.critical_failed,
-        accounting_ok=m.inputs == published["articles"] + quarantined["articles"] + len(m.rejects) + m.unchanged,
+        critical_failed=v.outcome.critical_failed,
+        accounting_ok=m.inputs == (v.published["articles"] + v.quarantined["articles"] + len(m.rejects)
+                                   + m.unchanged),
         seconds=0.0,
         reject_reasons=reasons,
         skipped_records=m.skipped,
-        failed_expectations=[asdict(o) for o in outcome.outcomes if not o.success],
+        failed_expectations=[asdict(o) for o in v.outcome.outcomes if not o.success],
         publish=stats,
         authors_mode=ctx.authors_mode,
         author_key_source=ctx.author_key_source,
         unchanged_inputs=m.unchanged,
     )
     summary.seconds = round(time.monotonic() - started, 3)
-    report.write_report(summary, outcome, Path(summary.report_dir))
+    report.write_report(summary, v.outcome, Path(summary.report_dir))
     return summary

@@ -220,6 +220,15 @@ class SideFile:
         self._writer.write_table(t)
         self.rows += t.num_rows
 
+    def abort(self) -> None:
+        """Nothing of this file reaches the output (an error before it was complete)."""
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            finally:
+                _clean_staging(self._tmp.parent)
+                self._writer = None
+
     def close(self) -> Path | None:
         if self._writer is None:
             return None
