@@ -15,9 +15,14 @@ so that machine load hits all of them alike:
   Timed: the loop only (the floor any pipeline built on trafilatura pays).
 - ``lib``:  ``newsmill run CORPUS --no-prefect`` (``pipeline.run``: plain loop, no Prefect).
 - ``flow``: ``newsmill run CORPUS`` (the Prefect flow on Prefect's temporary local server).
-- ``dask1``, ``dask2``: ``newsmill run CORPUS --workers 1|2`` (batch tasks on a local Dask cluster), for a
-  CLI that has ``--workers``; not in the default set. Their batch stages run in the Dask workers, out of
-  reach of the timing shims: compare wall times.
+- ``lib1``, ``lib2``: ``newsmill run CORPUS --no-prefect --workers 1|2`` (batches in 1 process, or 2 worker
+  processes; ``lib`` leaves the default, one per CPU), for a CLI whose ``--no-prefect`` takes ``--workers``.
+- ``flow1``, ``flow2``: ``newsmill run CORPUS --workers 1|2`` (what ``--workers`` means depends on the revision:
+  worker processes, or, before the streaming rework, a local Dask cluster).
+- ``dask1``, ``dask2``: ``newsmill run CORPUS`` with ``NEWSMILL_DASK_WORKERS=1|2`` (``[dask] workers``: batch
+  tasks on a local Dask cluster; the same in every revision that has ``[dask]``).
+  None of these is in the default set. Batches that run in other processes are out of reach of the
+  timing shims: compare wall and work times.
 
 ``lib`` and ``flow`` call ``newsmill.cli.main`` inside a worker process that wraps the pipeline's
 functions (``pipeline.plan``, ``process_batch``, ``finalize``, ``validate.validate_tables``,
@@ -39,7 +44,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _benchlib as bl
 
-SYSTEMS = ("bare", "lib", "flow", "dask1", "dask2")  # daskN: `newsmill run --workers N` (when the CLI has it)
+SYSTEMS = ("bare", "lib", "flow", "lib1", "lib2", "flow1", "flow2", "dask1", "dask2")
+PAIRS = (("lib2", "lib1"), ("flow2", "flow1"), ("dask2", "dask1"))  # speed-up of 2 workers over 1
 
 
 # --------------------------------------------------------------------------- workers (one process each)
@@ -97,8 +103,9 @@ def worker_newsmill(system: str, corpus: Path, out: Path, batch_size: int | None
     s = time.perf_counter()
     from newsmill import cli
     timer.instrument_newsmill()  # imports pipeline, validate (pandas, pyarrow), publish, report
+    batches = _batch_times()
     imp = {"newsmill": time.perf_counter() - s}
-    if system != "lib":
+    if not system.startswith("lib"):
         s = time.perf_counter()
         import flows.newsmill_flow  # noqa: F401 - prefect
         imp["prefect+flow"] = time.perf_counter() - s
@@ -108,10 +115,12 @@ def worker_newsmill(system: str, corpus: Path, out: Path, batch_size: int | None
     argv = ["run", str(corpus), "--output", str(out)]
     if batch_size:
         argv += ["--batch-size", str(batch_size)]
-    if system == "lib":
+    if system.startswith("lib"):
         argv.append("--no-prefect")
+    if system[-1].isdigit() and not system.startswith("dask"):
+        argv += ["--workers", system[-1]]
     elif system.startswith("dask"):
-        argv += ["--workers", system[4:]]
+        os.environ["NEWSMILL_DASK_WORKERS"] = system[4:]
     prof = None
     if profile is not None:
         from pyinstrument import Profiler
@@ -133,6 +142,7 @@ def worker_newsmill(system: str, corpus: Path, out: Path, batch_size: int | None
         _write_profile(prof, profile)
     summ = bl.summary_of(out) or {}
     st = timer.as_dict()
+    cpu = _tree_cpu_s()
     first = st["first_start_s"].get("start_run")
     last = st["last_end_s"].get("finalize")
     return {"system": system, "rc": rc, "pages": summ.get("inputs"),
@@ -142,7 +152,48 @@ def worker_newsmill(system: str, corpus: Path, out: Path, batch_size: int | None
             "rejected": summ.get("rejected"), "reject_reasons": summ.get("reject_reasons"),
             "newsmill_from": str(Path(cli.__file__).parent), "entry_s": entry, "cli_start_s": cli_start, "import_s": imp, "cli_main_s": run_s, "work_s": (last - first) if first is not None and last else None,
             "run_started_at_s": first, "worker_total_s": time.perf_counter() - t0, "stages": st,
-            "peak_rss_mb": bl.self_peak_rss_mb()}
+            "peak_rss_mb": bl.self_peak_rss_mb(), "cpu_s": cpu, "batches": batches}
+
+
+def _batch_times() -> dict:
+    """Sums of the batches' own wall and CPU seconds, as their handles report them (batches run in
+    worker processes, out of reach of the timing shims; revisions without the fields give 0)."""
+    from newsmill import pipeline
+
+    acc = {"n": 0, "wall_s": 0.0, "cpu_s": 0.0}
+    real = pipeline.finalize
+
+    def finalize(results, *a, **kw):
+        for r in results:
+            if hasattr(r, "cpu_seconds"):
+                acc["n"] += 1
+                acc["wall_s"] += r.seconds
+                acc["cpu_s"] += r.cpu_seconds
+        return real(results, *a, **kw)
+
+    pipeline.finalize = finalize
+    return acc
+
+
+def _tree_cpu_s() -> float:
+    """CPU seconds of this process and its descendants so far: worker processes (reaped by their fork
+    server: its children's times), the Prefect server, Dask. Unlike wall time, not inflated by other
+    users of the machine (on Linux with autogroup scheduling, a busy neighbour takes a whole
+    session's share: parallel speed-ups only show on an idle machine)."""
+    import psutil
+
+    def total(p) -> float:
+        t = p.cpu_times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    me = psutil.Process()
+    cpu = total(me)
+    for c in me.children(recursive=True):
+        try:
+            cpu += total(c)
+        except psutil.Error:
+            pass
+    return round(cpu, 2)
 
 
 def _write_profile(prof, base: Path) -> None:
@@ -229,7 +280,10 @@ def measure(n: int, systems: list[str], repeats: int, batch_size: int | None, ti
             cmd = [bl.PY, str(Path(__file__).resolve()), "--worker", system, "--corpus", str(corpus),
                    "--out", str(out)] + (["--batch-size", str(batch_size)] if batch_size else [])
             load = os.getloadavg()[0]
-            res = bl.run_measured(cmd, env=bl.bench_env(), cwd=out, timeout=timeout)
+            env = bl.bench_env()
+            # a temporary Prefect server on a busy machine can take longer than Prefect's 20 s to answer
+            env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+            res = bl.run_measured(cmd, env=env, cwd=out, timeout=timeout)
             shutil.rmtree(out, ignore_errors=True)
             row = {"n": n, "round": r, "system": system, "loadavg_1m": round(load, 2), **res}
             rows.append(row)
@@ -253,10 +307,13 @@ def aggregate(rows: list[dict]) -> dict:
                 continue
             w = [r["result"] for r in rs]
             pages = w[0].get("pages") or 0
+            cpus = [x.get("cpu_s") for x in w if x.get("cpu_s")]
             a = {"runs": len(rs), "pages": pages, "comments": w[0].get("comments"),
                  "wall_s": bl.median([r["wall_s"] for r in rs]), "wall_each": [round(r["wall_s"], 1) for r in rs],
                  "work_s": bl.median([x.get("work_s") for x in w]), "peak_rss_mb": bl.median([x["peak_rss_mb"] for x in w]),
-                 "peak_tree_mb": bl.median([r["peak_tree_mb"] for r in rs])}
+                 "peak_tree_mb": bl.median([r["peak_tree_mb"] for r in rs]),
+                 "cpu_s": bl.median(cpus) if cpus else None,
+                 "load_1m": [r.get("loadavg_1m") for r in rs]}
             a["pages_per_s_wall"] = pages / a["wall_s"] if a["wall_s"] else None
             a["pages_per_s_work"] = pages / a["work_s"] if a["work_s"] else None
             if a["comments"] is not None:
@@ -275,20 +332,24 @@ def aggregate(rows: list[dict]) -> dict:
                 if s in g:
                     g[f"{s}_vs_bare_wall"] = g[s]["pages_per_s_wall"] / g["bare"]["pages_per_s_work"]
                     g[f"{s}_vs_bare_work"] = g[s]["pages_per_s_work"] / g["bare"]["pages_per_s_work"]
-        if "dask1" in g and "dask2" in g:
-            g["dask2_vs_dask1_wall"] = g["dask1"]["wall_s"] / g["dask2"]["wall_s"]
-            if g["dask1"]["work_s"] and g["dask2"]["work_s"]:
-                g["dask2_vs_dask1_work"] = g["dask1"]["work_s"] / g["dask2"]["work_s"]
-        if "lib" in g and "flow" in g:
-            g["prefect_overhead_wall"] = (g["flow"]["wall_s"] - g["lib"]["wall_s"]) / g["flow"]["wall_s"]
-            if g["flow"]["work_s"] and g["lib"]["work_s"]:
-                g["prefect_overhead_work"] = (g["flow"]["work_s"] - g["lib"]["work_s"]) / g["flow"]["work_s"]
+        for two, one in PAIRS:
+            if one in g and two in g:
+                g[f"{two}_vs_{one}_wall"] = g[one]["wall_s"] / g[two]["wall_s"]
+                if g[one]["work_s"] and g[two]["work_s"]:
+                    g[f"{two}_vs_{one}_work"] = g[one]["work_s"] / g[two]["work_s"]
+        for suffix in ("", "1", "2"):  # same number of workers with and without Prefect
+            fl, lb = g.get("flow" + suffix), g.get("lib" + suffix)
+            if fl and lb:
+                g[f"prefect_overhead{suffix}_wall"] = (fl["wall_s"] - lb["wall_s"]) / fl["wall_s"]
+                if fl["work_s"] and lb["work_s"]:
+                    g[f"prefect_overhead{suffix}_work"] = (fl["work_s"] - lb["work_s"]) / fl["work_s"]
     return agg
 
 
 def markdown(agg: dict) -> str:
     lines = [("| N | system | runs | pages | comments | wall s (median) | pages/s wall | pages/s work | comments/s | "
-              "peak RSS MB (worker) | peak RSS MB (tree) |"), "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "CPU s (tree) | peak RSS MB (worker) | peak RSS MB (tree) | load 1 min |"),
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for n, g in agg.items():
         for s in SYSTEMS:
             if s in g:
@@ -296,14 +357,13 @@ def markdown(agg: dict) -> str:
                 f = lambda v, p=1: "-" if v is None else f"{v:.{p}f}"
                 lines.append(f"| {n} | {s} | {a['runs']} | {a['pages']} | {a['comments'] if a['comments'] is not None else '-'} | "
                              f"{f(a['wall_s'])} ({' '.join(map(str, a['wall_each']))}) | {f(a['pages_per_s_wall'])} | "
-                             f"{f(a['pages_per_s_work'])} | {f(a.get('comments_per_s_wall'))} | {f(a['peak_rss_mb'], 0)} | "
-                             f"{f(a['peak_tree_mb'], 0)} |")
+                             f"{f(a['pages_per_s_work'])} | {f(a.get('comments_per_s_wall'))} | {f(a.get('cpu_s'))} | "
+                             f"{f(a['peak_rss_mb'], 0)} | {f(a['peak_tree_mb'], 0)} | "
+                             f"{' '.join(str(x) for x in a.get('load_1m') or [])} |")
     lines.append("")
     for n, g in agg.items():
-        for k in ("lib_vs_bare_wall", "lib_vs_bare_work", "flow_vs_bare_wall", "flow_vs_bare_work",
-                  "prefect_overhead_wall", "prefect_overhead_work", "dask2_vs_dask1_wall", "dask2_vs_dask1_work"):
-            if k in g:
-                lines.append(f"- N={n} {k}: {g[k]:.3f}")
+        for k in sorted(k for k in g if k not in SYSTEMS):
+            lines.append(f"- N={n} {k}: {g[k]:.3f}")
         for s in SYSTEMS[1:]:
             if s in g and "stages_median_s" in g[s]:
                 st = ", ".join(f"{k} {v}" for k, v in g[s]["stages_median_s"].items())
@@ -327,7 +387,7 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 2)[2])
     ap.add_argument("--pages", type=int, nargs="+", default=[1000], help="corpus sizes N (default 1000)")
     ap.add_argument("--systems", default="bare,lib,flow",
-                    help="comma list of bare, lib, flow, dask1, dask2 (default bare,lib,flow)")
+                    help=f"comma list of {', '.join(SYSTEMS)} (default bare,lib,flow)")
     ap.add_argument("--repeats", type=int, default=3, help="rounds per N (default 3)")
     ap.add_argument("--batch-size", type=int, default=None, help="pages per task (default: newsmill's)")
     ap.add_argument("--timeout", type=float, default=7200, help="seconds per measured process (default 7200)")

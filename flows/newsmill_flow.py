@@ -2,7 +2,8 @@
 
 One task per batch of pages (never per record: each task run costs the
 Prefect server ~30 ms of CPU and ~20 KB of database), then one task that
-validates everything and publishes atomically.
+validates everything and publishes atomically. A batch task's records go to the
+run's staging area on disk; the task returns a small handle (``newsmill.staging``).
 """
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from newsmill import pipeline, remote, scaleout
+from newsmill import pipeline, remote, scaleout, staging, workers
 from newsmill.config import load_settings, output_location
 
 
 @task(name="extract-clean-batch", cache_policy=NO_CACHE)
-def extract_batch(uris: list[str], ctx: pipeline.RunContext, expected: dict | None = None) -> pipeline.BatchResult:
-    return pipeline.process_batch(uris, ctx, expected)
+def extract_batch(uris: list[str], ctx: pipeline.RunContext, expected: dict | None = None, index: int = 0,
+                  folder: str | None = None) -> staging.StagedBatch:
+    """On the run's worker processes when this process has them (``newsmill.workers``), else here
+    (a Dask worker, or ``workers=1``)."""
+    return workers.call(ctx.run_id, pipeline.stage_batch, uris, ctx, expected, index=index, folder=folder)
 
 
 @task(name="fetch-sources", cache_policy=NO_CACHE)
@@ -28,7 +32,7 @@ def fetch_sources(sources, settings, ctx: pipeline.RunContext):
 
 
 @task(name="validate-publish", cache_policy=NO_CACHE)
-def validate_and_publish(results: list[pipeline.BatchResult], ctx: pipeline.RunContext, started: float) -> dict:
+def validate_and_publish(results: list, ctx: pipeline.RunContext, started: float) -> dict:
     return remote.push_run(ctx, pipeline.finalize(results, ctx, started=started)).to_dict()
 
 
@@ -38,8 +42,8 @@ def newsmill_flow(paths: list[str], output_dir: str | None = None, batch_size: i
                   dask_address: str | None = None) -> dict:
     """Extract -> clean (per batch) -> validate -> publish; returns the run summary.
 
-    Incremental unless ``full``; batch tasks on Dask with ``workers`` (a local cluster) or
-    ``dask_address`` (an existing one), else as the project file's [dask] table says.
+    Incremental unless ``full``; batch tasks on ``workers`` local processes (default: one per CPU),
+    or on Dask with ``dask_address`` (an existing cluster) or the project file's [dask] table.
     """
     started = time.monotonic()
     settings = load_settings(Path(project_file) if project_file else None)
@@ -50,6 +54,7 @@ def newsmill_flow(paths: list[str], output_dir: str | None = None, batch_size: i
     paths, live = pipeline.resolve_inputs(paths, settings)  # no PATH: the project file's inputs and sources
     fetched = fetch_sources(live, settings, ctx) if live else None
     work = pipeline.plan(paths, settings.batch_size, ctx, fetched)
-    results = scaleout.run_batches(extract_batch, work, ctx, workers=settings.dask.workers,
-                                   address=settings.dask.address)
-    return validate_and_publish([work.listed, *results], ctx, started)
+    with staging.area(ctx.output_dir, ctx.run_id) as area:
+        results = scaleout.run_batches(extract_batch, work, ctx, area, workers=settings.workers,
+                                       dask_workers=settings.dask.workers, address=settings.dask.address)
+        return validate_and_publish([work.listed, *results], ctx, started)

@@ -94,9 +94,11 @@ def cmd_run(args) -> int:
     except ConfigError as exc:
         print(f"newsmill: {exc}", file=sys.stderr)
         return 2
-    if args.no_prefect and (args.workers or args.dask):
-        print("newsmill: --workers/--dask run the batch tasks on Dask through Prefect: drop --no-prefect",
-              file=sys.stderr)
+    if args.no_prefect and args.dask:
+        print("newsmill: --dask runs the batch tasks on Dask through Prefect: drop --no-prefect", file=sys.stderr)
+        return 2
+    if args.workers is not None and args.dask:
+        print("newsmill: give --workers (local processes) or --dask (an existing cluster), not both", file=sys.stderr)
         return 2
     from newsmill import progress
     from newsmill.remote import RemoteError
@@ -108,7 +110,9 @@ def cmd_run(args) -> int:
             with progress.display(args.progress):
                 summary = pipeline.run(paths, settings.with_overrides(output_dir=output, batch_size=args.batch_size,
                                                                       authors=args.authors
-                                                                      ).with_run_options(full=args.full)).to_dict()
+                                                                      ).with_run_options(full=args.full,
+                                                                                         workers=args.workers)
+                                       ).to_dict()
         else:
             from newsmill import server
 
@@ -307,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--full", action="store_true",
                      help="reprocess every input, also those an earlier run already processed with the same bytes")
     run.add_argument("--workers", type=int, metavar="N",
-                     help="run the batch tasks on a local Dask cluster of N worker processes")
+                     help="worker processes for the batches (default: one per CPU; 1: all in this process)")
     run.add_argument("--dask", metavar="ADDRESS",
                      help="run the batch tasks on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (its workers "
                           "need PREFECT_API_URL of a Prefect server)")

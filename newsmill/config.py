@@ -325,6 +325,7 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)  # [schedule] table: newsmill serve
     dask: DaskSettings = field(default_factory=DaskSettings)  # [dask] table: batch tasks on Dask
     output: OutputSettings = field(default_factory=OutputSettings)  # [output] table: remote output URLs
+    workers: int | None = None  # worker processes for the batches (newsmill.workers): None = one per CPU, 1 = in process
 
     def __post_init__(self):
         if self.authors not in AUTHOR_MODES:
@@ -336,10 +337,12 @@ class Settings:
     def with_run_options(self, *, full: bool = False, workers: int | None = None,
                          dask_address: str | None = None) -> "Settings":
         """Command-line options of a run over the layers below: ``full`` turns incremental runs off;
-        ``workers`` or ``dask_address`` replace the [dask] table as a whole."""
+        ``workers`` sets the worker processes; ``dask_address`` replaces the [dask] table as a whole."""
         out = replace(self, incremental=False) if full else self
-        if workers is not None or dask_address is not None:
-            out = replace(out, dask=DaskSettings(workers=workers, address=dask_address))
+        if workers is not None:
+            out = replace(out, workers=_coerce("workers", workers, "--workers"))
+        if dask_address is not None:
+            out = replace(out, dask=DaskSettings(address=dask_address))
         return out
 
     def project_paths(self) -> list[str]:
@@ -357,6 +360,7 @@ _ENV = {
     "NEWSMILL_PROFILES_DIR": "profiles_dir",
     "NEWSMILL_AUTHORS": "authors",
     "NEWSMILL_INCREMENTAL": "incremental",
+    "NEWSMILL_WORKERS": "workers",
 }
 _SCHEDULE_ENV = {"NEWSMILL_SCHEDULE_CRON": "cron", "NEWSMILL_SCHEDULE_INTERVAL": "interval",
                  "NEWSMILL_SCHEDULE_TIMEZONE": "timezone", "NEWSMILL_SCHEDULE_NAME": "name"}
@@ -369,6 +373,13 @@ def _coerce(name: str, value, origin: str):
         if name == "output_dir":
             return output_location(value)
         if name == "batch_size":
+            n = int(value)
+            if n < 1:
+                raise ValueError("must be at least 1")
+            return n
+        if name == "workers":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(f"{value!r} is not a whole number")
             n = int(value)
             if n < 1:
                 raise ValueError("must be at least 1")

@@ -25,6 +25,7 @@ raised an error.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import sqlite3
@@ -144,24 +145,32 @@ class Ledger:
                     found[ref] = Entry(*rest)
         return found
 
-    def record(self, rows: list[dict], *, run_id: str, pipeline_version: str) -> int:
+    def record(self, rows: Iterable[dict], *, run_id: str, pipeline_version: str) -> int:
         """Write what this run did, in one transaction; returns the number of rows written.
 
-        ``rows``: {"ref", "sha256", "size", "mtime_ns", "outcome"}; outcome None means "unchanged":
-        only the file's size and mtime_ns are refreshed (the content and outcome are those recorded).
+        ``rows``: {"ref", "sha256", "size", "mtime_ns", "outcome"}, any iterable (read as it is written,
+        so a run's rows need not all be in memory); outcome None means "unchanged": only the file's
+        size and mtime_ns are refreshed (the content and outcome are those recorded).
         """
-        if not rows:
+        rows = iter(rows)
+        head = next(rows, None)
+        if head is None:
             return 0
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        changed = [(r["ref"], r["sha256"], r.get("size"), r.get("mtime_ns"), pipeline_version, r["outcome"], run_id, now)
-                   for r in rows if r.get("outcome")]
-        touched = [(r.get("size"), r.get("mtime_ns"), r["ref"], r["sha256"]) for r in rows if not r.get("outcome")]
+        n = 0
         with closing(self._connect()) as con:
             with con:  # one transaction: all of the run's rows or none
-                con.executemany("INSERT OR REPLACE INTO inputs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", changed)
-                con.executemany("UPDATE inputs SET size = ?, mtime_ns = ? WHERE ref = ? AND sha256 = ?", touched)
+                for r in itertools.chain([head], rows):
+                    if r.get("outcome"):
+                        con.execute("INSERT OR REPLACE INTO inputs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                    (r["ref"], r["sha256"], r.get("size"), r.get("mtime_ns"), pipeline_version,
+                                     r["outcome"], run_id, now))
+                    else:
+                        con.execute("UPDATE inputs SET size = ?, mtime_ns = ? WHERE ref = ? AND sha256 = ?",
+                                    (r.get("size"), r.get("mtime_ns"), r["ref"], r["sha256"]))
+                    n += 1
                 failpoints.hit("ledger_written")  # killed here: the transaction is rolled back
-        return len(changed) + len(touched)
+        return n
 
     def keep_runs(self, run_ids: Iterable[str]) -> int:
         """Forget what runs outside ``run_ids`` recorded; returns the number of rows forgotten.

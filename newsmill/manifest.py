@@ -83,8 +83,10 @@ def verify(version_dir: Path) -> list[str]:
     return problems
 
 
-def run_info(inputs: int, outcome, rejects: list[dict], *, unchanged: int = 0) -> dict:
-    """The run facts the dataset card reports, from what ``pipeline.finalize`` has at hand."""
+def run_info(inputs: int, outcome, rejects: list[dict], *, unchanged: int = 0, published: dict | None = None,
+             quarantined: dict | None = None) -> dict:
+    """The run facts the dataset card reports, from what ``pipeline.finalize`` has at hand.
+    ``published``/``quarantined`` (rows per table) default to the sizes of the outcome's tables."""
     reasons: dict[str, int] = {}
     for r in rejects:
         reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
@@ -93,8 +95,9 @@ def run_info(inputs: int, outcome, rejects: list[dict], *, unchanged: int = 0) -
               for o in outcome.outcomes if not o.success]
     return {
         "inputs": inputs,
-        "published": {"articles": outcome.articles.num_rows, "comments": outcome.comments.num_rows},
-        "quarantined": {n: t.num_rows for n, t in outcome.quarantine.items()},
+        "published": published if published is not None else {"articles": outcome.articles.num_rows,
+                                                              "comments": outcome.comments.num_rows},
+        "quarantined": quarantined if quarantined is not None else {n: t.num_rows for n, t in outcome.quarantine.items()},
         "rejected": len(rejects),
         "unchanged_inputs": unchanged,  # skipped: an earlier run processed the same bytes (incremental runs)
         "reject_reasons": dict(sorted(reasons.items())),

@@ -12,15 +12,23 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from newsmill import ids, ledger, profiles, progress, remote, schema
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from newsmill import ids, ledger, profiles, progress, remote, schema, staging
+from newsmill import workers as workers_mod
 from newsmill.clean import CleanContext, clean_page
 from newsmill.config import Settings
 from newsmill.extract import extract_page
+from newsmill.newrows import NewRows
 from newsmill.records import Reject
 from newsmill.sources import inventory, read_input
 from newsmill.version import __version__
 
 log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 32 * 2**20  # records validated at once: GX costs ~0.5 s a call, and its memory grows per row
 
 
 @dataclass(frozen=True)
@@ -240,126 +248,332 @@ def process_batch(uris: list[str], ctx: RunContext, expected: dict[str, str] | N
     return out
 
 
-def merge(results: list[BatchResult], ctx: RunContext) -> BatchResult:
-    """One result; a page met twice (same article id) is kept once, the copy rejected with the reason."""
-    merged = BatchResult()
-    first: dict[str, str] = {}
-    for res in results:
-        merged.inputs += res.inputs
-        merged.unchanged += res.unchanged
-        merged.seen.extend(res.seen)
-        merged.rejects.extend(res.rejects)
-        for kind, n in res.skipped.items():
-            merged.skipped[kind] = merged.skipped.get(kind, 0) + n
-        dup_ids = set()
-        for a in res.articles:
-            if a["article_id"] in first:
-                dup_ids.add(id(a))
-                merged.rejects.append(_reject_row(Reject(a["input_uri"], "extract", "duplicate",
-                                                         f"same article as {first[a['article_id']]}", a["input_sha256"]), ctx))
-            else:
-                first[a["article_id"]] = a["input_uri"]
-                merged.articles.append(a)
-        kept = {a["input_uri"] for a in res.articles if id(a) not in dup_ids}
-        merged.comments.extend(c for c in res.comments if c["input_uri"] in kept)
-    return merged
-
-
-def _record_ledger(merged: BatchResult, outcome, ctx: RunContext) -> None:
-    """After the commit, under the output lock: what happened to each input read, for the next
-    incremental run. Never fails the run (its data is committed): a ledger left behind only
-    means those inputs are processed again."""
-    if outcome.critical_failed:  # something is wrong with the whole run: let the next one retry everything
-        log.warning("a critical expectation failed: inputs are not recorded as seen; the next run reprocesses them")
-        return
-    published = set(outcome.articles.column("input_uri").to_pylist())
-    quar = outcome.quarantine.get("articles")
-    quarantined = set(quar.column("input_uri").to_pylist()) if quar is not None and quar.num_rows else set()
-    rejected = {r["input_uri"]: r["reason"] for r in merged.rejects}
-    rows = []
-    for s in merged.seen:
-        if s["unchanged"]:
-            result = None  # same bytes as recorded: only the file's size and mtime are refreshed
-        elif s["uri"] in published:
-            result = "published"
-        elif s["uri"] in quarantined:
-            result = "quarantined"
-        elif s["uri"] in rejected and rejected[s["uri"]] not in ledger.RETRIED_REASONS:
-            result = f"rejected:{rejected[s['uri']]}"
-        else:
-            continue  # an error of this run, not of the bytes: tried again next run
-        rows.append({**s, "outcome": result})
-    try:
-        ledger.Ledger(ctx.output_dir).record(rows, run_id=ctx.run_id, pipeline_version=ctx.pipeline_version)
-    except Exception as exc:  # noqa: BLE001 (the data is committed; the ledger is an optimisation)
-        log.warning("could not update the input ledger (%s: %s): these inputs will be processed again next run",
-                    type(exc).__name__, exc)
-
-
-def finalize(results: list[BatchResult], ctx: RunContext, *, started: float | None = None) -> RunSummary:
-    """Validate everything the batches produced, publish what passed, quarantine the rest, report."""
-    from newsmill import card, manifest, publish, report, validate
-
-    started = started or time.monotonic()
-    merged = merge(results, ctx)
-    out = Path(ctx.output_dir)
-    params = {"min_date": ctx.min_date, "max_days_before_article": ctx.max_days_before_article,
-              "ui_artifact_regex": profiles.ui_artifact_regex(ctx.profiles_dir)}
-    outcome = validate.validate_tables(schema.to_arrow("articles", merged.articles),
-                                       schema.to_arrow("comments", merged.comments), params=params)
-    # per-run side files first; then both tables commit together as one version (the last step)
-    for name, table in outcome.quarantine.items():
-        publish.write_quarantine(name, table, out, run_id=ctx.run_id)
-    publish.write_rejects(schema.to_arrow("rejects", merged.rejects), out, run_id=ctx.run_id)
-    commit = publish.publish_run({"articles": outcome.articles, "comments": outcome.comments}, out,
-                                 run_id=ctx.run_id, pipeline_version=ctx.pipeline_version,
-                                 run_info=manifest.run_info(merged.inputs, outcome, merged.rejects,
-                                                            unchanged=merged.unchanged),
-                                 pseudonymisation=card.pseudonymisation(ctx.authors_mode, ctx.author_key_source),
-                                 after_commit=lambda _commit: _record_ledger(merged, outcome, ctx))
-    stats = [asdict(s) for s in commit.stats]
-
-    n_quar_a = outcome.quarantine["articles"].num_rows if "articles" in outcome.quarantine else 0
-    n_quar_c = outcome.quarantine["comments"].num_rows if "comments" in outcome.quarantine else 0
-    reasons: dict[str, int] = {}
-    for r in merged.rejects:
-        reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
-    summary = RunSummary(
-        run_id=ctx.run_id,
-        output_dir=ctx.output_dir,
-        report_dir=str(out / "reports" / ctx.run_id),
-        inputs=merged.inputs,
-        articles_published=outcome.articles.num_rows,
-        comments_published=outcome.comments.num_rows,
-        articles_quarantined=n_quar_a,
-        comments_quarantined=n_quar_c,
-        rejected=len(merged.rejects),
-        critical_failed=outcome.critical_failed,
-        accounting_ok=merged.inputs == outcome.articles.num_rows + n_quar_a + len(merged.rejects) + merged.unchanged,
-        seconds=0.0,
-        reject_reasons=reasons,
-        skipped_records=merged.skipped,
-        failed_expectations=[asdict(o) for o in outcome.outcomes if not o.success],
-        publish=stats,
-        authors_mode=ctx.authors_mode,
-        author_key_source=ctx.author_key_source,
-        unchanged_inputs=merged.unchanged,
-    )
-    summary.seconds = round(time.monotonic() - started, 3)
-    report.write_report(summary, outcome, Path(summary.report_dir))
-    return summary
+def stage_batch(uris: list[str], ctx: RunContext, expected: dict[str, str] | None = None, *, index: int = 0,
+                folder: str | None = None) -> staging.StagedBatch:
+    """The batch task: :func:`process_batch`, its records written to the run's staging ``folder`` (None:
+    returned inline, for a worker that cannot reach it); returns the small handle."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = staging.stage(process_batch(uris, ctx, expected), index, folder)
+    out.seconds, out.cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
+    return out
 
 
 def run(paths: list[str], settings: Settings) -> RunSummary:
-    """The whole pipeline in this process, without Prefect (tests, notebooks, benchmarks)."""
+    """The whole pipeline without Prefect (tests, notebooks, benchmarks): the batches in worker
+    processes (``settings.workers``, see ``newsmill.workers``), the rest in this process."""
     started = time.monotonic()
     ctx = start_run(settings)
     paths, live = resolve_inputs(paths, settings)  # no PATH: the project file's inputs and sources
     fetched = fetch_sources(live, settings, ctx) if live else None
     work = plan(paths, settings.batch_size, ctx, fetched)
+    with staging.area(ctx.output_dir, ctx.run_id) as area:
+        results = run_batches(work, ctx, area, workers=settings.workers)
+        return remote.push_run(ctx, finalize([work.listed, *results], ctx, started=started))
+
+
+def run_batches(work: Plan, ctx: RunContext, area: staging.Area, *, workers: int | None = None
+                ) -> list[staging.StagedBatch]:
+    """Every batch of ``work`` staged in ``area``, results in plan order; progress as batches finish."""
+    expected = work.expected or [{} for _ in work.batches]
+    results: list = [None] * len(work.batches)
+    n = workers_mod.count(workers, len(work.batches))
+
+    def collect(i: int, res) -> None:
+        results[i] = res
+        progress.batch_done(len(work.batches[i]))
+
+    with progress.tracking(work), workers_mod.pool(n) as pool, \
+            workers_mod.warming(warm_validation if n > 1 else None):
+        if pool is None:
+            for i, batch in enumerate(work.batches):
+                collect(i, stage_batch(batch, ctx, expected[i], index=i, folder=str(area.path)))
+        else:
+            workers_mod.windowed(lambda i: pool.submit(stage_batch, work.batches[i], ctx, expected[i], index=i,
+                                                       folder=str(area.path)),
+                                 len(work.batches), workers_mod.WINDOW_PER_WORKER * n, collect)
+    return results
+
+
+def warm_validation() -> None:
+    """Great Expectations' import and context (~4-5 s), and the suites: done while workers extract."""
+    from newsmill import validate
+
+    empty = {n: schema.load(n).arrow().empty_table() for n in schema.TABLES}
+    validate.validate_tables(empty["articles"], empty["comments"])
+
+
+# --- finalize: the batches' records, validated chunk by chunk, published ----------------------
+
+
+@dataclass
+class _Merged:
+    """What the batches add up to before validation (their records stay on disk)."""
+
+    batches: list[staging.StagedBatch]
+    inputs: int = 0
+    unchanged: int = 0
+    rejects: list[dict] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    dropped: dict[int, list[int]] = field(default_factory=dict)  # batch position -> its duplicate article rows
+
+
+def _staged(results: list, area: staging.Area) -> list[staging.StagedBatch]:
+    """Handles in plan order; in-memory results (the plan's listing, callers without workers) staged here."""
+    out = []
+    for i, r in enumerate(results):
+        if isinstance(r, staging.StagedBatch):
+            out.append(staging.materialize(r, area))
+        else:
+            out.append(staging.stage(r, i, area.path, prefix="m"))
+    return out
+
+
+def _merge(batches: list[staging.StagedBatch], ctx: RunContext) -> _Merged:
+    """Totals, and the pages met twice: the same article id again (in plan order) is rejected with
+    the reason and its comments dropped; decided on the key columns of every batch."""
+    m = _Merged(batches)
+    keys = []
+    for b in batches:
+        m.inputs += b.inputs
+        m.unchanged += b.unchanged
+        for kind, n in b.skipped.items():
+            m.skipped[kind] = m.skipped.get(kind, 0) + n
+        keys.append(staging.read(b, "articles", ["article_id", "input_uri"]) if b.rows.get("articles") else None)
+    present = [k for k in keys if k is not None]
+    ids = pa.chunked_array([k.column("article_id") for k in present], pa.string()).combine_chunks()
+    uris = pa.chunked_array([k.column("input_uri") for k in present], pa.string()).combine_chunks()
+    first = None
+    if len(ids):
+        uniq = pc.unique(ids)  # in order of first occurrence; null counts as a value (as a dict key did)
+        first = pc.take(pc.index_in(uniq, value_set=ids), pc.index_in(ids, value_set=uniq)).to_numpy()
+    offset = 0
+    for pos, (b, k) in enumerate(zip(batches, keys)):
+        m.rejects.extend(b.rejects)
+        if k is None:
+            continue
+        dup = [i for i in range(k.num_rows) if first[offset + i] != offset + i]
+        if dup:
+            m.dropped[pos] = dup
+            sha = staging.read(b, "articles", ["input_sha256"]).column("input_sha256")
+            for i in dup:
+                m.rejects.append(_reject_row(Reject(k.column("input_uri")[i].as_py(), "extract", "duplicate",
+                                                    f"same article as {uris[int(first[offset + i])].as_py()}",
+                                                    sha[i].as_py()), ctx))
+        offset += k.num_rows
+    return m
+
+
+def _batch_rows(m: _Merged, pos: int, kind: str, columns: list[str] | None = None) -> pa.Table:
+    """A batch's articles or comments without those of its duplicate pages (the rows to validate)."""
+    b = m.batches[pos]
+    if not b.rows.get(kind):
+        empty = schema.load(kind).arrow().empty_table()
+        return empty if columns is None else empty.select(columns)
+    dup = m.dropped.get(pos)
+    if kind == "articles":
+        t = staging.read(b, kind, columns)
+        if dup:
+            keep = np.ones(t.num_rows, dtype=bool)
+            keep[dup] = False
+            t = t.filter(pa.array(keep))
+        return t
+    t = staging.read(b, kind, None if columns is None else list(dict.fromkeys([*columns, "input_uri"])))
+    if dup:  # comments are kept with the copy of their page that was kept
+        arts = staging.read(b, "articles", ["input_uri"]).column("input_uri").to_pylist()
+        kept = [u for i, u in enumerate(arts) if i not in set(dup)]
+        t = t.filter(pc.fill_null(pc.is_in(t.column("input_uri"), value_set=pa.array(kept, pa.string())), False))
+    return t if columns is None else t.select(columns)
+
+
+def _chunks(m: _Merged, limit: int) -> list[list[int]]:
+    """Consecutive batches (plan order) of at most ``limit`` bytes of records each (at least one batch)."""
+    out, cur, size = [], [], 0
+    for pos, b in enumerate(m.batches):
+        if cur and size + b.nbytes > limit:
+            out.append(cur)
+            cur, size = [], 0
+        cur.append(pos)
+        size += b.nbytes
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _ledger_rows(m: _Merged, chunk: list[int], outcome) -> pa.Table | None:
+    """What happened to each input the chunk's batches read, for the next incremental run (``newsmill.ledger``):
+    published, quarantined, rejected with a reason that depends on the bytes, or (outcome null) unchanged."""
+    seen = [staging.read(m.batches[p], "seen") for p in chunk if m.batches[p].rows.get("seen")]
+    if not seen:
+        return None
+    seen = pa.concat_tables(seen)
+    published = set(outcome.articles.column("input_uri").to_pylist()) if outcome is not None else set()
+    quar = outcome.quarantine.get("articles") if outcome is not None else None
+    quarantined = set(quar.column("input_uri").to_pylist()) if quar is not None and quar.num_rows else set()
+    mine = set(seen.column("uri").to_pylist())
+    rejected = {r["input_uri"]: r["reason"] for r in m.rejects if r["input_uri"] in mine}
     results = []
-    with progress.tracking(work):
-        for batch, expected in zip(work.batches, work.expected or [{}] * len(work.batches)):
-            results.append(process_batch(batch, ctx, expected))
-            progress.batch_done(len(batch))
-    return remote.push_run(ctx, finalize([work.listed, *results], ctx, started=started))
+    for s in seen.select(["uri", "unchanged"]).to_pylist():
+        if s["unchanged"]:
+            results.append(None)  # same bytes as recorded: only the file's size and mtime are refreshed
+        elif s["uri"] in published:
+            results.append("published")
+        elif s["uri"] in quarantined:
+            results.append("quarantined")
+        elif s["uri"] in rejected and rejected[s["uri"]] not in ledger.RETRIED_REASONS:
+            results.append(f"rejected:{rejected[s['uri']]}")
+        else:
+            results.append("")  # an error of this run, not of the bytes: tried again next run
+    seen = seen.append_column("outcome", pa.array(results, pa.string()))
+    return seen.filter(pc.not_equal(pc.fill_null(seen.column("outcome"), "-"), ""))
+
+
+def _record_ledger(path: Path | None, critical_failed: bool, ctx: RunContext) -> None:
+    """After the commit, under the output lock: the staged ledger rows into the ledger. Never fails the
+    run (its data is committed): a ledger left behind only means those inputs are processed again."""
+    if critical_failed:  # something is wrong with the whole run: let the next one retry everything
+        log.warning("a critical expectation failed: inputs are not recorded as seen; the next run reprocesses them")
+        return
+    if path is None:
+        return
+
+    def rows():
+        with pa.memory_map(str(path)) as source:
+            reader = pa.ipc.open_file(source)
+            for i in range(reader.num_record_batches):
+                for r in reader.get_batch(i).to_pylist():
+                    yield r
+
+    try:
+        ledger.Ledger(ctx.output_dir).record(rows(), run_id=ctx.run_id, pipeline_version=ctx.pipeline_version)
+    except Exception as exc:  # noqa: BLE001 (the data is committed; the ledger is an optimisation)
+        log.warning("could not update the input ledger (%s: %s): these inputs will be processed again next run",
+                    type(exc).__name__, exc)
+
+
+def _concat(parts: list[pa.Table], name: str) -> pa.Table:
+    parts = [p for p in parts if p.num_rows]
+    return pa.concat_tables(parts) if parts else schema.load(name).arrow().empty_table()
+
+
+@dataclass
+class _Validated:
+    outcome: object  # validate.ValidationOutcome of the whole run (its tables empty: the rows are in ``rows``)
+    rows: dict[str, NewRows]  # rows that passed, as sorted runs on disk, ready to publish
+    published: dict[str, int]
+    quarantined: dict[str, int]
+    ledger: Path | None  # the ledger rows to record once the publish commits
+
+
+def _validate(m: _Merged, ctx: RunContext, area: staging.Area) -> _Validated:
+    """Validate the run chunk by chunk (see ``newsmill.chunkvalidation``): quarantine files written,
+    passed rows staged for the publish, ledger rows staged for after it."""
+    from newsmill import chunkvalidation, publish, validate
+
+    params = {"min_date": ctx.min_date, "max_days_before_article": ctx.max_days_before_article,
+              "ui_artifact_regex": profiles.ui_artifact_regex(ctx.profiles_dir)}
+    now = datetime.now(timezone.utc)  # one reference time for every chunk
+    uniq = chunkvalidation.Uniqueness(chunkvalidation.unique_checks())
+    for pos in range(len(m.batches)):
+        for name in schema.TABLES:
+            if m.batches[pos].rows.get(name):
+                uniq.add(name, _batch_rows(m, pos, name, uniq.columns(name)))
+    uniq.finish()
+
+    merger = chunkvalidation.Merger()
+    v = _Validated(None, {n: NewRows(n, area.file("publish")) for n in schema.TABLES},
+                   dict.fromkeys(schema.TABLES, 0), dict.fromkeys(schema.TABLES, 0), None)
+    quarantine = {n: publish.SideFile(n, Path(ctx.output_dir), run_id=ctx.run_id) for n in schema.TABLES}
+    ledger_file = None
+    try:
+        for chunk in _chunks(m, CHUNK_BYTES):
+            tables = {n: _concat([_batch_rows(m, p, n) for p in chunk], n) for n in schema.TABLES}
+            outcome = None
+            if any(t.num_rows for t in tables.values()):
+                outcome = validate.validate_tables(tables["articles"], tables["comments"], params=params, now=now)
+                outcome = chunkvalidation.apply_uniqueness(outcome, uniq)
+                merger.add(outcome, {n: t.num_rows for n, t in tables.items()})
+                for n in schema.TABLES:
+                    v.published[n] += getattr(outcome, n).num_rows
+                    v.rows[n].add(getattr(outcome, n))
+                    q = outcome.quarantine.get(n)
+                    if q is not None and q.num_rows:
+                        v.quarantined[n] += q.num_rows
+                        quarantine[n].add(q)
+            del tables
+            rows = _ledger_rows(m, chunk, outcome)
+            if rows is not None and rows.num_rows:
+                if ledger_file is None:
+                    v.ledger = area.file("ledger.arrow")
+                    ledger_file = pa.ipc.new_file(str(v.ledger), rows.schema)
+                ledger_file.write_table(rows)
+            del outcome
+        if merger.outcomes is None:  # nothing to validate: the suites' (empty) results still go in the report
+            empty = {n: schema.load(n).arrow().empty_table() for n in schema.TABLES}
+            merger.add(validate.validate_tables(empty["articles"], empty["comments"], params=params, now=now), {})
+        merger.uniqueness(uniq)
+        for w in quarantine.values():
+            w.close()
+    except BaseException:
+        for w in quarantine.values():
+            w.abort()
+        raise
+    finally:
+        if ledger_file is not None:
+            ledger_file.close()
+    v.outcome = merger.result(schema.load("articles").arrow().empty_table(),
+                              schema.load("comments").arrow().empty_table(), {})
+    return v
+
+
+def finalize(results: list, ctx: RunContext, *, started: float | None = None) -> RunSummary:
+    """Validate everything the batches produced, publish what passed, quarantine the rest, report.
+
+    ``results``: per batch in plan order, a ``staging.StagedBatch`` or an in-memory ``BatchResult``.
+    The records are read back chunk by chunk (``CHUNK_BYTES``); memory does not grow with the run.
+    """
+    from newsmill import card, manifest, publish, report
+
+    started = started or time.monotonic()
+    out = Path(ctx.output_dir)
+    with staging.area(ctx.output_dir, ctx.run_id) as area:
+        m = _merge(_staged(results, area), ctx)
+        v = _validate(m, ctx, area)  # quarantine files written: per-run side files come first
+        publish.write_rejects(schema.to_arrow("rejects", m.rejects), out, run_id=ctx.run_id)
+        info = manifest.run_info(m.inputs, v.outcome, m.rejects, unchanged=m.unchanged, published=v.published,
+                                 quarantined=v.quarantined)
+        # both tables commit together as one version (the last step)
+        commit = publish.publish_run(v.rows, out, run_id=ctx.run_id, pipeline_version=ctx.pipeline_version,
+                                     run_info=info,
+                                     pseudonymisation=card.pseudonymisation(ctx.authors_mode, ctx.author_key_source),
+                                     after_commit=lambda _commit: _record_ledger(v.ledger, v.outcome.critical_failed,
+                                                                                 ctx))
+    stats = [asdict(s) for s in commit.stats]
+
+    reasons: dict[str, int] = {}
+    for r in m.rejects:
+        reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
+    summary = RunSummary(
+        run_id=ctx.run_id,
+        output_dir=ctx.output_dir,
+        report_dir=str(out / "reports" / ctx.run_id),
+        inputs=m.inputs,
+        articles_published=v.published["articles"],
+        comments_published=v.published["comments"],
+        articles_quarantined=v.quarantined["articles"],
+        comments_quarantined=v.quarantined["comments"],
+        rejected=len(m.rejects),
+        critical_failed=v.outcome.critical_failed,
+        accounting_ok=m.inputs == (v.published["articles"] + v.quarantined["articles"] + len(m.rejects)
+                                   + m.unchanged),
+        seconds=0.0,
+        reject_reasons=reasons,
+        skipped_records=m.skipped,
+        failed_expectations=[asdict(o) for o in v.outcome.outcomes if not o.success],
+        publish=stats,
+        authors_mode=ctx.authors_mode,
+        author_key_source=ctx.author_key_source,
+        unchanged_inputs=m.unchanged,
+    )
+    summary.seconds = round(time.monotonic() - started, 3)
+    report.write_report(summary, v.outcome, Path(summary.report_dir))
+    return summary

@@ -35,15 +35,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from newsmill import card, failpoints, manifest, upsert, versions
+from newsmill import card, failpoints, manifest, partfile, upsert, versions
 from newsmill import schema as schemas
 from newsmill.config import is_url
 from newsmill.conform import NULL_PARTITION, SchemaMismatchError  # noqa: F401 (this module's API)
-from newsmill.conform import check_compatible, checked_name, checked_run_id, conform_input, partition_dirs
+from newsmill.conform import check_compatible, checked_name, checked_run_id, conform_input
 from newsmill.lock import OutputLock
+from newsmill.newrows import NewRows
 from newsmill.version import __version__
 
 if TYPE_CHECKING:
@@ -75,13 +75,6 @@ class Commit:
     stats: list[PublishStats]
     manifest: dict
     removed_versions: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Batch:
-    table: pa.Table
-    rel: pa.Array  # partition folder of each row
-    keys: pa.Array
 
 
 def dataset_path(name: str, output_dir: Path) -> Path:
@@ -160,15 +153,18 @@ def publish_table(name: str, table: pa.Table, output_dir: Path, *, run_id: str, 
     return publish_run({name: table}, output_dir, run_id=run_id, **kw).stats[0]
 
 
-def publish_run(tables: dict[str, pa.Table], output_dir: Path, *, run_id: str, run_info: dict | None = None,
+def publish_run(tables: dict[str, pa.Table | NewRows], output_dir: Path, *, run_id: str, run_info: dict | None = None,
                 pipeline_version: str = __version__, keep_versions: int = DEFAULT_KEEP_VERSIONS,
                 lock_timeout: float | None = None,
                 pseudonymisation: str = card.DEFAULT_PSEUDONYMISATION,
                 after_commit: Callable[[Commit], None] | None = None) -> Commit:
     """Upsert the tables and commit them together as one new version.
 
-    Inputs are checked (schema, keys, partition values) before anything is
-    written or locked, so a refused batch leaves no trace. Concurrent runs on
+    A table is given whole (``pa.Table``) or as ``newrows.NewRows`` (sorted runs written piece
+    by piece: what a run of any size publishes without holding it in memory); either way each
+    partition is built in one streaming pass (``newsmill.partfile``). Inputs are checked
+    (schema, keys, partition values) before anything is written or locked, so a refused batch
+    leaves no trace. Concurrent runs on
     one output wait for each other (``lock_timeout``: None waits as long as it
     takes); a run killed before the swap leaves the previous version current, and
     the next run discards its leftovers. ``run_info`` (see ``manifest.run_info``)
@@ -206,11 +202,67 @@ def write_quarantine(name: str, table: pa.Table, output_dir: Path, *, run_id: st
     """Keep rows that failed validation, for inspection: schema columns first (all
     nullable, since breaking a constraint is why a row is here), extra columns such
     as error messages after them."""
-    checked_run_id(run_id)
-    if checked_name(name) == "rejects":
-        raise ValueError("rejects have their own writer: use write_rejects")
-    if table.num_rows == 0:
-        return None
+    w = SideFile(name, output_dir, run_id=run_id)
+    w.add(table)
+    return w.close()
+
+
+class SideFile:
+    """A run's quarantine file of one table (see :func:`write_quarantine`), written piece by piece
+    (a run validates chunk by chunk) and moved into place whole when closed: readers see no
+    file, then the complete one. No rows, no file."""
+
+    def __init__(self, name: str, output_dir: Path, *, run_id: str):
+        checked_run_id(run_id)
+        if checked_name(name) == "rejects":
+            raise ValueError("rejects have their own writer: use write_rejects")
+        self.name, self.out, self.run_id = name, Path(output_dir), run_id
+        self.path = self.out / "quarantine" / name / f"{run_id}.parquet"
+        self._writer: pq.ParquetWriter | None = None
+        self._tmp: Path | None = None
+        self.rows = 0
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        t = _quarantine_table(self.name, table)
+        if self._writer is None:
+            _inside(self.path, self.out)
+            staging = self.out / STAGING / f"{self.run_id}.{self.name}"
+            staging.mkdir(parents=True, exist_ok=True)
+            self._tmp = staging / f"{uuid.uuid4().hex}.parquet"
+            self._writer = pq.ParquetWriter(str(self._tmp), t.schema, compression=COMPRESSION)
+        else:
+            t = t.cast(self._writer.schema)
+        self._writer.write_table(t)
+        self.rows += t.num_rows
+
+    def abort(self) -> None:
+        """Nothing of this file reaches the output (an error before it was complete)."""
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            finally:
+                _clean_staging(self._tmp.parent)
+                self._writer = None
+
+    def close(self) -> Path | None:
+        if self._writer is None:
+            return None
+        try:
+            self._writer.close()
+            with open(self._tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self._tmp, self.path)
+            versions.fsync_dir(self.path.parent)
+        finally:
+            _clean_staging(self._tmp.parent)
+            self._writer = None
+        return self.path
+
+
+def _quarantine_table(name: str, table: pa.Table) -> pa.Table:
     s = schemas.load(name)
     full = s.arrow()
     arrays, fields = [], []
@@ -221,9 +273,7 @@ def write_quarantine(name: str, table: pa.Table, output_dir: Path, *, run_id: st
         if f.name not in full.names:
             arrays.append(table.column(i))
             fields.append(f)
-    out = pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=full.metadata))
-    path = Path(output_dir) / "quarantine" / name / f"{checked_run_id(run_id)}.parquet"
-    return _write_single(out, path, Path(output_dir), run_id)
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=full.metadata))
 
 
 def write_rejects(table: pa.Table, output_dir: Path, *, run_id: str) -> Path | None:
@@ -239,7 +289,7 @@ def write_rejects(table: pa.Table, output_dir: Path, *, run_id: str) -> Path | N
 
 # --- building a version ----------------------------------------------------------
 
-def _commit(store: versions.Store, batches: dict[str, _Batch], *, run_id: str, run_info: dict | None,
+def _commit(store: versions.Store, batches: dict[str, NewRows], *, run_id: str, run_info: dict | None,
             pipeline_version: str, pseudonymisation: str, label: str | None = None,
             base_roots: dict[str, Path] | None = None) -> Commit:
     """Build every table of the new version from the current one (or ``base_roots``), then swap."""
@@ -270,7 +320,7 @@ def _commit(store: versions.Store, batches: dict[str, _Batch], *, run_id: str, r
     return Commit(build.seq, final, [stats[n] for n in batches], m)
 
 
-def _build_table(name: str, batch: _Batch | None, old_root: Path | None, new_root: Path,
+def _build_table(name: str, rows: NewRows | None, old_root: Path | None, new_root: Path,
                  known: dict[str, dict]) -> tuple[PublishStats, dict]:
     """One table of the new version: changed partitions written, the others linked.
 
@@ -278,7 +328,7 @@ def _build_table(name: str, batch: _Batch | None, old_root: Path | None, new_roo
     dataset is refused whole rather than half-built.
     """
     s = schemas.load(name)
-    stats = PublishStats(name, batch.table.num_rows if batch else 0, 0, 0, 0, 0, 0)
+    stats = PublishStats(name, rows.num_rows if rows else 0, 0, 0, 0, 0, 0)
     new_root.mkdir()
     old = _partition_files(old_root, s)
     outdated = {}
@@ -287,55 +337,36 @@ def _build_table(name: str, batch: _Batch | None, old_root: Path | None, new_roo
         check_compatible(file_schema, s, f)
         outdated[d] = (file_schema.metadata or {}).get(b"newsmill.schema_hash", b"").decode() != s.fingerprint
     incoming, moved_out, known_rows = {}, {}, None
-    if batch is not None and batch.table.num_rows:
+    if rows is not None and rows.num_rows:
         old_keys = {d: upsert.key(pq.ParquetFile(f).read(columns=list(s.primary_key)), s.primary_key)
                     for d, f in old.items()}
-        moved_out, known_rows = upsert.locate_existing(old_keys, batch.keys, batch.rel)
-        incoming = upsert.row_groups(batch.rel)
-    stored = s.stored_arrow()
+        moved_out, known_rows = upsert.locate_existing(old_keys, rows.keys, rows.rel)
+        del old_keys
+        known_rows = known_rows.to_numpy(zero_copy_only=False)
+        incoming = rows.runs
     files = []
     for d in sorted(set(old) | set(incoming)):
-        result = None  # None: the partition's rows are unchanged
-        if d in incoming or d in moved_out:
-            result = _read_stored(old[d], s) if d in old else stored.empty_table()
-            if d in moved_out:
-                result = result.filter(pc.invert(moved_out[d]))
-            if d in incoming:
-                rows = batch.table.take(incoming[d])
-                new = pa.Table.from_arrays([rows.column(n) for n in stored.names], schema=stored)
-                merged, (ins, upd, same) = upsert.merge(result, new, s.primary_key, known_rows.take(incoming[d]))
-                stats.inserted, stats.updated, stats.unchanged = \
-                    stats.inserted + ins, stats.updated + upd, stats.unchanged + same
-                if merged is None and d not in moved_out:
-                    stats.partitions_unchanged += 1
-                    result = None
-                elif merged is not None:
-                    result = merged
-            if result is not None:
-                stats.partitions_written += 1
-        if result is None and outdated[d]:
-            result = _read_stored(old[d], s)
+        runs = incoming.get(d, [])
+        mo = moved_out.get(d)
+        built = partfile.build(s, old.get(d), outdated.get(d, False), runs,
+                               [known_rows[r.offset:r.offset + r.rows] for r in runs],
+                               None if mo is None else mo.to_numpy(zero_copy_only=False), new_root / d, d)
+        stats.inserted += built.inserted
+        stats.updated += built.updated
+        stats.unchanged += built.unchanged
+        if built.kind == "unchanged":
+            stats.partitions_unchanged += 1
+        elif built.kind in ("written", "gone"):
+            stats.partitions_written += 1
+        if built.migrated:
             stats.partitions_migrated += 1
-        if result is None:
+        if built.entry is not None:
+            files.append(built.entry)
+        elif built.kind in ("carried", "unchanged"):
             files.append(_carry(old[d], new_root / d, d, known))
-        elif result.num_rows:  # a partition whose last rows moved elsewhere disappears
-            files.append(_write_part(_sorted(result, s), new_root / d, d))
     failpoints.hit("table_built")
     return stats, {"schema_hash": s.fingerprint, "schema_version": s.version, "files": files,
                    "stats": asdict(stats)}
-
-
-def _write_part(table: pa.Table, folder: Path, rel_dir: str) -> dict:
-    """A new part file named by its content, written whole in the unpublished build."""
-    buf = pa.BufferOutputStream()
-    pq.write_table(table, buf, compression=COMPRESSION)
-    data = buf.getvalue().to_pybytes()
-    entry = manifest.file_entry("", data, rows=table.num_rows)
-    name = f"part-{entry['sha256'][:16]}.parquet"
-    folder.mkdir(parents=True, exist_ok=True)
-    versions.write_new(folder / name, data)
-    failpoints.hit("part_written")
-    return {**entry, "path": f"{rel_dir}/{name}"}
 
 
 def _carry(src: Path, folder: Path, rel_dir: str, known: dict[str, dict]) -> dict:
@@ -377,12 +408,17 @@ def _partition_files(root: Path | None, s: schemas.TableSchema) -> dict[str, Pat
     return found
 
 
-def _prepare(name: str, table: pa.Table) -> _Batch:
-    s = schemas.load(checked_name(name))
+def _prepare(name: str, table: pa.Table | NewRows) -> NewRows:
+    if isinstance(table, NewRows):
+        if table.name != name:
+            raise ValueError(f"rows of table {table.name!r} given for {name!r}")
+        return table.finish()
+    checked_name(name)
     if name not in schemas.TABLES:
         raise ValueError(f"{name!r} is not a published table (one of {schemas.TABLES})")
-    table = conform_input(table, s)
-    return _Batch(table, partition_dirs(table, s), upsert.key(table, s.primary_key))
+    rows = NewRows(name)
+    rows.add(table)
+    return rows.finish()
 
 
 def _sorted(table: pa.Table, s: schemas.TableSchema) -> pa.Table:
@@ -405,18 +441,6 @@ def _data_files(root: Path) -> list[Path]:
         return []
     return sorted(p for p in root.rglob("*.parquet")
                   if not any(part.startswith((".", "_")) for part in p.relative_to(root).parts))
-
-
-def _read_stored(path: Path, s: schemas.TableSchema) -> pa.Table:
-    """An existing partition file as the current stored schema (new nullable columns as null)."""
-    pf = pq.ParquetFile(path)  # a single file: no partition columns inferred from the path
-    check_compatible(pf.schema_arrow, s, path)
-    t = pf.read()
-    stored = s.stored_arrow()
-    # the cast also renames Parquet's list 'element' children back to Arrow's 'item'
-    arrays = [t.column(f.name).cast(f.type) if f.name in t.column_names else pa.nulls(t.num_rows, f.type)
-              for f in stored]
-    return pa.Table.from_arrays(arrays, schema=stored)
 
 
 def _write_single(table: pa.Table, path: Path, output_dir: Path, run_id: str) -> Path:

@@ -7,6 +7,7 @@ keeps its old provenance, so re-running a batch rewrites nothing.
 """
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -28,19 +29,29 @@ def key(table: pa.Table, pk: tuple[str, ...]) -> pa.Array:
 def locate_existing(old_keys: dict[str, pa.Array], keys: pa.Array, rel: pa.Array):
     """Where the batch's keys already live, computed once for the whole batch.
 
-    ``old_keys``: per existing partition, its keys. Returns ({partition: mask of
-    its rows whose key now belongs to another partition}, per-batch-row "key
-    exists somewhere"): a key that moved (e.g. its year was corrected) must leave
-    its old partition or the dataset would hold it twice, and it counts as an
-    update, not an insert.
+    ``old_keys``: per existing partition, its keys. ``rel``: each batch row's partition folder
+    (strings, or dictionary-encoded). Returns ({partition: mask of its rows whose key now belongs
+    to another partition}, per-batch-row "key exists somewhere"): a key that moved (e.g. its year
+    was corrected) must leave its old partition or the dataset would hold it twice, and it counts
+    as an update, not an insert. Partitions are compared as integer codes: nothing per row but
+    the keys themselves.
     """
+    names = list(old_keys)
+    if isinstance(rel, pa.DictionaryArray):
+        dict_codes = pc.index_in(rel.dictionary, value_set=pa.array(names, pa.string()))
+        codes = pc.take(dict_codes, rel.indices)
+    else:
+        codes = pc.index_in(rel, value_set=pa.array(names, pa.string()))
+    codes = pc.fill_null(codes.cast(pa.int32()), -1)  # -1: a partition that does not exist yet
     ex_key = pa.chunked_array(list(old_keys.values()), pa.string())
-    ex_rel = pa.chunked_array([pa.array([d] * len(k), pa.string()) for d, k in old_keys.items()], pa.string())
-    target = pc.take(rel, pc.index_in(ex_key, value_set=keys))  # null: key not in this batch
-    moved = pc.fill_null(pc.not_equal(target, ex_rel), False)
+    ex_code = pa.array(np.repeat(np.arange(len(names), dtype=np.int32), [len(k) for k in old_keys.values()]),
+                       pa.int32())
+    target = pc.take(codes, pc.index_in(ex_key, value_set=keys))  # null: key not in this batch
+    moved = pc.fill_null(pc.not_equal(target, ex_code), False)
     moved_out, offset = {}, 0
     for d, k in old_keys.items():
-        m = moved.slice(offset, len(k)).combine_chunks()
+        m = moved.slice(offset, len(k))
+        m = m.combine_chunks() if isinstance(m, pa.ChunkedArray) else m
         offset += len(k)
         if pc.any(m).as_py():
             moved_out[d] = m
@@ -55,32 +66,6 @@ def row_groups(rel: pa.Array) -> dict[str, pa.Array]:
         groups[g["values"]] = order.slice(start, g["counts"])
         start += g["counts"]
     return groups
-
-
-def merge(old: pa.Table, new: pa.Table, pk: tuple[str, ...], known: pa.Array):
-    """Merge new rows into a partition's old rows.
-
-    ``known``: per new row, whether its key exists anywhere in the dataset.
-    Returns (merged table or None when nothing changed, (inserted, updated, unchanged)).
-    """
-    old_keys, new_keys = key(old, pk), key(new, pk)
-    idx = pc.index_in(new_keys, value_set=old_keys)
-    matched = pc.is_valid(idx)
-    same = pa.array([False] * new.num_rows, pa.bool_())
-    if pc.any(matched).as_py():
-        m_idx = idx.filter(matched)
-        compare = [c for c in new.column_names if c not in VOLATILE]
-        equal_matched = rows_equal(old.take(m_idx).select(compare), new.filter(matched).select(compare))
-        # scatter the per-match result back onto all new rows
-        same = pc.replace_with_mask(same, matched, equal_matched)
-    n_unchanged = pc.sum(same).as_py() or 0
-    n_inserted = pc.sum(pc.invert(known)).as_py() or 0
-    counts = (n_inserted, new.num_rows - n_unchanged - n_inserted, n_unchanged)
-    if n_unchanged == new.num_rows:
-        return None, counts
-    changed = new.filter(pc.invert(same))
-    kept = old.filter(pc.invert(pc.is_in(old_keys, value_set=key(changed, pk))))
-    return pa.concat_tables([kept, changed]), counts
 
 
 def rows_equal(a: pa.Table, b: pa.Table) -> pa.Array:

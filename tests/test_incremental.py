@@ -33,7 +33,8 @@ def budget_page(n_comments: int) -> str:
 
 
 def settings(out: Path, **kw) -> Settings:
-    return Settings(output_dir=out, batch_size=2, author_key=KEY, **kw)
+    """workers=1: the batches run in this process, where the ``reads`` fixture counts them."""
+    return Settings(output_dir=out, batch_size=2, author_key=KEY, **{"workers": 1, **kw})
 
 
 @pytest.fixture()

@@ -523,11 +523,10 @@ def test_failed_write_leaves_everything_as_it_was(out, monkeypatch):
     publish.publish_table("articles", articles(("dawn", 2023, "a")), out, run_id="r1")
     before, cur = visible(out), publish.current_version(out)
 
-    def broken(table, where, **kw):
-        where.write(b"PAR1 partial")
+    def broken(self, table, row_group_size=None):  # the file exists, its header written: then the disk is full
         raise OSError("disk full")
 
-    monkeypatch.setattr(publish.pq, "write_table", broken)
+    monkeypatch.setattr(publish.pq.ParquetWriter, "write_table", broken)
     with pytest.raises(OSError, match="disk full"):
         publish.publish_table("articles", articles(("dawn", 2023, "a"), ("dawn", 2023, "b"),
                                                    title="changed"), out, run_id="r2")

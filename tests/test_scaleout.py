@@ -1,5 +1,6 @@
-"""The flow's batch tasks on Dask (prefect-dask): a local cluster of 2 worker processes, and an
-existing cluster by address, give the same dataset as the flow's own runner."""
+"""Batches on several processes give the same dataset as one process: local worker processes
+(flow and plain pipeline), a local Dask cluster of 2 workers ([dask] workers) and an existing
+cluster by address."""
 from __future__ import annotations
 
 import gzip
@@ -64,12 +65,20 @@ def test_dask_runs_give_the_same_dataset(pages, tmp_path, prefect_server, monkey
 
     monkeypatch.setenv("NEWSMILL_AUTHOR_KEY", "k" * 32)  # comparable ids across the outputs
     monkeypatch.chdir(tmp_path)
-    base = newsmill_flow(paths=[str(pages)], output_dir=str(tmp_path / "single"), batch_size=1)
+    base = newsmill_flow(paths=[str(pages)], output_dir=str(tmp_path / "single"), batch_size=1, workers=1)
     assert base["inputs"] == 6 and base["articles_published"] == 4 and base["accounting_ok"]
     assert base["reject_reasons"] == {"duplicate": 1, "empty": 1}
 
     state = newsmill_flow(paths=[str(pages)], output_dir=str(tmp_path / "local2"), batch_size=1, workers=2,
                           return_state=True)
+    on_processes = state.result()
+    assert on_processes["accounting_ok"] and on_processes["exit_code"] == 0
+    runs = [r for r in task_runs_of(state.state_details.flow_run_id) if r.name.startswith("extract-clean-batch")]
+    assert len(runs) == 6 and all(r.state_type == StateType.COMPLETED for r in runs)
+
+    monkeypatch.setenv("NEWSMILL_DASK_WORKERS", "2")  # [dask] workers = 2: a local Dask cluster
+    state = newsmill_flow(paths=[str(pages)], output_dir=str(tmp_path / "dask2"), batch_size=1, return_state=True)
+    monkeypatch.delenv("NEWSMILL_DASK_WORKERS")
     on_dask = state.result()
     assert on_dask["accounting_ok"] and on_dask["exit_code"] == 0
     # the workers reported their task runs to this session's server (not to temporary servers of their own)
@@ -85,7 +94,29 @@ def test_dask_runs_give_the_same_dataset(pages, tmp_path, prefect_server, monkey
     for table in ("articles", "comments"):
         expected = rows(tmp_path / "single", table)
         assert len(expected) > 0
-        assert rows(tmp_path / "local2", table) == expected, table
-        assert rows(tmp_path / "existing", table) == expected, table
-    assert rejects(on_dask) == rejects(joined) == rejects(base)
+        for other in ("local2", "dask2", "existing"):
+            assert rows(tmp_path / other, table) == expected, (table, other)
+    assert rejects(on_processes) == rejects(on_dask) == rejects(joined) == rejects(base)
     assert any(r[0].endswith("zz-seed-copy.txt.gz") and r[1] == "duplicate" for r in rejects(on_dask))
+
+
+def test_worker_processes_give_the_same_files(pages, tmp_path):
+    """Without Prefect: 1 process and 2 give the same rows and rejects, and the same part files
+    holding the same keys in the same order, whatever order the batches finish in."""
+    import pyarrow.parquet as pq
+
+    from newsmill import pipeline
+    from newsmill.config import Settings
+
+    summaries, layout = {}, {}
+    for n in (1, 2):
+        out = tmp_path / f"w{n}"
+        summaries[n] = pipeline.run([str(pages)], Settings(output_dir=out, batch_size=1, author_key=b"k" * 32,
+                                                           workers=n)).to_dict()
+        assert summaries[n]["accounting_ok"] and summaries[n]["reject_reasons"] == {"duplicate": 1, "empty": 1}
+        layout[n] = {str(p.parent.relative_to(out / "current")): pq.read_table(p).column(0).to_pylist()
+                     for p in sorted((out / "current").rglob("*.parquet"))}
+    for table in ("articles", "comments"):
+        assert rows(tmp_path / "w2", table) == rows(tmp_path / "w1", table), table
+    assert rejects(summaries[2]) == rejects(summaries[1])
+    assert len(layout[1]) > 2 and layout[2] == layout[1]

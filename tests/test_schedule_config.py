@@ -133,7 +133,7 @@ def test_run_refuses_conflicting_scale_out_options(tmp_path, monkeypatch, capsys
     assert "not both" in capsys.readouterr().err
     assert main(["run", str(SEED), "--workers", "0"]) == 2
     assert "at least 1" in capsys.readouterr().err
-    assert main(["run", str(SEED), "--no-prefect", "--workers", "2"]) == 2
+    assert main(["run", str(SEED), "--no-prefect", "--dask", "tcp://127.0.0.1:1"]) == 2
     assert "drop --no-prefect" in capsys.readouterr().err
     assert main(["run", str(SEED), "--dask", "nowhere"]) == 2
 
