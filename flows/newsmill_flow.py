@@ -12,6 +12,7 @@ from pathlib import Path
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed
 
 from newsmill import pipeline, remote, scaleout, staging, workers
 from newsmill.config import load_settings, output_location
@@ -57,4 +58,25 @@ def newsmill_flow(paths: list[str], output_dir: str | None = None, batch_size: i
     with staging.area(ctx.output_dir, ctx.run_id) as area:
         results = scaleout.run_batches(extract_batch, work, ctx, area, workers=settings.workers,
                                        dask_workers=settings.dask.workers, address=settings.dask.address)
-        return validate_and_publish([work.listed, *results], ctx, started)
+        summary = validate_and_publish([work.listed, *results], ctx, started)
+    if summary["exit_code"] == 1:  # a scheduled run must show as failed in Prefect, not only in its report
+        return Failed(message=_failure(summary), data=summary)
+    return summary
+
+
+def _failure(summary: dict) -> str:
+    if not summary["accounting_ok"]:
+        return "accounting broken: inputs != published + quarantined + rejected + unchanged (see the report)"
+    failed = [f"{o['table']}: {o['expectation']}" + (f" on {o['column']}" if o.get("column") else "")
+              for o in summary["failed_expectations"] if o["severity"] == "critical"]
+    return f"critical expectation failed ({'; '.join(failed) or 'see the report'}); report: {summary['report_dir']}"
+
+
+def run_flow(**params) -> dict:
+    """The flow's summary, also for a run that ended Failed on a critical expectation (exit code 1);
+    an exception the flow raised is raised here."""
+    state = newsmill_flow(**params, return_state=True)
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BaseException):
+        raise result
+    return result

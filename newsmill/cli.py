@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from newsmill.config import AUTHOR_MODES, ConfigError, is_url, load_settings, output_location
+from newsmill.config import AUTHOR_MODES, ConfigError, check_reachable, is_url, load_settings, output_location
 
 EXIT_REMOTE = 3  # a remote output could not be read or written, or its commit was refused: nothing committed
 
@@ -90,7 +90,9 @@ def cmd_run(args) -> int:
         return 2
     output = output_location(args.output) if args.output else settings.output_dir
     try:
-        settings.with_run_options(full=args.full, workers=args.workers, dask_address=args.dask)  # checked early
+        run_settings = settings.with_run_options(full=args.full, workers=args.workers, dask_address=args.dask)
+        if run_settings.dask.address and not args.no_prefect:
+            check_reachable(run_settings.dask.address)  # before the flow: one line, not Prefect's traceback
     except ConfigError as exc:
         print(f"newsmill: {exc}", file=sys.stderr)
         return 2
@@ -117,16 +119,16 @@ def cmd_run(args) -> int:
             from newsmill import server
 
             server.use_local_server()  # PREFECT_API_URL, else newsmill's local server, else the temporary one
-            from flows.newsmill_flow import newsmill_flow
+            from flows.newsmill_flow import run_flow
 
             before = os.environ.get("NEWSMILL_AUTHORS")
             if args.authors:  # the flow reads its settings itself; the environment outranks newsmill.toml
                 os.environ["NEWSMILL_AUTHORS"] = args.authors
             try:
                 with progress.display(args.progress):
-                    summary = newsmill_flow(paths=paths, output_dir=str(output), batch_size=args.batch_size,
-                                            project_file=args.config, full=args.full, workers=args.workers,
-                                            dask_address=args.dask)
+                    summary = run_flow(paths=paths, output_dir=str(output), batch_size=args.batch_size,
+                                       project_file=args.config, full=args.full, workers=args.workers,
+                                       dask_address=args.dask)
             finally:
                 if before is None:
                     os.environ.pop("NEWSMILL_AUTHORS", None)

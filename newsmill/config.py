@@ -459,3 +459,24 @@ def load_settings(project_file: Path | None = None, env: dict | None = None) -> 
     if env.get(AUTHOR_KEY_ENV):
         values["author_key"] = env[AUTHOR_KEY_ENV].encode()
     return Settings(**values)
+
+
+def check_reachable(address: str, timeout: float = 10.0) -> None:
+    """A ConfigError naming the address when no scheduler answers there: Dask's own error comes as a
+    long traceback after a 30 s wait, and says nothing of what to do."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address)
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        raise ConfigError(f"Dask scheduler address {address!r}: give it as tcp://host:port")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        raise ConfigError(f"no Dask scheduler answers at {address} ({exc.strerror or exc}); start one "
+                          "(`dask scheduler`, and workers with PREFECT_API_URL set) or use --workers N "
+                          "for a local cluster") from None

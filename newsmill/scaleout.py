@@ -29,6 +29,7 @@ import logging
 import os
 
 from newsmill import progress
+from newsmill.config import check_reachable
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ def task_runner(workers: int | None = None, address: str | None = None):
     logging.getLogger("distributed").setLevel(max(logging.getLogger("distributed").getEffectiveLevel(),
                                                   logging.WARNING))
     if address:
+        check_reachable(address)  # also checked by the CLI before the flow starts
         if not os.environ.get("PREFECT_API_URL"):
             log.warning("--dask %s without PREFECT_API_URL: the cluster's workers need a Prefect server they can "
                         "reach (start them with PREFECT_API_URL set), else each starts a temporary one", address)

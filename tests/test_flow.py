@@ -57,6 +57,44 @@ def test_cli_run_prints_summary_and_paths(tmp_path, prefect_server, capsys):
     assert str(tmp_path / "out" / "reports") in printed and "summary.md" in printed
 
 
+def test_critical_failure_fails_the_flow_run_and_exits_1(tmp_path, prefect_server, monkeypatch, capsys):
+    """A run whose critical expectation failed is a Failed flow run in Prefect (what a schedule shows),
+    and the CLI still gets the summary and exits 1."""
+    from flows.newsmill_flow import newsmill_flow
+    from newsmill import ids
+    from newsmill.cli import main
+
+    monkeypatch.setattr(ids, "comment_id", lambda *a, **k: "same-id")  # duplicate keys: a critical failure
+    d = tmp_path / "in"
+    d.mkdir()
+    shutil.copy(SEED, d / "seed.txt")
+    state = newsmill_flow(paths=[str(d)], output_dir=str(tmp_path / "a"), workers=1, return_state=True)
+    assert state.is_failed()
+    assert "critical expectation failed" in state.message and "comments" in state.message
+    summary = state.result(raise_on_failure=False)
+    assert summary["exit_code"] == 1 and summary["comments_quarantined"] == 33
+    assert main(["run", str(d), "--output", str(tmp_path / "b"), "--workers", "1"]) == 1
+    assert "a CRITICAL expectation failed" in capsys.readouterr().out
+
+
+def test_unreachable_dask_scheduler_is_a_clear_error(tmp_path, prefect_server, capsys):
+    import socket
+
+    from newsmill.cli import main
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    d = tmp_path / "in"
+    d.mkdir()
+    shutil.copy(SEED, d / "seed.txt")
+    code = main(["run", str(d), "--output", str(tmp_path / "out"), "--dask", f"tcp://127.0.0.1:{port}"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"no Dask scheduler answers at tcp://127.0.0.1:{port}" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "articles").exists()
+
+
 FIRST = datetime(2012, 2, 8, 12, 11, tzinfo=timezone.utc)
 
 
