@@ -91,8 +91,6 @@ def cmd_run(args) -> int:
     output = output_location(args.output) if args.output else settings.output_dir
     try:
         run_settings = settings.with_run_options(full=args.full, workers=args.workers, dask_address=args.dask)
-        if run_settings.dask.address and not args.no_prefect:
-            check_reachable(run_settings.dask.address)  # before the flow: one line, not Prefect's traceback
     except ConfigError as exc:
         print(f"newsmill: {exc}", file=sys.stderr)
         return 2
@@ -102,6 +100,12 @@ def cmd_run(args) -> int:
     if args.workers is not None and args.dask:
         print("newsmill: give --workers (local processes) or --dask (an existing cluster), not both", file=sys.stderr)
         return 2
+    if run_settings.dask.address:
+        try:
+            check_reachable(run_settings.dask.address)  # before the flow: one line, not Prefect's traceback
+        except ConfigError as exc:
+            print(f"newsmill: {exc}", file=sys.stderr)
+            return 2
     from newsmill import progress
     from newsmill.remote import RemoteError
 
