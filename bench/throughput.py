@@ -267,20 +267,24 @@ def _package(path: str | None) -> str:
 # --------------------------------------------------------------------------- orchestration
 
 
-def measure(n: int, systems: list[str], repeats: int, batch_size: int | None, timeout: float) -> list[dict]:
+def measure(n: int, systems: list[str], repeats: int, batch_size: int | None, timeout: float,
+            srcs: dict[str, Path] | None = None) -> list[dict]:
+    """``systems``: names, each optionally ``name@rev`` (that revision's code, exported; ``srcs`` maps
+    the label to it), so that two revisions are measured side by side, rotated in the same rounds."""
+    srcs = srcs or {}
     corpus = bl.corpus_path(n)
     rows = []
     work_root = bl.CACHE / "bench-out"
     for r in range(repeats):
         order = systems[r % len(systems):] + systems[: r % len(systems)]
         for system in order:
-            out = work_root / f"{system}-{n}-{r}"
+            out = work_root / f"{system.replace('@', '-')}-{n}-{r}"
             shutil.rmtree(out, ignore_errors=True)
             out.mkdir(parents=True)
-            cmd = [bl.PY, str(Path(__file__).resolve()), "--worker", system, "--corpus", str(corpus),
+            cmd = [bl.PY, str(Path(__file__).resolve()), "--worker", system.split("@")[0], "--corpus", str(corpus),
                    "--out", str(out)] + (["--batch-size", str(batch_size)] if batch_size else [])
             load = os.getloadavg()[0]
-            env = bl.bench_env()
+            env = bl.bench_env(src=srcs.get(system))
             # a temporary Prefect server on a busy machine can take longer than Prefect's 20 s to answer
             env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
             res = bl.run_measured(cmd, env=env, cwd=out, timeout=timeout)
@@ -288,7 +292,7 @@ def measure(n: int, systems: list[str], repeats: int, batch_size: int | None, ti
             row = {"n": n, "round": r, "system": system, "loadavg_1m": round(load, 2), **res}
             rows.append(row)
             w = res["result"] or {}
-            print(f"  N={n} round {r} {system:4}: wall {res['wall_s']:7.1f} s  work {w.get('work_s') or 0:7.1f} s  "
+            print(f"  N={n} round {r} {system:12}: wall {res['wall_s']:7.1f} s  work {w.get('work_s') or 0:7.1f} s  "
                   f"pages {w.get('pages')}  comments {w.get('comments', '-')}  rss {w.get('peak_rss_mb', 0):6.0f} MB "
                   f"(tree {res['peak_tree_mb']:.0f})  rc {res['rc']}  load {load:.1f}"
                   + (f"  LEFTOVER {res['leftover_processes']}" if res["leftover_processes"] else ""), flush=True)
@@ -301,7 +305,8 @@ def aggregate(rows: list[dict]) -> dict:
     agg: dict = {}
     for n in sorted({r["n"] for r in rows}):
         agg[n] = {}
-        for system in SYSTEMS:
+        labels = list(dict.fromkeys(r["system"] for r in rows if r["n"] == n))
+        for system in labels:
             rs = [r for r in rows if r["n"] == n and r["system"] == system and r["result"]]
             if not rs:
                 continue
@@ -318,7 +323,7 @@ def aggregate(rows: list[dict]) -> dict:
             a["pages_per_s_work"] = pages / a["work_s"] if a["work_s"] else None
             if a["comments"] is not None:
                 a["comments_per_s_wall"] = a["comments"] / a["wall_s"]
-            if system != "bare":
+            if not system.startswith("bare"):
                 stages: dict[str, list[float]] = {}
                 for x in w:
                     for k, v in x["stages"]["sum_s"].items():
@@ -327,22 +332,27 @@ def aggregate(rows: list[dict]) -> dict:
                 a["run_started_at_s"] = bl.median([x.get("run_started_at_s") for x in w])
             agg[n][system] = a
         g = agg[n]
-        if "bare" in g:
-            for s in SYSTEMS[1:]:
-                if s in g:
-                    g[f"{s}_vs_bare_wall"] = g[s]["pages_per_s_wall"] / g["bare"]["pages_per_s_work"]
-                    g[f"{s}_vs_bare_work"] = g[s]["pages_per_s_work"] / g["bare"]["pages_per_s_work"]
-        for two, one in PAIRS:
-            if one in g and two in g:
-                g[f"{two}_vs_{one}_wall"] = g[one]["wall_s"] / g[two]["wall_s"]
-                if g[one]["work_s"] and g[two]["work_s"]:
-                    g[f"{two}_vs_{one}_work"] = g[one]["work_s"] / g[two]["work_s"]
-        for suffix in ("", "1", "2"):  # same number of workers with and without Prefect
-            fl, lb = g.get("flow" + suffix), g.get("lib" + suffix)
-            if fl and lb:
-                g[f"prefect_overhead{suffix}_wall"] = (fl["wall_s"] - lb["wall_s"]) / fl["wall_s"]
-                if fl["work_s"] and lb["work_s"]:
-                    g[f"prefect_overhead{suffix}_work"] = (fl["work_s"] - lb["work_s"]) / fl["work_s"]
+        bare = next((g[x] for x in g if x.split("@")[0] == "bare"), None)  # no newsmill code: any revision's
+        for tag in dict.fromkeys("@" + x.split("@")[1] if "@" in x else "" for x in labels):
+            sys_ = {x[: len(x) - len(tag)] if tag else x: g[x] for x in g if (x.endswith(tag) if tag else "@" not in x)}
+            if bare:
+                for s, a in sys_.items():
+                    if s != "bare":
+                        g[f"{s}_vs_bare_wall{tag}"] = a["pages_per_s_wall"] / bare["pages_per_s_work"]
+                        g[f"{s}_vs_bare_work{tag}"] = a["pages_per_s_work"] / bare["pages_per_s_work"]
+            for two, one in PAIRS:
+                if one in sys_ and two in sys_:
+                    g[f"{two}_vs_{one}_wall{tag}"] = sys_[one]["wall_s"] / sys_[two]["wall_s"]
+                    if sys_[one]["work_s"] and sys_[two]["work_s"]:
+                        g[f"{two}_vs_{one}_work{tag}"] = sys_[one]["work_s"] / sys_[two]["work_s"]
+            for suffix in ("", "1", "2"):  # same number of workers with and without Prefect
+                fl, lb = sys_.get("flow" + suffix), sys_.get("lib" + suffix)
+                if fl and lb:
+                    g[f"prefect_overhead{suffix}_wall{tag}"] = (fl["wall_s"] - lb["wall_s"]) / fl["wall_s"]
+                    if fl["work_s"] and lb["work_s"]:
+                        g[f"prefect_overhead{suffix}_work{tag}"] = (fl["work_s"] - lb["work_s"]) / fl["work_s"]
+                    if fl.get("cpu_s") and lb.get("cpu_s"):
+                        g[f"prefect_overhead{suffix}_cpu{tag}"] = (fl["cpu_s"] - lb["cpu_s"]) / fl["cpu_s"]
     return agg
 
 
@@ -351,7 +361,7 @@ def markdown(agg: dict) -> str:
               "CPU s (tree) | peak RSS MB (worker) | peak RSS MB (tree) | load 1 min |"),
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for n, g in agg.items():
-        for s in SYSTEMS:
+        for s in [x for x in g if isinstance(g[x], dict)]:
             if s in g:
                 a = g[s]
                 f = lambda v, p=1: "-" if v is None else f"{v:.{p}f}"
@@ -362,10 +372,10 @@ def markdown(agg: dict) -> str:
                              f"{' '.join(str(x) for x in a.get('load_1m') or [])} |")
     lines.append("")
     for n, g in agg.items():
-        for k in sorted(k for k in g if k not in SYSTEMS):
+        for k in sorted(k for k in g if not isinstance(g[k], dict)):
             lines.append(f"- N={n} {k}: {g[k]:.3f}")
-        for s in SYSTEMS[1:]:
-            if s in g and "stages_median_s" in g[s]:
+        for s in [x for x in g if isinstance(g[x], dict)]:
+            if "stages_median_s" in g[s]:
                 st = ", ".join(f"{k} {v}" for k, v in g[s]["stages_median_s"].items())
                 lines.append(f"- N={n} {s} stages (median s, summed over calls): {st}; run started at "
                              f"{g[s]['run_started_at_s']:.1f} s after process start")
@@ -387,7 +397,8 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 2)[2])
     ap.add_argument("--pages", type=int, nargs="+", default=[1000], help="corpus sizes N (default 1000)")
     ap.add_argument("--systems", default="bare,lib,flow",
-                    help=f"comma list of {', '.join(SYSTEMS)} (default bare,lib,flow)")
+                    help=f"comma list of {', '.join(SYSTEMS)} (default bare,lib,flow); NAME@REV runs that system "
+                         "on another git revision in the same rounds (e.g. lib@6253bfc,lib)")
     ap.add_argument("--repeats", type=int, default=3, help="rounds per N (default 3)")
     ap.add_argument("--batch-size", type=int, default=None, help="pages per task (default: newsmill's)")
     ap.add_argument("--timeout", type=float, default=7200, help="seconds per measured process (default 7200)")
@@ -424,9 +435,10 @@ def main(argv=None) -> int:
 
     bl.use_src(bl.prepare_src(args.rev))
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    bad = [s for s in systems if s not in SYSTEMS]
+    bad = [s for s in systems if s.split("@")[0] not in SYSTEMS]
     if bad:
         ap.error(f"unknown systems {bad}")
+    srcs = {s: bl.prepare_src(s.split("@", 1)[1]) for s in systems if "@" in s}
     missing = [n for n in args.pages if not bl.corpus_path(n).exists()]
     for n in missing:
         print(f"skip N={n}: no corpus at {bl.corpus_path(n)}; build it with "
@@ -460,7 +472,7 @@ def main(argv=None) -> int:
     rows = []
     for n in pages:
         print(f"N={n}: corpus {bl.corpus_path(n)} ({bl.corpus_path(n).stat().st_size / 1e6:.0f} MB)", flush=True)
-        rows += measure(n, systems, args.repeats, args.batch_size, args.timeout)
+        rows += measure(n, systems, args.repeats, args.batch_size, args.timeout, srcs)
     agg = aggregate(rows)
     path = args.json or results_dir / f"throughput-{stamp}.json"
     path.write_text(json.dumps({"machine": info, "args": vars(args), "rows": rows, "aggregate": agg}, indent=1, default=str))
