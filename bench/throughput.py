@@ -173,6 +173,8 @@ def worker_cli(corpus: Path, out: Path) -> dict:
     from newsmill import daemon
 
     info = daemon.status() or {}
+    if not info.get("current"):  # the client would start a warm worker first: not what this system measures
+        return {"system": "cli", "rc": 2, "error": f"no current warm worker for this code and environment: {info}"}
     peak = [0]
     stop = threading.Event()
 
@@ -215,15 +217,15 @@ def _persistent(env: dict, action: str) -> None:
     import tempfile
 
     if action == "start":
-        with tempfile.TemporaryDirectory() as out:
+        with tempfile.TemporaryDirectory() as out:  # cwd: not the checkout (python -m would import its code)
             p = subprocess.run([bl.PY, "-m", "newsmill.cli", "run", str(bl.REPO / "samples"), "--output", out],
-                               check=False, env=env, capture_output=True, text=True, timeout=600)
+                               check=False, env=env, capture_output=True, text=True, timeout=600, cwd=out)
             if p.returncode:
                 raise SystemExit(f"warm-up run failed ({p.returncode}):\n{p.stderr[-2000:]}")
     else:
         for what in ("daemon", "server"):
             subprocess.run([bl.PY, "-m", "newsmill.cli", what, "stop"], check=False, env=env,
-                           capture_output=True, timeout=120)
+                           capture_output=True, timeout=120, cwd=tempfile.gettempdir())
 
 
 def _batch_times() -> dict:
