@@ -425,7 +425,9 @@ def aggregate(rows: list[dict]) -> dict:
                     for k, v in x["stages"]["sum_s"].items():
                         stages.setdefault(k, []).append(v)
                 a["stages_median_s"] = {k: round(bl.median(v), 2) for k, v in stages.items()}
-                a["run_started_at_s"] = bl.median([x.get("run_started_at_s") for x in w])
+                a["run_started_at_s"] = bl.median([x["run_started_at_s"] for x in w if x.get("run_started_at_s") is not None] or [None])
+            bcpu = [x["batches"]["cpu_s"] for x in w if (x.get("batches") or {}).get("cpu_s")]
+            a["batch_cpu_s"] = bl.median(bcpu) if bcpu else None  # the batches' own CPU, in their worker processes
             agg[n][system] = a
         g = agg[n]
         bare = next((g[x] for x in g if x.split("@")[0] == "bare"), None)  # no newsmill code: any revision's
@@ -471,7 +473,9 @@ def markdown(agg: dict) -> str:
         for k in sorted(k for k in g if not isinstance(g[k], dict)):
             lines.append(f"- N={n} {k}: {g[k]:.3f}")
         for s in [x for x in g if isinstance(g[x], dict)]:
-            if "stages_median_s" in g[s]:
+            if g[s].get("batch_cpu_s"):
+                lines.append(f"- N={n} {s} batches' own CPU (median, summed over batches): {g[s]['batch_cpu_s']:.1f} s")
+            if g[s].get("stages_median_s") and g[s].get("run_started_at_s") is not None:
                 st = ", ".join(f"{k} {v}" for k, v in g[s]["stages_median_s"].items())
                 lines.append(f"- N={n} {s} stages (median s, summed over calls): {st}; run started at "
                              f"{g[s]['run_started_at_s']:.1f} s after process start")
