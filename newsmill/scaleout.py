@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import logging
 import os
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from newsmill import progress
 from newsmill.config import check_reachable
