@@ -21,6 +21,13 @@ so that machine load hits all of them alike:
   worker processes, or, before the streaming rework, a local Dask cluster).
 - ``dask1``, ``dask2``: ``newsmill run CORPUS`` with ``NEWSMILL_DASK_WORKERS=1|2`` (``[dask] workers``: batch
   tasks on a local Dask cluster; the same in every revision that has ``[dask]``).
+- ``flowsrv``: as ``flow``, but on newsmill's persistent local Prefect server (started before the
+  rounds, untimed: what every run after a user's first one gets) instead of the temporary one.
+- ``cli``: ``newsmill run CORPUS`` typed at a shell, as a user runs it: the thin client hands the run to
+  the warm worker, on the persistent local server (both started before the rounds by an untimed
+  warm-up run on ``samples/``). Timed: the client process, start to exit (wall = work); no stage
+  times (the run happens in the warm worker). Peak RSS: the warm worker's process tree (the forked
+  run and its batch workers; shared pages counted in each process), sampled.
   None of these is in the default set. Batches that run in other processes are out of reach of the
   timing shims: compare wall and work times.
 
@@ -44,7 +51,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _benchlib as bl
 
-SYSTEMS = ("bare", "lib", "flow", "lib1", "lib2", "flow1", "flow2", "dask1", "dask2")
+SYSTEMS = ("bare", "lib", "flow", "lib1", "lib2", "flow1", "flow2", "dask1", "dask2", "flowsrv", "cli")
+PERSISTENT = ("flowsrv", "cli")  # systems on newsmill's persistent local server (and warm worker)
 PAIRS = (("lib2", "lib1"), ("flow2", "flow1"), ("dask2", "dask1"))  # speed-up of 2 workers over 1
 
 
@@ -153,6 +161,71 @@ def worker_newsmill(system: str, corpus: Path, out: Path, batch_size: int | None
             "newsmill_from": str(Path(cli.__file__).parent), "entry_s": entry, "cli_start_s": cli_start, "import_s": imp, "cli_main_s": run_s, "work_s": (last - first) if first is not None and last else None,
             "run_started_at_s": first, "worker_total_s": time.perf_counter() - t0, "stages": st,
             "peak_rss_mb": bl.self_peak_rss_mb(), "cpu_s": cpu, "batches": batches}
+
+
+def worker_cli(corpus: Path, out: Path) -> dict:
+    """``newsmill run CORPUS`` as typed at a shell: a fresh client process, the run in the warm worker."""
+    import subprocess
+    import threading
+
+    import psutil
+
+    from newsmill import daemon
+
+    info = daemon.status() or {}
+    if not info.get("current"):  # the client would start a warm worker first: not what this system measures
+        return {"system": "cli", "rc": 2, "error": f"no current warm worker for this code and environment: {info}"}
+    peak = [0]
+    stop = threading.Event()
+
+    def sample():
+        try:
+            root = psutil.Process(int(info["pid"]))
+        except (KeyError, TypeError, ValueError, psutil.Error):
+            return
+        while not stop.wait(0.1):
+            total = 0
+            try:
+                for p in [root, *root.children(recursive=True)]:
+                    try:
+                        total += p.memory_info().rss
+                    except psutil.Error:
+                        pass
+            except psutil.Error:
+                return
+            peak[0] = max(peak[0], total)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    s = time.perf_counter()
+    p = subprocess.run([sys.executable, "-m", "newsmill.cli", "run", str(corpus), "--output", str(out)],
+                       check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - s
+    stop.set()
+    t.join()
+    summ = bl.summary_of(out) or {}
+    return {"system": "cli", "rc": p.returncode, "pages": summ.get("inputs"),
+            "articles": (summ.get("articles_published") or 0) + (summ.get("articles_quarantined") or 0),
+            "comments": (summ.get("comments_published") or 0) + (summ.get("comments_quarantined") or 0),
+            "warm_worker_pid": info.get("pid"), "work_s": wall, "stages": {"sum_s": {}},
+            "peak_rss_mb": peak[0] / 2**20, "stderr_tail": p.stderr[-2000:] if p.returncode else ""}
+
+
+def _persistent(env: dict, action: str) -> None:
+    """Start (an untimed warm-up run on samples/: server and warm worker come up) or stop them."""
+    import subprocess
+    import tempfile
+
+    if action == "start":
+        with tempfile.TemporaryDirectory() as out:  # cwd: not the checkout (python -m would import its code)
+            p = subprocess.run([bl.PY, "-m", "newsmill.cli", "run", str(bl.REPO / "samples"), "--output", out],
+                               check=False, env=env, capture_output=True, text=True, timeout=600, cwd=out)
+            if p.returncode:
+                raise SystemExit(f"warm-up run failed ({p.returncode}):\n{p.stderr[-2000:]}")
+    else:
+        for what in ("daemon", "server"):
+            subprocess.run([bl.PY, "-m", "newsmill.cli", what, "stop"], check=False, env=env,
+                           capture_output=True, timeout=120, cwd=tempfile.gettempdir())
 
 
 def _batch_times() -> dict:
@@ -275,6 +348,29 @@ def measure(n: int, systems: list[str], repeats: int, batch_size: int | None, ti
     corpus = bl.corpus_path(n)
     rows = []
     work_root = bl.CACHE / "bench-out"
+    persistent = [x for x in systems if x.split("@")[0] in PERSISTENT]
+    try:
+        for s in persistent:  # the same code and environment share one server and warm worker
+            _persistent(_env(s, srcs), "start")
+        rows = _rounds(n, corpus, systems, repeats, batch_size, timeout, srcs, work_root)
+    finally:
+        for s in persistent:
+            _persistent(_env(s, srcs), "stop")
+    return rows
+
+
+def _env(system: str, srcs: dict) -> dict:
+    env = bl.bench_env(src=srcs.get(system))
+    if system.split("@")[0] in PERSISTENT:
+        env.pop("NEWSMILL_PREFECT_SERVER", None)  # newsmill's persistent local server
+        env["NEWSMILL_DAEMON"] = "1"
+    else:
+        env["NEWSMILL_DAEMON"] = "0"
+    return env
+
+
+def _rounds(n, corpus, systems, repeats, batch_size, timeout, srcs, work_root) -> list[dict]:
+    rows = []
     for r in range(repeats):
         order = systems[r % len(systems):] + systems[: r % len(systems)]
         for system in order:
@@ -284,7 +380,7 @@ def measure(n: int, systems: list[str], repeats: int, batch_size: int | None, ti
             cmd = [bl.PY, str(Path(__file__).resolve()), "--worker", system.split("@")[0], "--corpus", str(corpus),
                    "--out", str(out)] + (["--batch-size", str(batch_size)] if batch_size else [])
             load = os.getloadavg()[0]
-            env = bl.bench_env(src=srcs.get(system))
+            env = _env(system, srcs)
             # a temporary Prefect server on a busy machine can take longer than Prefect's 20 s to answer
             env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
             res = bl.run_measured(cmd, env=env, cwd=out, timeout=timeout)
@@ -329,7 +425,9 @@ def aggregate(rows: list[dict]) -> dict:
                     for k, v in x["stages"]["sum_s"].items():
                         stages.setdefault(k, []).append(v)
                 a["stages_median_s"] = {k: round(bl.median(v), 2) for k, v in stages.items()}
-                a["run_started_at_s"] = bl.median([x.get("run_started_at_s") for x in w])
+                a["run_started_at_s"] = bl.median([x["run_started_at_s"] for x in w if x.get("run_started_at_s") is not None] or [None])
+            bcpu = [x["batches"]["cpu_s"] for x in w if (x.get("batches") or {}).get("cpu_s")]
+            a["batch_cpu_s"] = bl.median(bcpu) if bcpu else None  # the batches' own CPU, in their worker processes
             agg[n][system] = a
         g = agg[n]
         bare = next((g[x] for x in g if x.split("@")[0] == "bare"), None)  # no newsmill code: any revision's
@@ -375,7 +473,9 @@ def markdown(agg: dict) -> str:
         for k in sorted(k for k in g if not isinstance(g[k], dict)):
             lines.append(f"- N={n} {k}: {g[k]:.3f}")
         for s in [x for x in g if isinstance(g[x], dict)]:
-            if "stages_median_s" in g[s]:
+            if g[s].get("batch_cpu_s"):
+                lines.append(f"- N={n} {s} batches' own CPU (median, summed over batches): {g[s]['batch_cpu_s']:.1f} s")
+            if g[s].get("stages_median_s") and g[s].get("run_started_at_s") is not None:
                 st = ", ".join(f"{k} {v}" for k, v in g[s]["stages_median_s"].items())
                 lines.append(f"- N={n} {s} stages (median s, summed over calls): {st}; run started at "
                              f"{g[s]['run_started_at_s']:.1f} s after process start")
@@ -428,6 +528,8 @@ def main(argv=None) -> int:
         bl.use_src(Path(os.environ.get("NEWSMILL_BENCH_SRC") or bl.REPO))
         if args.worker == "bare":
             res = worker_bare(args.corpus)
+        elif args.worker == "cli":
+            res = worker_cli(args.corpus, args.out)
         else:
             res = worker_newsmill(args.worker, args.corpus, args.out, args.batch_size, args.profile_to)
         print(json.dumps(res, default=str))

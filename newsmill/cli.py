@@ -319,8 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--workers", type=int, metavar="N",
                      help="worker processes for the batches (default: one per CPU; 1: all in this process)")
     run.add_argument("--dask", metavar="ADDRESS",
-                     help="run the batch tasks on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (its workers "
-                          "need PREFECT_API_URL of a Prefect server)")
+                     help="run the batches on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (its workers need "
+                          "newsmill installed and the inputs readable under the same paths)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="progress of the pages (default: only when stdout is a terminal; forced in a log: "
                           "a line every 10 s)")

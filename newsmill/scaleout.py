@@ -1,77 +1,67 @@
-"""Where the flow's batch tasks run: local worker processes, or Dask (prefect-dask).
+"""Where the flow's batch tasks do their work: local worker processes, or a Dask cluster.
 
-By default (``newsmill run --workers N``, default one per CPU) each batch task is a
-Prefect task run in a thread of the flow's process that hands the batch to the
-run's pool of worker processes (``newsmill.workers``) and waits: Prefect's engine
-stays in the flow's process (a few ms a task run), the CPU work runs on every
-core, and only a window of batches is in flight. (Prefect's own
-``ProcessPoolTaskRunner`` runs the task engine in each worker: measured here at
-~0.3 s of overhead a task run, plus a Prefect import per worker.)
+Each batch is one Prefect task run, in a thread of the flow's process, that hands
+its batch to the run's executor and waits (``newsmill.workers.call``): by default
+the run's pool of local worker processes (``newsmill run --workers N``, one per
+CPU), or with the ``[dask]`` table a Dask cluster: ``workers = N`` starts a local
+one for the run (N processes, one thread each), ``--dask tcp://host:port`` uses an
+existing one. Prefect's engine stays in the flow's process either way (a few ms a
+task run); the workers run plain functions, and only a window of batches is in
+flight.
 
-The ``[dask]`` table's ``workers = N`` starts a local Dask cluster for the run (N
-worker processes, one thread each); ``--dask tcp://host:port`` sends the batches to
-an existing cluster. Only the batch tasks go to Dask; planning, validation and the
-publish stay in the flow's process, so the output folder is written by one
-process, under its lock. Workers of a local cluster write their records to the
-run's staging area like local processes do; workers of an existing cluster may
-not see that folder, so their records come back in the result and the flow's
-process writes them.
+Why not prefect-dask's ``DaskTaskRunner`` (used before): it runs Prefect's task
+engine on the Dask workers, so every worker imports Prefect, needs the Prefect API
+and reports each task run itself. Measured side by side (1k pages, 2 rounds,
+bench/throughput.py, docs/BENCHMARKS.md): with one Dask worker a run took 49.1 s
+of work that way and 37.6 s this way; with two, 29.3 s and 29.4 s. Handing
+batches to a Dask client from the flow's task runs keeps a task run per batch in
+Prefect (same names, states and logs) and leaves the workers nothing but the
+extraction.
 
-Dask workers report their task runs to the Prefect API themselves. A worker that
-has no ``PREFECT_API_URL`` would start a temporary Prefect server of its own (slow,
-and invisible to the flow's), so a local cluster's workers are given the API URL
-the flow itself uses, the temporary server's included. Workers of an existing
-cluster must be started with ``PREFECT_API_URL`` set to a server they can reach.
+Planning, validation and the publish stay in the flow's process, so the output
+folder is written by one process, under its lock. Workers of a local cluster
+write their records to the run's staging area like local processes do; workers of
+an existing cluster may not see that folder, so their records come back in the
+result and the flow's process writes them.
 """
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from newsmill import progress
 from newsmill.config import check_reachable
 
 log = logging.getLogger(__name__)
 
-REMOTE_SLOTS = 16  # worker slots assumed for an existing cluster (its size is not known here): the window's size
+REMOTE_SLOTS = 16  # worker slots assumed for an existing cluster that reports none yet: the window's size
 QUIET_DASK = {"DASK_LOGGING__DISTRIBUTED": "warning"}  # Dask logs every worker start and stop at INFO
 
 
-def _flow_api_url() -> str | None:
-    """The API the running flow reports to (a temporary server has no PREFECT_API_URL setting)."""
-    url = os.environ.get("PREFECT_API_URL")
-    if url:
-        return url
-    try:
-        from prefect.context import get_run_context
-
-        return str(get_run_context().client.api_url)
-    except Exception:  # noqa: BLE001 (not in a flow run: workers fall back to their own setting)
-        return None
-
-
-def task_runner(workers: int | None = None, address: str | None = None):
-    """A DaskTaskRunner for ``workers`` local processes or the scheduler at ``address``; None: no Dask."""
-    if not workers and not address:
-        return None
-    from prefect_dask import DaskTaskRunner
+@contextmanager
+def dask_executor(workers: int | None = None, address: str | None = None) -> Iterator[tuple[object, int]]:
+    """A Dask client's executor and its number of worker threads: a local cluster of ``workers``
+    processes for the block, or the scheduler at ``address``."""
+    from newsmill import workers as local
 
     logging.getLogger("distributed").setLevel(max(logging.getLogger("distributed").getEffectiveLevel(),
                                                   logging.WARNING))
+    from distributed import Client, LocalCluster
+
     if address:
         check_reachable(address)  # also checked by the CLI before the flow starts
-        if not os.environ.get("PREFECT_API_URL"):
-            log.warning("--dask %s without PREFECT_API_URL: the cluster's workers need a Prefect server they can "
-                        "reach (start them with PREFECT_API_URL set), else each starts a temporary one", address)
-        return DaskTaskRunner(address=address)
-    env = {**QUIET_DASK, **{k: os.environ[k] for k in QUIET_DASK if k in os.environ}}
-    url = _flow_api_url()
-    if url:
-        env["PREFECT_API_URL"] = url
-    return DaskTaskRunner(cluster_kwargs={
-        "n_workers": int(workers), "processes": True, "threads_per_worker": 1,
-        "host": "127.0.0.1", "dashboard_address": None, "worker_dashboard_address": None, "env": env,
-    })
+        with Client(address, timeout="30s") as client:
+            info = client.scheduler_info().get("workers", {})
+            yield client.get_executor(pure=False), sum(w.get("nthreads", 1) for w in info.values()) or REMOTE_SLOTS
+        return
+    env = {**QUIET_DASK, **local.SINGLE_THREADED}
+    env.update({k: os.environ[k] for k in env if k in os.environ})
+    with LocalCluster(n_workers=int(workers), processes=True, threads_per_worker=1, host="127.0.0.1",
+                      dashboard_address=None, worker_dashboard_address=None, env=env) as cluster, \
+            Client(cluster) as client:
+        yield client.get_executor(pure=False), int(workers)
 
 
 def run_batches(task, plan, ctx, area, *, workers: int | None = None, dask_workers: int | None = None,
@@ -94,22 +84,20 @@ def run_batches(task, plan, ctx, area, *, workers: int | None = None, dask_worke
         results[i] = staging.materialize(res, area)  # records sent back by a remote worker: written now
         progress.batch_done(len(plan.batches[i]))
 
+    def batches(width: int, folder: str | None, warm: bool) -> list:
+        from newsmill.pipeline import warm_validation
+
+        with ThreadPoolTaskRunner(max_workers=width) as threads, local.warming(warm_validation if warm else None):
+            local.windowed(lambda i: threads.submit(task, params(i, folder)), len(plan.batches), width, collect)
+        return results
+
     with progress.tracking(plan):
         if not plan.batches:
             return []
-        from newsmill.pipeline import warm_validation
-
-        runner = task_runner(dask_workers, address)
-        if runner is not None:
-            folder = None if address else str(area.path)
-            width = local.WINDOW_PER_WORKER * (dask_workers or REMOTE_SLOTS)
-            with runner, local.warming(warm_validation):
-                local.windowed(lambda i: runner.submit(task, params(i, folder)), len(plan.batches), width, collect)
-            return results
+        if dask_workers or address:
+            with dask_executor(dask_workers, address) as (executor, slots), local.registered(ctx.run_id, executor):
+                return batches(local.WINDOW_PER_WORKER * slots, None if address else str(area.path), True)
         n = local.count(workers, len(plan.batches))
-        width = local.WINDOW_PER_WORKER * n if n > 1 else 1  # in process: one batch at a time
-        with local.pool(n, ctx.run_id), ThreadPoolTaskRunner(max_workers=width) as threads, \
-                local.warming(warm_validation if n > 1 else None):
-            local.windowed(lambda i: threads.submit(task, params(i, str(area.path))), len(plan.batches), width,
-                           collect)
-        return results
+        with local.pool(n, ctx.run_id):
+            # in process (n = 1): one batch at a time
+            return batches(local.WINDOW_PER_WORKER * n if n > 1 else 1, str(area.path), n > 1)

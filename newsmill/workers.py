@@ -122,17 +122,27 @@ def pool(n: int, run_id: str | None = None) -> Iterator[ProcessPoolExecutor | No
         yield None
         return
     ex = ProcessPoolExecutor(max_workers=n, mp_context=_context())
-    if run_id:
-        _pools[run_id] = ex
     try:
-        yield ex
-    finally:
         if run_id:
-            _pools.pop(run_id, None)
+            with registered(run_id, ex):
+                yield ex
+        else:
+            yield ex
+    finally:
         ex.shutdown(wait=True, cancel_futures=True)
 
 
-def for_run(run_id: str) -> ProcessPoolExecutor | None:
+@contextmanager
+def registered(run_id: str, executor) -> Iterator[None]:
+    """Any ``concurrent.futures``-like executor (a Dask client's) as the run's pool, for :func:`call`."""
+    _pools[run_id] = executor
+    try:
+        yield
+    finally:
+        _pools.pop(run_id, None)
+
+
+def for_run(run_id: str):
     return _pools.get(run_id)
 
 

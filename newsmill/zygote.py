@@ -117,7 +117,7 @@ def _import_all() -> None:
     for name in ("newsmill.pipeline", "newsmill.report", "newsmill.publish", "newsmill.card", "newsmill.manifest",
                  "newsmill.progress", "newsmill.scaleout", "newsmill.ledger", "newsmill.schedule",
                  "newsmill.sources.live", "prefect.flow_engine", "prefect.task_engine", "prefect.engine",
-                 "prefect.utilities.visualization", "prefect.client.orchestration", "prefect_dask", "fastapi",
+                 "prefect.utilities.visualization", "prefect.client.orchestration", "distributed", "fastapi",
                  "anyio._backends._asyncio", "opentelemetry.metrics", "opentelemetry._logs", "pydantic.color",
                  "rich.progress", "rich.console", "trafilatura", "pandas", "pyarrow.parquet", "pyarrow.dataset",
                  "py3langid"):
