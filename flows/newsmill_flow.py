@@ -21,8 +21,8 @@ from newsmill.config import load_settings, output_location
 @task(name="extract-clean-batch", cache_policy=NO_CACHE)
 def extract_batch(uris: list[str], ctx: pipeline.RunContext, expected: dict | None = None, index: int = 0,
                   folder: str | None = None) -> staging.StagedBatch:
-    """On the run's worker processes when this process has them (``newsmill.workers``), else here
-    (a Dask worker, or ``workers=1``)."""
+    """Runs in the flow's process; the batch itself goes to the run's executor (its local worker
+    processes or its Dask client, ``newsmill.workers.call``), or runs here with ``workers=1``."""
     return workers.call(ctx.run_id, pipeline.stage_batch, uris, ctx, expected, index=index, folder=folder)
 
 
