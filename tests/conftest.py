@@ -60,3 +60,17 @@ try:
     _hyp_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "newsmill"))
 except ImportError:  # hypothesis is a test extra; tests that need it import it themselves
     pass
+
+
+def our_processes(marker: str) -> list[int]:
+    """Pids of live processes whose environment carries ``marker`` (our PREFECT_HOME)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker.encode() in (entry / "environ").read_bytes():
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from newsmill import daemon, publish, server
-from tests.conftest import REPO, SAMPLES, SEED
+from tests.conftest import REPO, SAMPLES, SEED, our_processes
 
 PY = sys.executable
 IGNORED = ("extracted_at", "pipeline_version")  # per run; everything else must be equal
@@ -145,19 +145,6 @@ def test_a_configured_server_is_used_as_is(monkeypatch):
 # --------------------------------------------------------------------------- real processes
 
 HOMES: list[Path] = []  # every PREFECT_HOME this module used: the last test checks none has a process left
-
-
-def our_processes(marker: str) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if marker.encode() in (entry / "environ").read_bytes():
-                pids.append(int(entry.name))
-        except OSError:
-            continue
-    return pids
 
 
 def stop_everything(home: Path) -> None:
