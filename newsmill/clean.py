@@ -9,8 +9,9 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
-from newsmill import ids
+from newsmill import ids, neardup
 from newsmill.extract.dates import find_date
 from newsmill.profiles import Profile, source_key
 from newsmill.records import PageInput, RawComment, RawPage
@@ -85,7 +86,7 @@ def _when(raw: str | None, profile: Profile, *, default_year: int | None = None,
 
 def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContext) -> tuple[dict, list[dict]]:
     """One article row and its comment rows, ready for validation."""
-    url = raw.url or page.url
+    url = _page_url(raw.url, page.url)
     source = source_key(profile, url, raw.publication)
     title = normalize_text(raw.title) if raw.title else None
     body_paras = [normalize_text(p) for p in raw.paragraphs]
@@ -99,7 +100,8 @@ def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContex
     flags = list(raw.flags)
     if not profile.timezone_known and pub_at is not None and pub_match.utc_offset_minutes is None:
         flags.append("timezone_assumed_utc")
-    aid = ids.article_id(url=url, source=source, title=title, published=pub_date.isoformat() if pub_date else None,
+    content = ids.content_key(title, body, [(rc.author, normalize_text(rc.text)) for rc in raw.comments])
+    aid = ids.article_id(url=None if _is_site_root(url) else url, source=source, content=content,
                          input_sha256=page.sha256)
     provenance = {
         "input_uri": page.uri,
@@ -130,6 +132,8 @@ def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContex
         "authors": [normalize_text(a) for a in raw.authors],
         "body": body,
         "paragraph_count": len(paragraphs(body)),
+        "body_simhash": neardup.simhash(body),
+        "near_duplicate_of": None,  # filled in for the whole run (pipeline._merge)
         "captions": [t for t, _ in captions],
         "caption_credits": [c for _, c in captions],
         "comment_count_declared": raw.comment_count_declared,
@@ -141,6 +145,26 @@ def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContex
     if raw.comment_count_declared is not None and raw.comment_count_declared != len(comments):
         flags.append("comment_count_mismatch")
     return article, comments
+
+
+def _is_site_root(url: str | None) -> bool:
+    """A URL naming a site's front page ('https://example.com/', '.../index.html'), not an article."""
+    if not url:
+        return False
+    parts = urlsplit(url)
+    return not parts.query and _ROOT_PATH.match(parts.path) is not None
+
+
+_ROOT_PATH = re.compile(r"^/?(?:(?:index|default|home)\.\w{2,5})?$", re.I)
+
+
+def _page_url(canonical: str | None, address: str | None) -> str | None:
+    """The page's URL: its canonical link, unless that names the site's front page while the page
+    was captured at an article's address (a template that points every page's canonical link at
+    the home page would give every article of the site one URL, hence one id)."""
+    if canonical and address and _is_site_root(canonical) and not _is_site_root(address):
+        return address
+    return canonical or address
 
 
 _AMBIGUOUS = re.compile(r"(?<!\d)([01]?\d)[./-]([01]?\d)[./-](?:\d\d){1,2}(?!\d)")
