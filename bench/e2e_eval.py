@@ -404,6 +404,23 @@ class CliSession:
             if not self.keep:
                 shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def leftover_processes(self, wait_s: float = 30.0) -> list[int]:
+        """Pids still carrying this session's PREFECT_HOME after ``close`` (a run's exit work may lag)."""
+        marker = f"PREFECT_HOME={self.home}\0".encode()
+        deadline = time.monotonic() + wait_s
+        while True:
+            pids = []
+            for entry in Path("/proc").iterdir():
+                if entry.name.isdigit() and int(entry.name) != os.getpid():
+                    try:
+                        if marker in (entry / "environ").read_bytes():
+                            pids.append(int(entry.name))
+                    except OSError:
+                        continue
+            if not pids or time.monotonic() > deadline:
+                return pids
+            time.sleep(0.2)
+
     def __enter__(self) -> "CliSession":
         return self
 
@@ -498,8 +515,8 @@ def outcomes(corpus: Corpus, out: RunOutput, page_ids: Sequence[str]) -> dict[st
         o.status, o.reasons = "rejected", [row["reason"], row.get("detail") or ""]
         if row["reason"] == "duplicate":
             m = _SAME_AS.search(row.get("detail") or "")
-            kept = page_of(m.group(1)) if m else None
-            o.duplicate_of = kept.page_id if kept else (m.group(1) if m else None)
+            kept = corpus.by_key.get(uri_key(m.group(1)) or "") if m else None
+            o.duplicate_of = kept or (m.group(1) if m else None)
     for row in out.comments:
         if (o := page_of(row["input_uri"])) is not None:
             o.comments.append(row)
@@ -1044,6 +1061,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         session.close()
         if args.keep:
             log(f"kept: {session.tmp}")
+        left = session.leftover_processes()
+        if left:
+            log(f"warning: processes of this run's PREFECT_HOME still running: {left}")
     seconds = time.perf_counter() - start
     print(f"{machine['date']}  newsmill git {machine['git']}  trafilatura {machine['versions']['trafilatura']}  "
           f"{'subset of ' + str(args.limit) + ' pages per set' if args.limit else 'full sets'}  "
