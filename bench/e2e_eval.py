@@ -719,7 +719,9 @@ def cause_of(o: PageOutcome, score=None, gold_comments: bool = False) -> str:
         top = Counter(r for c in o.q_comments for r in (c.get("quarantine_reasons") or [])).most_common(1)
         parts.append(f"{len(o.q_comments)} comments quarantined ({top[0][0][:50] if top else '?'})")
     if score is not None:
-        if getattr(score, "body_pred_tokens", 1) == 0:
+        if getattr(score, "body_gold_tokens", 1) == 0:
+            parts.append("gold body empty")
+        elif getattr(score, "body_pred_tokens", 1) == 0:
             parts.append("empty body")
         if (getattr(score, "leak_share", None) or 0) > 0.10:
             parts.append(f"{score.leak_share:.0%} of comment tokens in body")
@@ -730,6 +732,17 @@ def cause_of(o: PageOutcome, score=None, gold_comments: bool = False) -> str:
             if cr < 0.6:
                 parts.append("comments partly missed (low recall)")
     return "; ".join(parts) or "partial"
+
+
+def scored_outcomes(outs: dict[str, PageOutcome], distinct: Callable[[str, str], bool]) -> dict[str, PageOutcome]:
+    """The outcome each page is scored on: its own, except for a page rightly rejected as the duplicate of
+    another (the gold says they are the same page), which the dataset does hold: scored as the kept page."""
+    res = dict(outs)
+    for pid, o in outs.items():
+        kept = o.duplicate_of
+        if o.status == "rejected" and kept in outs and not distinct(pid, kept):
+            res[pid] = outs[kept]
+    return res
 
 
 def _distinct_dragnet(pages: dict[str, DragnetPage]):
@@ -765,12 +778,21 @@ def evaluate_set(spec: SetSpec, session: CliSession, limit: int | None, all_page
     by_id = {p.page_id: p for p in pages}
     rows: list[dict] = []
     summary: dict = {}
+    if spec.kind == "dragnet":
+        distinct = _distinct_dragnet({p.page_id: p for p in gold})
+    elif spec.kind == "aeb":
+        gold_bodies = {p.page_id: p.body for p in pages}
+        distinct = lambda a, b: gold_bodies.get(a) != gold_bodies.get(b)  # noqa: E731
+    else:
+        distinct = lambda a, b: (by_id[a].url, by_id[a].title) != (by_id[b].url, by_id[b].title) \
+            if a in by_id and b in by_id else True  # noqa: E731
+    scored = scored_outcomes(outs, distinct)
 
     if spec.kind == "dragnet":
-        scores = {pid: score_dragnet(by_id[pid], "newsmill", prediction(outs[pid])) for pid in ids}
+        scores = {pid: score_dragnet(by_id[pid], "newsmill", prediction(scored[pid])) for pid in ids}
         summary["newsmill"] = summarize_dragnet(list(scores.values()))
-        tally = run_tally(outs, out, _distinct_dragnet({p.page_id: p for p in gold}))
-        missing = [pid for pid in ids if by_id[pid].has_comments and not outs[pid].comments]
+        tally = run_tally(outs, out, distinct)
+        missing = [pid for pid in ids if by_id[pid].has_comments and not scored[pid].comments]
         tally["pages_gold_comments_none_published"] = len(missing)
         tally["pages_gold_comments_none_published_ids"] = missing
         tally["pages_no_gold_comments_with_rows"] = sum(
@@ -778,17 +800,18 @@ def evaluate_set(spec: SetSpec, session: CliSession, limit: int | None, all_page
         for pid in ids:
             s, o = scores[pid], outs[pid]
             rows.append({**asdict(s), "status": o.status, "comments_quarantined": len(o.q_comments),
-                         "cause": cause_of(o, s, by_id[pid].has_comments)})
+                         "comment_quarantine_reasons": dict(Counter(
+                             r for c in o.q_comments for r in (c.get("quarantine_reasons") or []))),
+                         "duplicate_of": o.duplicate_of, "cause": cause_of(o, s, by_id[pid].has_comments)})
     elif spec.kind == "aeb":
-        nm = {pid: score_aeb(by_id[pid], "newsmill", prediction(outs[pid])) for pid in ids}
+        nm = {pid: score_aeb(by_id[pid], "newsmill", prediction(scored[pid])) for pid in ids}
         progress(f"{spec.name}: bare trafilatura on the same {len(ids)} pages ...")
         tr = {pid: score_aeb(by_id[pid], "trafilatura",
                              run_trafilatura(read_html(aeb_dir() / "html" / f"{pid}.html.gz"), None, pid))
               for pid in ids}
         summary["newsmill"] = summarize_aeb(list(nm.values()))
         summary["trafilatura"] = summarize_aeb(list(tr.values()))
-        gold_bodies = {p.page_id: p.body for p in pages}
-        tally = run_tally(outs, out, lambda a, b: gold_bodies.get(a) != gold_bodies.get(b))
+        tally = run_tally(outs, out, distinct)
         for pid in ids:
             rows.append({"page_id": pid, "f1": nm[pid].f1, "precision": nm[pid].precision,
                          "recall": nm[pid].recall, "trafilatura_f1": tr[pid].f1, "status": outs[pid].status,
@@ -797,7 +820,7 @@ def evaluate_set(spec: SetSpec, session: CliSession, limit: int | None, all_page
         nm, tr = {}, {}
         progress(f"{spec.name}: bare trafilatura on the same {len(ids)} pages ...")
         for pid in ids:
-            page, o = by_id[pid], outs[pid]
+            page, o = by_id[pid], scored[pid]
             a = o.article if o.status == "published" else {}
             nm[pid] = score_fundus(page, "newsmill", a.get("title"), a.get("authors"), a.get("published_date"),
                                    a.get("published_at"), a.get("body"), o.status)
@@ -806,8 +829,6 @@ def evaluate_set(spec: SetSpec, session: CliSession, limit: int | None, all_page
                                    t.get("body"), t["status"], with_time=False)
         summary["newsmill"] = summarize_fundus(list(nm.values()))
         summary["trafilatura"] = summarize_fundus(list(tr.values()))
-        distinct = lambda a, b: (by_id[a].url, by_id[a].title) != (by_id[b].url, by_id[b].title) \
-            if a in by_id and b in by_id else True  # noqa: E731
         tally = run_tally(outs, out, distinct)
         for pid in ids:
             s, o = nm[pid], outs[pid]
@@ -1006,6 +1027,12 @@ def result_json(r: SetResult) -> dict:
             "tally": r.tally, "page_rows": r.rows}
 
 
+def result_from_json(d: dict) -> SetResult:
+    """A set's result as saved by ``--json`` (to print it or write the doc again without re-running)."""
+    return SetResult(SETS[d["set"]], d["pages"], d["seconds"], d["cli_seconds"], d["exit_code"], d["summary"],
+                     d["tally"], d["page_rows"])
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -1033,7 +1060,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temporary outputs and PREFECT_HOME (path printed)")
     ap.add_argument("--write-doc", action="store_true",
                     help=f"rewrite the end-to-end results in {DOC_PATH.relative_to(REPO_ROOT)} (full run of all sets)")
+    ap.add_argument("--from-json", type=Path, metavar="FILE",
+                    help="run nothing: print (and with --write-doc, write) the results saved by --json FILE")
     args = ap.parse_args(argv)
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text(encoding="utf-8"))
+        results = [result_from_json(saved["sets"][n]) for n in args.sets if n in saved["sets"]]
+        for r in results:
+            print("\n".join(set_lines(r) + worst_lines(r, args.worst)))
+        if args.write_doc:
+            if saved.get("limit") or saved.get("all_pages") or set(saved["sets"]) != set(SETS):
+                ap.error(f"--write-doc: {args.from_json} is not a full run of all sets")
+            write_doc(doc_section(results, saved["machine"], saved["seconds"], min(args.worst, 10)))
+            print(f"wrote results to {DOC_PATH}")
+        return 0
     if args.write_doc and (args.limit or set(args.sets) != set(SETS) or args.all_pages):
         ap.error("--write-doc needs a full run of all sets (no --limit, --sets or --all-pages)")
 

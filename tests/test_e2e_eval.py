@@ -110,6 +110,9 @@ def test_outcomes_map_published_quarantined_rejected_and_missing_pages():
     assert tally["comments_quarantined_early"] == 1
     assert tally["pages_with_comments_quarantined_early"] == ["A"]
     assert ev.run_tally(res, out, distinct=lambda a, b: False)["false_duplicates"] == 0
+    # A true duplicate (same gold) is in the dataset as the kept page; a false one is a miss.
+    assert ev.scored_outcomes(res, distinct=lambda a, b: False)["C"] is res["A"]
+    assert ev.scored_outcomes(res, distinct=lambda a, b: True)["C"] is res["C"]
 
 
 def test_unpublished_pages_score_as_misses_on_dragnet():
