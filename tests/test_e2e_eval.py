@@ -22,22 +22,24 @@ from tests.conftest import REPO, our_processes
 # The gate: GATE_PAGES pages of each set, evenly spaced over the sorted ids (Dragnet: pages with
 # gold comments), through the real CLI; reproduce with
 #   python bench/e2e_eval.py --sets dragnet-html,dragnet-w3m,fundus --limit 20
-# Floors sit a little under what that command measured on the baseline (HEAD baa198d, 2026-12-02),
-# so extractor changes that keep the published data as good pass, and regressions fail.  Raise
-# them when the figures improve (docs/EVALUATION.md has the full-set figures).
+# Floors sit a little under what that command measured on the baseline (HEAD baa198d, 2026-12-02;
+# values in the comments), so extractor changes that keep the published data as good pass and
+# regressions fail.  Raise them when the figures improve (docs/EVALUATION.md has the full sets).
 GATE_PAGES = 20
 GATE_SETS = ("dragnet-html", "dragnet-w3m", "fundus")
-FLOORS = {
-    # set: {figure: floor}; figures are keys of the set's summary for newsmill
-    "dragnet-html": {"comment_f1": 0.80, "body_f1": 0.80},
-    "dragnet-w3m": {"comment_f1": 0.75, "body_f1": 0.70},
-    "fundus": {"title_exact": 0.60, "date_day": 0.60, "authors_set_equal": 0.40, "body_f1": 0.70},
+FLOORS = {  # set: {figure of the set's newsmill summary: floor}
+    "dragnet-html": {"comment_f1": 0.89, "body_f1": 0.81},  # 0.915, 0.840
+    "dragnet-w3m": {"comment_f1": 0.74, "body_f1": 0.58},  # 0.772, 0.616
+    "fundus": {"title_exact": 0.75, "authors_set_equal": 0.60, "date_day": 0.90,  # 0.80, 0.65, 0.95
+               "date_minute_utc": 0.68, "body_f1": 0.90},  # 0.737, 0.926
 }
 CEILINGS = {
-    "dragnet-html": {"leak_share": 0.05},
-    "dragnet-w3m": {"leak_share": 0.08},
+    "dragnet-html": {"leak_share": 0.03},  # 0.007
+    "dragnet-w3m": {"leak_share": 0.06},  # 0.032
 }
-MAX_FALSE_DUPLICATES = 0  # pages rejected as the duplicate of a page whose gold differs
+# Pages rejected as the duplicate of a page whose gold differs.  The target is 0 everywhere; the
+# baseline rejects 3 of the 20 w3m dumps so (a title such as "Home" and no date identify them).
+MAX_FALSE_DUPLICATES = {"dragnet-html": 0, "dragnet-w3m": 3, "fundus": 0}
 
 _BENCH = REPO / "bench" / "e2e_eval.py"
 
@@ -225,6 +227,6 @@ def test_end_to_end_gate(tmp_path):
         for key, ceiling in CEILINGS.get(name, {}).items():
             if sm[key] is not None and sm[key] > ceiling:
                 failures.append(f"{name} {key} {sm[key]} > {ceiling}")
-        if r.tally["false_duplicates"] > MAX_FALSE_DUPLICATES:
+        if r.tally["false_duplicates"] > MAX_FALSE_DUPLICATES[name]:
             failures.append(f"{name}: false duplicates {r.tally['duplicates']}")
     assert not failures, "\n".join(failures)
