@@ -642,6 +642,44 @@ class FundusScore:
     body_f1: float
     has_date: bool
     status: str
+    title_issue: str = ""  # how a wrong title is wrong (no text): see field_issues
+    authors_issue: str = ""
+    day_off: int | None = None  # predicted day minus the gold day, in days (None: no prediction or no gold)
+
+
+def title_issue(pred: str | None, gold: str) -> str:
+    """How a title differs, without quoting it: missing, longer (site name or kicker around the gold),
+    shorter (cut), case only, or other."""
+    p, g = norm_ws(pred), norm_ws(gold)
+    if p == g:
+        return ""
+    if not p:
+        return "missing"
+    if p.casefold() == g.casefold():
+        return "case"
+    if g and g.casefold() in p.casefold():
+        return "gold plus extra text"
+    if p.casefold() in g.casefold():
+        return "part of gold"
+    return "other"
+
+
+def authors_issue(pred: Iterable[str] | None, gold: Iterable[str]) -> str:
+    p = {norm_ws(a).casefold() for a in pred or () if norm_ws(a)}
+    g = {norm_ws(a).casefold() for a in gold if norm_ws(a)}
+    if p == g:
+        return ""
+    if not p:
+        return "missing"
+    if not g:
+        return "gold has none"
+    if p < g:
+        return "some missing"
+    if p > g:
+        return "extra names"
+    if any(x in y or y in x for x in p for y in g):
+        return "names differ in form"
+    return "other"
 
 
 def score_fundus(page: FundusPage, system: str, title: str | None, authors: Iterable[str] | None,
@@ -649,9 +687,11 @@ def score_fundus(page: FundusPage, system: str, title: str | None, authors: Iter
     _, r, p, f1 = overlap_scores(token_bag("\n".join(page.paragraphs)), token_bag(body))
     gm = gold_minute_utc(page.publishing_date)
     minute_ok = None if not with_time or gm is None else minute_utc(published_at) == gm
-    gd = gold_day(page.publishing_date)
+    gd, pd = gold_day(page.publishing_date), as_date(day)
     return FundusScore(page.page_id, system, norm_ws(title) == norm_ws(page.title), authors_equal(authors, page.authors),
-                       gd is not None and as_date(day) == gd, minute_ok, p, r, f1, as_date(day) is not None, status)
+                       gd is not None and pd == gd, minute_ok, p, r, f1, pd is not None, status,
+                       title_issue(title, page.title), authors_issue(authors, page.authors),
+                       (pd - gd).days if pd and gd else None)
 
 
 def summarize_fundus(scores: Sequence[FundusScore]) -> dict:
@@ -670,6 +710,11 @@ def summarize_fundus(scores: Sequence[FundusScore]) -> dict:
         "body_recall": mean([s.body_recall for s in scores]),
         "body_f1": mean([s.body_f1 for s in scores]),
         "empty_bodies": sum(1 for s in scores if s.body_recall == 0 and s.body_precision == 0),
+        "title_issues": dict(Counter(s.title_issue for s in scores if s.title_issue).most_common()),
+        "authors_issues": dict(Counter(s.authors_issue for s in scores if s.authors_issue).most_common()),
+        "day_off": dict(Counter("missing" if s.day_off is None else
+                                ("+" if s.day_off > 0 else "") + f"{s.day_off} d"
+                                for s in scores if not s.day_ok).most_common()),
     }
 
 
@@ -832,9 +877,12 @@ def evaluate_set(spec: SetSpec, session: CliSession, limit: int | None, all_page
         tally = run_tally(outs, out, distinct)
         for pid in ids:
             s, o = nm[pid], outs[pid]
+            issues = [f"title {s.title_issue}" if s.title_issue else "", f"authors {s.authors_issue}"
+                      if s.authors_issue else "", "" if s.day_ok or s.day_off is None else f"day {s.day_off:+d}"]
+            cause = cause_of(o, None) if o.status != "published" else "; ".join(filter(None, issues)) or "partial"
             rows.append({**asdict(s), "trafilatura": {k: v for k, v in asdict(tr[pid]).items()
                                                       if k not in ("page_id", "system")},
-                         "comment_rows": len(o.comments), "cause": cause_of(o, None)})
+                         "comment_rows": len(o.comments), "cause": cause})
     return SetResult(spec, len(ids), time.perf_counter() - start, cli_seconds, proc.returncode, summary,
                      tally, rows, proc.stderr[-2000:] if proc.returncode else "")
 
@@ -914,6 +962,9 @@ def set_lines(r: SetResult, md: bool = False) -> list[str]:
     else:
         rows.append(("pages", [str(sm[s]["pages"]) for s in systems]))
         rows += [(label, [_fmt(sm[s][key]) for s in systems]) for label, key in FUNDUS_ROWS]
+        rows += [(label, [_tally_text(sm[s].get(key) or {}) for s in systems])
+                 for label, key in (("wrong titles", "title_issues"), ("wrong authors", "authors_issues"),
+                                    ("wrong days (predicted - gold)", "day_off"))]
     if r.spec.kind != "dragnet":
         rows.append(("pages with comment rows (no gold comments)",
                      [str(t["pages_with_comment_rows"])] + ["-"] * (len(systems) - 1)))

@@ -153,8 +153,19 @@ def test_fundus_fields_compare_normalised_title_author_sets_local_day_and_utc_mi
                            with_time=False).minute_ok is None
     assert ev.score_fundus(_fundus_page(publishing_date="2024-05-03 10:00:00"), "newsmill", None, None, None,
                            None, None, "published").minute_ok is None
+    assert (s.title_issue, s.authors_issue, s.day_off) == ("gold plus extra text", "some missing", 1)
     summary = ev.summarize_fundus([s])
     assert summary["title_exact"] == 0.0 and summary["pages_with_gold_time"] == 1
+    assert summary["day_off"] == {"+1 d": 1}
+
+
+def test_field_issues_say_how_a_value_is_wrong_without_quoting_it():
+    assert ev.title_issue("Story - Site", "Story") == "gold plus extra text"
+    assert ev.title_issue("Story", "Story: a long one") == "part of gold"
+    assert ev.title_issue(None, "Story") == "missing" and ev.title_issue("STORY", "Story") == "case"
+    assert ev.authors_issue(["Ann", "By"], ["Ann"]) == "extra names"
+    assert ev.authors_issue(["Ann Example"], ["Ann Example, Reuters"]) == "names differ in form"
+    assert ev.authors_issue(["Ann"], []) == "gold has none" and ev.authors_issue([], ["Ann"]) == "missing"
 
 
 # --------------------------------------------------------------------------- corpora
