@@ -577,8 +577,14 @@ def run_tally(outs: dict[str, PageOutcome], out: RunOutput, distinct: Callable[[
 # --------------------------------------------------------------------------- scoring: fundus
 
 
+# Invisible formatting characters (soft hyphen, zero-width space/joiners, BOM): a page may carry
+# them in a headline where the gold does not, or the reverse; no reader sees them.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+
+
 def norm_ws(text: str | None) -> str:
-    return " ".join((text or "").split())
+    """Whitespace runs as one space, ends trimmed, invisible formatting characters removed."""
+    return " ".join((text or "").translate(_INVISIBLE).split())
 
 
 def authors_equal(pred: Iterable[str] | None, gold: Iterable[str]) -> bool:
@@ -962,9 +968,6 @@ def set_lines(r: SetResult, md: bool = False) -> list[str]:
     else:
         rows.append(("pages", [str(sm[s]["pages"]) for s in systems]))
         rows += [(label, [_fmt(sm[s][key]) for s in systems]) for label, key in FUNDUS_ROWS]
-        rows += [(label, [_tally_text(sm[s].get(key) or {}) for s in systems])
-                 for label, key in (("wrong titles", "title_issues"), ("wrong authors", "authors_issues"),
-                                    ("wrong days (predicted - gold)", "day_off"))]
     if r.spec.kind != "dragnet":
         rows.append(("pages with comment rows (no gold comments)",
                      [str(t["pages_with_comment_rows"])] + ["-"] * (len(systems) - 1)))
@@ -983,6 +986,10 @@ def set_lines(r: SetResult, md: bool = False) -> list[str]:
     lines += _row_lines("end to end (published rows)", systems, rows, md)
     b = "- " if md else "  "
     lines += [""] if md else []
+    if r.spec.kind == "fundus":
+        for label, key in (("wrong titles", "title_issues"), ("wrong authors", "authors_issues"),
+                           ("wrong days (predicted - gold)", "day_off")):
+            lines.append(f"{b}{label}: " + " | ".join(f"{s_} {_tally_text(sm[s_].get(key) or {})}" for s_ in systems))
     lines.append(f"{b}reject reasons: {_tally_text(t['reject_reasons'])}")
     lines.append(f"{b}article quarantine reasons: {_tally_text(t['article_quarantine_reasons'])}")
     lines.append(f"{b}comment quarantine reasons: {_tally_text(t['comment_quarantine_reasons'])}")

@@ -163,6 +163,7 @@ def test_field_issues_say_how_a_value_is_wrong_without_quoting_it():
     assert ev.title_issue("Story - Site", "Story") == "gold plus extra text"
     assert ev.title_issue("Story", "Story: a long one") == "part of gold"
     assert ev.title_issue(None, "Story") == "missing" and ev.title_issue("STORY", "Story") == "case"
+    assert ev.title_issue("Heli\u00adkopter  plan", "Helikopter plan") == ""  # soft hyphen, spaces
     assert ev.authors_issue(["Ann", "By"], ["Ann"]) == "extra names"
     assert ev.authors_issue(["Ann Example"], ["Ann Example, Reuters"]) == "names differ in form"
     assert ev.authors_issue(["Ann"], []) == "gold has none" and ev.authors_issue([], ["Ann"]) == "missing"
