@@ -959,6 +959,12 @@ def set_lines(r: SetResult, md: bool = False) -> list[str]:
         n = sm["newsmill"]
         rows.append(("pages (body) / with gold comments", [f"{n['pages']} / {n['pages_with_gold_comments']}"]))
         rows += [(label, [_fmt(sm[s][key])]) for label, key in DRAGNET_ROWS for s in systems]
+        pub = [x for x in r.rows if x["status"] == "published"]
+        pub_c = [x["comment_f1"] for x in pub if x["comment_f1"] is not None]
+        rows.append(("comment F1 on published pages only (extractor view)",
+                     [f"{_fmt(sum(pub_c) / len(pub_c) if pub_c else None)} ({len(pub_c)} pages)"]))
+        rows.append(("body F1 on published pages only",
+                     [_fmt(sum(x["body_f1"] for x in pub) / len(pub) if pub else None)]))
         rows.append(("pages with gold comments, none published",
                      [_pct(t["pages_gold_comments_none_published"], n["pages_with_gold_comments"])]))
         rows.append(("pages without gold comments, with comment rows", [str(t["pages_no_gold_comments_with_rows"])]))
