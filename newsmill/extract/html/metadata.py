@@ -12,10 +12,12 @@ from functools import cache
 
 from lxml import etree
 
-from newsmill.extract.html import schemaorg
+from newsmill.extract.html import schemaorg, titles
+from newsmill.extract.html.titles import clean_name, split_names
 from newsmill.extract.html.attrs import PageAttrs
 
-_ARTICLE_TYPES = re.compile(r"(?:^|[/:])(?:News|Blog|Scholarly|Tech|Opinion|Report|Analysis|Review|Satirical|Advertiser)?(?:Article|Posting|BlogPosting|LiveBlogPosting)$")
+# any *Article / *Posting type (NewsArticle, ReportageNewsArticle, AnalysisNewsArticle, LiveBlogPosting, ...)
+_ARTICLE_TYPES = re.compile(r"(?:^|[/:#])\w*(?:Article|Posting)$")
 
 
 def _text(v) -> str | None:
@@ -35,10 +37,9 @@ def _names(v) -> list[str]:
     if isinstance(v, list):
         return [n for x in v for n in _names(x)]
     if isinstance(v, dict):
-        n = _text(v.get("name"))
-        return [n] if n else []
-    s = _text(v)
-    return [p.strip() for p in re.split(r"\s*(?:;|\band\b|&)\s*", s) if p.strip()] if s else []
+        n = _text(v.get("name")) or " ".join(x for x in (_text(v.get("givenName")), _text(v.get("familyName"))) if x)
+        return split_names(n) if n else []
+    return split_names(_text(v) or "")
 
 
 def _meta(tree) -> tuple[dict[str, str], bool]:
@@ -142,40 +143,117 @@ class _Fallback:
             return None
 
 
-def article_metadata(tree, jsonld: list[dict], traf_doc=None, attrs: PageAttrs | None = None) -> dict:
-    """title, url, publication, published_raw, updated_raw, section, authors, language."""
+def _article_item(jsonld: list[dict]) -> dict:
+    """The page's article in JSON-LD: an *Article/*Posting item (also as a WebPage's ``mainEntity``),
+    else an item that has a headline (a WebPage carrying the article's fields)."""
+    pool = list(jsonld)
+    for d in jsonld:
+        main = d.get("mainEntity")
+        pool += [m for m in (main if isinstance(main, list) else [main]) if isinstance(m, dict)]
+    return (next((d for d in pool if _ARTICLE_TYPES.search(" ".join(schemaorg.types(d)))), None)
+            or next((d for d in pool if d.get("headline") and (d.get("author") or d.get("datePublished"))), None) or {})
+
+
+# meta names that hold the publication time / the author, most specific first
+_PUBLISHED_KEYS = ("article:published_time", "og:published_time", "article:published", "datepublished",
+                   "dc.date.issued", "dcterms.issued", "sailthru.date", "pubdate", "publishdate", "publish-date",
+                   "article.published", "parsely-pub-date", "cxenseparse:publishtime", "date", "dc.date",
+                   "prism.publicationdate")
+_MODIFIED_KEYS = ("article:modified_time", "og:updated_time", "datemodified", "dcterms.modified", "last-modified")
+_AUTHOR_KEYS = ("author", "article:author", "og:article:author", "og:author", "dc.creator", "byl", "sailthru.author",
+                "parsely-author", "cxenseparse:author", "articleauthor")
+
+
+def article_metadata(tree, jsonld: list[dict], traf_doc=None, attrs: PageAttrs | None = None,
+                     url: str | None = None) -> dict:
+    """title, url, publication, published_raw, date_candidates, updated_raw, section, authors, language.
+
+    ``date_candidates`` are the other publication-time strings the page gives (meta tags, ``<time>``,
+    the URL path), best first: ``clean`` falls back on them when the first cannot be read or
+    disagrees with the page's comments.
+    """
     attrs = attrs or PageAttrs(tree)
     meta, meta_subject = _meta(tree)
     if traf_doc is None:
         traf_doc = _Fallback(tree, attrs, meta_subject)
-    art = next((d for d in jsonld if _ARTICLE_TYPES.search(" ".join(schemaorg.types(d)))), None) or {}
+    art = _article_item(jsonld)
     micro = schemaorg.microdata_article(tree, attrs)
     get = lambda *keys: next((meta[k] for k in keys if meta.get(k)), None)  # noqa: E731
     t = getattr
+    page_url = get("og:url") or _canonical(tree) or _text(art.get("url")) or (t(traf_doc, "url", None) if traf_doc else None)
+    publication = _text(art.get("publisher")) or get("og:site_name", "application-name")
+    site = titles.SiteNames(url or page_url, [publication, get("og:site_name", "application-name"), get("twitter:site")])
+    title = titles.choose([_text(art.get("headline")), micro.get("headline"), get("og:title"), get("twitter:title"),
+                           *_h1s(tree)], _title_tag(tree), site)
+    if title is None and traf_doc:
+        title = titles.clean(t(traf_doc, "title", None) or "", site) or None
+    dates = [_text(art.get("datePublished")), micro.get("datePublished"), *(meta.get(k) for k in _PUBLISHED_KEYS),
+             *_time_pubdates(tree, attrs), _url_date(url or page_url)]
+    dates = list(dict.fromkeys(d.strip() for d in dates if d and d.strip()))
+    if not dates and traf_doc and (d := t(traf_doc, "date", None)):
+        dates = [d]
+    authors = _authors([_names(art.get("author")), [n for a in micro.get("authors") or [] for n in split_names(a)],
+                        *(_names(meta.get(k)) for k in _AUTHOR_KEYS)],
+                       lambda: _names(t(traf_doc, "author", None)) if traf_doc else [], site)
     out = {
-        "title": _text(art.get("headline")) or micro.get("headline") or get("og:title", "twitter:title")
-        or (t(traf_doc, "title", None) if traf_doc else None),
-        "url": get("og:url") or _canonical(tree) or _text(art.get("url")) or (t(traf_doc, "url", None) if traf_doc else None),
-        "publication": _text(art.get("publisher")) or get("og:site_name", "application-name")
-        or (t(traf_doc, "sitename", None) if traf_doc else None),
-        "published_raw": _text(art.get("datePublished")) or micro.get("datePublished")
-        or get("article:published_time", "og:published_time", "datepublished", "date", "dc.date.issued", "dc.date",
-               "sailthru.date", "pubdate", "publishdate", "publish-date", "article.published", "parsely-pub-date")
-        or _time_pubdate(tree, attrs) or (t(traf_doc, "date", None) if traf_doc else None),
-        "updated_raw": _text(art.get("dateModified")) or micro.get("dateModified")
-        or get("article:modified_time", "og:updated_time", "datemodified", "last-modified"),
+        "title": title,
+        "url": page_url,
+        "publication": publication or (t(traf_doc, "sitename", None) if traf_doc else None),
+        "published_raw": dates[0] if dates else None,
+        "date_candidates": dates[1:],
+        "updated_raw": _text(art.get("dateModified")) or micro.get("dateModified") or get(*_MODIFIED_KEYS),
         "section": _text(art.get("articleSection")) or micro.get("articleSection") or get("article:section", "section")
         or _first_category(traf_doc),
-        "authors": _names(art.get("author")) or micro.get("authors") or _names(get("article:author", "author", "dc.creator", "byl", "sailthru.author"))
-        or (_names(t(traf_doc, "author", None)) if traf_doc else []),
+        "authors": authors,
         "language": _text(art.get("inLanguage")) or tree.get("lang") or tree.get("{http://www.w3.org/XML/1998/namespace}lang")
         or get("og:locale", "content-language", "language", "dc.language"),
     }
-    authors = [a for a in out["authors"] if not a.startswith("http") and len(a) < 80]
-    out["authors"] = list(dict.fromkeys(authors))
     if out["language"]:
         out["language"] = out["language"].replace("_", "-").split(",")[0].strip() or None
     return out
+
+
+_H1 = etree.XPath("//h1")
+
+
+def _h1s(tree) -> list[str]:
+    return [" ".join(h.text_content().split()) for h in _H1(tree)[:3]]
+
+
+def _title_tag(tree) -> str | None:
+    el = tree.find(".//title")
+    return el.text_content() if el is not None else None
+
+
+def _authors(sources: list[list[str]], byline, site: "titles.SiteNames") -> list[str]:
+    """The first source that names someone other than the site itself.
+
+    A page often gives the site as author in its structured data and the journalist in a
+    meta tag or the byline; a site name is kept only when no source names anyone else.
+    """
+    site_only = None
+    for i, names in enumerate([*sources, None]):
+        if names is None:
+            names = byline()
+        names = list(dict.fromkeys(n for n in (clean_name(x) for x in names) if n))
+        if not names:
+            continue
+        if all(site.matches(n) for n in names):
+            site_only = site_only or names
+            continue
+        return names
+    return site_only or []
+
+
+_URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-]([01]?\d)[/-]([0-3]?\d)(?:/|-|\b)")
+
+
+def _url_date(url: str | None) -> str | None:
+    """'/2012/05/10/' in the URL path: a date the page's address vouches for (a day, no time)."""
+    if not url or not (m := _URL_DATE.search(url.split("?")[0])):
+        return None
+    y, mo, d = (int(g) for g in m.groups())
+    return f"{y:04d}-{mo:02d}-{d:02d}" if 1 <= mo <= 12 and 1 <= d <= 31 else None
 
 
 def _canonical(tree) -> str | None:
@@ -187,12 +265,16 @@ def _canonical(tree) -> str | None:
 
 _PUBDATE = etree.XPath("//time[@pubdate][@datetime]")
 _PUBDATE_OR_ITEMPROP = etree.XPath("//time[@pubdate][@datetime] | //*[@itemprop='datePublished'][@datetime or @content]")
+_TIME = etree.XPath("(//article//time[@datetime] | //time[@datetime])[1]")
 
 
-def _time_pubdate(tree, attrs: PageAttrs) -> str | None:
-    for el in (_PUBDATE_OR_ITEMPROP if "datePublished" in attrs.itemprops else _PUBDATE)(tree)[:1]:
-        return (el.get("datetime") or el.get("content")).strip()
-    return None
+def _time_pubdates(tree, attrs: PageAttrs) -> list[str]:
+    """``<time pubdate>`` / ``itemprop=datePublished``, then the first ``<time datetime>`` of the page
+    (inside an article first): the last is only a candidate, checked against the others in ``clean``."""
+    out = [(el.get("datetime") or el.get("content")).strip()
+           for el in (_PUBDATE_OR_ITEMPROP if "datePublished" in attrs.itemprops else _PUBDATE)(tree)[:1]]
+    out += [el.get("datetime").strip() for el in _TIME(tree)]
+    return out
 
 
 def _first_category(doc) -> str | None:

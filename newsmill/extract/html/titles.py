@@ -1,0 +1,186 @@
+"""Choosing the article's title and cleaning author names, without knowing the site.
+
+A page states its headline several times (JSON-LD ``headline``, ``og:title``,
+``twitter:title``, ``<h1>``, ``<title>``), often with the site's name, a section or
+a date glued on ('Headline | Section | Site'), or with HTML entities escaped twice.
+The title is the best-ranked statement once such decorations are gone, and a
+decoration is recognised by what the page itself says its name is (URL host,
+``og:site_name``, publisher) or by another statement of the page that lacks it,
+never by a list of sites.  Author values get the same treatment: the names in one
+value are split (joining words are language data in ``profiles/_default.toml``),
+and prefixes, e-mail addresses, URLs and dates are no names.
+"""
+from __future__ import annotations
+
+import html
+import re
+import tomllib
+import unicodedata
+from functools import cache
+from urllib.parse import urlsplit
+
+from newsmill.extract.dates import find_date
+from newsmill.profiles import PROFILE_DIR
+
+# separators between a headline and its decorations: ' | ', ' - ', ' – ', ' — ', ' · ', ' :: ', ' * ', ' ~ '
+_SEP = re.compile(r"\s+(?:\||-|–|—|·|•|::|\*|~|/)\s+|\s*\|\s*")
+_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
+_PLACEHOLDER = re.compile(r"^\[[^\]]{0,40}\]$")  # w3m image placeholders: '[p]', '[sd_hub_ico]'
+_WORD = re.compile(r"\w", re.UNICODE)
+_KICKER_SEP = re.compile(r"^(?P<kicker>.{1,60}?)(?::\s+|\s+[-–—|]\s+)(?P<rest>.+)$")
+
+
+@cache
+def _lexicon() -> tuple[re.Pattern, re.Pattern]:
+    spec = tomllib.loads((PROFILE_DIR / "_default.toml").read_text(encoding="utf-8"))
+    words = sorted(spec.get("author_joiners", []), key=len, reverse=True)
+    alt = "|".join((rf"(?<!\w){re.escape(w)}(?!\w)" if _WORD.match(w) else re.escape(w)) for w in words)
+    joiner = re.compile(rf"\s*(?:;|{alt})\s*" if alt else r"\s*;\s*", re.IGNORECASE)
+    prefixes = sorted(spec.get("byline_prefixes", []), key=len, reverse=True)
+    prefix = re.compile(r"^(?:" + "|".join(re.escape(p) for p in prefixes) + r")\s*:?\s+", re.IGNORECASE)
+    return joiner, prefix
+
+
+def text(s: str | None) -> str:
+    """Entities decoded (also when escaped twice), invisible characters gone, spaces collapsed."""
+    if not s:
+        return ""
+    for _ in range(2):
+        if "&" not in s:
+            break
+        s = html.unescape(s)
+    return " ".join(_INVISIBLE.sub("", s).split())
+
+
+def _key(s: str) -> tuple[str, ...]:
+    """Comparison keys of a name: case-folded letters and digits, with and without umlauts spelled out."""
+    s = s.casefold()
+    spelled = s.replace("ä", "ae").replace("ö", "oe").replace("ü", "ue").replace("ß", "ss")
+    out = []
+    for v in (s, spelled):
+        v = "".join(c for c in unicodedata.normalize("NFKD", v) if not unicodedata.combining(c))
+        out.append("".join(c for c in v if c.isalnum()))
+    return tuple(dict.fromkeys(out))
+
+
+class SiteNames:
+    """What the page says the site is called: its host and the names it gives itself."""
+
+    def __init__(self, url: str | None, names) -> None:
+        host = (urlsplit(url).hostname or "") if url else ""
+        host = re.sub(r"^(?:www\d?|m|amp|mobile)\.", "", host.lower())
+        labels = [lab for lab in host.split(".")[:-1] if lab not in ("co", "com", "org", "net", "gov", "ac")]
+        self.hosts = {k for lab in labels for k in _key(lab) if len(k) >= 3} | ({k for k in _key(host) if k} if host else set())
+        self.names = {k for n in names if n for k in _key(text(n).lstrip("@")) if len(k) >= 3}
+
+    def matches(self, s: str) -> bool:
+        for k in _key(s):
+            if not k:
+                continue
+            if k in self.names or k in self.hosts or any(k.startswith(h) for h in self.hosts):
+                return True
+            if any(len(k) >= 4 and (k in n or n in k) for n in self.names):
+                return True
+            if any(len(h) >= 5 and h in k for h in self.hosts):
+                return True
+        return False
+
+
+def _is_date(s: str) -> bool:
+    m = find_date(s)
+    return m is not None and (m.end - m.start) >= 0.6 * len(s.strip())
+
+
+def plausible(title: str | None, site: SiteNames | None = None) -> bool:
+    """A title is words, not a placeholder, a bare date or the site's own name."""
+    if not title or not _WORD.search(title) or _PLACEHOLDER.match(title):
+        return False
+    if _is_date(title):
+        return False
+    return not (site is not None and site.matches(title) and len(title.split()) <= 4)
+
+
+def clean(s: str, site: SiteNames | None, others: set[str] = frozenset()) -> str:
+    """``s`` without the decorations around the headline: leading or trailing segments that are the
+    site's name, a date, or (trailing only) what another statement of the page leaves out."""
+    s = text(s)
+    while True:
+        parts = _SEP.split(s)
+        if len(parts) < 2:
+            return s
+        head, tail = s[: s.rfind(parts[-1])].rstrip(" |-–—·•:*~/"), parts[-1]
+        if head and (site is not None and site.matches(tail) or _is_date(tail) or head in others):
+            s = head.strip()
+            continue
+        lead, body = parts[0], s[len(parts[0]):].lstrip(" |-–—·•:*~/")
+        if body and len(lead.split()) <= 4 and site is not None and site.matches(lead):
+            s = body.strip()
+            continue
+        return s
+
+
+def choose(candidates: list[str | None], title_tag: str | None, site: SiteNames) -> str | None:
+    """The best-ranked plausible headline statement, decorations removed.
+
+    ``candidates`` are ranked (structured data first, then ``<h1>``); the ``<title>`` element
+    only confirms or fills in.  When the first statement is another one with a short lead
+    ('Kicker: Headline', 'Kicker - Headline') that a second statement omits, the lead is a kicker
+    (overline), not part of the headline.
+    """
+    raw = [text(c) for c in candidates if c and text(c)]
+    if title_tag and text(title_tag):
+        raw.append(text(title_tag))
+    if not raw:
+        return None
+    others = set(raw)
+    cleaned = [clean(c, site, others - {c}) for c in raw]
+    ranked = [c for c in cleaned[: len(cleaned) - (1 if title_tag and text(title_tag) else 0)] if plausible(c, site)]
+    if not ranked:
+        ranked = [c for c in cleaned if plausible(c, site)]
+    if not ranked:
+        return None
+    best = ranked[0]
+    if (m := _KICKER_SEP.match(best)) and len(m.group("kicker").split()) <= 4 and m.group("rest") in cleaned[1:]:
+        best = m.group("rest")
+    return best
+
+
+# ----------------------------------------------------------------------------- authors
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+_INITIALS = re.compile(r"\s*\((?:[a-zäöüéè]{2,5}\.?)\)$")
+
+
+def split_names(value: str) -> list[str]:
+    """The names in one author value: 'A und B, dpa' -> A, B, dpa; 'Jane Doe | Section' -> Jane Doe."""
+    value = text(value)
+    if not value:
+        return []
+    joiner, _ = _lexicon()
+    value = re.split(r"\s*\|\s*", value)[0]  # 'Name | Section' / 'Name | Site': the name comes first
+    out = []
+    for part in joiner.split(value):
+        pieces = [p.strip() for p in part.split(",")]
+        # 'Last, First' stays one name; a comma between multi-word names separates them
+        if len(pieces) > 1 and any(len(p.split()) >= 2 for p in pieces):
+            out += pieces
+        else:
+            out.append(part.strip())
+    return [p for p in out if p]
+
+
+def clean_name(name: str | None) -> str | None:
+    """One author name, or None when the value is no name (URL, e-mail, date, number, a bare prefix)."""
+    s = text(name)
+    if not s:
+        return None
+    _, prefix = _lexicon()
+    s = prefix.sub("", s)
+    s = _INITIALS.sub("", s).strip(" ,;:|-–—·•")
+    if not s or len(s) > 80 or not any(c.isalpha() for c in s):
+        return None
+    if "://" in s or s.startswith("www.") or _EMAIL.search(s) or "@" in s.strip("@")[1:]:
+        return None
+    if find_date(s) is not None or prefix.match(s + " x"):
+        return None  # a date, or only the word 'By'
+    return s
