@@ -183,7 +183,8 @@ def article_metadata(tree, jsonld: list[dict], traf_doc=None, attrs: PageAttrs |
     page_url = get("og:url") or _canonical(tree) or _text(art.get("url")) or (t(traf_doc, "url", None) if traf_doc else None)
     publication = _text(art.get("publisher")) or get("og:site_name", "application-name")
     site = titles.SiteNames(url or page_url, [publication, get("og:site_name", "application-name"), get("twitter:site")])
-    title = titles.choose([_text(art.get("headline")), micro.get("headline"), get("og:title"), get("twitter:title"),
+    # microdata after og:title: its 'headline' property is now and then a sub-headline
+    title = titles.choose([_text(art.get("headline")), get("og:title"), micro.get("headline"), get("twitter:title"),
                            *_h1s(tree)], _title_tag(tree), site)
     if title is None and traf_doc:
         title = titles.clean(t(traf_doc, "title", None) or "", site) or None
@@ -193,7 +194,7 @@ def article_metadata(tree, jsonld: list[dict], traf_doc=None, attrs: PageAttrs |
     if not dates and traf_doc and (d := t(traf_doc, "date", None)):
         dates = [d]
     authors = _authors([_names(art.get("author")), [n for a in micro.get("authors") or [] for n in split_names(a)],
-                        *(_names(meta.get(k)) for k in _AUTHOR_KEYS)],
+                        *(_names(meta.get(k)) for k in _AUTHOR_KEYS), _names(_labelled_author(meta))],
                        lambda: _names(t(traf_doc, "author", None)) if traf_doc else [], site)
     out = {
         "title": title,
@@ -211,6 +212,18 @@ def article_metadata(tree, jsonld: list[dict], traf_doc=None, attrs: PageAttrs |
     if out["language"]:
         out["language"] = out["language"].replace("_", "-").split(",")[0].strip() or None
     return out
+
+
+def _labelled_author(meta: dict[str, str]) -> str | None:
+    """Twitter card label/data pairs ('twitter:label1' = 'Written by', 'twitter:data1' = the name), which
+    SEO plugins write; the label words are language data (``author_labels`` in ``_default.toml``)."""
+    labels = titles.author_labels()
+    for key, value in meta.items():
+        if key.startswith("twitter:misc:") and key[13:].strip() in labels:
+            return value
+        if key.startswith("twitter:label") and value.strip().casefold() in labels:
+            return meta.get("twitter:data" + key[13:])
+    return None
 
 
 _H1 = etree.XPath("//h1")
@@ -238,9 +251,11 @@ def _authors(sources: list[list[str]], byline, site: "titles.SiteNames") -> list
         names = list(dict.fromkeys(n for n in (clean_name(x) for x in names) if n))
         if not names:
             continue
-        if all(site.matches(n) for n in names):
+        if all(site.is_site(n) for n in names):
             site_only = site_only or names
             continue
+        if len(names) > 1:  # 'Name, <a role description of many words>': the names
+            names = [n for n in names if len(n.split()) <= 6] or names
         return names
     return site_only or []
 

@@ -27,7 +27,6 @@ _SEP = re.compile(r"\s+(?:\||-|–|—|·|•|::|\*|~|/)\s+|\s*\|\s*")
 _INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
 _PLACEHOLDER = re.compile(r"^\[[^\]]{0,40}\]$")  # w3m image placeholders: '[p]', '[sd_hub_ico]'
 _WORD = re.compile(r"\w", re.UNICODE)
-_KICKER_SEP = re.compile(r"^(?P<kicker>.{1,60}?)(?::\s+|\s+[-–—|]\s+)(?P<rest>.+)$")
 
 
 @cache
@@ -35,10 +34,17 @@ def _lexicon() -> tuple[re.Pattern, re.Pattern]:
     spec = tomllib.loads((PROFILE_DIR / "_default.toml").read_text(encoding="utf-8"))
     words = sorted(spec.get("author_joiners", []), key=len, reverse=True)
     alt = "|".join((rf"(?<!\w){re.escape(w)}(?!\w)" if _WORD.match(w) else re.escape(w)) for w in words)
-    joiner = re.compile(rf"\s*(?:;|{alt})\s*" if alt else r"\s*;\s*", re.IGNORECASE)
+    # case-sensitive: 'a'/'e'/'y' join names, 'A.' or 'E.' are initials
+    joiner = re.compile(rf"\s*(?:;|{alt})\s*" if alt else r"\s*;\s*")
     prefixes = sorted(spec.get("byline_prefixes", []), key=len, reverse=True)
     prefix = re.compile(r"^(?:" + "|".join(re.escape(p) for p in prefixes) + r")\s*:?\s+", re.IGNORECASE)
     return joiner, prefix
+
+
+@cache
+def author_labels() -> frozenset[str]:
+    spec = tomllib.loads((PROFILE_DIR / "_default.toml").read_text(encoding="utf-8"))
+    return frozenset(w.casefold() for w in spec.get("author_labels", []))
 
 
 def text(s: str | None) -> str:
@@ -72,6 +78,13 @@ class SiteNames:
         labels = [lab for lab in host.split(".")[:-1] if lab not in ("co", "com", "org", "net", "gov", "ac")]
         self.hosts = {k for lab in labels for k in _key(lab) if len(k) >= 3} | ({k for k in _key(host) if k} if host else set())
         self.names = {k for n in names if n for k in _key(text(n).lstrip("@")) if len(k) >= 3}
+
+    def is_site(self, name: str) -> bool:
+        """Whether an author value is the site itself ('STERN.de', 'n-tv NACHRICHTEN', 'Lesotho Times'),
+        stricter than :meth:`matches`: 'Guardian staff reporter' names the site's staff, not the site."""
+        keys = [k for k in _key(name) if k]
+        return any(k in self.names or k in self.hosts for k in keys) or (
+            len(name.split()) <= 2 and any(k.startswith(h) for k in keys for h in self.hosts))
 
     def matches(self, s: str) -> bool:
         for k in _key(s):
@@ -123,9 +136,9 @@ def choose(candidates: list[str | None], title_tag: str | None, site: SiteNames)
     """The best-ranked plausible headline statement, decorations removed.
 
     ``candidates`` are ranked (structured data first, then ``<h1>``); the ``<title>`` element
-    only confirms or fills in.  When the first statement is another one with a short lead
-    ('Kicker: Headline', 'Kicker - Headline') that a second statement omits, the lead is a kicker
-    (overline), not part of the headline.
+    only confirms (a suffix it has and another statement lacks is a decoration) or fills in.
+    A lead before ':' ('Kicker: Headline') is kept: on some sites it is part of the headline,
+    on others an overline, and the page does not say which.
     """
     raw = [text(c) for c in candidates if c and text(c)]
     if title_tag and text(title_tag):
@@ -139,10 +152,7 @@ def choose(candidates: list[str | None], title_tag: str | None, site: SiteNames)
         ranked = [c for c in cleaned if plausible(c, site)]
     if not ranked:
         return None
-    best = ranked[0]
-    if (m := _KICKER_SEP.match(best)) and len(m.group("kicker").split()) <= 4 and m.group("rest") in cleaned[1:]:
-        best = m.group("rest")
-    return best
+    return ranked[0]
 
 
 # ----------------------------------------------------------------------------- authors
@@ -179,8 +189,8 @@ def clean_name(name: str | None) -> str | None:
     s = _INITIALS.sub("", s).strip(" ,;:|-–—·•")
     if not s or len(s) > 80 or not any(c.isalpha() for c in s):
         return None
-    if "://" in s or s.startswith("www.") or _EMAIL.search(s) or "@" in s.strip("@")[1:]:
-        return None
+    if "://" in s or "www." in s or _EMAIL.search(s) or "@" in s.strip("@")[1:] or ":" in s or s[0] in "([{":
+        return None  # an address, or a credit line ('(Image: Getty Images)')
     if find_date(s) is not None or prefix.match(s + " x"):
         return None  # a date, or only the word 'By'
     return s
