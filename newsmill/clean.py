@@ -213,8 +213,8 @@ def _plausible_title(title: str) -> bool:
     """Not a w3m image placeholder ('[p]', '[sd_hub_ico]'), not a bare date, not without any word."""
     if _PLACEHOLDER_TITLE.match(title) or not re.search(r"\w", title):
         return False
-    m = find_date(title)
-    return m is None or (m.end - m.start) < 0.6 * len(title)
+    m = find_date(title)  # only a date: no word of two letters outside it
+    return m is None or bool(re.search(r"[^\W\d_]{2,}", title[: m.start] + " " + title[m.end:]))
 
 
 _AMBIGUOUS = re.compile(r"(?<!\d)([01]?\d)[./-]([01]?\d)[./-](?:\d\d){1,2}(?!\d)")

@@ -12,6 +12,7 @@ from functools import cache
 
 from lxml import etree
 
+from newsmill.extract.dates import find_date
 from newsmill.extract.html import schemaorg, titles
 from newsmill.extract.html.titles import clean_name, split_names
 from newsmill.extract.html.attrs import PageAttrs
@@ -184,13 +185,12 @@ def article_metadata(tree, jsonld: list[dict], traf_doc=None, attrs: PageAttrs |
     publication = _text(art.get("publisher")) or get("og:site_name", "application-name")
     site = titles.SiteNames(url or page_url, [publication, get("og:site_name", "application-name"), get("twitter:site")])
     # microdata after og:title: its 'headline' property is now and then a sub-headline
-    title = titles.choose([_text(art.get("headline")), get("og:title"), micro.get("headline"), get("twitter:title"),
-                           *_h1s(tree)], _title_tag(tree), site)
-    if title is None and traf_doc:
-        title = titles.clean(t(traf_doc, "title", None) or "", site) or None
+    title = titles.choose([_text(art.get("headline")), get("og:title"), micro.get("headline"), get("twitter:title")],
+                          _h1s(tree), _title_tag(tree), site, lambda: t(traf_doc, "title", None) if traf_doc else None)
     dates = [_text(art.get("datePublished")), micro.get("datePublished"), *(meta.get(k) for k in _PUBLISHED_KEYS),
              *_time_pubdates(tree, attrs), _url_date(url or page_url)]
-    dates = list(dict.fromkeys(d.strip() for d in dates if d and d.strip()))
+    # only strings that hold a calendar date ('Fri Apr 28 19:20:36 CEST 2023' or '1 day ago' do not)
+    dates = [d for d in dict.fromkeys(d.strip() for d in dates if d and d.strip()) if find_date(d) is not None]
     if not dates and traf_doc and (d := t(traf_doc, "date", None)):
         dates = [d]
     authors = _authors([_names(art.get("author")), [n for a in micro.get("authors") or [] for n in split_names(a)],
@@ -280,15 +280,15 @@ def _canonical(tree) -> str | None:
 
 _PUBDATE = etree.XPath("//time[@pubdate][@datetime]")
 _PUBDATE_OR_ITEMPROP = etree.XPath("//time[@pubdate][@datetime] | //*[@itemprop='datePublished'][@datetime or @content]")
-_TIME = etree.XPath("(//article//time[@datetime] | //time[@datetime])[1]")
+_TIME_IN_ARTICLE = etree.XPath("(//article//time[@datetime])[1]")
 
 
 def _time_pubdates(tree, attrs: PageAttrs) -> list[str]:
-    """``<time pubdate>`` / ``itemprop=datePublished``, then the first ``<time datetime>`` of the page
-    (inside an article first): the last is only a candidate, checked against the others in ``clean``."""
+    """``<time pubdate>`` / ``itemprop=datePublished``, then the first ``<time datetime>`` inside an
+    ``<article>`` (one elsewhere on the page is as often a sidebar's or a review's date)."""
     out = [(el.get("datetime") or el.get("content")).strip()
            for el in (_PUBDATE_OR_ITEMPROP if "datePublished" in attrs.itemprops else _PUBDATE)(tree)[:1]]
-    out += [el.get("datetime").strip() for el in _TIME(tree)]
+    out += [el.get("datetime").strip() for el in _TIME_IN_ARTICLE(tree)]
     return out
 
 

@@ -23,7 +23,7 @@ from newsmill.extract.dates import find_date
 from newsmill.profiles import PROFILE_DIR
 
 # separators between a headline and its decorations: ' | ', ' - ', ' – ', ' — ', ' · ', ' :: ', ' * ', ' ~ '
-_SEP = re.compile(r"\s+(?:\||-|–|—|·|•|::|\*|~|/)\s+|\s*\|\s*")
+_SEP = re.compile(r"\s+(?:\||-|–|—|·|•|::|\*|~|/|»|«)\s+|\s*\|\s*")
 _INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
 _PLACEHOLDER = re.compile(r"^\[[^\]]{0,40}\]$")  # w3m image placeholders: '[p]', '[sd_hub_ico]'
 _WORD = re.compile(r"\w", re.UNICODE)
@@ -55,7 +55,8 @@ def text(s: str | None) -> str:
         if "&" not in s:
             break
         s = html.unescape(s)
-    return " ".join(_INVISIBLE.sub("", s).split())
+    s = " ".join(_INVISIBLE.sub("", s).split())
+    return re.sub(r"^[»«›‹]\s+|\s+[»«›‹]$", "", s)  # a breadcrumb arrow, not a quotation mark
 
 
 def _key(s: str) -> tuple[str, ...]:
@@ -79,6 +80,9 @@ class SiteNames:
         self.hosts = {k for lab in labels for k in _key(lab) if len(k) >= 3} | ({k for k in _key(host) if k} if host else set())
         self.names = {k for n in names if n for k in _key(text(n).lstrip("@")) if len(k) >= 3}
 
+    def add(self, name: str) -> None:
+        self.names |= {k for k in _key(text(name)) if len(k) >= 3}
+
     def is_site(self, name: str) -> bool:
         """Whether an author value is the site itself ('STERN.de', 'n-tv NACHRICHTEN', 'Lesotho Times'),
         stricter than :meth:`matches`: 'Guardian staff reporter' names the site's staff, not the site."""
@@ -100,8 +104,9 @@ class SiteNames:
 
 
 def _is_date(s: str) -> bool:
+    """Only a date: nothing of two letters or more outside it ('12.03.2024', 'Monday 11.12.12', 'OCT 19, 2012')."""
     m = find_date(s)
-    return m is not None and (m.end - m.start) >= 0.6 * len(s.strip())
+    return m is not None and not re.search(r"[^\W\d_]{2,}", s[: m.start] + " " + s[m.end:])
 
 
 def plausible(title: str | None, site: SiteNames | None = None) -> bool:
@@ -110,7 +115,7 @@ def plausible(title: str | None, site: SiteNames | None = None) -> bool:
         return False
     if _is_date(title):
         return False
-    return not (site is not None and site.matches(title) and len(title.split()) <= 4)
+    return not (site is not None and site.is_site(title))
 
 
 def clean(s: str, site: SiteNames | None, others: set[str] = frozenset()) -> str:
@@ -118,41 +123,59 @@ def clean(s: str, site: SiteNames | None, others: set[str] = frozenset()) -> str
     site's name, a date, or (trailing only) what another statement of the page leaves out."""
     s = text(s)
     while True:
+        lead = re.split(r":\s+", s, maxsplit=1)
+        if len(lead) == 2 and site is not None and site.is_site(lead[0]) and _WORD.search(lead[1]):
+            s = lead[1].strip()  # 'Blog Name: Post title'
+            continue
         parts = _SEP.split(s)
         if len(parts) < 2:
             return s
-        head, tail = s[: s.rfind(parts[-1])].rstrip(" |-–—·•:*~/"), parts[-1]
-        if head and (site is not None and site.matches(tail) or _is_date(tail) or head in others):
+        head, tail = s[: s.rfind(parts[-1])].rstrip(" |-–—·•:*~/»«"), parts[-1]
+        # a short tail that another statement lacks is a section or site ('| Sport'); a long one is the
+        # headline after a site name that the page also shows as a heading ('Blog Name - Post title')
+        if head and (site is not None and site.matches(tail) or _is_date(tail)
+                     or head in others and len(tail.split()) <= 3 and not (site is not None and site.is_site(head))):
             s = head.strip()
             continue
-        lead, body = parts[0], s[len(parts[0]):].lstrip(" |-–—·•:*~/")
-        if body and len(lead.split()) <= 4 and site is not None and site.matches(lead):
+        lead, body = parts[0], s[len(parts[0]):].lstrip(" |-–—·•:*~/»«")
+        if body and len(lead.split()) <= 4 and site is not None and site.is_site(lead):
             s = body.strip()
             continue
         return s
 
 
-def choose(candidates: list[str | None], title_tag: str | None, site: SiteNames) -> str | None:
-    """The best-ranked plausible headline statement, decorations removed.
+def choose(structured: list[str | None], headings: list[str | None], title_tag: str | None,
+           site: SiteNames, fallback=None) -> str | None:
+    """The article's title: the best-ranked plausible statement, decorations removed.
 
-    ``candidates`` are ranked (structured data first, then ``<h1>``); the ``<title>`` element
-    only confirms (a suffix it has and another statement lacks is a decoration) or fills in.
-    A lead before ':' ('Kicker: Headline') is kept: on some sites it is part of the headline,
-    on others an overline, and the page does not say which.
+    ``structured`` (JSON-LD headline, og:title, ...) ranks first, then ``headings`` (``<h1>``s).
+    The ``<title>`` element confirms (a suffix it has and another statement lacks is a decoration).
+    Without structured data, ``fallback()`` (trafilatura's guess from the page's headings) counts
+    when the ``<title>`` contains it: a guess the ``<title>`` does not hold is as often a widget's
+    heading ('About', 'Translate', 'Comment Cancel reply'); then an ``<h1>`` the ``<title>`` holds,
+    then the ``<title>`` itself without decorations.
     """
-    raw = [text(c) for c in candidates if c and text(c)]
-    if title_tag and text(title_tag):
-        raw.append(text(title_tag))
-    if not raw:
-        return None
-    others = set(raw)
-    cleaned = [clean(c, site, others - {c}) for c in raw]
-    ranked = [c for c in cleaned[: len(cleaned) - (1 if title_tag and text(title_tag) else 0)] if plausible(c, site)]
-    if not ranked:
-        ranked = [c for c in cleaned if plausible(c, site)]
-    if not ranked:
-        return None
-    return ranked[0]
+    tt = text(title_tag)
+    heads = [text(h) for h in headings if h and text(h)]
+    structured = [text(c) for c in structured if c and text(c)]
+    others = set(structured) | set(heads) | ({tt} if tt else set())
+    if structured:
+        ranked = [clean(c, site, others - {c}) for c in [*structured, *heads]]
+        ranked = [c for c in ranked if plausible(c, site)]
+        if ranked:
+            return ranked[0]
+    held = lambda c: plausible(c, site) and (not tt or c.casefold() in tt.casefold())  # noqa: E731
+    guess = clean(fallback() or "", site, others) if fallback else ""
+    if held(guess):
+        return guess
+    for h in heads:
+        if held(h := clean(h, site, others - {h})):
+            return h
+    if tt and plausible(c := clean(tt, site, others - {tt}), site):
+        return c
+    if plausible(guess, site):
+        return guess
+    return next((c for c in (clean(h, site) for h in heads) if plausible(c, site)), None)
 
 
 # ----------------------------------------------------------------------------- authors
