@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from newsmill import ids
 from newsmill.extract.dates import find_date
+from newsmill.extract.lexicon import not_titles
 from newsmill.profiles import Profile, source_key
 from newsmill.records import PageInput, RawComment, RawPage
 from newsmill.text import normalize_text, paragraphs, tokens
@@ -210,8 +211,9 @@ _PLACEHOLDER_TITLE = re.compile(r"^\[[^\]]{0,40}\]$")
 
 
 def _plausible_title(title: str) -> bool:
-    """Not a w3m image placeholder ('[p]', '[sd_hub_ico]'), not a bare date, not without any word."""
-    if _PLACEHOLDER_TITLE.match(title) or not re.search(r"\w", title):
+    """Not a w3m image placeholder ('[p]', '[sd_hub_ico]'), not page furniture ('Home', profile data),
+    not a bare date, not without any word."""
+    if _PLACEHOLDER_TITLE.match(title) or not re.search(r"\w", title) or " ".join(title.casefold().split()) in not_titles():
         return False
     m = find_date(title)  # only a date: no word of two letters outside it
     return m is None or bool(re.search(r"[^\W\d_]{2,}", title[: m.start] + " " + title[m.end:]))

@@ -94,7 +94,7 @@ def test_naive_time_borrows_the_offset_of_a_twin_candidate():
 
 
 def test_placeholder_and_date_titles_are_rejected():
-    for bad in ("[p]", "[sd_hub_ico]", "12.03.2024"):
+    for bad in ("[p]", "[sd_hub_ico]", "12.03.2024", "Home", "Main  menu"):
         article, _ = _page("May 2, 2012", title=bad)
         assert article["title"] is None and "title_rejected" in article["flags"], bad
     article, _ = _page("May 2, 2012", title="Budget 2024: what changes")

@@ -424,3 +424,12 @@ def test_date_candidates_include_time_element_and_url_path():
                     url="https://news.example.org/2012/05/01/budget")
     assert raw.published_raw == "2014-03-01T10:00:00Z"
     assert raw.date_candidates == ["2012-05-01T09:00:00+02:00", "2012-05-01"]
+
+
+def test_without_structured_data_a_widget_heading_is_not_the_title():
+    # trafilatura's heading guess and the <h1> are widget headings; the <title> names the post
+    html = ("<html><head><title>Slow cooker bean soup | Kitchen Notes</title></head><body>"
+            "<div class='sidebar'><h1>Translate</h1></div><article><h2>Slow cooker bean soup</h2>"
+            f"{_ARTICLE_BODY}</article></body></html>")
+    raw = extract_html(html, url="https://kitchennotes.example.net/2012/10/soup")
+    assert raw.title == "Slow cooker bean soup"

@@ -20,6 +20,7 @@ from functools import cache
 from urllib.parse import urlsplit
 
 from newsmill.extract.dates import find_date
+from newsmill.extract.lexicon import not_titles
 from newsmill.profiles import PROFILE_DIR
 
 # separators between a headline and its decorations: ' | ', ' - ', ' – ', ' — ', ' · ', ' :: ', ' * ', ' ~ '
@@ -110,8 +111,8 @@ def _is_date(s: str) -> bool:
 
 
 def plausible(title: str | None, site: SiteNames | None = None) -> bool:
-    """A title is words, not a placeholder, a bare date or the site's own name."""
-    if not title or not _WORD.search(title) or _PLACEHOLDER.match(title):
+    """A title is words, not a placeholder, page furniture ('Home'), a bare date or the site's own name."""
+    if not title or not _WORD.search(title) or _PLACEHOLDER.match(title) or title.casefold() in not_titles():
         return False
     if _is_date(title):
         return False
