@@ -195,7 +195,8 @@ def article_metadata(tree, jsonld: list[dict], traf_doc=None, attrs: PageAttrs |
         dates = [d]
     authors = _authors([_names(art.get("author")), [n for a in micro.get("authors") or [] for n in split_names(a)],
                         *(_names(meta.get(k)) for k in _AUTHOR_KEYS), _names(_labelled_author(meta))],
-                       lambda: _names(t(traf_doc, "author", None)) if traf_doc else [], site)
+                       lambda: (_names(t(traf_doc, "author", None)) if traf_doc else []), site,
+                       lambda: _loose_byline(tree, attrs))
     out = {
         "title": title,
         "url": page_url,
@@ -238,16 +239,24 @@ def _title_tag(tree) -> str | None:
     return el.text_content() if el is not None else None
 
 
-def _authors(sources: list[list[str]], byline, site: "titles.SiteNames") -> list[str]:
+def _authors(sources: list[list[str]], byline, site: "titles.SiteNames", loose=None) -> list[str]:
     """The first source that names someone other than the site itself.
 
     A page often gives the site as author in its structured data and the journalist in a
     meta tag or the byline; a site name is kept only when no source names anyone else.
+    ``byline`` (byline markup) and ``loose`` (any element whose class speaks of an author) are
+    only looked at when the sources before them gave nothing better.
     """
     site_only = None
-    for i, names in enumerate([*sources, None]):
-        if names is None:
+    for i, names in enumerate([*sources, None, None]):
+        if names is None and i == len(sources):
             names = byline()
+        elif names is None:
+            # loose markup is weaker evidence: it must say 'By ...' to outrank the site's name, and
+            # otherwise name someone with at least two words ('Folgen', 'amw' are buttons and initials)
+            names, prefixed = loose() if loose else ([], False)
+            if not prefixed and (site_only or not names or len(names[0].split()) < 2):
+                continue
         names = list(dict.fromkeys(n for n in (clean_name(x) for x in names) if n))
         if not names:
             continue
@@ -258,6 +267,30 @@ def _authors(sources: list[list[str]], byline, site: "titles.SiteNames") -> list
             names = [n for n in names if len(n.split()) <= 6] or names
         return names
     return site_only or []
+
+
+_LOOSE_BYLINE = etree.XPath(
+    "//*[contains(@class, 'uthor') or contains(@class, 'yline')]"
+    "[not(ancestor-or-self::*[contains(@class, 'omment') or self::footer or self::aside or self::nav])]")
+_NAME_SHAPE = re.compile(r"^(?:[^\W\d_][\w'’.-]*)(?:\s+[^\W\d_][\w'’.-]*){0,4}$")
+
+
+def _loose_byline(tree, attrs: PageAttrs) -> tuple[list[str], bool]:
+    """Names in the first elements whose class mentions an author or byline ('article__author',
+    'authors__list-item', 'authorname'): short texts of one to five words, byline prefixes dropped;
+    and whether the text began with a byline prefix ('Von ...', 'By ...')."""
+    if "uthor" not in attrs.classes and "yline" not in attrs.classes:
+        return [], False
+    for el in _LOOSE_BYLINE(tree)[:6]:
+        text = " ".join(el.text_content().split())
+        if not text or len(text) > 120 or titles.is_author_box(text):
+            continue
+        # 'Name, Role, Desk' / 'Name, City': without a joining word the first part is the name
+        parts = split_names(text) if titles.has_joiner(text) else split_names(text.split(",")[0])
+        names = [n for n in (clean_name(x) for x in parts) if n and _NAME_SHAPE.match(n)]
+        if names:
+            return names, titles.has_byline_prefix(text)
+    return [], False
 
 
 _URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-]([01]?\d)[/-]([0-3]?\d)(?:/|-|\b)")

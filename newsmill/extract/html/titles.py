@@ -37,9 +37,25 @@ def _lexicon() -> tuple[re.Pattern, re.Pattern]:
     alt = "|".join((rf"(?<!\w){re.escape(w)}(?!\w)" if _WORD.match(w) else re.escape(w)) for w in words)
     # case-sensitive: 'a'/'e'/'y' join names, 'A.' or 'E.' are initials
     joiner = re.compile(rf"\s*(?:;|{alt})\s*" if alt else r"\s*;\s*")
-    prefixes = sorted(spec.get("byline_prefixes", []), key=len, reverse=True)
+    prefixes = sorted({*spec.get("byline_prefixes", []), *spec.get("author_prefixes", [])}, key=len, reverse=True)
     prefix = re.compile(r"^(?:" + "|".join(re.escape(p) for p in prefixes) + r")\s*:?\s+", re.IGNORECASE)
     return joiner, prefix
+
+
+@cache
+def _author_box() -> re.Pattern:
+    spec = tomllib.loads((PROFILE_DIR / "_default.toml").read_text(encoding="utf-8"))
+    words = sorted(spec.get("author_box_headings", []), key=len, reverse=True)
+    return re.compile(r"^(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE) if words else re.compile(r"[^\s\S]")
+
+
+def is_author_box(s: str) -> bool:
+    """'About the author ...', 'About Jane Doe': an author box heading, not a byline."""
+    return bool(_author_box().match(text(s)))
+
+
+def has_joiner(s: str) -> bool:
+    return bool(_lexicon()[0].search(text(s)))
 
 
 @cache
@@ -201,6 +217,10 @@ def split_names(value: str) -> list[str]:
         else:
             out.append(part.strip())
     return [p for p in out if p]
+
+
+def has_byline_prefix(s: str) -> bool:
+    return bool(_lexicon()[1].match(text(s)))
 
 
 def clean_name(name: str | None) -> str | None:
