@@ -433,3 +433,12 @@ def test_without_structured_data_a_widget_heading_is_not_the_title():
             f"{_ARTICLE_BODY}</article></body></html>")
     raw = extract_html(html, url="https://kitchennotes.example.net/2012/10/soup")
     assert raw.title == "Slow cooker bean soup"
+
+
+def test_loose_byline_markup_is_weaker_evidence():
+    byline = "<div class='article__author'>Von Jane Doe, Berlin</div>"
+    raw = meta_page('<meta property="og:site_name" content="Example Herald"><meta name="author" content="Example Herald">',
+                    body=byline)
+    assert raw.authors == ["Jane Doe"]  # a 'Von ...' byline outranks the site's own name; the city is no name
+    raw = meta_page("", body="<div class='author-box'>About Jane Doe</div><div class='post-author'>Folgen</div>")
+    assert raw.authors == []  # an author box heading and a one-word button are no byline
