@@ -442,3 +442,10 @@ def test_loose_byline_markup_is_weaker_evidence():
     assert raw.authors == ["Jane Doe"]  # a 'Von ...' byline outranks the site's own name; the city is no name
     raw = meta_page("", body="<div class='author-box'>About Jane Doe</div><div class='post-author'>Folgen</div>")
     assert raw.authors == []  # an author box heading and a one-word button are no byline
+
+
+def test_a_title_segment_that_starts_like_the_host_is_kept():
+    # host label 'time': 'Time to act on the budget' is the headline's second half, not the site's name
+    raw = meta_page('<meta property="og:title" content="Council passes the budget - Time to act on the budget">',
+                    url="https://time.example/politics/1")
+    assert raw.title == "Council passes the budget - Time to act on the budget"

@@ -97,9 +97,6 @@ class SiteNames:
         self.hosts = {k for lab in labels for k in _key(lab) if len(k) >= 3} | ({k for k in _key(host) if k} if host else set())
         self.names = {k for n in names if n for k in _key(text(n).lstrip("@")) if len(k) >= 3}
 
-    def add(self, name: str) -> None:
-        self.names |= {k for k in _key(text(name)) if len(k) >= 3}
-
     def is_site(self, name: str) -> bool:
         """Whether an author value is the site itself ('STERN.de', 'n-tv NACHRICHTEN', 'Lesotho Times'),
         stricter than :meth:`matches`: 'Guardian staff reporter' names the site's staff, not the site."""
@@ -108,14 +105,19 @@ class SiteNames:
             len(name.split()) <= 2 and any(k.startswith(h) for k in keys for h in self.hosts))
 
     def matches(self, s: str) -> bool:
+        """Whether a title segment names the site ('Golem.de', 'Mirror Online', 'News - SRF'); partial
+        matches only for short segments ('Time' must not take 'Time to act' for the site time.com)."""
+        short = len(s.split()) <= 6
         for k in _key(s):
             if not k:
                 continue
-            if k in self.names or k in self.hosts or any(k.startswith(h) for h in self.hosts):
+            if k in self.names or k in self.hosts:
                 return True
-            if any(len(k) >= 4 and (k in n or n in k) for n in self.names):
+            if short and any(k.startswith(h) for h in self.hosts) and len(s.split()) <= 2:
                 return True
-            if any(len(h) >= 5 and h in k for h in self.hosts):
+            if short and any(len(k) >= 4 and (k in n or n in k) for n in self.names):
+                return True
+            if short and any(len(h) >= 5 and h in k for h in self.hosts):
                 return True
         return False
 
