@@ -16,7 +16,7 @@ import html
 import re
 import tomllib
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from urllib.parse import urlsplit
 
 from newsmill.extract.dates import find_date
@@ -76,6 +76,7 @@ def text(s: str | None) -> str:
     return re.sub(r"^[»«›‹]\s+|\s+[»«›‹]$", "", s)  # a breadcrumb arrow, not a quotation mark
 
 
+@lru_cache(maxsize=4096)
 def _key(s: str) -> tuple[str, ...]:
     """Comparison keys of a name: case-folded letters and digits, with and without umlauts spelled out."""
     s = s.casefold()
