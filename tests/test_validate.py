@@ -302,8 +302,11 @@ def test_whole_thread_before_a_wrong_article_date_is_published():
     assert [o.unexpected_count for o in out.outcomes if o.column == "_chk_hours_after_article"] == [260]
 
 
-def test_one_comment_out_of_line_with_its_thread_is_quarantined_alone():
-    thread = [com("a2", k, posted_at=datetime(2012, 5, 1, tzinfo=UTC) + timedelta(hours=k)) for k in range(1, 8)]
+@pytest.mark.parametrize("newest_first", [False, True])
+def test_one_comment_out_of_line_with_its_thread_is_quarantined_alone(newest_first):
+    hours = range(1, 8) if not newest_first else range(7, 0, -1)
+    thread = [com("a2", pos, posted_at=datetime(2012, 5, 1, tzinfo=UTC) + timedelta(hours=h))
+              for pos, h in enumerate(hours, start=1)]
     thread[3]["posted_at"] = datetime(1999, 5, 1, tzinfo=UTC)  # a misparsed stamp mid-thread
     arts = good_articles()
     arts[1].update(published_at=datetime(2012, 5, 1, tzinfo=UTC), published_date=date(2012, 5, 1))
