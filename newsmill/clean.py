@@ -103,6 +103,8 @@ def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContex
     if title is not None and not _plausible_title(title):
         title = None
         flags.append("title_rejected")
+    if not body:
+        flags.append("body_missing")  # kept for its comments; with none, validation quarantines it
     content = ids.content_key(title, body, [(rc.author, normalize_text(rc.text)) for rc in raw.comments])
     aid = ids.article_id(url=None if _is_site_root(url) else url, source=source, content=content,
                          input_sha256=page.sha256)

@@ -322,10 +322,21 @@ def _derive(articles: pa.Table, comments: pa.Table, params: dict | None = None) 
     article_time = ref.take(row).to_pandas().astype("datetime64[us, UTC]")
     hours = (posted - article_time).dt.total_seconds() / 3600
     return {
-        "articles": {"_chk_comment_count_diff": series(diff, "int64")},
+        "articles": {"_chk_comment_count_diff": series(diff, "int64"), "_chk_empty_article": _empty_article(articles)},
         "comments": {"_chk_article_in_run": series(in_run, "boolean"), "_chk_hours_after_article": hours,
                      "_chk_days_out_of_line": _days_out_of_line(cids, comments.column("position"), posted, params or {})},
     }
+
+
+def _empty_article(articles: pa.Table) -> pd.Series:
+    """True for an article with neither text nor comments, else null.  An empty body alone is only a
+    warning: the page's comments are real records, and quarantining the article would take them along."""
+    body = articles.column("body")
+    blank = pc.or_kleene(pc.is_null(body), pc.invert(pc.match_substring_regex(pc.fill_null(body, ""), r"\S")))
+    none = pc.less_equal(pc.fill_null(articles.column("comment_count_extracted"), 0), 0)
+    empty = pc.and_(blank, none)
+    return pd.Series(pc.if_else(empty, pa.scalar(True), pa.scalar(None, pa.bool_())).to_pandas(),
+                     dtype=pd.BooleanDtype())
 
 
 def _days_out_of_line(article_ids, positions, posted: pd.Series, params: dict) -> pd.Series:

@@ -99,19 +99,31 @@ ARTICLE_CASES = [
     ({"source": "Example.com"}, "safe directory name", "critical"),
     ({"source": "-etc"}, "safe directory name", "critical"),
     ({"source": "a..b"}, "'..'", "critical"),
-    ({"title": None}, "title is missing", "error"),
     ({"title": "   "}, "title is empty", "error"),
     ({"title": "<b>Breaking</b> news"}, "title still contains HTML", "error"),
-    ({"body": ""}, "body is empty", "error"),
+    ({"body": ""}, "neither article text nor comments", "error"),
     ({"body": "Text<br/>more"}, "body still contains HTML", "error"),
     ({"body": "Text </div> more"}, "body still contains HTML", "error"),
     ({"body": 'x <script src="t.js"> y'}, "body still contains HTML", "error"),
-    ({"paragraph_count": 0}, "paragraph_count is below 1", "error"),
     ({"published_date": date(1989, 12, 31)}, "published_date is outside", "error"),
     ({"published_date": date(2026, 1, 3)}, "published_date is outside", "error"),
     ({"published_at": datetime(2026, 1, 3, tzinfo=UTC)}, "published_at is outside", "error"),
     ({"extractor": None}, "non-nullable is missing", "error"),
 ]
+
+
+def test_an_article_without_title_or_text_is_kept_for_its_comments():
+    """A page whose headline was page furniture and whose article text was not found still has real
+    comments: the article row is published with warnings, so its comments are too (an article
+    quarantined takes its comments with it)."""
+    bare = art(3, title=None, body="", paragraph_count=0, comment_count_declared=None, comment_count_extracted=2)
+    out = run(good_articles() + [bare], good_comments() + [com("a3", 1), com("a3", 2)])
+    assert out.articles.column("article_id").to_pylist() == ["a1", "a2", "a3"] and out.comments.num_rows == 6
+    assert out.quarantine["articles"].num_rows == 0 and out.quarantine["comments"].num_rows == 0
+    warned = {o.column: o for o in out.outcomes if not o.success}
+    assert {"title", "_chk_body_blank", "paragraph_count"} <= set(warned)
+    assert all(warned[c].severity == "warning" for c in ("title", "_chk_body_blank", "paragraph_count"))
+    assert not out.critical_failed
 
 
 @pytest.fixture(scope="module")
@@ -381,18 +393,18 @@ def test_comments_follow_their_quarantined_article():
 
 def test_cascade_adds_to_the_comment_own_reasons():
     arts = good_articles()
-    arts[1]["paragraph_count"] = 0
+    arts[1]["title"] = "   "
     rows = good_comments()
     rows[3]["text"] = ""
     out = run(arts, rows)
     reasons, _ = quarantined(out, "comments")["a2-c2"]
     assert reasons[0] == "text is empty or only whitespace."
-    assert reasons[1].startswith("article quarantined: paragraph_count")
+    assert reasons[1].startswith("article quarantined: title is empty")
 
 
 def test_error_failures_alone_do_not_fail_the_run():
     arts = good_articles()
-    arts[0]["body"] = "  "
+    arts[0]["title"] = "<b>x</b>"
     rows = good_comments()
     rows[1]["text"] = "<i>x</i>"
     out = run(arts, rows)
