@@ -134,6 +134,8 @@ def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContex
         "caption_credits": [c for _, c in captions],
         "comment_count_declared": raw.comment_count_declared,
         "comment_count_extracted": len(comments),
+        "comment_system": raw.comment_system,
+        "comments_in_capture": comments_in_capture(len(comments), raw.comment_system),
         "language": _language(raw, body),
         "flags": flags,
         **provenance,
@@ -141,6 +143,15 @@ def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContex
     if raw.comment_count_declared is not None and raw.comment_count_declared != len(comments):
         flags.append("comment_count_mismatch")
     return article, comments
+
+
+def comments_in_capture(extracted: int, system: str | None) -> bool | None:
+    """True when the page gave comment records (they are in the capture, whatever the input format); False
+    when a comment system was detected but gave none (its comments were to be loaded by script and are not
+    in the capture); None when the page shows no comment section at all."""
+    if extracted:
+        return True
+    return False if system else None
 
 
 _AMBIGUOUS = re.compile(r"(?<!\d)([01]?\d)[./-]([01]?\d)[./-](?:\d\d){1,2}(?!\d)")
