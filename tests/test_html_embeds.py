@@ -1,0 +1,173 @@
+"""Script-loaded comment sections: the embed is recorded on the article (comment_system,
+comments_in_capture), from the ``[[embed]]`` data of the system profiles; share and like
+widgets are not comments."""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+import pytest
+
+from newsmill.clean import CleanContext, clean_page, comments_in_capture
+from newsmill.extract.html import embeds, extract_html
+from newsmill.extract.html.tree import parse
+from newsmill.profiles import default_profile
+from newsmill.records import PageInput, RawPage
+from tests.test_html_extract import page
+
+
+def _article(html: str) -> dict:
+    raw = extract_html(html, url="https://news.example.org/2024/park")
+    data = html.encode()
+    inp = PageInput(uri="mem://park.html", data=data, sha256=hashlib.sha256(data).hexdigest(), format="html")
+    row, _ = clean_page(raw, inp, default_profile(),
+                        CleanContext(b"k" * 32, datetime(2024, 5, 1, tzinfo=timezone.utc), "test"))
+    return row
+
+
+# one page per system family and kind of signature: the script, the container it fills, an iframe
+EMBEDS = [
+    ("disqus", '<div id="disqus_thread"></div>'),
+    ("disqus", '<script>var disqus_shortname = "example"; (function() { var d = document.createElement("script");'
+               ' d.src = "https://" + disqus_shortname + ".disqus.com/embed.js"; document.body.appendChild(d); })();'
+               '</script>'),
+    ("disqus", '<script src="https://example.disqus.com/embed.js" async></script>'),
+    ("facebook", '<div class="fb-comments" data-href="https://news.example.org/2024/park" data-numposts="5"></div>'),
+    ("facebook", '<fb:comments href="https://news.example.org/2024/park" num_posts="10"></fb:comments>'),
+    ("facebook", '<iframe src="https://www.facebook.com/plugins/comments.php?href=https%3A%2F%2Fnews.example.org"></iframe>'),
+    ("spotim", '<script async src="https://launcher.spot.im/spot/sp_ABC123" data-spotim-module="spotim-launcher"'
+               ' data-post-id="42"></script>'),
+    ("spotim", '<div data-spotim-module="conversation" data-post-id="42"></div>'),
+    ("viafoura", '<div class="viafoura"><vf-conversations limit="10"></vf-conversations></div>'),
+    ("coral", '<div id="coral_thread"></div><script>Coral.createStreamEmbed({id: "coral_thread",'
+              ' rootURL: "https://coral.example.org"});</script>'),
+    ("livefyre", '<script src="https://zor.livefyre.com/wjs/v3.0/javascripts/livefyre.js"></script>'),
+    ("intensedebate", '<div id="idc-container"></div>'),
+    ("commento", '<div id="commento"></div><script defer src="https://cdn.commento.io/js/commento.js"></script>'),
+    ("hyvor", '<hyvor-talk-comments website-id="1" page-id="park"></hyvor-talk-comments>'),
+    ("giscus", '<script src="https://giscus.app/client.js" data-repo="a/b" crossorigin="anonymous" async></script>'),
+    ("giscus", '<iframe class="giscus-frame" src="https://giscus.app/en/widget?origin=x"></iframe>'),
+    ("utterances", '<script src="https://utteranc.es/client.js" repo="a/b" issue-term="pathname" async></script>'),
+    ("discourse", '<div id="discourse-comments"></div><script>DiscourseEmbed = { discourseUrl: "https://forum.example.org/",'
+                  ' discourseEmbedUrl: "https://news.example.org/2024/park" };</script>'),
+    ("vuukle", '<div id="vuukle-comments-2024"></div>'),
+    ("insticator", '<div id="insticator-commenting"></div>'),
+    ("gigya", '<div id="comments"></div><script>gigya.comments.showCommentsUI({categoryID: "news",'
+              ' streamID: "park", containerID: "comments"});</script>'),
+    ("unknown_script", '<button class="btn" type="button">Show comments</button>'),
+    ("unknown_script", '<button type="button">Kommentare anzeigen</button>'),
+    ("unknown_script", '<a href="#" class="js-load-comments">Lire les 12 commentaires</a>'),
+    ("unknown_script", '<button type="button">267 Kommentare</button>'),
+    ("unknown_script", '<span role="button" class="load-comments"></span>'),
+]
+
+
+@pytest.mark.parametrize(("system", "markup"), EMBEDS)
+def test_embed_detected_and_comments_not_in_capture(system, markup):
+    row = _article(page(markup))
+    assert row["comment_system"] == system
+    assert row["comments_in_capture"] is False
+    assert row["comment_count_extracted"] == 0
+
+
+NOT_COMMENTS = [
+    # sharing and liking are not comments: the SDK, the like button, the share link, the page plugin
+    '<div id="fb-root"></div><script async src="https://connect.facebook.net/en_US/sdk.js#xfbml=1"></script>'
+    '<div class="fb-like" data-href="https://news.example.org/2024/park" data-layout="button_count"></div>',
+    '<a class="share-facebook" href="https://www.facebook.com/sharer/sharer.php?u=https%3A%2F%2Fnews.example.org">'
+    'Share on Facebook</a>',
+    '<iframe src="https://www.facebook.com/plugins/like.php?href=https%3A%2F%2Fnews.example.org"></iframe>',
+    '<fb:like href="https://news.example.org/2024/park"></fb:like>',
+    # comment counts and links to a comment section elsewhere load no thread on this page
+    '<a href="https://news.example.org/2024/park#disqus_thread" class="disqus-comment-count">0 Comments</a>'
+    '<script id="dsq-count-scr" src="//example.disqus.com/count.js" async></script>',
+    '<span class="viafoura"><span class="vf-counter vf-widget" data-widget="counter"></span></span>',
+    '<a href="https://news.example.org/2024/park/comments">12 comments</a>',
+    '<a href="#respond">Leave a comment</a>',
+    '<button type="button">Add a comment</button>',
+    # a paragraph about comments is not a button that loads them
+    '<p>Readers can show comments to a moderator before they are published, the paper said.</p>',
+    # Spot.IM's recirculation widget alone ('popular in the community') is not its conversation
+    '<script async src="https://recirculation.spot.im/spot/sp_ABC123"></script>',
+]
+
+
+@pytest.mark.parametrize("markup", NOT_COMMENTS)
+def test_share_like_and_count_widgets_are_not_a_comment_section(markup):
+    row = _article(page(markup))
+    assert row["comment_system"] is None
+    assert row["comments_in_capture"] is None
+
+
+WP_COMMENTS = """<h3>2 Responses</h3><ol class="commentlist">
+<li class="comment" id="comment-1"><div class="comment-author vcard"><cite class="fn">Alice Doe</cite></div>
+<div class="comment-meta commentmetadata"><a href="#comment-1">March 3, 2012 at 4:15 pm</a></div>
+<div class="comment-content"><p>Finally a park on our side of the river, it took them long enough.</p></div></li>
+<li class="comment" id="comment-2"><div class="comment-author vcard"><cite class="fn">Bob Roe</cite></div>
+<div class="comment-meta commentmetadata"><a href="#comment-2">March 3, 2012 at 5:20 pm</a></div>
+<div class="comment-content"><p>The road repairs would have helped far more people than this park.</p></div></li>
+</ol>"""
+
+
+def test_captured_comments_in_a_known_system_embed():
+    """Disqus' noscript fallback holds the comments: they are in the capture, and the system is named."""
+    row = _article(page(f'<div id="disqus_thread">{WP_COMMENTS}</div>'
+                        '<script src="https://example.disqus.com/embed.js"></script>'))
+    assert row["comment_count_extracted"] == 2
+    assert row["comments_in_capture"] is True
+    assert row["comment_system"] == "disqus"
+
+
+def test_captured_comments_name_the_markup_system():
+    row = _article(page(WP_COMMENTS))
+    assert (row["comment_count_extracted"], row["comments_in_capture"], row["comment_system"]) == (2, True, "wordpress")
+
+
+def test_show_more_button_beside_captured_comments_is_no_system():
+    """A 'show comments' button on a page whose comments were captured names no system: the
+    comments are there, the generic loader says nothing about which system wrote them."""
+    row = _article(page(WP_COMMENTS + '<button type="button">Show all comments</button>'))
+    assert row["comments_in_capture"] is True
+    assert row["comment_system"] == "wordpress"
+
+
+def test_known_system_wins_over_generic_loader():
+    row = _article(page('<button type="button">Show comments</button><div id="disqus_thread"></div>'))
+    assert row["comment_system"] == "disqus"
+
+
+def test_comments_in_capture_rule():
+    assert comments_in_capture(3, None) is True
+    assert comments_in_capture(3, "disqus") is True
+    assert comments_in_capture(0, "disqus") is False
+    assert comments_in_capture(0, None) is None
+
+
+def test_text_dumps_record_no_system():
+    """A text dump cannot show an embed: the field stays null (captured comments still say so)."""
+    from newsmill.extract.textdump import parse_text_dump
+
+    dump = ("Council approves the new riverside park\n\nThe city council voted on Tuesday to approve the park.\n\n"
+            "Comments powered by Disqus. Please enable JavaScript to view the comments.\n")
+    raw = parse_text_dump(dump)
+    assert raw.comment_system is None
+
+
+def test_profiles_extra_dir_adds_a_system(tmp_path):
+    (tmp_path / "systems").mkdir()
+    (tmp_path / "systems" / "talkbox.toml").write_text(
+        '[[embed]]\nid = "talkbox"\nscript = [\'(?:^|//)cdn\\.talkbox\\.example/embed\\.js\']\n', encoding="utf-8")
+    tree = parse(page('<script src="https://cdn.talkbox.example/embed.js"></script>'))
+    assert embeds.detect(tree) is None
+    assert embeds.detect(tree, extra_dir=str(tmp_path)) == "talkbox"
+
+
+def test_broken_embed_profile_names_its_file(tmp_path):
+    (tmp_path / "systems").mkdir()
+    (tmp_path / "systems" / "bad.toml").write_text('[[embed]]\nid = "bad"\nscript = [\'(unclosed\']\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="bad.toml"):
+        embeds.load_embeds(str(tmp_path))
+
+
+def test_rawpage_default_is_no_system():
+    assert RawPage().comment_system is None
