@@ -25,6 +25,8 @@ from newsmill.records import RawPage
 from newsmill.text import normalize_text, tokens
 
 EXTRACTOR = "html"
+# article flag: the page's comment section is in the capture, but no layer could read it into records
+COMMENTS_NOT_EXTRACTED = "comments_not_extracted"
 _SITE_NAME = etree.XPath("//meta[@property='og:site_name'][@content]")
 
 
@@ -55,7 +57,7 @@ def extract_html(text: str, *, url: str | None = None, captured_at: datetime | N
         comments, layer = found, "generic"
 
     # a comment system the page embeds: read before the body extractor copies and prunes the tree
-    comment_system = _comment_system(tree, layer, comments, attrs, profiles_dir)
+    comment_system, unread = _comment_system(tree, layer, comments, attrs, profiles_dir)
     # claims come from the DOM layers (each comment they keep is claimed) or, on an odd page, from the source
     claimed = layer not in (None, "jsonld") or marked
     doc = _body(tree, url, claimed)
@@ -64,6 +66,8 @@ def extract_html(text: str, *, url: str | None = None, captured_at: datetime | N
     page_url = url or meta["url"]
     profile = _profiles.match(page_url, meta["publication"], extra_dir=profiles_dir)
     flags = [] if layer is None else [f"comments_from_{layer.split(':')[0]}"]
+    if unread:
+        flags.append(COMMENTS_NOT_EXTRACTED)
     return RawPage(
         title=meta["title"], url=page_url, publication=profile.publication or meta["publication"],
         published_raw=meta["published_raw"], updated_raw=meta["updated_raw"], section=meta["section"],
@@ -73,16 +77,20 @@ def extract_html(text: str, *, url: str | None = None, captured_at: datetime | N
     )
 
 
-def _comment_system(tree, layer: str | None, comments, attrs: PageAttrs, profiles_dir: str | None) -> str | None:
+def _comment_system(tree, layer: str | None, comments, attrs: PageAttrs,
+                    profiles_dir: str | None) -> tuple[str | None, bool]:
     """The comment system to record on the article: a known system the page embeds, else the system whose
     markup gave the comments; 'unknown_script' (a generic 'show comments' loader) only on a page without
-    comment records, where it is the reason they are missing."""
-    embedded = embeds.detect(tree, attrs=attrs, extra_dir=profiles_dir)
+    comment records, where it is the reason they are missing.  Second: the page has no comment records
+    but the embed's container holds a thread's worth of text (a static rendering no layer could read),
+    so the comments are in the capture after all."""
+    found = embeds.detect_embed(tree, attrs=attrs, extra_dir=profiles_dir)
+    embedded = found.system if found else None
     if comments and embedded == embeds.UNKNOWN:
         embedded = None
     if embedded is None and layer and layer.startswith("system:"):
-        return layer.split(":", 1)[1]
-    return embedded
+        return layer.split(":", 1)[1], False
+    return embedded, bool(found and found.filled and not comments)
 
 
 def _body(tree, url: str | None, claimed: bool):

@@ -52,6 +52,11 @@ _INLINE = etree.XPath("//script[not(@src)][not(@type) or contains(translate(@typ
 _BUTTONS = etree.XPath("//button | //*[@role='button'] | //a[not(@href) or starts-with(@href, '#')"
                        " or starts-with(translate(@href, 'JAVSCRIPT', 'javscript'), 'javascript:')]")
 _PREFIXED = etree.XPath("//*[contains(name(), ':')]")  # XFBML and other prefixed elements ('fb:comments')
+_VISIBLE_TEXT = etree.XPath(".//text()[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]",
+                            smart_strings=False)
+# text a filled thread holds (a few comments' worth); a notice ('Please keep comments civil ...', a login
+# prompt) is shorter
+FILLED_MIN_CHARS = 500
 _LOADER_MAX_CHARS = 60  # a button's label, not a paragraph that mentions comments
 
 
@@ -157,13 +162,33 @@ def _matches(embed: Embed, tree, page: _Page, present: set) -> bool:
         and _loader(embed, page)
 
 
-def detect(tree, *, attrs: PageAttrs | None = None, extra_dir: str | None = None) -> str | None:
-    """The id of the comment system the page embeds (the highest priority when it shows several),
-    ``'unknown_script'`` for a generic script-loaded section, or None."""
+@dataclass(frozen=True)
+class Detection:
+    system: str
+    filled: bool  # the element the script fills already holds text: the capture has the thread, unread
+
+
+def _filled(embed: Embed, tree, present: set) -> bool:
+    sel = _narrow(embed.container, present) if embed.container is not None else None
+    if sel is None:
+        return False
+    return any(sum(len(t.strip()) for t in _VISIBLE_TEXT(el)) >= FILLED_MIN_CHARS for el in sel(tree))
+
+
+def detect_embed(tree, *, attrs: PageAttrs | None = None, extra_dir: str | None = None) -> Detection | None:
+    """The comment system the page embeds (the highest priority when it shows several; ``'unknown_script'``
+    for a generic script-loaded section), and whether its container already holds a thread's worth of
+    text (a static rendering: the comments are in the capture)."""
     present = (attrs or PageAttrs(tree)).tokens
     page = None
     for embed in load_embeds(extra_dir):
         page = page or _page(tree)
         if _matches(embed, tree, page, present):
-            return embed.id
+            return Detection(embed.id, _filled(embed, tree, present))
     return None
+
+
+def detect(tree, *, attrs: PageAttrs | None = None, extra_dir: str | None = None) -> str | None:
+    """The id of the comment system the page embeds, or None (see ``detect_embed``)."""
+    found = detect_embed(tree, attrs=attrs, extra_dir=extra_dir)
+    return found.system if found else None
