@@ -188,3 +188,24 @@ def test_filled_embed_no_layer_reads_is_not_called_missing():
                           '<script src="https://zor.livefyre.com/wjs/v3.0/javascripts/livefyre.js"></script>'))
     assert (empty["comment_system"], empty["comments_in_capture"]) == ("livefyre", False)
     assert "comments_not_extracted" not in empty["flags"]
+
+
+def test_livefyre_first_widget_rendered_into_the_page_is_read():
+    """Livefyre's first widget, rendered into the capture: its comments are records (flat replies
+    one level down by their 'lf_level_N' class), the system is named, nothing is reported missing."""
+    def item(cid, level, nick, text):
+        return (f'<div class="lf_comment_container lf_level_{level}" id="lf_comment_{cid}">'
+                f'<div class="lf_comment_user"><a class="lf_user">avatar</a></div><div class="lf_comment">'
+                f'<div class="lf_comment_body"><a class="lf_comment_user_nick">{nick}</a>'
+                f'<span class="lf_comment_user_rating">5 pts</span><div class="lf_body"><p>{text}</p></div></div>'
+                f'<div class="lf_comment_footer"><label class="lf_comment_date"></label><a class="lf_share">share</a>'
+                f'<a class="lf_like lf_button">Like</a></div></div></div>')
+    thread = (item(1, 1, "xdwyer", "The park will be flooded every spring, the river rises every year.")
+              + item(2, 2, "baroo", "Not since they built the new levee upstream, check the records."))
+    html = page(f'<div id="livefyre"><div id="lf_comments">{thread}</div></div>'
+                '<script src="https://zor.livefyre.com/wjs/v1.0/javascripts/livefyre_init.js"></script>')
+    raw = extract_html(html)
+    assert [(c.author, c.depth, c.likes) for c in raw.comments] == [("xdwyer", 0, None), ("baroo", 1, None)]
+    assert raw.comments[1].parent_index == 0 and "pts" not in raw.comments[0].text
+    row = _article(html)
+    assert (row["comment_system"], row["comments_in_capture"], row["comment_count_extracted"]) == ("livefyre", True, 2)

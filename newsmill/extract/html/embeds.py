@@ -48,27 +48,110 @@ _IFRAME_SRC = etree.XPath("//iframe/@src | //iframe/@data-src | //iframe/@data-l
 _INLINE = etree.XPath("//script[not(@src)][not(@type) or contains(translate(@type, 'JAVSCRIPTMODULE', "
                       "'javscriptmodule'), 'javascript') or contains(translate(@type, 'MODULE', 'module'), 'module')]"
                       "/text()", smart_strings=False)
-# what a reader clicks: buttons, links that go nowhere (a script acts on them), elements that say they are buttons
-_BUTTONS = etree.XPath("//button | //*[@role='button'] | //a[not(@href) or starts-with(@href, '#')"
-                       " or starts-with(translate(@href, 'JAVSCRIPT', 'javscript'), 'javascript:')]")
+# what a reader clicks to load comments: a button, an element that says it is one, or a link that goes
+# nowhere by itself (no href, '#...', 'javascript:'): a script acts on it
+_IN_PAGE_HREF = "not(@href) or starts-with(@href, '#') or starts-with(translate(@href, 'JAVSCRIPT', 'javscript'), 'javascript:')"
+_BUTTON_LIKE = etree.XPath(f"self::button or @role = 'button' or self::a[{_IN_PAGE_HREF}]")
+_LOADER_MAX_CHARS = 60  # a button's label, not a paragraph that mentions comments
+_LABELLED_BUTTONS = etree.XPath(
+    f"(//button | //*[@role = 'button'] | //a[{_IN_PAGE_HREF}])"
+    f"[string-length(normalize-space()) <= {_LOADER_MAX_CHARS}][normalize-space()]")
+_NAMED = etree.XPath("//*[contains(concat(' ', normalize-space(@class), ' '), concat(' ', $name, ' ')) or @id = $name]")
 _PREFIXED = etree.XPath("//*[contains(name(), ':')]")  # XFBML and other prefixed elements ('fb:comments')
 _VISIBLE_TEXT = etree.XPath(".//text()[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]",
                             smart_strings=False)
 # text a filled thread holds (a few comments' worth); a notice ('Please keep comments civil ...', a login
 # prompt) is shorter
 FILLED_MIN_CHARS = 500
-_LOADER_MAX_CHARS = 60  # a button's label, not a paragraph that mentions comments
+
+
+@dataclass(frozen=True)
+class Signature:
+    """One regex, with a substring that any match contains: a page without it is passed over by a
+    C-level substring search instead of a regex scan of its scripts (megabytes on some pages)."""
+
+    regex: re.Pattern
+    needle: str | None  # lower-case when the regex ignores case
+    folded: bool
+
+    def search(self, text: str, folded: str) -> bool:
+        if self.needle is not None and self.needle not in (folded if self.folded else text):
+            return False
+        return self.regex.search(text) is not None
+
+
+def _skip_quantifier(pattern: str, i: int) -> tuple[int, bool]:
+    """Past a quantifier at ``i`` (and its lazy '?'); whether it lets the item before it be absent."""
+    if i >= len(pattern):
+        return i, False
+    ch = pattern[i]
+    if ch in "?*+":
+        optional = ch != "+"
+        i += 1
+    elif ch == "{" and (m := re.match(r"\{(\d*)(?:,\d*)?\}", pattern[i:])):
+        optional = m.group(1) in ("", "0")
+        i += m.end()
+    else:
+        return i, False
+    if i < len(pattern) and pattern[i] == "?":
+        i += 1
+    return i, optional
+
+
+def _needle(pattern: str) -> str | None:
+    """The longest run of literal characters a match of ``pattern`` must contain (None when the
+    pattern branches at its top level or has no run of 4 characters): only characters outside groups
+    and classes, not made optional by a quantifier."""
+    runs, cur, depth, i = [], "", 0, 0
+    while i < len(pattern):
+        ch, lit = pattern[i], None
+        if ch == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            lit = None if nxt.isalnum() else nxt  # '\.' is a dot; '\b', '\s', '\d' are not literals
+            i += 2
+        elif ch == "[":  # a class: skip to its closing bracket (a ']' first in the class is literal)
+            j = i + 1
+            if j < len(pattern) and pattern[j] == "^":
+                j += 1
+            if j < len(pattern) and pattern[j] == "]":
+                j += 1
+            while j < len(pattern) and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            i = j + 1
+        elif ch == "(":
+            depth += 1
+            i += 1
+        elif ch == ")":
+            depth -= 1
+            i += 1
+        elif ch == "|" and depth == 0:
+            return None
+        else:
+            lit = None if ch in ".^$|" else ch
+            i += 1
+        i, optional = _skip_quantifier(pattern, i)
+        if depth == 0 and lit is not None and not optional:
+            cur += lit
+            if i < len(pattern) and pattern[i - 1] == "+":  # 'a+': the 'a' is required, the run ends there
+                runs.append(cur)
+                cur = ""
+        else:
+            runs.append(cur)
+            cur = ""
+    runs.append(cur)
+    best = max(runs, key=len)
+    return best if len(best) >= 4 else None
 
 
 @dataclass(frozen=True)
 class Embed:
     id: str
     priority: int
-    script: re.Pattern | None
-    iframe: re.Pattern | None
+    script: tuple[Signature, ...]
+    iframe: tuple[Signature, ...]
     container: CSSSelector | None
     tags: frozenset[str]
-    inline: re.Pattern | None
+    inline: tuple[Signature, ...]
     loader_text: re.Pattern | None
     button_text: re.Pattern | None
     loader_tokens: re.Pattern | None
@@ -78,14 +161,23 @@ def _any(patterns: list[str], flags=re.IGNORECASE) -> re.Pattern | None:
     return re.compile("|".join(f"(?:{p})" for p in patterns), flags) if patterns else None
 
 
+def _signatures(patterns: list[str], *, fold: bool = True) -> tuple[Signature, ...]:
+    out = []
+    for p in patterns:
+        needle = _needle(p)
+        out.append(Signature(re.compile(p, re.IGNORECASE if fold else 0),
+                             needle.lower() if needle and fold else needle, fold))
+    return tuple(out)
+
+
 def _compile(spec: dict, path: Path) -> Embed:
     try:
         return Embed(
             id=spec["id"], priority=int(spec.get("priority", 50)),
-            script=_any(spec.get("script", [])), iframe=_any(spec.get("iframe", [])),
+            script=_signatures(spec.get("script", [])), iframe=_signatures(spec.get("iframe", [])),
             container=CSSSelector(spec["container"], translator="html") if spec.get("container") else None,
             tags=frozenset(t.lower() for t in spec.get("tags", [])),
-            inline=_any(spec.get("inline", []), 0),  # script code is case-sensitive
+            inline=_signatures(spec.get("inline", []), fold=False),  # script code is case-sensitive
             loader_text=_any(spec.get("loader_text", [])), button_text=_any(spec.get("button_text", [])),
             loader_tokens=_any(spec.get("loader_tokens", [])),
         )
@@ -116,50 +208,65 @@ class _Page:
     """The parts of a page the signatures look at, read once."""
 
     scripts: str
+    scripts_folded: str
     iframes: str
+    iframes_folded: str
     inline: str
     tags: frozenset[str]
-    buttons: tuple[tuple[bool, str, str], ...]  # (a <button>?, label, class and id names) of each button-like element
+    labels: tuple[tuple[bool, str], ...]  # (a <button>?, label) of each button-like element with a short label
+    tokens: frozenset[str]  # the page's class and id names
 
 
-def _page(tree) -> _Page:
-    buttons = []
-    for el in _BUTTONS(tree):
+def _is_button_like(el) -> bool:
+    return bool(_BUTTON_LIKE(el))
+
+
+def _is_button(el) -> bool:
+    return el.tag == "button" or el.get("role") == "button"
+
+
+def _page(tree, tokens) -> _Page:
+    labels = []
+    for el in _LABELLED_BUTTONS(tree):
         label = " ".join(el.text_content().split())
-        if label and len(label) <= _LOADER_MAX_CHARS or el.get("class") or el.get("id"):
-            buttons.append((el.tag == "button" or el.get("role") == "button", label if len(label) <= _LOADER_MAX_CHARS else "",
-                            " ".join(filter(None, (el.get("class"), el.get("id"))))))
+        if label:
+            labels.append((_is_button(el), label))
+    scripts, iframes = "\n".join(_SCRIPT_SRC(tree)), "\n".join(_IFRAME_SRC(tree))
     return _Page(
-        scripts="\n".join(_SCRIPT_SRC(tree)), iframes="\n".join(_IFRAME_SRC(tree)), inline="\n".join(_INLINE(tree)),
-        tags=frozenset(el.tag.lower() for el in _PREFIXED(tree)),
-        buttons=tuple(buttons),
+        scripts=scripts, scripts_folded=scripts.lower(), iframes=iframes, iframes_folded=iframes.lower(),
+        inline="\n".join(_INLINE(tree)), tags=frozenset(el.tag.lower() for el in _PREFIXED(tree)),
+        labels=tuple(labels), tokens=frozenset(tokens),
     )
 
 
-def _loader(embed: Embed, page: _Page) -> bool:
-    for is_button, label, names in page.buttons:
-        if embed.loader_text is not None and label and embed.loader_text.search(label):
+def _loader(embed: Embed, tree, page: _Page) -> bool:
+    for is_button, label in page.labels:
+        if embed.loader_text is not None and embed.loader_text.search(label):
             return True
-        if is_button and embed.button_text is not None and label and embed.button_text.search(label):
+        if is_button and embed.button_text is not None and embed.button_text.search(label):
             return True
-        if embed.loader_tokens is not None and any(embed.loader_tokens.search(n) for n in names.split()):
+    if embed.loader_tokens is None:
+        return False
+    # a class or id name of a loader button: first among the page's names (one set), then on the elements
+    for name in (n for n in page.tokens if embed.loader_tokens.search(n)):
+        if any(_is_button_like(el) for el in _NAMED(tree, name=name)):
             return True
     return False
 
 
 def _matches(embed: Embed, tree, page: _Page, present: set) -> bool:
-    if embed.script is not None and embed.script.search(page.scripts):
+    if any(sig.search(page.scripts, page.scripts_folded) for sig in embed.script):
         return True
-    if embed.iframe is not None and embed.iframe.search(page.iframes):
+    if any(sig.search(page.iframes, page.iframes_folded) for sig in embed.iframe):
         return True
     if embed.tags & page.tags:
         return True
     if embed.container is not None and (sel := _narrow(embed.container, present)) is not None and sel(tree):
         return True
-    if embed.inline is not None and embed.inline.search(page.inline):
+    if any(sig.search(page.inline, page.inline) for sig in embed.inline):
         return True
     return (embed.loader_text is not None or embed.button_text is not None or embed.loader_tokens is not None) \
-        and _loader(embed, page)
+        and _loader(embed, tree, page)
 
 
 @dataclass(frozen=True)
@@ -182,7 +289,7 @@ def detect_embed(tree, *, attrs: PageAttrs | None = None, extra_dir: str | None 
     present = (attrs or PageAttrs(tree)).tokens
     page = None
     for embed in load_embeds(extra_dir):
-        page = page or _page(tree)
+        page = page or _page(tree, present)
         if _matches(embed, tree, page, present):
             return Detection(embed.id, _filled(embed, tree, present))
     return None
