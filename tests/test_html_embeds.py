@@ -59,6 +59,8 @@ EMBEDS = [
     ("unknown_script", '<a href="#" class="js-load-comments">Lire les 12 commentaires</a>'),
     ("unknown_script", '<button type="button">267 Kommentare</button>'),
     ("unknown_script", '<span role="button" class="load-comments"></span>'),
+    ("unknown_script", '<section id="talk"><h2>Comments</h2><p>Loading comments...</p></section>'),
+    ("unknown_script", '<div id="cmts"><h2>Kommentare</h2><p>Kommentare werden geladen</p></div>'),
 ]
 
 
@@ -87,6 +89,9 @@ NOT_COMMENTS = [
     '<button type="button">Add a comment</button>',
     # a paragraph about comments is not a button that loads them
     '<p>Readers can show comments to a moderator before they are published, the paper said.</p>',
+    # a closed or empty section, and a sentence that mentions loading comments, are no loader
+    '<div id="comments"><h2>Comments</h2><p>Comments are closed.</p></div>',
+    '<p>Loading comments on a slow connection can take a while, the support page says about the new app.</p>',
     # Spot.IM's recirculation widget alone ('popular in the community') is not its conversation
     '<script async src="https://recirculation.spot.im/spot/sp_ABC123"></script>',
 ]

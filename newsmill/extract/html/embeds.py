@@ -18,6 +18,7 @@ What each system looks like is data: the ``[[embed]]`` tables of
     loader_text = ['^show comments$']          # regexes on the label of a button or of a link a script acts on
     button_text = ['^\\d+ comments$']          # regexes on the label of a <button> only (not a link)
     loader_tokens = ['^load-?comments$']       # regexes on a button-like element's class/id names
+    placeholder_text = ['^loading comments']   # regexes on a short text the script replaces ('Loading comments...')
     priority = 10                              # the lowest wins when a page shows several
 
 Only signatures of the comment thread itself belong there: a Facebook SDK script or like
@@ -57,6 +58,9 @@ _LABELLED_BUTTONS = etree.XPath(
     f"(//button | //*[@role = 'button'] | //a[{_IN_PAGE_HREF}])"
     f"[string-length(normalize-space()) <= {_LOADER_MAX_CHARS}][normalize-space()]")
 _NAMED = etree.XPath("//*[contains(concat(' ', normalize-space(@class), ' '), concat(' ', $name, ' ')) or @id = $name]")
+# short text nodes (script and style text is one long node: not worth the ancestor test)
+_SHORT_TEXT = etree.XPath(f"//text()[string-length(normalize-space()) >= 6][string-length(normalize-space()) <= {_LOADER_MAX_CHARS}]",
+                          smart_strings=False)
 _PREFIXED = etree.XPath("//*[contains(name(), ':')]")  # XFBML and other prefixed elements ('fb:comments')
 _VISIBLE_TEXT = etree.XPath(".//text()[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]",
                             smart_strings=False)
@@ -155,6 +159,7 @@ class Embed:
     loader_text: re.Pattern | None
     button_text: re.Pattern | None
     loader_tokens: re.Pattern | None
+    placeholder_text: re.Pattern | None
 
 
 def _any(patterns: list[str], flags=re.IGNORECASE) -> re.Pattern | None:
@@ -180,6 +185,7 @@ def _compile(spec: dict, path: Path) -> Embed:
             inline=_signatures(spec.get("inline", []), fold=False),  # script code is case-sensitive
             loader_text=_any(spec.get("loader_text", [])), button_text=_any(spec.get("button_text", [])),
             loader_tokens=_any(spec.get("loader_tokens", [])),
+            placeholder_text=_any(spec.get("placeholder_text", []), re.IGNORECASE | re.MULTILINE),
         )
     except (KeyError, ValueError, TypeError, SyntaxError, re.error) as exc:
         raise ValueError(f"comment embed in {path}: {exc}") from exc
@@ -215,6 +221,11 @@ class _Page:
     tags: frozenset[str]
     labels: tuple[tuple[bool, str], ...]  # (a <button>?, label) of each button-like element with a short label
     tokens: frozenset[str]  # the page's class and id names
+
+
+def _short_texts(tree) -> str:
+    """The page's short visible text nodes, one per line (a placeholder is a few words on its own)."""
+    return "\n".join(" ".join(t.split()) for t in _SHORT_TEXT(tree))
 
 
 def _is_button_like(el) -> bool:
@@ -264,6 +275,8 @@ def _matches(embed: Embed, tree, page: _Page, present: set) -> bool:
     if embed.container is not None and (sel := _narrow(embed.container, present)) is not None and sel(tree):
         return True
     if any(sig.search(page.inline, page.inline) for sig in embed.inline):
+        return True
+    if embed.placeholder_text is not None and embed.placeholder_text.search(_short_texts(tree)):
         return True
     return (embed.loader_text is not None or embed.button_text is not None or embed.loader_tokens is not None) \
         and _loader(embed, tree, page)
