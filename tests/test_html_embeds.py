@@ -61,6 +61,7 @@ EMBEDS = [
     ("unknown_script", '<span role="button" class="load-comments"></span>'),
     ("unknown_script", '<section id="talk"><h2>Comments</h2><p>Loading comments...</p></section>'),
     ("unknown_script", '<div id="cmts"><h2>Kommentare</h2><p>Kommentare werden geladen</p></div>'),
+    ("unknown_script", '<a href="#reader-comments">12 Comments</a><div id="reader-comments"></div>'),
 ]
 
 
@@ -92,6 +93,11 @@ NOT_COMMENTS = [
     # a closed or empty section, and a sentence that mentions loading comments, are no loader
     '<div id="comments"><h2>Comments</h2><p>Comments are closed.</p></div>',
     '<p>Loading comments on a slow connection can take a while, the support page says about the new app.</p>',
+    # an in-page comment link whose target holds comments' place with a form, or is missing, or is a named anchor
+    '<a href="#comments">3 Comments</a><div id="comments"><form><textarea name="c"></textarea></form></div>',
+    '<a href="#respond">3 Comments</a>',
+    '<a href="#comments">Comments</a><a name="comments"></a>',
+    '<a href="#comments-box">Add a comment</a><div id="comments-box"></div>',
     # Spot.IM's recirculation widget alone ('popular in the community') is not its conversation
     '<script async src="https://recirculation.spot.im/spot/sp_ABC123"></script>',
 ]

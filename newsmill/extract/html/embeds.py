@@ -19,6 +19,8 @@ What each system looks like is data: the ``[[embed]]`` tables of
     button_text = ['^\\d+ comments$']          # regexes on the label of a <button> only (not a link)
     loader_tokens = ['^load-?comments$']       # regexes on a button-like element's class/id names
     placeholder_text = ['^loading comments']   # regexes on a short text the script replaces ('Loading comments...')
+    anchor_text = ['^comments$']               # regexes on the label of an in-page link ('#comments') whose
+                                               # target the capture holds empty: the script fills it
     priority = 10                              # the lowest wins when a page shows several
 
 Only signatures of the comment thread itself belong there: a Facebook SDK script or like
@@ -61,6 +63,12 @@ _NAMED = etree.XPath("//*[contains(concat(' ', normalize-space(@class), ' '), co
 # short text nodes (script and style text is one long node: not worth the ancestor test)
 _SHORT_TEXT = etree.XPath(f"//text()[string-length(normalize-space()) >= 6][string-length(normalize-space()) <= {_LOADER_MAX_CHARS}]",
                           smart_strings=False)
+_FRAGMENT_LINKS = etree.XPath(f"//a[starts-with(@href, '#') and string-length(@href) > 1]"
+                              f"[string-length(normalize-space()) <= {_LOADER_MAX_CHARS}][normalize-space()]")
+_TARGET = etree.XPath("//*[@id = $name]")
+_NAMED_ANCHOR = etree.XPath("//a[@name = $name and not(@id = $name)] | //a[@id = $name][not(normalize-space())][not(*)]")
+# no text, no form, no frame: nothing but the place a script fills
+_EMPTY = etree.XPath("not(normalize-space()) and not(.//form or .//textarea or .//input or .//iframe or .//img)")
 _PREFIXED = etree.XPath("//*[contains(name(), ':')]")  # XFBML and other prefixed elements ('fb:comments')
 _VISIBLE_TEXT = etree.XPath(".//text()[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]",
                             smart_strings=False)
@@ -160,6 +168,7 @@ class Embed:
     button_text: re.Pattern | None
     loader_tokens: re.Pattern | None
     placeholder_text: re.Pattern | None
+    anchor_text: re.Pattern | None
 
 
 def _any(patterns: list[str], flags=re.IGNORECASE) -> re.Pattern | None:
@@ -186,6 +195,7 @@ def _compile(spec: dict, path: Path) -> Embed:
             loader_text=_any(spec.get("loader_text", [])), button_text=_any(spec.get("button_text", [])),
             loader_tokens=_any(spec.get("loader_tokens", [])),
             placeholder_text=_any(spec.get("placeholder_text", []), re.IGNORECASE | re.MULTILINE),
+            anchor_text=_any(spec.get("anchor_text", [])),
         )
     except (KeyError, ValueError, TypeError, SyntaxError, re.error) as exc:
         raise ValueError(f"comment embed in {path}: {exc}") from exc
@@ -226,6 +236,22 @@ class _Page:
 def _short_texts(tree) -> str:
     """The page's short visible text nodes, one per line (a placeholder is a few words on its own)."""
     return "\n".join(" ".join(t.split()) for t in _SHORT_TEXT(tree))
+
+
+def _empty_target(label_rx: re.Pattern, tree) -> bool:
+    """An in-page link labelled like a comment link ('Comments', 'Read comments', '12 Kommentare') whose
+    target the page holds empty: the section a script fills.  A missing target says nothing (pages link
+    to '#respond' or '#comments' that their template never wrote, with the comments elsewhere)."""
+    for el in _FRAGMENT_LINKS(tree):
+        target = el.get("href", "")[1:]
+        if not target or not label_rx.search(" ".join(el.text_content().split())):
+            continue
+        if _NAMED_ANCHOR(tree, name=target):
+            continue  # '<a name="comments">' marks a place; the section follows it, not inside it
+        found = _TARGET(tree, name=target)
+        if found and all(_EMPTY(t) for t in found):
+            return True
+    return False
 
 
 def _is_button_like(el) -> bool:
@@ -277,6 +303,8 @@ def _matches(embed: Embed, tree, page: _Page, present: set) -> bool:
     if any(sig.search(page.inline, page.inline) for sig in embed.inline):
         return True
     if embed.placeholder_text is not None and embed.placeholder_text.search(_short_texts(tree)):
+        return True
+    if embed.anchor_text is not None and _empty_target(embed.anchor_text, tree):
         return True
     return (embed.loader_text is not None or embed.button_text is not None or embed.loader_tokens is not None) \
         and _loader(embed, tree, page)
