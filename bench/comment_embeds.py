@@ -102,11 +102,21 @@ def report(result: dict, labels: dict | None) -> str:
                          f" reported missing, no gold comments: {cross[(False, 'none')]};"
                          f" nothing reported, gold comments in the HTML (extraction misses): {cross[(None, 'in_html')]}")
     if labels:
-        lines.append("## Hand-checked sample")
-        for kind in ("detection", "non_detection"):
-            picked = [v for v in labels["pages"].values() if v["kind"] == kind]
-            ok = sum(1 for v in picked if v["correct"])
-            lines.append(f"- {kind}s: {ok}/{len(picked)} correct")
+        lines.append("## Hand-labelled pages (current output against the labels)")
+        pages_out = result["pages"]
+        scored = [(v, pages_out[k]) for k, v in labels["pages"].items() if k in pages_out]
+        flagged = [(v, r) for v, r in scored if r["comments_in_capture"] is False]
+        silent = [(v, r) for v, r in scored if r["comments_in_capture"] is None and r["comment_system"] is None]
+        right = sum(1 for v, _ in flagged if v["truth"] == "script_loaded")
+        named = [(v, r) for v, r in flagged if v["truth"] == "script_loaded" and v["system"]]
+        lines.append(f"- reported 'not in the capture': {right}/{len(flagged)} correct (precision "
+                     f"{right / len(flagged):.2f}); system named right {sum(1 for v, r in named if r['comment_system'] == v['system'])}"
+                     f"/{len(named)}" if flagged else "- no labelled page reported")
+        quiet_right = sum(1 for v, _ in silent if v["truth"] == "none")
+        lines.append(f"- nothing reported: {quiet_right}/{len(silent)} correct; missed: "
+                     + ", ".join(k.split('/')[-1] for k, v in labels["pages"].items()
+                                 if k in pages_out and v["truth"] == "script_loaded"
+                                 and pages_out[k]["comments_in_capture"] is not False) if silent else "- no labelled page silent")
     return "\n".join(lines)
 
 

@@ -220,3 +220,25 @@ def test_livefyre_first_widget_rendered_into_the_page_is_read():
     assert raw.comments[1].parent_index == 0 and "pts" not in raw.comments[0].text
     row = _article(html)
     assert (row["comment_system"], row["comments_in_capture"], row["comment_count_extracted"]) == ("livefyre", True, 2)
+
+
+@pytest.mark.parametrize(("pattern", "matching", "needle"), [
+    (r"(?:^|//|\.)disqus\.com/embed\.js", "https://x.disqus.com/embed.js", "disqus.com/embed.js"),
+    (r"\bdisqus_shortname\s*=[^;\n]*;[\s\S]{0,600}?embed\.js", "var disqus_shortname = 'a'; x.src = 'embed.js'",
+     "disqus_shortname"),
+    (r"abcd?efgh", "abcefgh", "efgh"),  # an optional character ends a run
+    (r"abcde+fgh", "abcdeeefgh", "abcde"),  # 'e+': the 'e' is required, the run ends after it
+    (r"(?:[\w-]+\.)?openweb\.com/spot/", "launcher.openweb.com/spot/", "openweb.com/spot/"),
+    (r"[]x]yzzy-thing", "]yzzy-thing", "yzzy-thing"),
+    (r"foo|barbaz", "foo", None),  # a top-level branch: no substring is required
+    (r"a\db", "a1b", None),  # no run of 4 literal characters
+])
+def test_signature_needle_is_in_every_match(pattern, matching, needle):
+    import re
+
+    assert re.search(pattern, matching)
+    assert embeds._needle(pattern) == needle
+    if needle is not None:
+        assert needle in matching
+        sig = embeds.Signature(re.compile(pattern), needle, False)
+        assert sig.search(matching, matching) and not sig.search(matching.replace(needle, ""), "")
