@@ -161,6 +161,9 @@ def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContex
         "caption_credits": [c for _, c in captions],
         "comment_count_declared": raw.comment_count_declared,
         "comment_count_extracted": len(comments),
+        "comment_system": raw.comment_system,
+        "comments_in_capture": comments_in_capture(len(comments), raw.comment_system,
+                                                   unread="comments_not_extracted" in raw.flags),
         "language": _language(raw, body),
         "flags": flags,
         **provenance,
@@ -243,6 +246,16 @@ def _plausible_title(title: str) -> bool:
         return False
     m = find_date(title)  # only a date: no word of two letters outside it
     return m is None or bool(re.search(r"[^\W\d_]{2,}", title[: m.start] + " " + title[m.end:]))
+
+
+def comments_in_capture(extracted: int, system: str | None, *, unread: bool = False) -> bool | None:
+    """True when the page gave comment records (they are in the capture, whatever the input format); False
+    when a comment system was detected but gave none (its comments were to be loaded by script and are not
+    in the capture); None when the page shows no comment section, or (``unread``: the extractor's flag
+    'comments_not_extracted') one the capture holds but no layer could read: neither true nor false."""
+    if extracted:
+        return True
+    return False if system and not unread else None
 
 
 _AMBIGUOUS = re.compile(r"(?<!\d)([01]?\d)[./-]([01]?\d)[./-](?:\d\d){1,2}(?!\d)")

@@ -34,6 +34,10 @@ def _print_summary(s: dict) -> None:
     print(f"  comments   published {s['comments_published']:>7}   quarantined {s['comments_quarantined']}")
     reasons = ", ".join(f"{k}: {v}" for k, v in sorted(s["reject_reasons"].items()))
     print(f"  rejected inputs      {s['rejected']:>7}" + (f"   ({reasons})" if reasons else ""))
+    if "comments_not_captured" in s:
+        from newsmill.report import not_captured_line
+
+        print(f"  {not_captured_line(s['comments_not_captured'])}")
     if s.get("skipped_records"):
         print("  skipped, not inputs (archive records that are not pages, unchanged pages): " + ", ".join(f"{k}: {v}" for k, v in sorted(s["skipped_records"].items())))
     if "unchanged_inputs" in s:

@@ -96,6 +96,9 @@ class RunSummary:
     # inputs skipped because an earlier run already processed these very bytes (the ledger, newsmill.ledger)
     unchanged_inputs: int = 0
     remote: dict | None = None  # a URL output: where the run was committed (newsmill.remote.push_run)
+    # published articles whose comment section a script loads and the capture lacks (comments_in_capture
+    # false), by comment_system: the comments this dataset does not hold
+    comments_not_captured: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self):
         # the accounting invariant is re-checked here, whoever built the summary: every input is an
@@ -485,6 +488,7 @@ class _Validated:
     published: dict[str, int]
     quarantined: dict[str, int]
     ledger: Path | None  # the ledger rows to record once the publish commits
+    comments_not_captured: dict[str, int] = field(default_factory=dict)
 
 
 def _validate(m: _Merged, ctx: RunContext, area: staging.Area) -> _Validated:
@@ -515,6 +519,7 @@ def _validate(m: _Merged, ctx: RunContext, area: staging.Area) -> _Validated:
                 outcome = validate.validate_tables(tables["articles"], tables["comments"], params=params, now=now)
                 outcome = chunkvalidation.apply_uniqueness(outcome, uniq)
                 merger.add(outcome, {n: t.num_rows for n, t in tables.items()})
+                _count_not_captured(outcome.articles, v.comments_not_captured)
                 for n in schema.TABLES:
                     v.published[n] += getattr(outcome, n).num_rows
                     v.rows[n].add(getattr(outcome, n))
@@ -546,6 +551,16 @@ def _validate(m: _Merged, ctx: RunContext, area: staging.Area) -> _Validated:
     v.outcome = merger.result(schema.load("articles").arrow().empty_table(),
                               schema.load("comments").arrow().empty_table(), {})
     return v
+
+
+def _count_not_captured(articles: pa.Table, counts: dict[str, int]) -> None:
+    """Add the articles whose comments a script loads and the capture lacks to ``counts`` (by system)."""
+    if not articles.num_rows or "comments_in_capture" not in articles.column_names:
+        return
+    missing = articles.filter(pc.equal(pc.fill_null(articles.column("comments_in_capture"), True), False))
+    for system in missing.column("comment_system").to_pylist():
+        key = system or "unknown"
+        counts[key] = counts.get(key, 0) + 1
 
 
 def finalize(results: list, ctx: RunContext, *, started: float | None = None) -> RunSummary:
@@ -596,6 +611,7 @@ def finalize(results: list, ctx: RunContext, *, started: float | None = None) ->
         authors_mode=ctx.authors_mode,
         author_key_source=ctx.author_key_source,
         unchanged_inputs=m.unchanged,
+        comments_not_captured=dict(sorted(v.comments_not_captured.items(), key=lambda kv: (-kv[1], kv[0]))),
     )
     summary.seconds = round(time.monotonic() - started, 3)
     report.write_report(summary, v.outcome, Path(summary.report_dir))

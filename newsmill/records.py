@@ -52,6 +52,9 @@ class RawPage:
     comment_count_declared: int | None = None
     language: str | None = None
     comments: list[RawComment] = field(default_factory=list)
+    # the comment system the page embeds or whose markup gave the comments ('disqus', 'unknown_script', ...);
+    # set by the HTML extractor only: a text dump cannot show what a script would have loaded
+    comment_system: str | None = None
     extractor: str = "unknown"
     profile: str = "unknown"  # name of the site profile the extractor used
     flags: list[str] = field(default_factory=list)

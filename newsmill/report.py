@@ -8,6 +8,15 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+def not_captured_line(counts: dict[str, int] | None) -> str:
+    """'pages with script-loaded comments not in the capture: N (disqus 12, spotim 3)': published articles
+    whose comment section a script fills (comments_in_capture false), so the dataset lacks their comments."""
+    counts = counts or {}
+    total = sum(counts.values())
+    detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return f"pages with script-loaded comments not in the capture: {total}" + (f" ({detail})" if detail else "")
+
+
 def _markdown(s: dict) -> str:
     lines = [
         f"# newsmill run {s['run_id']}",
@@ -17,6 +26,7 @@ def _markdown(s: dict) -> str:
         f"- comments published: {s['comments_published']}, quarantined: {s['comments_quarantined']}",
         f"- rejected inputs: {s['rejected']}" + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(s['reject_reasons'].items()))})" if s["reject_reasons"] else ""),
         f"- skipped archive records (not pages): {', '.join(f'{k}: {v}' for k, v in sorted(s.get('skipped_records', {}).items())) or 'none'}",
+        f"- {not_captured_line(s.get('comments_not_captured'))}",
         f"- accounting (inputs = published + quarantined + rejected articles): {'ok' if s['accounting_ok'] else 'BROKEN'}",
         f"- critical expectation failed: {'YES' if s['critical_failed'] else 'no'}",
         f"- exit code: {s['exit_code']}; {s['seconds']} s",

@@ -153,3 +153,39 @@ def test_exit_codes():
     assert pipeline.RunSummary(**{**base, "critical_failed": True}).exit_code == 1
     assert pipeline.RunSummary(**{**base, "accounting_ok": False}).exit_code == 1
     assert pipeline.RunSummary(**{**base, "articles_published": 0, "rejected": 1}).exit_code == 2
+
+
+def test_pages_with_script_loaded_comments_are_counted(tmp_path):
+    """The run summary, summary.md and the published rows say which pages have comments a script
+    loads and the capture lacks; a page whose comments were captured and a text dump are not counted."""
+    from tests.test_html_embeds import WP_COMMENTS
+    from tests.test_html_extract import page
+
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "disqus1.html").write_text(page('<div id="disqus_thread"></div>').replace("Riverside park", "Park one"))
+    (d / "disqus2.html").write_text(page('<div id="disqus_thread"></div>').replace("riverside", "hillside"))
+    (d / "spotim.html").write_text(page('<div data-spotim-module="conversation"></div>').replace("riverside", "lakeside"))
+    (d / "captured.html").write_text(page(WP_COMMENTS).replace("riverside", "seaside"))
+    (d / "like.html").write_text(page('<div class="fb-like" data-href="x"></div>').replace("riverside", "roadside"))
+    shutil.copy(SEED, d / "seed.txt")
+    out = tmp_path / "out"
+    s = pipeline.run([str(d)], _settings(out))
+    assert s.articles_published == 6 and s.accounting_ok
+    assert s.comments_not_captured == {"disqus": 2, "spotim": 1}
+    line = "pages with script-loaded comments not in the capture: 3 (disqus 2, spotim 1)"
+    assert line in (Path(s.report_dir) / "summary.md").read_text()
+    assert json.loads((Path(s.report_dir) / "summary.json").read_text())["comments_not_captured"] == {"disqus": 2, "spotim": 1}
+    arts = publish.read_tables(out)["articles"].to_pylist()
+    by_file = {Path(a["input_uri"]).name: (a["comment_system"], a["comments_in_capture"]) for a in arts}
+    assert by_file == {"disqus1.html": ("disqus", False), "disqus2.html": ("disqus", False),
+                       "spotim.html": ("spotim", False), "captured.html": ("wordpress", True),
+                       "like.html": (None, None), "seed.txt": (None, True)}
+
+
+def test_summary_line_without_such_pages():
+    from newsmill.report import not_captured_line
+
+    assert not_captured_line({}) == "pages with script-loaded comments not in the capture: 0"
+    assert not_captured_line({"spotim": 1, "disqus": 12, "coral": 1}) == \
+        "pages with script-loaded comments not in the capture: 14 (disqus 12, coral 1, spotim 1)"

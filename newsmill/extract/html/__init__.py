@@ -18,13 +18,15 @@ from datetime import datetime
 from lxml import etree
 
 from newsmill import profiles as _profiles
-from newsmill.extract.html import comments_generic, comments_profiles, metadata, schemaorg
+from newsmill.extract.html import comments_generic, comments_profiles, embeds, metadata, schemaorg
 from newsmill.extract.html.attrs import PageAttrs
 from newsmill.extract.html.tree import CLAIMED_XPATH, parse
 from newsmill.records import RawPage
 from newsmill.text import normalize_text, tokens
 
 EXTRACTOR = "html"
+# article flag: the page's comment section is in the capture, but no layer could read it into records
+COMMENTS_NOT_EXTRACTED = "comments_not_extracted"
 _SITE_NAME = etree.XPath("//meta[@property='og:site_name'][@content]")
 
 
@@ -54,6 +56,8 @@ def extract_html(text: str, *, url: str | None = None, captured_at: datetime | N
     if not comments and (found := comments_generic.extract(tree, profile, captured_at=captured_at)):
         comments, layer = found, "generic"
 
+    # a comment system the page embeds: read before the body extractor copies and prunes the tree
+    comment_system, unread = _comment_system(tree, layer, comments, attrs, profiles_dir)
     # claims come from the DOM layers (each comment they keep is claimed) or, on an odd page, from the source
     claimed = layer not in (None, "jsonld") or marked
     doc = _body(tree, url, claimed)
@@ -62,13 +66,31 @@ def extract_html(text: str, *, url: str | None = None, captured_at: datetime | N
     page_url = url or meta["url"]
     profile = _profiles.match(page_url, meta["publication"], extra_dir=profiles_dir)
     flags = [] if layer is None else [f"comments_from_{layer.split(':')[0]}"]
+    if unread:
+        flags.append(COMMENTS_NOT_EXTRACTED)
     return RawPage(
         title=meta["title"], url=page_url, publication=profile.publication or meta["publication"],
         published_raw=meta["published_raw"], date_candidates=meta["date_candidates"], updated_raw=meta["updated_raw"], section=meta["section"],
         authors=meta["authors"], paragraphs=paragraphs, comment_count_declared=metadata.declared_comment_count(jsonld, tree, attrs),
-        language=meta["language"], comments=comments, extractor=f"{EXTRACTOR}+{layer}" if layer else EXTRACTOR,
+        language=meta["language"], comments=comments, comment_system=comment_system, extractor=f"{EXTRACTOR}+{layer}" if layer else EXTRACTOR,
         profile=profile.name, flags=flags,
     )
+
+
+def _comment_system(tree, layer: str | None, comments, attrs: PageAttrs,
+                    profiles_dir: str | None) -> tuple[str | None, bool]:
+    """The comment system to record on the article: a known system the page embeds, else the system whose
+    markup gave the comments; 'unknown_script' (a generic 'show comments' loader) only on a page without
+    comment records, where it is the reason they are missing.  Second: the page has no comment records
+    but the embed's container holds a thread's worth of text (a static rendering no layer could read),
+    so the comments are in the capture after all."""
+    found = embeds.detect_embed(tree, attrs=attrs, extra_dir=profiles_dir)
+    embedded = found.system if found else None
+    if comments and embedded == embeds.UNKNOWN:
+        embedded = None
+    if embedded is None and layer and layer.startswith("system:"):
+        return layer.split(":", 1)[1], False
+    return embedded, bool(found and found.filled and not comments)
 
 
 def _body(tree, url: str | None, claimed: bool):

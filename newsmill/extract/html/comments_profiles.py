@@ -68,7 +68,14 @@ def load_systems(extra_dir: str | None = None) -> tuple[System, ...]:
     files = sorted(SYSTEMS_DIR.glob("*.toml"))
     if extra_dir and (Path(extra_dir) / "systems").is_dir():
         files += sorted((Path(extra_dir) / "systems").glob("*.toml"))
-    systems = [_compile(tomllib.loads(p.read_text(encoding="utf-8")), common, p) for p in files if not p.name.startswith("_")]
+    systems = []
+    for path in files:
+        if path.name.startswith("_"):
+            continue
+        spec = tomllib.loads(path.read_text(encoding="utf-8"))
+        if "detect" not in spec and spec.get("embed"):
+            continue  # a system known only by its script embed (``embeds``): no markup to read comments from
+        systems.append(_compile(spec, common, path))
     return tuple(sorted(systems, key=lambda s: (s.priority, s.name)))
 
 
