@@ -413,12 +413,12 @@ def test_naive_timestamps_and_required_nulls_refused(out):
     naive = t.set_column(i, pa.field("extracted_at", pa.timestamp("us")), pa.array([dt.datetime(2020, 1, 1)]))
     with pytest.raises(ValueError, match="time-zone aware"):
         publish.publish_table("articles", naive, out, run_id=RUN)
-    j = t.schema.get_field_index("title")
-    nulled = t.set_column(j, t.schema.field("title"), pa.array([None], pa.string()))
-    with pytest.raises(ValueError, match="articles.title: 1 null"):
+    j = t.schema.get_field_index("body")
+    nulled = t.set_column(j, t.schema.field("body"), pa.array([None], pa.string()))
+    with pytest.raises(ValueError, match="articles.body: 1 null"):
         publish.publish_table("articles", nulled, out, run_id=RUN)
     with pytest.raises(ValueError, match="does not match the schema"):
-        publish.publish_table("articles", t.drop_columns(["title"]), out, run_id=RUN)
+        publish.publish_table("articles", t.drop_columns(["body"]), out, run_id=RUN)
     assert not publish.dataset_path("articles", out).exists()
 
 
@@ -558,7 +558,7 @@ def test_new_nullable_column_reads_as_null(out):
     (lambda t: t.set_column(t.schema.get_field_index("paragraph_count"), "paragraph_count",
                             t["paragraph_count"].cast(pa.int64())), "paragraph_count"),
     (lambda t: t.append_column("legacy", pa.array(["x"] * t.num_rows)), "legacy"),
-    (lambda t: t.drop_columns(["title"]), "new column 'title' is not nullable"),
+    (lambda t: t.drop_columns(["body"]), "new column 'body' is not nullable"),
 ])
 def test_incompatible_old_file_is_a_clear_error(out, mutate, message):
     publish.publish_table("articles", articles(("dawn", 2023, "a")), out, run_id="r1")
