@@ -490,7 +490,7 @@ class PageOutcome:
     q_comments: list[dict] = field(default_factory=list)  # quarantined comment rows (with their reasons)
 
 
-_SAME_AS = re.compile(r"same article as (\S+)")
+_SAME_AS = re.compile(r"same (?:article|content|URL) as (\S+)")
 
 
 def outcomes(corpus: Corpus, out: RunOutput, page_ids: Sequence[str]) -> dict[str, PageOutcome]:

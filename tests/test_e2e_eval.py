@@ -96,7 +96,7 @@ def test_outcomes_map_published_quarantined_rejected_and_missing_pages():
         q_articles=[{**_article("/c/B.html.gz"), "quarantine_reasons": ["body is empty or only whitespace."]}],
         q_comments=[_comment("/c/A.html.gz", 3, "late", reasons=[early])],
         rejects=[{"input_uri": "/c/C.html.gz", "stage": "extract", "reason": "duplicate",
-                  "detail": "same article as /c/A.html.gz"}],
+                  "detail": "same content as /c/A.html.gz"}],
     )
     res = ev.outcomes(_corpus(), out, ["A", "B", "C", "D", "E"])
     assert [res[p].status for p in "ABCDE"] == ["published", "quarantined", "rejected", "absent", "no_input"]
@@ -120,7 +120,7 @@ def test_outcomes_map_published_quarantined_rejected_and_missing_pages():
 def test_unpublished_pages_score_as_misses_on_dragnet():
     page = ev.DragnetPage("A", "the article text", "a reader comment")
     res = ev.outcomes(_corpus(), _out(rejects=[{"input_uri": "/c/A.txt", "stage": "extract",
-                                                "reason": "duplicate", "detail": "same article as /c/B.txt"}]),
+                                                "reason": "duplicate", "detail": "same URL as /c/B.txt (another capture; its body differs or is too short to compare)"}]),
                       ["A"])
     score = ev.score_dragnet(page, "newsmill", ev.prediction(res["A"]))
     assert score.comment_f1 == 0.0 and score.body_f1 == 0.0
