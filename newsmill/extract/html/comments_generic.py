@@ -24,7 +24,9 @@ _TIMES = etree.XPath("//body//time[@datetime] | //body//abbr[@title][contains(@c
 _MAYBE_DATE = re.compile(r"\d|\b(?:ago|vor|hace|il y a|fa|geleden|yesterday|today|gestern|heute|hier|ayer|hoy|ieri|oggi)\b", re.I)
 _HINT = re.compile(r"comment|(?<![a-z])(?:repl(?:y|ies)|responses?|discussion|disqus|talkback|kommentar\w*|reactions?|feedback|"
                    r"threads?|answers?|dsq|fyre|idc)(?![a-z])", re.I)
-_NEGATIVE = re.compile(r"sidebar|widget|recent|related|popular|footer|nav|menu|archive|calendar|tweet|twitter|news-?list|teaser|promo|blogroll", re.I)
+_NEGATIVE = re.compile(r"sidebar|widget|recent|related|popular|footer|(?<![a-z])nav|menu|archive|calendar|tweet|twitter|news-?list|teaser|promo|"
+                       r"blogroll|recommend|story-?card|live-?(?:blog|event|ticker)|ticker|timeline|faq|review|rating|event|agenda|"
+                       r"references?|footnotes?|citations?|bibliograph", re.I)
 _VOLATILE = re.compile(r"^(?:odd|even|alt|first|last|thread-\w+|depth-\d+|bypostauthor|byuser|comment-author-\S+|highlight\w*|new|selected|active|clearfix|clear|group|cf)$")
 _DIGITS = re.compile(r"\d+")
 MAX_LEVELS = 7
@@ -84,6 +86,8 @@ def _candidates(anchors: list) -> dict:
 
 def _hinted(el) -> bool:
     for node in (el, *list(el.iterancestors())[:8]):
+        if node.tag in ("body", "html"):  # 'has-comments' on <body> does not make every list a comment list
+            break
         attrs = f"{node.get('class') or ''} {node.get('id') or ''}"
         if _HINT.search(attrs):
             return True
@@ -92,12 +96,84 @@ def _hinted(el) -> bool:
 
 def _negative(el) -> bool:
     for node in (el, *el.iterancestors()):
+        if node.tag in ("body", "html"):  # a page-type class on <body> ('archive', 'nav-open') says nothing of the list
+            break
         if node.tag in ("nav", "aside", "header"):
             return True
         attrs = f"{node.get('class') or ''} {node.get('id') or ''}"
         if _NEGATIVE.search(attrs) and not _HINT.search(attrs):
             return True
     return False
+
+
+_LINKS = etree.XPath(".//a[@href]")
+_HEADINGS = etree.XPath(".//h2 | .//h3 | .//h4 | .//h5 | .//h6")
+_MEDIA = etree.XPath(".//picture | .//video | .//figure | .//img[@srcset]")  # story pictures; avatars are a plain small img
+_WORDS = re.compile(r"\w+")
+
+
+def _words(el) -> list[str]:
+    return _WORDS.findall(el.text_content())
+
+
+def _headline(el) -> bool:
+    """A link or heading of five words or more that is no date: another story's title."""
+    words = _words(el)
+    if len(words) < 5:
+        return False
+    text = " ".join(el.text_content().split())
+    return find_date(text, day_first=None, relative=True, default_year=None) is None
+
+
+_USER_LINK = re.compile(r"[#?]|/(?:users?|members?|profiles?|authors?|people|u)/|replytocom|javascript:", re.I)
+
+
+def _listing_block(el, *, headings: bool = False) -> bool:
+    """A teaser, related link or listing entry rather than a reader's comment: the block sits in a link,
+    or shows a headline (a link of several words to another page; with ``headings``, a heading too), or
+    is mostly link text.  Links a commenter adds (rel=nofollow/ugc: their site) or that stay on the page
+    or go to a user's profile are no headline."""
+    if next(el.iterancestors("a"), None) is not None:
+        return True
+    total = len(" ".join(el.text_content().split()))
+    linked = 0
+    for a in _LINKS(el):
+        href = (a.get("href") or "").strip()
+        text_len = len(" ".join(a.text_content().split()))
+        linked += text_len
+        if not href or _USER_LINK.search(href) or re.search(r"nofollow|ugc|external", a.get("rel") or ""):
+            continue
+        if _headline(a):
+            return True
+    if headings and any(_headline(h) for h in _HEADINGS(el)):
+        return True
+    return total > 0 and linked / total > 0.7
+
+
+def _items(good: list, levels: int = 4) -> list:
+    """Each block widened to its item: the highest ancestor (a few levels up) that holds no other block, so
+    that a block which is only the stamp line of a teaser is judged with the teaser's headline."""
+    count: dict = {}
+    for b in good:  # (every block, not the sample: a block outside it may share the ancestor)
+        for anc in list(b.iterancestors())[:levels]:
+            count[anc] = count.get(anc, 0) + 1
+    out = []
+    for b in good:
+        item = b
+        for anc in list(b.iterancestors())[:levels]:
+            if count.get(anc, 0) > 1 or anc.tag in ("body", "html"):
+                break
+            item = anc
+        out.append(item)
+    return out
+
+
+def _listing(good: list, *, strict: bool = False) -> bool:
+    """Half or more of the blocks (of the first ten) are listing entries.  ``strict`` (a list with no comment
+    hint): a heading in the item is enough."""
+    sample = _items(good)[:10] if len(good) > 1 else good
+    hits = sum(1 for b in sample if _listing_block(b, headings=strict) or strict and (_HEADINGS(b) or _MEDIA(b)))
+    return hits * 2 >= len(sample)
 
 
 def _evaluate(blocks: dict) -> tuple[list, int]:
@@ -146,7 +222,7 @@ def extract(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
         if any(_negative(b) for b in good[:3]) and score < 3:
             continue
         size = sum(len(" ".join(b.text_content().split())) for b in good[:10]) / min(len(good), 10)
-        if size < 30:
+        if size < 30 or _listing(good, strict=not hinted):
             continue
         scored.append(((score, hinted, size), good))
     best, best_key = None, None
@@ -161,6 +237,8 @@ def extract(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
                 break
     long = _Long(STAMP_MAX)
     runs = _sibling_runs(anchors, long)
+    if runs and not _hinted(runs[0][0]) and (len(runs) < 3 or _listing([b for _, body in runs for b in body[:1]], strict=True)):
+        runs = []  # two dated lines between blocks, or stamps over teasers, with no hint of comments: not a thread
     if runs and (best_key is None or len(runs) > best_key[0]):
         return _read_runs(runs, profile, captured_at)
     if not best:
