@@ -14,8 +14,9 @@ import re
 from lxml import etree
 
 from newsmill.extract.dates import find_date
-from newsmill.extract.html.common import Found, build
-from newsmill.extract.html.tree import SKIP_TAGS, claim, flat_text
+from newsmill.extract.html.common import Found, build, stamp_parts
+from newsmill.extract.html.comments_profiles import outside_widgets
+from newsmill.extract.html.tree import SKIP_TAGS, claim, flat_text, node_text
 from newsmill.profiles import Profile
 from newsmill.records import RawComment
 
@@ -25,7 +26,7 @@ _MAYBE_DATE = re.compile(r"\d|\b(?:ago|vor|hace|il y a|fa|geleden|yesterday|toda
 _HINT = re.compile(r"comment|(?<![a-z])(?:repl(?:y|ies)|responses?|discussion|disqus|talkback|kommentar\w*|reactions?|feedback|"
                    r"threads?|answers?|dsq|fyre|idc)(?![a-z])", re.I)
 _NEGATIVE = re.compile(r"sidebar|widget|recent|related|popular|footer|(?<![a-z])nav|menu|archive|calendar|tweet|twitter|news-?list|teaser|promo|"
-                       r"blogroll|recommend|story-?card|live-?(?:blog|event|ticker)|ticker|timeline|faq|review|rating|event|agenda|"
+                       r"blogroll|embed|instagram|recommend|story-?card|live-?(?:blog|event|ticker)|ticker|timeline|faq|review|rating|event|agenda|"
                        r"references?|footnotes?|citations?|bibliograph", re.I)
 _VOLATILE = re.compile(r"^(?:odd|even|alt|first|last|thread-\w+|depth-\d+|bypostauthor|byuser|comment-author-\S+|highlight\w*|new|selected|active|clearfix|clear|group|cf)$")
 _DIGITS = re.compile(r"\d+")
@@ -176,6 +177,16 @@ def _listing(good: list, *, strict: bool = False) -> bool:
     return hits * 2 >= len(sample)
 
 
+def _siblings(good: list) -> bool:
+    """The top-level blocks (not nested in another) stand side by side: some parent holds two of them."""
+    members = set(good)
+    parents: dict = {}
+    for b in good:
+        if _nearest(b, members) is None:
+            parents[b.getparent()] = parents.get(b.getparent(), 0) + 1
+    return len(parents) <= 1 or max(parents.values()) >= 2
+
+
 def _evaluate(blocks: dict) -> tuple[list, int]:
     """The blocks that look like one comment each, and a score."""
     members = set(blocks)
@@ -204,7 +215,7 @@ def _nearest(node, members, stop=None, *, inclusive: bool = False):
 
 
 def extract(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
-    anchors = _anchors(tree, profile.day_first)
+    anchors = outside_widgets(_anchors(tree, profile.day_first), tree)
     if len(anchors) < 1:
         return []
     scored = []
@@ -217,6 +228,10 @@ def extract(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
         if not good:
             continue
         hinted = sum(1 for b in good[:5] if _hinted(b)) >= min(len(good), 5) / 2
+        if not hinted and (sig[2] == "~" or not _siblings(good)):
+            # blocks grouped by their first class only (a theme's generic wrapper) or scattered over the page
+            # (one per column) need a comment hint
+            continue
         if not hinted and (score < 3 or any(_negative(b) for b in good[:3])):
             continue
         if any(_negative(b) for b in good[:3]) and score < 3:
@@ -237,8 +252,9 @@ def extract(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
                 break
     long = _Long(STAMP_MAX)
     runs = _sibling_runs(anchors, long)
-    if runs and not _hinted(runs[0][0]) and (len(runs) < 3 or _listing([b for _, body in runs for b in body[:1]], strict=True)):
-        runs = []  # two dated lines between blocks, or stamps over teasers, with no hint of comments: not a thread
+    if runs and not _hinted(runs[0][0]) and (len(runs) < 3 or _listing([b for _, body in runs for b in body[:1]], strict=True)
+                                             or not _named(runs)):
+        runs = []  # two dated lines between blocks, stamps over teasers, or bare dates, with no hint of comments: not a thread
     if runs and (best_key is None or len(runs) > best_key[0]):
         return _read_runs(runs, profile, captured_at)
     if not best:
@@ -316,6 +332,19 @@ def _sibling_runs(anchors: list, long: _Long) -> list[tuple]:
     return best
 
 
+_NAME = re.compile(r"[^\W\d_]{2}")
+
+
+def _named(runs: list[tuple]) -> bool:
+    """Most stamps name someone besides the date ('Posted by: Jo at DATE'): bare dates between blocks are
+    an article's own timeline, not its comments."""
+    named = 0
+    for stamp, _ in runs[:10]:
+        a, _d = stamp_parts(node_text(stamp), day_first=None)
+        named += bool(a and _NAME.search(a))
+    return named * 2 > min(len(runs), 10)
+
+
 def _read_runs(runs: list[tuple], profile: Profile, captured_at) -> list[RawComment]:
     out = []
     for stamp, body in runs:
@@ -372,6 +401,8 @@ def _read(blocks: list, anchors: list, profile: Profile, captured_at, long: _Lon
         rc = build(f, profile, captured_at=captured_at)
         if rc is None or len(rc.text) < MIN_TEXT // 3:
             continue
+        if len(blocks) == 1 and rc.author is None and rc.posted_raw is None:
+            continue  # a lone block with neither author nor date: the empty section's widgets, not a comment
         kept[i] = len(out)
         out.append(rc)
         claim(block)

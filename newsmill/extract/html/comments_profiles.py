@@ -63,6 +63,24 @@ def _compile(spec: dict, common: dict, path: Path) -> System:
 
 
 @cache
+def not_inside() -> CSSSelector | None:
+    """The places no comment stands in (``not_inside`` of ``_common.toml``), as one selector."""
+    common = tomllib.loads((SYSTEMS_DIR / "_common.toml").read_text(encoding="utf-8"))
+    return _css(common["not_inside"]) if common.get("not_inside") else None
+
+
+def outside_widgets(elements: list, tree) -> list:
+    """``elements`` without those inside a dialog, pop-up or template (``not_inside``)."""
+    sel = not_inside()
+    if sel is None or not elements:
+        return elements
+    bad = set(sel(tree))
+    if not bad:
+        return elements
+    return [el for el in elements if el not in bad and not any(a in bad for a in el.iterancestors())]
+
+
+@cache
 def load_systems(extra_dir: str | None = None) -> tuple[System, ...]:
     common = tomllib.loads((SYSTEMS_DIR / "_common.toml").read_text(encoding="utf-8"))
     files = sorted(SYSTEMS_DIR.glob("*.toml"))
@@ -203,7 +221,7 @@ def extract(tree, profile: Profile, *, captured_at=None, extra_dir: str | None =
             continue
         if not _narrow(system.detect, present)(tree):
             continue
-        elements = _items(system, tree, present)
+        elements = outside_widgets(_items(system, tree, present), tree)
         if not elements:
             continue
         comments = _read(system, elements, profile, captured_at, present)
