@@ -10,6 +10,7 @@ The author is the short name next to the date (the block's stamp line).
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 
 from lxml import etree
 
@@ -23,11 +24,6 @@ from newsmill.records import RawComment
 _TEXTS = etree.XPath("//body//text()[string-length(normalize-space()) > 3][string-length(normalize-space()) < 120]")
 _TIMES = etree.XPath("//body//time[@datetime] | //body//abbr[@title][contains(@class,'published') or contains(@class,'date')]")
 _MAYBE_DATE = re.compile(r"\d|\b(?:ago|vor|hace|il y a|fa|geleden|yesterday|today|gestern|heute|hier|ayer|hoy|ieri|oggi)\b", re.I)
-_HINT = re.compile(r"comment|(?<![a-z])(?:repl(?:y|ies)|responses?|discussion|disqus|talkback|kommentar\w*|reactions?|feedback|"
-                   r"threads?|answers?|dsq|fyre|idc)(?![a-z])", re.I)
-_NEGATIVE = re.compile(r"sidebar|widget|recent|related|popular|footer|(?<![a-z])nav|menu|archive|calendar|tweet|twitter|news-?list|teaser|promo|"
-                       r"blogroll|embed|instagram|recommend|story-?card|live-?(?:blog|event|ticker)|ticker|timeline|faq|review|rating|event|agenda|"
-                       r"references?|footnotes?|citations?|bibliograph", re.I)
 _VOLATILE = re.compile(r"^(?:odd|even|alt|first|last|thread-\w+|depth-\d+|bypostauthor|byuser|comment-author-\S+|highlight\w*|new|selected|active|clearfix|clear|group|cf)$")
 _DIGITS = re.compile(r"\d+")
 MAX_LEVELS = 7
@@ -79,10 +75,19 @@ def _candidates(anchors: list) -> dict:
             groups.setdefault(sig, {}).setdefault(anc, []).append(a)
             if len(sig[1]) > 1:  # the same kind of block with per-comment classes ('by-jo', 'comment-author-jo')
                 first = _DIGITS.sub("N", (anc.get("class") or "").split()[0])
-                hinted = tuple(c for c in sig[1] if _HINT.search(c))
+                hinted = tuple(c for c in sig[1] if _hint(c))
                 for relaxed in {(first,), hinted} - {()}:
                     groups.setdefault((sig[0], relaxed, "~"), {}).setdefault(anc, []).append(a)
     return groups
+
+
+# the profile's (comment hint, listing hint) patterns for the page being read, set by extract (a context
+# variable: pages may be read in threads)
+_PATTERNS: ContextVar[tuple] = ContextVar("comment_patterns")
+
+
+def _hint(attrs: str) -> bool:
+    return bool(_PATTERNS.get()[0].search(attrs))
 
 
 def _hinted(el) -> bool:
@@ -90,19 +95,22 @@ def _hinted(el) -> bool:
         if node.tag in ("body", "html"):  # 'has-comments' on <body> does not make every list a comment list
             break
         attrs = f"{node.get('class') or ''} {node.get('id') or ''}"
-        if _HINT.search(attrs):
+        if _hint(attrs):
             return True
     return False
 
 
 def _negative(el) -> bool:
+    """The block stands in a navigation, sidebar, teaser or other listing region (nearer than any comment hint)."""
     for node in (el, *el.iterancestors()):
         if node.tag in ("body", "html"):  # a page-type class on <body> ('archive', 'nav-open') says nothing of the list
             break
-        if node.tag in ("nav", "aside", "header"):
-            return True
         attrs = f"{node.get('class') or ''} {node.get('id') or ''}"
-        if _NEGATIVE.search(attrs) and not _HINT.search(attrs):
+        if node.tag in ("nav", "aside", "header") and not _hint(attrs):  # '<aside class="comments">' is fine
+            return True
+        if _hint(attrs):
+            return False  # the nearest hint says comments: a listing word further up (the page's main column) does not count
+        if _PATTERNS.get()[1].search(attrs):
             return True
     return False
 
@@ -215,6 +223,7 @@ def _nearest(node, members, stop=None, *, inclusive: bool = False):
 
 
 def extract(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
+    _PATTERNS.set((profile.comment_hint, profile.listing_hint))
     anchors = outside_widgets(_anchors(tree, profile.day_first), tree)
     if len(anchors) < 1:
         return []
