@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 _LIST_KEYS = (
     "ui_artifacts", "comment_headers", "comment_end", "article_end", "section_patterns",
-    "date_line_prefixes", "byline_prefixes", "domains", "names", "comment_container_hints", "listing_hints",
+    "date_line_prefixes", "byline_prefixes", "domains", "names", "comment_container_hints", "listing_hints", "comment_author_hints",
 )
 
 
@@ -43,6 +43,7 @@ class Profile:
     artifact_line: re.Pattern  # a line that is nothing but artefacts
     comment_hint: re.Pattern  # a class or id of a comment list or comment ('comment', 'kommentar', 'replies')
     listing_hint: re.Pattern  # a class or id of a list that is no comment list ('related', 'teaser', 'faq')
+    author_hint: re.Pattern  # a class or id of a commenter's name ('author', 'user', 'fn')
 
 
 def _alternation(words) -> str:
@@ -73,6 +74,7 @@ def _compile(spec: dict) -> Profile:
         artifact_line=re.compile(rf"^(?:\s*(?:{art})\s*[|·•()\d]*)+$", re.I),
         comment_hint=re.compile("|".join(f"(?:{p})" for p in spec.get("comment_container_hints") or ["(?!)"]), re.I),
         listing_hint=re.compile("|".join(f"(?:{p})" for p in spec.get("listing_hints") or ["(?!)"]), re.I),
+        author_hint=re.compile("|".join(f"(?:{p})" for p in spec.get("comment_author_hints") or ["(?!)"]), re.I),
     )
 
 

@@ -55,6 +55,8 @@ def extract_html(text: str, *, url: str | None = None, captured_at: datetime | N
         layer, comments = f"system:{res[0]}", res[1]
     if not comments and (found := comments_generic.extract(tree, profile, captured_at=captured_at)):
         comments, layer = found, "generic"
+    if not comments and (found := comments_generic.undated(tree, profile, captured_at=captured_at)):
+        comments, layer = found, "generic"
     if not comments and (found := comments_scripts.extract(tree, profile, captured_at=captured_at)):
         comments, layer = found, "script"
 

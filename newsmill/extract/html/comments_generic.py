@@ -424,3 +424,79 @@ def _first_in_order(root, nodes: list):
         return nodes[0] if nodes else None
     wanted = set(nodes)
     return next((n for n in root.iter() if n in wanted), None)
+
+
+# ----------------------------------------------------------------------------- lists without dates
+
+_ALL = etree.XPath("//body//*[@class or @id]")
+_FORMISH = etree.XPath(".//form | .//textarea | .//input[@type='text' or @type='email' or not(@type)]")
+MAX_NAME = 60
+
+
+def _own_hint(el) -> bool:
+    attrs = f"{el.get('class') or ''} {el.get('id') or ''}"
+    return _hint(attrs) and not _PATTERNS.get()[1].search(attrs)
+
+
+def _name_node(item, author_hint):
+    """The element holding the commenter's name: a short line with letters; a <cite> first, else the
+    shortest one whose class says so, else the first short line."""
+    first, hinted = None, []
+    for el in item.iter():
+        if el is item or not isinstance(el.tag, str) or el.tag in SKIP_TAGS:
+            continue
+        text = flat_text(el)
+        if not (2 <= len(text) <= MAX_NAME) or len(text.split()) > 6 or not _NAME.search(text):
+            continue
+        if el.tag == "cite":
+            return el
+        if author_hint.search(f"{el.get('class') or ''} {el.get('id') or ''}"):
+            hinted.append((len(text), el))
+        elif first is None and el.tag != "p":
+            first = el
+    return min(hinted, key=lambda t: t[0])[1] if hinted else first
+
+
+def undated(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
+    """Comment lists that show no date: the children of a comment-named container (``ol.commentlist``,
+    ``div#comments``) that repeat one kind of block, each with a short name line and a text."""
+    _PATTERNS.set((profile.comment_hint, profile.listing_hint))
+    best: list = []
+    seen: set = set()
+    for box in _ALL(tree):
+        if box in seen or not _own_hint(box) or _negative(box) or _FORMISH(box) and len(flat_text(box)) < 200:
+            continue
+        kids = [k for k in box if isinstance(k.tag, str) and k.tag not in SKIP_TAGS]
+        while len(kids) == 1:  # a wrapper around the list
+            seen.add(kids[0])
+            kids = [k for k in kids[0] if isinstance(k.tag, str) and k.tag not in SKIP_TAGS]
+        if not kids:
+            continue
+        sigs: dict = {}
+        for k in kids:
+            sigs.setdefault(_sig(k), []).append(k)
+        items = max(sigs.values(), key=len)
+        if items[0].tag in ("form", "p", "span", "a", "h1", "h2", "h3", "h4", "h5", "h6", "br", "img", "input", "button"):
+            continue
+        if len(items) == 1 and not (_own_hint(items[0]) and _DIGITS.search(items[0].get("id") or "")):
+            continue  # one block: only a block that names itself a comment and carries a record number (id="comment-2809")
+        items = [i for i in items if not _FORMISH(i) and len(flat_text(i)) >= MIN_TEXT]
+        if not items or len(items) <= len(best) or _listing(items) or next(box.iterancestors("form"), None) is not None:
+            continue
+        words = sorted(len(_WORDS.findall(flat_text(i))) for i in items)
+        if words[len(words) // 2] < 6:
+            continue  # names with a count or a button ('1570 Recommendations'), not names with what they wrote
+        named = [(i, _name_node(i, profile.author_hint)) for i in items]
+        if sum(1 for _, n in named if n is not None) * 2 < len(named) * 1 + 1 and len(named) > 1:
+            continue  # most blocks show no name line
+        if len(named) == 1 and named[0][1] is None:
+            continue
+        best = named
+    out = []
+    for item, name in best:
+        rc = build(Found(element=item, author=name, depth=0), profile, captured_at=captured_at)
+        if rc is None or len(rc.text) < MIN_TEXT:
+            continue
+        out.append(rc)
+        claim(item)
+    return out
