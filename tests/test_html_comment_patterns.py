@@ -193,3 +193,17 @@ def test_lists_that_are_not_comments(kind):
     raw = extract_html(page(NEGATIVES[kind]))
     assert raw.comments == [], kind
     assert "trout" in " ".join(tokens(body_text(raw)))  # the article is still read
+
+
+def test_short_dated_comments_keep_their_text():
+    """A comment shorter than a stamp line: the date's stamp must not swallow the words beside it."""
+    # one list per comment; the staff reply's item has its own class, so the lists are the repeated unit
+    items = "".join(
+        f"<ol class='commentlist'><li class='commentpost{cls}'><strong>{n} {who}</strong> | "
+        f"<small class='commentmetadata'>11/{n}/2012 1:0{n}:41 AM</small><p></p><p>{text}</p></li></ol>"
+        for n, cls, who, text in [(1, "", "Pat Vial", "Thanks, great news for us."), (2, "", "Mat New", "Just what was needed!"),
+                                  (3, "", "Ann Lee", "Finally, well done."), (4, " staff", "Ed Brill", "Glad you like it.")])
+    raw = extract_html(page(f"<div class='commentsblock'>{items}</div>"))
+    assert [c.posted_raw for c in raw.comments] == [f"11/{n}/2012 1:0{n}:41 AM" for n in (1, 2, 3, 4)]
+    assert [c.text.split("\n")[-1] for c in raw.comments] == [
+        "Thanks, great news for us.", "Just what was needed!", "Finally, well done.", "Glad you like it."]

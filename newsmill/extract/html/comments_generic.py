@@ -372,10 +372,24 @@ def _stamp_of(anchor, block, long: _Long):
     for anc in anchor.iterancestors():
         if anc is block:
             break
-        if long(anc):
+        if long(anc) or _holds_text_beside(anc, node):
             break
         node = anc
     return node
+
+
+_TEXT_BLOCKS = ("p", "div", "blockquote", "ul", "ol", "pre")
+
+
+def _holds_text_beside(anc, node) -> bool:
+    """``anc`` has, beside the branch of ``node``, a paragraph of text: a short comment's own words, which
+    the stamp line must not swallow."""
+    for kid in anc:
+        if kid is node or not isinstance(kid.tag, str) or kid.tag not in _TEXT_BLOCKS:
+            continue
+        if len(flat_text(kid)) >= MIN_TEXT and node not in kid.iterdescendants():
+            return True
+    return False
 
 
 def _read(blocks: list, anchors: list, profile: Profile, captured_at, long: _Long) -> list[RawComment]:
