@@ -31,8 +31,12 @@ MIN_TEXT = 15
 STAMP_MAX = 160  # characters: an ancestor with more text than this is past the stamp line
 
 
+_ALTERNATING = re.compile(r"^(?:alt|odd|even)[-_]+|[-_]+(?:alt|odd|even)$")
+
+
 def _sig(el) -> tuple:
-    cls = tuple(sorted({_DIGITS.sub("N", c) for c in (el.get("class") or "").split() if not _VOLATILE.match(c)}))
+    # 'alt-comment'/'comment' and 'comment_odd'/'comment_even' are one kind of block
+    cls = tuple(sorted({_DIGITS.sub("N", _ALTERNATING.sub("", c)) for c in (el.get("class") or "").split() if not _VOLATILE.match(c)}))
     ident = _DIGITS.sub("N", el.get("id") or "") if not cls and _DIGITS.search(el.get("id") or "") else ""
     return el.tag, cls, ident
 
