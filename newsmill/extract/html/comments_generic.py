@@ -77,6 +77,9 @@ def _candidates(anchors: list) -> dict:
                 break
             sig = _sig(anc)
             groups.setdefault(sig, {}).setdefault(anc, []).append(a)
+            ident = anc.get("id") or ""
+            if _DIGITS.search(ident):  # records numbered in their id ('comment-930616') whatever their classes
+                groups.setdefault((sig[0], (), _DIGITS.sub("N", ident), "~"), {}).setdefault(anc, []).append(a)
             if len(sig[1]) > 1:  # the same kind of block with per-comment classes ('by-jo', 'comment-author-jo')
                 first = _DIGITS.sub("N", (anc.get("class") or "").split()[0])
                 hinted = tuple(c for c in sig[1] if _hint(c))
@@ -241,7 +244,7 @@ def extract(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
         if not good:
             continue
         hinted = sum(1 for b in good[:5] if _hinted(b)) >= min(len(good), 5) / 2
-        if not hinted and (sig[2] == "~" or not _siblings(good)):
+        if not hinted and (sig[-1] == "~" or not _siblings(good)):
             # blocks grouped by their first class only (a theme's generic wrapper) or scattered over the page
             # (one per column) need a comment hint
             continue
