@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from lxml import etree
 
 from newsmill.extract.dates import find_date
+from newsmill.extract.lexicon import lexicon
 from newsmill.extract.html.common import Found, build, stamp_parts
 from newsmill.extract.html.comments_profiles import outside_widgets
 from newsmill.extract.html.tree import SKIP_TAGS, claim, flat_text, node_text
@@ -23,7 +24,6 @@ from newsmill.records import RawComment
 
 _TEXTS = etree.XPath("//body//text()[string-length(normalize-space()) > 3][string-length(normalize-space()) < 120]")
 _TIMES = etree.XPath("//body//time[@datetime] | //body//abbr[@title][contains(@class,'published') or contains(@class,'date')]")
-_MAYBE_DATE = re.compile(r"\d|\b(?:ago|vor|hace|il y a|fa|geleden|yesterday|today|gestern|heute|hier|ayer|hoy|ieri|oggi)\b", re.I)
 _VOLATILE = re.compile(r"^(?:odd|even|alt|first|last|thread-\w+|depth-\d+|bypostauthor|byuser|comment-author-\S+|highlight\w*|new|selected|active|clearfix|clear|group|cf)$")
 _DIGITS = re.compile(r"\d+")
 MAX_LEVELS = 7
@@ -44,11 +44,12 @@ def _sig(el) -> tuple:
 def _anchors(tree, day_first: bool) -> list:
     """(element holding a date, raw date) in document order."""
     out, seen = [], set()
+    maybe_date = lexicon().maybe_date.search
     for el in _TIMES(tree):
         out.append(el)
         seen.add(el)
     for t in _TEXTS(tree):
-        if not _MAYBE_DATE.search(t):
+        if not maybe_date(t):
             continue
         el = t.getparent()
         if t.is_tail:
