@@ -207,3 +207,19 @@ def test_short_dated_comments_keep_their_text():
     assert [c.posted_raw for c in raw.comments] == [f"11/{n}/2012 1:0{n}:41 AM" for n in (1, 2, 3, 4)]
     assert [c.text.split("\n")[-1] for c in raw.comments] == [
         "Thanks, great news for us.", "Just what was needed!", "Finally, well done.", "Glad you like it."]
+
+
+@pytest.mark.parametrize("stamp,seconds", [("2h ago", 7200), ("5m ago", 300), ("3 d ago", 259200), ("1 yr ago", 31536000),
+                                           ("vor 1 Std.", 3600), ("vor 2 Tagen", 172800)])
+def test_abbreviated_relative_times(stamp, seconds):
+    from newsmill.extract.dates import find_date
+
+    m = find_date(f"Jo · {stamp}", day_first=None, relative=True, default_year=None)
+    assert m is not None and m.ago_seconds == seconds
+
+
+@pytest.mark.parametrize("text", ["Route 66 s", "The 2 d", "a 5 m wall", "it's 3 o'clock"])
+def test_bare_unit_letters_are_no_relative_time(text):
+    from newsmill.extract.dates import find_date
+
+    assert find_date(text, day_first=None, relative=True, default_year=None) is None

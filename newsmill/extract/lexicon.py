@@ -89,7 +89,7 @@ def lexicon(profile_name: str = "unknown") -> Lexicon:
         relative_numbers={k.lower(): int(v) for k, v in spec["relative_numbers"].items()},
         relative_days={k.lower(): int(v) for k, v in spec["relative_days"].items()},
         relative=tuple(re.compile(p.replace("{unit}", f"(?P<unit>{unit_alt})"), re.I) for p in spec["relative_patterns"]),
-        relative_unit=re.compile(rf"(?=[{_first_letters(units)}])\b(?:{unit_alt})\b", re.I),
+        relative_unit=re.compile(rf"(?=[{_first_letters(units)}])(?:\b|(?<=\d))(?:{unit_alt})\b", re.I),  # '2h ago' too
         maybe_date=re.compile(rf"\d|\b(?:{_alt(_marker_words(spec['relative_patterns']) | set(spec['relative_days']))})\b", re.I),
         stamp_noise=re.compile("|".join(f"(?:{p})" for p in spec["stamp_noise"]), re.I),
         section_closer=re.compile("|".join(f"(?:{p})" for p in spec["section_closers"]), re.I),
