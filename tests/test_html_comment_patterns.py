@@ -223,3 +223,18 @@ def test_bare_unit_letters_are_no_relative_time(text):
     from newsmill.extract.dates import find_date
 
     assert find_date(text, day_first=None, relative=True, default_year=None) is None
+
+
+def test_undated_thread_keeps_replies_apart():
+    def note(n, who, text, inner=""):
+        return (f"<div class='note' id='note-{n}'><span class='user'>{who}</span>"
+                f"<div class='note-text'><p>{text}</p></div>{inner}</div>")
+    reply = "<div class='answers-to'>" + note(22, "Tom", "Thanks Rosa, I will try the north bank next time.") + "</div>"
+    html = ("<section class='discussion'>"
+            + note(21, "Rosa", "The herons are back near the old mill, worth a walk.", reply)
+            + note(23, "Mina", "Will the new path be open to cyclists as well as walkers?") + "</section>")
+    raw = extract_html(page(html))
+    assert raw.extractor == "html+generic"
+    assert [(c.author, c.depth, c.parent_index) for c in raw.comments] == [("Rosa", 0, None), ("Tom", 1, 0), ("Mina", 0, None)]
+    assert "north bank" not in raw.comments[0].text
+    assert raw.comments[1].text == "Thanks Rosa, I will try the north bank next time."

@@ -460,13 +460,15 @@ def _own_hint(el) -> bool:
     return _hint(attrs) and not _PATTERNS.get()[1].search(attrs)
 
 
-def _name_node(item, author_hint):
+def _name_node(item, author_hint, skip=frozenset()):
     """The element holding the commenter's name: a short line with letters; a <cite> first, else the
     shortest one whose class says so, else the first short line."""
     first, hinted = None, []
     for el in item.iter():
         if el is item or not isinstance(el.tag, str) or el.tag in SKIP_TAGS:
             continue
+        if skip and (el in skip or any(a in skip for a in el.iterancestors())):
+            continue  # a nested reply's name
         text = flat_text(el)
         if not (2 <= len(text) <= MAX_NAME) or len(text.split()) > 6 or not _NAME.search(text):
             continue
@@ -514,11 +516,44 @@ def undated(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
         if len(named) == 1 and named[0][1] is None:
             continue
         best = named
-    out = []
-    for item, name in best:
-        rc = build(Found(element=item, author=name, depth=0), profile, captured_at=captured_at)
+    return _read_undated([i for i, _ in best], profile, captured_at)
+
+
+def _read_undated(top: list, profile: Profile, captured_at) -> list[RawComment]:
+    """The listed blocks and the replies nested in them (blocks of the same kind or record id inside),
+    threaded by nesting; a reply's words are its own, not its parent's."""
+    if not top:
+        return []
+    kinds = {_sig(i) for i in top}
+    ids = {_DIGITS.sub("N", i.get("id")) for i in top if _DIGITS.search(i.get("id") or "")}
+
+    def same_kind(el) -> bool:
+        ident = el.get("id") or ""
+        return _sig(el) in kinds or bool(ident) and _DIGITS.sub("N", ident) in ids
+
+    elements = []
+    for item in top:
+        elements.append(item)
+        elements += [d for d in item.iterdescendants() if isinstance(d.tag, str) and same_kind(d) and len(flat_text(d)) >= MIN_TEXT]
+    index = {el: n for n, el in enumerate(elements)}
+    parent_of = {el: _nearest(el, index) for el in elements}
+    children: dict = {}
+    for el in elements:
+        if parent_of[el] is not None:
+            children.setdefault(parent_of[el], []).append(el)
+    out: list[RawComment] = []
+    depths: dict[int, int] = {}
+    kept: dict[int, int] = {}
+    for n, el in enumerate(elements):
+        up = index[parent_of[el]] if parent_of[el] is not None else None
+        depths[n] = depths[up] + 1 if up is not None else 0
+        nested = children.get(el, [])
+        name = _name_node(el, profile.author_hint, skip=set(nested))
+        rc = build(Found(element=el, author=name, skip=nested, depth=depths[n], parent=kept.get(up) if up is not None else None),
+                   profile, captured_at=captured_at)
         if rc is None or len(rc.text) < MIN_TEXT:
             continue
+        kept[n] = len(out)
         out.append(rc)
-        claim(item)
+        claim(el)
     return out
