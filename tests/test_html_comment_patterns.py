@@ -95,6 +95,19 @@ def test_qa_answer_list():
     assert raw.comments[0].text.startswith("Use a sediment trap")
 
 
+def test_qa_answers_without_dates_with_votes_and_reputation():
+    answers = "".join(
+        f"<div id='answer-{n}' class='answer{cls}'><div class='votecell'><span class='vote-count'>{votes}</span></div>"
+        f"<div class='answercell'><div class='post-text'><p>{text}</p></div><div class='user-info'>"
+        f"<div class='user-details'><a href='/users/{n}/x'>{who}</a><span class='reputation'>1,23{n}</span></div></div></div></div>"
+        for n, cls, votes, text, who in [
+            (1, " accepted-answer", 12, "Dredge in winter when the flow is low, and trap the silt downstream.", "hydro"),
+            (2, "", 3, "Get the permits first; that takes longer than the work itself.", "planner")])
+    raw = extract_html(page(f"<div id='answers'><h2>2 Answers</h2>{answers}</div>"))
+    assert [c.author for c in raw.comments] == ["hydro", "planner"]
+    assert "Dredge in winter" in raw.comments[0].text and "permits" in raw.comments[1].text
+
+
 def test_comments_held_in_next_data_json():
     state = {"props": {"pageProps": {
         "article": {"related": [{"text": "Another story", "author": "Staff", "date": "2024-03-01"},

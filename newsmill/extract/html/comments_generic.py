@@ -478,7 +478,12 @@ def _name_node(item, author_hint, skip=frozenset()):
             hinted.append((len(text), el))
         elif first is None and el.tag != "p":
             first = el
-    return min(hinted, key=lambda t: t[0])[1] if hinted else first
+    if not hinted:
+        return first
+    best = min(hinted, key=lambda t: t[0])[1]
+    # a name block that also shows a score or a badge: the link in it is the name
+    link = next((a for a in best.iter("a") if 2 <= len(flat_text(a)) <= MAX_NAME and _NAME.search(flat_text(a))), None)
+    return link if link is not None and len(flat_text(link)) < len(flat_text(best)) else best
 
 
 def undated(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
@@ -497,8 +502,9 @@ def undated(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
         if not kids:
             continue
         sigs: dict = {}
-        for k in kids:
-            sigs.setdefault(_sig(k), []).append(k)
+        for k in kids:  # one kind: same tag and classes, or records numbered in their id ('answer-1', 'answer-2')
+            ident = k.get("id") or ""
+            sigs.setdefault((k.tag, "#", _DIGITS.sub("N", ident)) if _DIGITS.search(ident) else _sig(k), []).append(k)
         items = max(sigs.values(), key=len)
         if items[0].tag in ("form", "p", "span", "a", "h1", "h2", "h3", "h4", "h5", "h6", "br", "img", "input", "button"):
             continue
