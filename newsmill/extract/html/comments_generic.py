@@ -125,7 +125,8 @@ def _negative(el) -> bool:
 
 _LINKS = etree.XPath(".//a[@href]")
 _HEADINGS = etree.XPath(".//h2 | .//h3 | .//h4 | .//h5 | .//h6")
-_MEDIA = etree.XPath(".//picture | .//video | .//figure | .//img[@srcset]")  # story pictures; avatars are a plain small img
+# story pictures and linked thumbnails; avatars are a plain small img
+_MEDIA = etree.XPath(".//picture | .//video | .//figure | .//img[@srcset] | .//a//img[not(@width) or number(@width) >= 64]")
 _WORDS = re.compile(r"\w+")
 
 
@@ -455,6 +456,18 @@ _FORMISH = etree.XPath(".//form | .//textarea | .//input[@type='text' or @type='
 MAX_NAME = 60
 
 
+def _marked_name(el, author_hint) -> bool:
+    if el is None:
+        return False
+    return any(n.tag == "cite" or author_hint.search(f"{n.get('class') or ''} {n.get('id') or ''}")
+               for n in (el, *list(el.iterancestors())[:2]))
+
+
+def _record(el) -> bool:
+    """A block that names itself a comment and carries a record number (id="comment-2809")."""
+    return _own_hint(el) and bool(_DIGITS.search(el.get("id") or ""))
+
+
 def _own_hint(el) -> bool:
     attrs = f"{el.get('class') or ''} {el.get('id') or ''}"
     return _hint(attrs) and not _PATTERNS.get()[1].search(attrs)
@@ -496,7 +509,7 @@ def undated(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
         if box in seen or not _own_hint(box) or _negative(box) or _FORMISH(box) and len(flat_text(box)) < 200:
             continue
         kids = [k for k in box if isinstance(k.tag, str) and k.tag not in SKIP_TAGS]
-        while len(kids) == 1:  # a wrapper around the list
+        while len(kids) == 1 and not _record(kids[0]):  # a wrapper around the list (not the list's only comment)
             seen.add(kids[0])
             kids = [k for k in kids[0] if isinstance(k.tag, str) and k.tag not in SKIP_TAGS]
         if not kids:
@@ -508,9 +521,9 @@ def undated(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
         items = max(sigs.values(), key=len)
         if items[0].tag in ("form", "p", "span", "a", "h1", "h2", "h3", "h4", "h5", "h6", "br", "img", "input", "button"):
             continue
-        if len(items) == 1 and not (_own_hint(items[0]) and _DIGITS.search(items[0].get("id") or "")):
-            continue  # one block: only a block that names itself a comment and carries a record number (id="comment-2809")
         items = [i for i in items if not _FORMISH(i) and len(flat_text(i)) >= MIN_TEXT]
+        if len(items) == 1 and not _record(items[0]):
+            continue  # one block: only a block that names itself a comment and carries a record number (id="comment-2809")
         if not items or len(items) <= len(best) or _listing(items) or next(box.iterancestors("form"), None) is not None:
             continue
         words = sorted(len(_WORDS.findall(flat_text(i))) for i in items)
@@ -519,8 +532,8 @@ def undated(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
         named = [(i, _name_node(i, profile.author_hint)) for i in items]
         if sum(1 for _, n in named if n is not None) * 2 < len(named) * 1 + 1 and len(named) > 1:
             continue  # most blocks show no name line
-        if len(named) == 1 and named[0][1] is None:
-            continue
+        if len(named) == 1 and not _marked_name(named[0][1], profile.author_hint):
+            continue  # a lone block needs a name its markup calls one (<cite>, class="author"), not any short line
         best = named
     return _read_undated([i for i, _ in best], profile, captured_at)
 
