@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 _LIST_KEYS = (
     "ui_artifacts", "comment_headers", "comment_end", "article_end", "section_patterns",
-    "date_line_prefixes", "byline_prefixes", "domains", "names",
+    "date_line_prefixes", "byline_prefixes", "domains", "names", "comment_container_hints", "listing_hints", "comment_author_hints",
 )
 
 
@@ -41,6 +41,9 @@ class Profile:
     dateline: re.Pattern
     artifact_tail: re.Pattern  # artefact glued to or standing at the end of a text
     artifact_line: re.Pattern  # a line that is nothing but artefacts
+    comment_hint: re.Pattern  # a class or id of a comment list or comment ('comment', 'kommentar', 'replies')
+    listing_hint: re.Pattern  # a class or id of a list that is no comment list ('related', 'teaser', 'faq')
+    author_hint: re.Pattern  # a class or id of a commenter's name ('author', 'user', 'fn')
 
 
 def _alternation(words) -> str:
@@ -69,6 +72,9 @@ def _compile(spec: dict) -> Profile:
         dateline=re.compile(spec["dateline"]),
         artifact_tail=re.compile(rf"(?:\s*(?<![\w'’-])(?:{art})\s*[|·•]?)+\s*$|(?<=[.!?)\]:;…])(?:{art})\s*$"),
         artifact_line=re.compile(rf"^(?:\s*(?:{art})\s*[|·•()\d]*)+$", re.I),
+        comment_hint=re.compile("|".join(f"(?:{p})" for p in spec.get("comment_container_hints") or ["(?!)"]), re.I),
+        listing_hint=re.compile("|".join(f"(?:{p})" for p in spec.get("listing_hints") or ["(?!)"]), re.I),
+        author_hint=re.compile("|".join(f"(?:{p})" for p in spec.get("comment_author_hints") or ["(?!)"]), re.I),
     )
 
 

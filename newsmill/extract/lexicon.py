@@ -28,6 +28,7 @@ class Lexicon:
     relative_days: dict[str, int]  # 'yesterday' -> 1, with a time only
     relative: tuple[re.Pattern, ...]  # groups n, unit
     relative_unit: re.Pattern  # any unit word: a cheap test before trying every pattern
+    maybe_date: re.Pattern  # a digit, or a word a relative time cannot do without ('ago', 'vor', 'hace', 'yesterday')
     stamp_noise: re.Pattern  # widget words glued to a stamp line ('Reply #', '| Permalink')
     section_closer: re.Pattern  # a line after which no comment follows (forms, pagination, sidebars)
     sidebar_header: re.Pattern  # a block that repeats comment snippets ('Recent Comments')
@@ -45,6 +46,19 @@ def _first_letters(words) -> str:
     """A character class body of the words' first letters: a lookahead on it lets the regex engine
     skip most positions before trying a long alternation (the same matches)."""
     return "".join(sorted({re.escape(w[0]) for w in words if w}))
+
+
+def _marker_words(patterns) -> set[str]:
+    """The fixed words of the relative-time patterns ('ago', 'vor', 'il y a', 'hace'): what is left once
+    the number and unit groups and the regex syntax are taken out."""
+    out = set()
+    for p in patterns:
+        rest = re.sub(r"\(\?P<\w+>[^)]*\)|\{unit\}", " ", p)
+        rest = re.sub(r"\\[bsdw]|[+*?()\[\]|\\]", " ", rest)
+        phrase = " ".join(rest.split())
+        if phrase:
+            out.add(phrase)
+    return out
 
 
 def _read(path: Path) -> dict:
@@ -75,7 +89,8 @@ def lexicon(profile_name: str = "unknown") -> Lexicon:
         relative_numbers={k.lower(): int(v) for k, v in spec["relative_numbers"].items()},
         relative_days={k.lower(): int(v) for k, v in spec["relative_days"].items()},
         relative=tuple(re.compile(p.replace("{unit}", f"(?P<unit>{unit_alt})"), re.I) for p in spec["relative_patterns"]),
-        relative_unit=re.compile(rf"(?=[{_first_letters(units)}])\b(?:{unit_alt})\b", re.I),
+        relative_unit=re.compile(rf"(?=[{_first_letters(units)}])(?:\b|(?<=\d))(?:{unit_alt})\b", re.I),  # '2h ago' too
+        maybe_date=re.compile(rf"\d|\b(?:{_alt(_marker_words(spec['relative_patterns']) | set(spec['relative_days']))})\b", re.I),
         stamp_noise=re.compile("|".join(f"(?:{p})" for p in spec["stamp_noise"]), re.I),
         section_closer=re.compile("|".join(f"(?:{p})" for p in spec["section_closers"]), re.I),
         sidebar_header=re.compile("|".join(f"(?:{p})" for p in spec["sidebar_headers"]), re.I),

@@ -5,7 +5,9 @@ Comments come from the best evidence the page offers, in layers:
 1. schema.org ``Comment``/``UserComments`` (JSON-LD, microdata, RDFa) — ``schemaorg``;
 2. the markup of common comment systems, described as data in
    ``newsmill/profiles/systems/*.toml`` — ``comments_profiles``;
-3. a generic detector of repeated dated blocks — ``comments_generic``.
+3. a generic detector of repeated dated blocks — ``comments_generic``;
+4. comment data held in scripts as JSON (``__NEXT_DATA__``, ``window.__…STATE__``) when the markup
+   shows none — ``comments_scripts``.
 
 Every comment subtree a layer uses is claimed (marked) in the tree and pruned
 before trafilatura extracts the body, and body paragraphs repeating a comment are
@@ -18,7 +20,7 @@ from datetime import datetime
 from lxml import etree
 
 from newsmill import profiles as _profiles
-from newsmill.extract.html import comments_generic, comments_profiles, embeds, metadata, schemaorg
+from newsmill.extract.html import comments_generic, comments_profiles, comments_scripts, embeds, metadata, schemaorg
 from newsmill.extract.html.attrs import PageAttrs
 from newsmill.extract.html.tree import CLAIMED_XPATH, parse
 from newsmill.records import RawPage
@@ -55,11 +57,15 @@ def extract_html(text: str, *, url: str | None = None, captured_at: datetime | N
         layer, comments = f"system:{res[0]}", res[1]
     if not comments and (found := comments_generic.extract(tree, profile, captured_at=captured_at)):
         comments, layer = found, "generic"
+    if not comments and (found := comments_generic.undated(tree, profile, captured_at=captured_at)):
+        comments, layer = found, "generic"
+    if not comments and (found := comments_scripts.extract(tree, profile, captured_at=captured_at)):
+        comments, layer = found, "script"
 
     # a comment system the page embeds: read before the body extractor copies and prunes the tree
     comment_system, unread = _comment_system(tree, layer, comments, attrs, profiles_dir)
     # claims come from the DOM layers (each comment they keep is claimed) or, on an odd page, from the source
-    claimed = layer not in (None, "jsonld") or marked
+    claimed = layer not in (None, "jsonld", "script") or marked
     doc = _body(tree, url, claimed)
     meta = metadata.article_metadata(tree, jsonld, attrs=attrs, url=url)
     paragraphs = _paragraphs(doc, comments)

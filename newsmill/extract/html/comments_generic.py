@@ -10,21 +10,20 @@ The author is the short name next to the date (the block's stamp line).
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 
 from lxml import etree
 
 from newsmill.extract.dates import find_date
-from newsmill.extract.html.common import Found, build
-from newsmill.extract.html.tree import SKIP_TAGS, claim, flat_text
+from newsmill.extract.lexicon import lexicon
+from newsmill.extract.html.common import Found, build, stamp_parts
+from newsmill.extract.html.comments_profiles import outside_widgets
+from newsmill.extract.html.tree import SKIP_TAGS, claim, flat_text, node_text
 from newsmill.profiles import Profile
 from newsmill.records import RawComment
 
 _TEXTS = etree.XPath("//body//text()[string-length(normalize-space()) > 3][string-length(normalize-space()) < 120]")
 _TIMES = etree.XPath("//body//time[@datetime] | //body//abbr[@title][contains(@class,'published') or contains(@class,'date')]")
-_MAYBE_DATE = re.compile(r"\d|\b(?:ago|vor|hace|il y a|fa|geleden|yesterday|today|gestern|heute|hier|ayer|hoy|ieri|oggi)\b", re.I)
-_HINT = re.compile(r"comment|(?<![a-z])(?:repl(?:y|ies)|responses?|discussion|disqus|talkback|kommentar\w*|reactions?|feedback|"
-                   r"threads?|answers?|dsq|fyre|idc)(?![a-z])", re.I)
-_NEGATIVE = re.compile(r"sidebar|widget|recent|related|popular|footer|nav|menu|archive|calendar|tweet|twitter|news-?list|teaser|promo|blogroll", re.I)
 _VOLATILE = re.compile(r"^(?:odd|even|alt|first|last|thread-\w+|depth-\d+|bypostauthor|byuser|comment-author-\S+|highlight\w*|new|selected|active|clearfix|clear|group|cf)$")
 _DIGITS = re.compile(r"\d+")
 MAX_LEVELS = 7
@@ -32,8 +31,12 @@ MIN_TEXT = 15
 STAMP_MAX = 160  # characters: an ancestor with more text than this is past the stamp line
 
 
+_ALTERNATING = re.compile(r"^(?:alt|odd|even)[-_]+|[-_]+(?:alt|odd|even)$")
+
+
 def _sig(el) -> tuple:
-    cls = tuple(sorted({_DIGITS.sub("N", c) for c in (el.get("class") or "").split() if not _VOLATILE.match(c)}))
+    # 'alt-comment'/'comment' and 'comment_odd'/'comment_even' are one kind of block
+    cls = tuple(sorted({_DIGITS.sub("N", _ALTERNATING.sub("", c)) for c in (el.get("class") or "").split() if not _VOLATILE.match(c)}))
     ident = _DIGITS.sub("N", el.get("id") or "") if not cls and _DIGITS.search(el.get("id") or "") else ""
     return el.tag, cls, ident
 
@@ -41,11 +44,12 @@ def _sig(el) -> tuple:
 def _anchors(tree, day_first: bool) -> list:
     """(element holding a date, raw date) in document order."""
     out, seen = [], set()
+    maybe_date = lexicon().maybe_date.search
     for el in _TIMES(tree):
         out.append(el)
         seen.add(el)
     for t in _TEXTS(tree):
-        if not _MAYBE_DATE.search(t):
+        if not maybe_date(t):
             continue
         el = t.getparent()
         if t.is_tail:
@@ -74,30 +78,130 @@ def _candidates(anchors: list) -> dict:
                 break
             sig = _sig(anc)
             groups.setdefault(sig, {}).setdefault(anc, []).append(a)
+            ident = anc.get("id") or ""
+            if _DIGITS.search(ident):  # records numbered in their id ('comment-930616') whatever their classes
+                groups.setdefault((sig[0], (), _DIGITS.sub("N", ident), "~"), {}).setdefault(anc, []).append(a)
             if len(sig[1]) > 1:  # the same kind of block with per-comment classes ('by-jo', 'comment-author-jo')
                 first = _DIGITS.sub("N", (anc.get("class") or "").split()[0])
-                hinted = tuple(c for c in sig[1] if _HINT.search(c))
+                hinted = tuple(c for c in sig[1] if _hint(c))
                 for relaxed in {(first,), hinted} - {()}:
                     groups.setdefault((sig[0], relaxed, "~"), {}).setdefault(anc, []).append(a)
     return groups
 
 
+# the profile's (comment hint, listing hint) patterns for the page being read, set by extract (a context
+# variable: pages may be read in threads)
+_PATTERNS: ContextVar[tuple] = ContextVar("comment_patterns")
+
+
+def _hint(attrs: str) -> bool:
+    return bool(_PATTERNS.get()[0].search(attrs))
+
+
 def _hinted(el) -> bool:
     for node in (el, *list(el.iterancestors())[:8]):
+        if node.tag in ("body", "html"):  # 'has-comments' on <body> does not make every list a comment list
+            break
         attrs = f"{node.get('class') or ''} {node.get('id') or ''}"
-        if _HINT.search(attrs):
+        if _hint(attrs):
             return True
     return False
 
 
 def _negative(el) -> bool:
+    """The block stands in a navigation, sidebar, teaser or other listing region (nearer than any comment hint)."""
     for node in (el, *el.iterancestors()):
-        if node.tag in ("nav", "aside", "header"):
-            return True
+        if node.tag in ("body", "html"):  # a page-type class on <body> ('archive', 'nav-open') says nothing of the list
+            break
         attrs = f"{node.get('class') or ''} {node.get('id') or ''}"
-        if _NEGATIVE.search(attrs) and not _HINT.search(attrs):
+        if node.tag in ("nav", "aside", "header") and not _hint(attrs):  # '<aside class="comments">' is fine
+            return True
+        if _hint(attrs):
+            return False  # the nearest hint says comments: a listing word further up (the page's main column) does not count
+        if _PATTERNS.get()[1].search(attrs):
             return True
     return False
+
+
+_LINKS = etree.XPath(".//a[@href]")
+_HEADINGS = etree.XPath(".//h2 | .//h3 | .//h4 | .//h5 | .//h6")
+# story pictures and linked thumbnails; avatars are a plain small img
+_MEDIA = etree.XPath(".//picture | .//video | .//figure | .//img[@srcset] | .//a//img[not(@width) or number(@width) >= 64]")
+_WORDS = re.compile(r"\w+")
+
+
+def _words(el) -> list[str]:
+    return _WORDS.findall(el.text_content())
+
+
+def _headline(el) -> bool:
+    """A link or heading of five words or more that is no date: another story's title."""
+    words = _words(el)
+    if len(words) < 5:
+        return False
+    text = " ".join(el.text_content().split())
+    return find_date(text, day_first=None, relative=True, default_year=None) is None
+
+
+_USER_LINK = re.compile(r"[#?]|/(?:users?|members?|profiles?|authors?|people|u)/|replytocom|javascript:", re.I)
+
+
+def _listing_block(el, *, headings: bool = False) -> bool:
+    """A teaser, related link or listing entry rather than a reader's comment: the block sits in a link,
+    or shows a headline (a link of several words to another page; with ``headings``, a heading too), or
+    is mostly link text.  Links a commenter adds (rel=nofollow/ugc: their site) or that stay on the page
+    or go to a user's profile are no headline."""
+    if next(el.iterancestors("a"), None) is not None:
+        return True
+    total = len(" ".join(el.text_content().split()))
+    linked = 0
+    for a in _LINKS(el):
+        href = (a.get("href") or "").strip()
+        text_len = len(" ".join(a.text_content().split()))
+        linked += text_len
+        if not href or _USER_LINK.search(href) or re.search(r"nofollow|ugc|external", a.get("rel") or ""):
+            continue
+        if _headline(a):
+            return True
+    if headings and any(_headline(h) for h in _HEADINGS(el)):
+        return True
+    return total > 0 and linked / total > 0.7
+
+
+def _items(good: list, levels: int = 4) -> list:
+    """Each block widened to its item: the highest ancestor (a few levels up) that holds no other block, so
+    that a block which is only the stamp line of a teaser is judged with the teaser's headline."""
+    count: dict = {}
+    for b in good:  # (every block, not the sample: a block outside it may share the ancestor)
+        for anc in list(b.iterancestors())[:levels]:
+            count[anc] = count.get(anc, 0) + 1
+    out = []
+    for b in good:
+        item = b
+        for anc in list(b.iterancestors())[:levels]:
+            if count.get(anc, 0) > 1 or anc.tag in ("body", "html"):
+                break
+            item = anc
+        out.append(item)
+    return out
+
+
+def _listing(good: list, *, strict: bool = False) -> bool:
+    """Half or more of the blocks (of the first ten) are listing entries.  ``strict`` (a list with no comment
+    hint): a heading in the item is enough."""
+    sample = _items(good)[:10] if len(good) > 1 else good
+    hits = sum(1 for b in sample if _listing_block(b, headings=strict) or strict and (_HEADINGS(b) or _MEDIA(b)))
+    return hits * 2 >= len(sample)
+
+
+def _siblings(good: list) -> bool:
+    """The top-level blocks (not nested in another) stand side by side: some parent holds two of them."""
+    members = set(good)
+    parents: dict = {}
+    for b in good:
+        if _nearest(b, members) is None:
+            parents[b.getparent()] = parents.get(b.getparent(), 0) + 1
+    return len(parents) <= 1 or max(parents.values()) >= 2
 
 
 def _evaluate(blocks: dict) -> tuple[list, int]:
@@ -128,7 +232,8 @@ def _nearest(node, members, stop=None, *, inclusive: bool = False):
 
 
 def extract(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
-    anchors = _anchors(tree, profile.day_first)
+    _PATTERNS.set((profile.comment_hint, profile.listing_hint))
+    anchors = outside_widgets(_anchors(tree, profile.day_first), tree)
     if len(anchors) < 1:
         return []
     scored = []
@@ -141,12 +246,16 @@ def extract(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
         if not good:
             continue
         hinted = sum(1 for b in good[:5] if _hinted(b)) >= min(len(good), 5) / 2
+        if not hinted and (sig[-1] == "~" or not _siblings(good)):
+            # blocks grouped by their first class only (a theme's generic wrapper) or scattered over the page
+            # (one per column) need a comment hint
+            continue
         if not hinted and (score < 3 or any(_negative(b) for b in good[:3])):
             continue
         if any(_negative(b) for b in good[:3]) and score < 3:
             continue
         size = sum(len(" ".join(b.text_content().split())) for b in good[:10]) / min(len(good), 10)
-        if size < 30:
+        if size < 30 or _listing(good, strict=not hinted):
             continue
         scored.append(((score, hinted, size), good))
     best, best_key = None, None
@@ -161,6 +270,9 @@ def extract(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
                 break
     long = _Long(STAMP_MAX)
     runs = _sibling_runs(anchors, long)
+    if runs and not _hinted(runs[0][0]) and (len(runs) < 3 or _listing([b for _, body in runs for b in body[:1]], strict=True)
+                                             or not _named(runs)):
+        runs = []  # two dated lines between blocks, stamps over teasers, or bare dates, with no hint of comments: not a thread
     if runs and (best_key is None or len(runs) > best_key[0]):
         return _read_runs(runs, profile, captured_at)
     if not best:
@@ -238,6 +350,19 @@ def _sibling_runs(anchors: list, long: _Long) -> list[tuple]:
     return best
 
 
+_NAME = re.compile(r"[^\W\d_]{2}")
+
+
+def _named(runs: list[tuple]) -> bool:
+    """Most stamps name someone besides the date ('Posted by: Jo at DATE'): bare dates between blocks are
+    an article's own timeline, not its comments."""
+    named = 0
+    for stamp, _ in runs[:10]:
+        a, _d = stamp_parts(node_text(stamp), day_first=None)
+        named += bool(a and _NAME.search(a))
+    return named * 2 > min(len(runs), 10)
+
+
 def _read_runs(runs: list[tuple], profile: Profile, captured_at) -> list[RawComment]:
     out = []
     for stamp, body in runs:
@@ -256,10 +381,24 @@ def _stamp_of(anchor, block, long: _Long):
     for anc in anchor.iterancestors():
         if anc is block:
             break
-        if long(anc):
+        if long(anc) or _holds_text_beside(anc, node):
             break
         node = anc
     return node
+
+
+_TEXT_BLOCKS = ("p", "div", "blockquote", "ul", "ol", "pre")
+
+
+def _holds_text_beside(anc, node) -> bool:
+    """``anc`` has, beside the branch of ``node``, a paragraph of text: a short comment's own words, which
+    the stamp line must not swallow."""
+    for kid in anc:
+        if kid is node or not isinstance(kid.tag, str) or kid.tag not in _TEXT_BLOCKS:
+            continue
+        if len(flat_text(kid)) >= MIN_TEXT and node not in kid.iterdescendants():
+            return True
+    return False
 
 
 def _read(blocks: list, anchors: list, profile: Profile, captured_at, long: _Long) -> list[RawComment]:
@@ -294,6 +433,8 @@ def _read(blocks: list, anchors: list, profile: Profile, captured_at, long: _Lon
         rc = build(f, profile, captured_at=captured_at)
         if rc is None or len(rc.text) < MIN_TEXT // 3:
             continue
+        if len(blocks) == 1 and rc.author is None and rc.posted_raw is None:
+            continue  # a lone block with neither author nor date: the empty section's widgets, not a comment
         kept[i] = len(out)
         out.append(rc)
         claim(block)
@@ -306,3 +447,132 @@ def _first_in_order(root, nodes: list):
         return nodes[0] if nodes else None
     wanted = set(nodes)
     return next((n for n in root.iter() if n in wanted), None)
+
+
+# ----------------------------------------------------------------------------- lists without dates
+
+_ALL = etree.XPath("//body//*[@class or @id]")
+_FORMISH = etree.XPath(".//form | .//textarea | .//input[@type='text' or @type='email' or not(@type)]")
+MAX_NAME = 60
+
+
+def _marked_name(el, author_hint) -> bool:
+    if el is None:
+        return False
+    return any(n.tag == "cite" or author_hint.search(f"{n.get('class') or ''} {n.get('id') or ''}")
+               for n in (el, *list(el.iterancestors())[:2]))
+
+
+def _record(el) -> bool:
+    """A block that names itself a comment and carries a record number (id="comment-2809")."""
+    return _own_hint(el) and bool(_DIGITS.search(el.get("id") or ""))
+
+
+def _own_hint(el) -> bool:
+    attrs = f"{el.get('class') or ''} {el.get('id') or ''}"
+    return _hint(attrs) and not _PATTERNS.get()[1].search(attrs)
+
+
+def _name_node(item, author_hint, skip=frozenset()):
+    """The element holding the commenter's name: a short line with letters; a <cite> first, else the
+    shortest one whose class says so, else the first short line."""
+    first, hinted = None, []
+    for el in item.iter():
+        if el is item or not isinstance(el.tag, str) or el.tag in SKIP_TAGS:
+            continue
+        if skip and (el in skip or any(a in skip for a in el.iterancestors())):
+            continue  # a nested reply's name
+        text = flat_text(el)
+        if not (2 <= len(text) <= MAX_NAME) or len(text.split()) > 6 or not _NAME.search(text):
+            continue
+        if el.tag == "cite":
+            return el
+        if author_hint.search(f"{el.get('class') or ''} {el.get('id') or ''}"):
+            hinted.append((len(text), el))
+        elif first is None and el.tag != "p":
+            first = el
+    if not hinted:
+        return first
+    best = min(hinted, key=lambda t: t[0])[1]
+    # a name block that also shows a score or a badge: the link in it is the name
+    link = next((a for a in best.iter("a") if 2 <= len(flat_text(a)) <= MAX_NAME and _NAME.search(flat_text(a))), None)
+    return link if link is not None and len(flat_text(link)) < len(flat_text(best)) else best
+
+
+def undated(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
+    """Comment lists that show no date: the children of a comment-named container (``ol.commentlist``,
+    ``div#comments``) that repeat one kind of block, each with a short name line and a text."""
+    _PATTERNS.set((profile.comment_hint, profile.listing_hint))
+    best: list = []
+    seen: set = set()
+    for box in _ALL(tree):
+        if box in seen or not _own_hint(box) or _negative(box) or _FORMISH(box) and len(flat_text(box)) < 200:
+            continue
+        kids = [k for k in box if isinstance(k.tag, str) and k.tag not in SKIP_TAGS]
+        while len(kids) == 1 and not _record(kids[0]):  # a wrapper around the list (not the list's only comment)
+            seen.add(kids[0])
+            kids = [k for k in kids[0] if isinstance(k.tag, str) and k.tag not in SKIP_TAGS]
+        if not kids:
+            continue
+        sigs: dict = {}
+        for k in kids:  # one kind: same tag and classes, or records numbered in their id ('answer-1', 'answer-2')
+            ident = k.get("id") or ""
+            sigs.setdefault((k.tag, "#", _DIGITS.sub("N", ident)) if _DIGITS.search(ident) else _sig(k), []).append(k)
+        items = max(sigs.values(), key=len)
+        if items[0].tag in ("form", "p", "span", "a", "h1", "h2", "h3", "h4", "h5", "h6", "br", "img", "input", "button"):
+            continue
+        items = [i for i in items if not _FORMISH(i) and len(flat_text(i)) >= MIN_TEXT]
+        if len(items) == 1 and not _record(items[0]):
+            continue  # one block: only a block that names itself a comment and carries a record number (id="comment-2809")
+        if not items or len(items) <= len(best) or _listing(items) or next(box.iterancestors("form"), None) is not None:
+            continue
+        words = sorted(len(_WORDS.findall(flat_text(i))) for i in items)
+        if words[len(words) // 2] < 6:
+            continue  # names with a count or a button ('1570 Recommendations'), not names with what they wrote
+        named = [(i, _name_node(i, profile.author_hint)) for i in items]
+        if sum(1 for _, n in named if n is not None) * 2 < len(named) * 1 + 1 and len(named) > 1:
+            continue  # most blocks show no name line
+        if len(named) == 1 and not _marked_name(named[0][1], profile.author_hint):
+            continue  # a lone block needs a name its markup calls one (<cite>, class="author"), not any short line
+        best = named
+    return _read_undated([i for i, _ in best], profile, captured_at)
+
+
+def _read_undated(top: list, profile: Profile, captured_at) -> list[RawComment]:
+    """The listed blocks and the replies nested in them (blocks of the same kind or record id inside),
+    threaded by nesting; a reply's words are its own, not its parent's."""
+    if not top:
+        return []
+    kinds = {_sig(i) for i in top}
+    ids = {_DIGITS.sub("N", i.get("id")) for i in top if _DIGITS.search(i.get("id") or "")}
+
+    def same_kind(el) -> bool:
+        ident = el.get("id") or ""
+        return _sig(el) in kinds or bool(ident) and _DIGITS.sub("N", ident) in ids
+
+    elements = []
+    for item in top:
+        elements.append(item)
+        elements += [d for d in item.iterdescendants() if isinstance(d.tag, str) and same_kind(d) and len(flat_text(d)) >= MIN_TEXT]
+    index = {el: n for n, el in enumerate(elements)}
+    parent_of = {el: _nearest(el, index) for el in elements}
+    children: dict = {}
+    for el in elements:
+        if parent_of[el] is not None:
+            children.setdefault(parent_of[el], []).append(el)
+    out: list[RawComment] = []
+    depths: dict[int, int] = {}
+    kept: dict[int, int] = {}
+    for n, el in enumerate(elements):
+        up = index[parent_of[el]] if parent_of[el] is not None else None
+        depths[n] = depths[up] + 1 if up is not None else 0
+        nested = children.get(el, [])
+        name = _name_node(el, profile.author_hint, skip=set(nested))
+        rc = build(Found(element=el, author=name, skip=nested, depth=depths[n], parent=kept.get(up) if up is not None else None),
+                   profile, captured_at=captured_at)
+        if rc is None or len(rc.text) < MIN_TEXT:
+            continue
+        kept[n] = len(out)
+        out.append(rc)
+        claim(el)
+    return out

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from lxml import etree
 from lxml.cssselect import CSSSelector
 
 from newsmill.extract.html.attrs import PageAttrs
@@ -60,6 +61,32 @@ def _compile(spec: dict, common: dict, path: Path) -> System:
         )
     except (KeyError, ValueError, SyntaxError) as exc:  # cssselect raises SelectorSyntaxError (a SyntaxError)
         raise ValueError(f"comment system profile {path}: {exc}") from exc
+
+
+@cache
+def not_inside() -> etree.XPath | None:
+    """The places no comment stands in (``not_inside`` of ``_common.toml``), as one XPath that walks the
+    tree once (a CSS selector list is one walk per part)."""
+    from cssselect import HTMLTranslator
+
+    common = tomllib.loads((SYSTEMS_DIR / "_common.toml").read_text(encoding="utf-8"))
+    if not common.get("not_inside"):
+        return None
+    tr = HTMLTranslator()
+    tests = " or ".join(f"({tr.css_to_xpath(part, prefix='self::')})" for part in _parts(common["not_inside"]))
+    return etree.XPath(f"//*[{tests}]")
+
+
+def outside_widgets(elements: list, tree) -> list:
+    """``elements`` without those inside a dialog, pop-up or template (``not_inside``)."""
+    sel = not_inside()
+    if sel is None or not elements:
+        return elements
+    bad = sel(tree)
+    if not bad:
+        return elements
+    inside = {n for b in bad for n in b.iter()}  # one walk of the (few, small) widgets instead of a climb per element
+    return [el for el in elements if el not in inside]
 
 
 @cache
@@ -210,7 +237,7 @@ def extract(tree, profile: Profile, *, captured_at=None, extra_dir: str | None =
             continue
         if not _narrow(system.detect, present)(tree):
             continue
-        elements = _items(system, tree, present)
+        elements = outside_widgets(_items(system, tree, present), tree)
         if not elements:
             continue
         comments = _read(system, elements, profile, captured_at, present)

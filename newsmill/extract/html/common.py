@@ -90,6 +90,8 @@ def author_name(text: str | None) -> str | None:
     s = " ".join(_EMPTY_BRACKETS.sub(" ", text).split())
     s = _LEAD_BY.sub("", s)
     s = _AUTHOR_TRAIL.sub("", s).strip(" |:-–—")
+    if not re.search(r"[^\W\d_]", s):
+        return None  # a counter or a time ('1', '10:16') is no name
     name = clean_name(s, lexicon()) if s else None
     return name or (s if s and len(s) <= 48 and len(s.split()) <= 6 else None)
 
