@@ -188,9 +188,9 @@ def test_filled_embed_no_layer_reads_is_not_called_missing():
     """A container the script would fill already holds a thread's worth of text (a static rendering
     in markup no layer knows): the comments are in the capture, so they are not reported missing;
     the article is flagged instead. An empty container of the same system is reported missing."""
-    thread = "".join(f'<div class="lf-item"><span class="lf-who">reader{i}</span><span class="lf-body">'
-                     f'Comment number {i} says the park will bring more traffic to the narrow streets nearby.</span>'
-                     f'</div>' for i in range(8))
+    # a rendering no layer can split into comments: one block of text, no repeated items, no names
+    thread = "<p>" + " ".join(f"Point {i}: the park will bring more traffic to the narrow streets nearby."
+                              for i in range(8)) + "</p>"
     filled = _article(page(f'<div id="livefyre">{thread}</div>'
                            '<script src="https://zor.livefyre.com/wjs/v3.0/javascripts/livefyre.js"></script>'))
     assert (filled["comment_system"], filled["comments_in_capture"]) == ("livefyre", None)
