@@ -141,7 +141,26 @@ def _stamps(lines, lex: Lexicon, profile, year: int | None) -> list[Stamp]:
                 continue
         if st is not None:
             out.append(st)
+            _consume_stamp_tail(lines, i, st, lex, profile, year)
     return out
+
+
+def _consume_stamp_tail(lines, i: int, st: Stamp, lex: Lexicon, profile, year: int | None) -> None:
+    """A narrow dump wraps a long stamp line ('by Jo (123) writes: on DATE' / '(#4075) Homepage'):
+    the wrapped tail holds only widget words, and left alone its 'Homepage' or 'Reply' reads as
+    a form label closing the section, or as comment text.  A tail that, joined back, leaves the
+    same stamp is part of it."""
+    j = i + 1
+    if j >= len(lines) or not (nxt := lines[j]).text or nxt.bullet or abs(nxt.indent - lines[i].indent) > 2 \
+            or len(nxt.text) > 40:
+        return
+    joined = parse_stamp(lines[i].text + " " + nxt.text, i, lex, day_first=profile.day_first, default_year=year)
+    if joined is not None and joined.posted_raw == st.posted_raw and joined.author == st.author \
+            and not re.search(r"\w", lex.stamp_noise.sub("", _STAMP_TAIL_IDS.sub("", nxt.text))):
+        lines[j] = _Line("", "", 0, "")  # consumed
+
+
+_STAMP_TAIL_IDS = re.compile(r"[(\[]?#?\d+[)\]]?|\(|\)")
 
 
 def _is_closer(ln: _Line, profile, lex: Lexicon) -> bool:
