@@ -68,7 +68,20 @@ def _lines(text: str) -> list[_Line]:
         rest = body[m.end():].strip() if m else body.strip()
         out.append(_Line(norm, rest if m and rest else body.strip() if not m else "", len(norm) - len(body),
                          m.group(0).strip() if m and rest else ""))
+    base = _base_indent(out)
+    if base:  # lynx: headings at the margin, text indented; a heading is no step out of a comment
+        out = [_Line(ln.raw, ln.text, base, ln.bullet) if ln.text and ln.indent < base else ln for ln in out]
     return out
+
+
+def _base_indent(lines: list[_Line]) -> int:
+    """The indent of running text when the dumper indents it (lynx: 3) and sets headings at the
+    margin; 0 when running text starts at the margin (w3m, html2text)."""
+    counts = Counter(ln.indent for ln in lines if not ln.bullet and len(ln.text.split()) >= 8)
+    if not counts:
+        return 0
+    indent, n = counts.most_common(1)[0]
+    return indent if 0 < indent <= 6 and n >= 0.5 * sum(counts.values()) and not counts.get(0, 0) * 4 > n else 0
 
 
 def _matches(patterns, text: str):
@@ -272,12 +285,17 @@ def _name_anchors(lines, profile, lex: Lexicon) -> list[Stamp]:
     '    Nice post, thanks for ...'): the comment layout of sites that print no date at all."""
     out = []
     for i, ln in enumerate(lines):
-        if not (ln.bullet or IMAGE.match(ln.text)) or len(ln.text) > 60:
+        if not ln.text or len(ln.text) > 60:
             continue
+        marked = bool(ln.bullet or IMAGE.match(ln.text))
         j = i + 1
         while j < len(lines) and j <= i + 2 and lines[j].blank:
             j += 1
-        if j >= len(lines) or lines[j].indent <= ln.indent or len(lines[j].text.split()) < 6:
+        # without a bullet or an avatar (lynx drops images without alt text) the text must sit
+        # clearly deeper, right under the name
+        step = 1 if marked else 3
+        if j >= len(lines) or lines[j].indent < ln.indent + step or len(lines[j].text.split()) < 6 \
+                or not marked and (j > i + 1 or lines[i - 1].text if i else False):
             continue
         name = _author_line(ln, profile, lex)
         if name and not lex.author_verb.search(ln.text):
