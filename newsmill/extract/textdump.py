@@ -298,7 +298,7 @@ def _name_anchors(lines, profile, lex: Lexicon) -> list[Stamp]:
                 or not marked and (j > i + 1 or lines[i - 1].text if i else False):
             continue
         name = _author_line(ln, profile, lex)
-        if name and not lex.author_verb.search(ln.text):
+        if name and re.search(r"[^\W\d_]", name) and not lex.author_verb.search(ln.text):
             out.append(Stamp(i, None, None, name, False, ("name", False, True, False, "")))
     return out
 
@@ -360,7 +360,7 @@ def _longest_run(lines, stamps: list[Stamp], closers: list[int]) -> list[Stamp]:
             if run[1].line - run[0].line > max(30, 3 * med):  # the article's own dateline
                 run = run[1:]
         words = sum(len(ln.text.split()) for a, b in zip(run, run[1:]) for ln in lines[a.line + 1 : b.line])
-        if len(run) >= 2 and words >= 4 * (len(run) - 1) or len(run) == 1 and run[0].match and run[0].author and len(runs) == 1:
+        if len(run) >= 2 and words >= 4 * (len(run) - 1):
             good.append(run)
     return max(good, key=len, default=[])
 
