@@ -31,6 +31,9 @@ _SENTENCE_END = re.compile(r"[.!?…]['\"”’)]*$")
 _WORD = re.compile(r"\w")
 _COUNT = re.compile(r"(?<![\w,.])\d{1,5}(?![\w,.])")
 _URL = re.compile(r"\[?(?:https?://|www\.)\S+")
+_URL_LEAD = re.compile(r"^(?:https?://|www\.)\S+\s+(?=\S)")
+# 'A Thrifty Mrs26 October 2012 17:40': a name set right against the date (adjacent elements)
+GLUED_DATE = re.compile(r"(?<=[^\W\d_])(?=\d{1,2}(?:st|nd|rd|th)?\s+[^\W\d_]{3,}\.?,?\s+\d{4}\b|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b)")
 _EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
 # 'on DATE Jo': a line that opens with the date's own preposition is a stamp whose name follows
 # the date; w3m often shows an avatar placeholder between them ('[6aea6] Jo'), lynx shows none
@@ -52,6 +55,7 @@ class Stamp:
 def clean_name(s: str, lex: Lexicon) -> str | None:
     """A commenter's name from what surrounds it, or None when it reads like prose."""
     s = _IMAGES_LEAD.sub("", s.strip())
+    s = _URL_LEAD.sub("", s)  # 'http://example.com Jo': the commenter's site linked before the name
     s = _NUMBER_LEAD.sub("", s)
     s = lex.author_prefix.sub("", s)
     for _ in range(2):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from newsmill import profiles as _profiles
 from newsmill.extract.dates import date_coverage, find_date
 from newsmill.extract.lexicon import Lexicon, lexicon
-from newsmill.extract.stamps import IMAGE, Stamp, clean_name, parse_anchor, parse_stamp
+from newsmill.extract.stamps import GLUED_DATE, IMAGE, Stamp, clean_name, parse_anchor, parse_stamp
 from newsmill.records import RawComment, RawPage
 from newsmill.text import normalize_line
 
@@ -146,6 +146,8 @@ def _stamps(lines, lex: Lexicon, profile, year: int | None) -> list[Stamp]:
         if not ln.text:
             continue
         st = parse_stamp(ln.text, i, lex, day_first=profile.day_first, default_year=year)
+        if st is None and GLUED_DATE.search(ln.text):
+            st = parse_stamp(GLUED_DATE.sub(" ", ln.text, count=1), i, lex, day_first=profile.day_first, default_year=year)
         if (st is None or not st.match.has_time) and _CONTINUED.search(ln.text) and i + 1 < len(lines) and lines[i + 1].text:
             st = parse_stamp(ln.text + " " + lines[i + 1].text, i, lex, day_first=profile.day_first, default_year=year) or st
             if st is not None and st.match.end > len(ln.text):
@@ -360,7 +362,7 @@ def _longest_run(lines, stamps: list[Stamp], closers: list[int]) -> list[Stamp]:
             if run[1].line - run[0].line > max(30, 3 * med):  # the article's own dateline
                 run = run[1:]
         words = sum(len(ln.text.split()) for a, b in zip(run, run[1:]) for ln in lines[a.line + 1 : b.line])
-        if len(run) >= 2 and words >= 4 * (len(run) - 1):
+        if len(run) >= (3 if run[0].shape[0] == "name" else 2) and words >= 4 * (len(run) - 1):
             good.append(run)
     return max(good, key=len, default=[])
 
@@ -436,9 +438,10 @@ def _build_comments(lines, sec: _Section, closers: set[int], profile, lex: Lexic
         for k, st in enumerate(stamps):
             floor = stamps[k - 1].line + 1 if k else sec.start
             start, author = st.line, st.author
-            if author is None and not lines[st.line].bullet:
+            if author is None:
                 j = _name_above(lines, st.line, floor, profile, lex)
-                if j is not None:
+                # a dated item of a list under the name ('1. Jo' / '  □ May 1, 2012' / '  □ 10:11 am')
+                if j is not None and (not lines[st.line].bullet or lines[j].indent < lines[st.line].indent):
                     start, author = j, _author_line(lines[j], profile, lex)
             elif author is not None:
                 j = _same_name_above(lines, st.line, floor, author, profile, lex)
