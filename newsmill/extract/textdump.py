@@ -60,18 +60,45 @@ class _Section:
 
 
 def _lines(text: str) -> list[_Line]:
+    raws = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    joined = _link_underscores(raws)
     out = []
-    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+    for raw in raws:
         norm = normalize_line(raw)
         body = norm.lstrip(" ")
-        m = _BULLET.match(body)
+        if joined and "_" in body:
+            body = _JOINED.sub(" ", body)
+        if (h := _STARRED_HEADING.match(body)) is not None:
+            body = h.group(2)
+        m = _BULLET.match(body) or (_DEEP_BULLET.match(body) if len(norm) - len(norm.lstrip(" ")) >= 4 else None)
         rest = body[m.end():].strip() if m else body.strip()
-        out.append(_Line(norm, rest if m and rest else body.strip() if not m else "", len(norm) - len(body),
+        out.append(_Line(norm, rest if m and rest else body.strip() if not m else "", len(norm) - len(norm.lstrip(" ")),
                          m.group(0).strip() if m and rest else ""))
     base = _base_indent(out)
     if base:  # lynx: headings at the margin, text indented; a heading is no step out of a comment
         out = [_Line(ln.raw, ln.text, base, ln.bullet) if ln.text and ln.indent < base else ln for ln in out]
     return out
+
+
+# lynx and html2text mark deeper <ul> levels with '+', 'o', '#', '@' (w3m with the glyphs above);
+# only read as markers on an indented line, where prose does not start with a lone 'o' or '+'
+_DEEP_BULLET = re.compile(r"^[+o#@](?=\s)\s*")
+# html2text's headings: '****** Title ******' (h1) ... '**** Title ****' (h3)
+_STARRED_HEADING = re.compile(r"^(\*{2,}|={2,})\s+(.*\S)\s+\1$")
+# html2text underlines links by writing their spaces as '_' ('Real_Life_Architectures')
+_JOINED = re.compile(r"(?<=[^\s_])_(?=[^\s_])")
+_JOINED_WORDS = re.compile(r"[^\W\d_]{2,}_[^\W\d_]{2,}")
+
+
+def _link_underscores(raws: list[str]) -> bool:
+    """Whether the dumper wrote link text with '_' for spaces (html2text): words joined by '_'
+    are then frequent; elsewhere they are rare (identifiers, file names)."""
+    words = joined = 0
+    for raw in raws:
+        words += raw.count(" ") + 1
+        if "_" in raw:
+            joined += len(_JOINED_WORDS.findall(raw))
+    return joined >= 5 and joined >= 0.03 * words
 
 
 def _base_indent(lines: list[_Line]) -> int:
