@@ -80,9 +80,9 @@ def _lines(text: str) -> list[_Line]:
     return out
 
 
-# lynx and html2text mark deeper <ul> levels with '+', 'o', '#', '@' (w3m with the glyphs above);
-# only read as markers on an indented line, where prose does not start with a lone 'o' or '+'
-_DEEP_BULLET = re.compile(r"^[+o#@](?=\s)\s*")
+# lynx and html2text mark deeper <ul> levels with "+", "o", "#" (w3m with the glyphs above);
+# only read as markers on an indented line (an "@ jo:" reply opens with "@", so not that one)
+_DEEP_BULLET = re.compile(r"^[+o#](?=\s)\s*")
 # html2text's headings: '****** Title ******' (h1) ... '**** Title ****' (h3)
 _STARRED_HEADING = re.compile(r"^(\*{2,}|={2,})\s+(.*\S)\s+\1$")
 # html2text underlines links by writing their spaces as '_' ('Real_Life_Architectures')
