@@ -139,6 +139,14 @@ def parse_text_dump(text: str, profile: _profiles.Profile | None = None, *, url:
         if section is not None and section.stamps:
             break
         section = _choose_section(lines, marks, closers, profile, lex, headed=headed) or section
+    if section is not None and 0 < len(section.stamps) <= 2 and names:
+        # one or two stray dates (a dated link, a video's date) against a headed list of names
+        # over their texts: the list is the comment section
+        alt = _choose_section(lines, [n for n in names if n.shape[4]], closers, profile, lex, headed=True)
+        if alt is not None and len(alt.stamps) >= 3 and alt.header is not None \
+                and not any(alt.header < c < alt.stamps[0].line for c in closers) \
+                and (alt.declared is None or len(alt.stamps) <= 2 * alt.declared + 2):
+            section = alt
     if section is not None and section.stamps and _verbs_on_stamps(section, lines, lex):
         section.stamps = sorted(section.stamps + [a for a in anchors if section.start <= a.line < section.end
                                                   and a.line + 1 not in stamp_lines], key=lambda s: s.line)
@@ -278,7 +286,7 @@ def _choose_section(lines, stamps: list[Stamp], closers: list[int], profile, lex
         if not ln.text or len(ln.text) > 250 or not (m := _matches(profile.comment_headers, ln.text)):
             continue
         k, e, end, closed = _run_after(lines, i, index, closers, len(lines))
-        if k == e or stamps[k].line - i > _MAX_HEADER_GAP:
+        if k == e or stamps[k].line - i > _MAX_HEADER_GAP or _declared(m, ln.text) == 0:  # '0 Comments'
             found.append((_Section(i, i + 1, i + 1, False, [], _declared(m, ln.text)), k, k, 0, None))
         else:
             size, last = index.regular_size_and_last(k, e)
@@ -327,8 +335,10 @@ def _name_anchors(lines, profile, lex: Lexicon) -> list[Stamp]:
                 or not marked and (j > i + 1 or lines[i - 1].text if i else False):
             continue
         name = _author_line(ln, profile, lex)
+        if not marked and profile.byline.match(ln.text):
+            continue  # 'BY JO SMITH' over the article's first paragraph
         if name and re.search(r"[^\W\d_]", name) and not lex.author_verb.search(ln.text):
-            out.append(Stamp(i, None, None, name, False, ("name", False, True, False, "")))
+            out.append(Stamp(i, None, None, name, False, ("name", False, True, False, "marked" if marked else "")))
     return out
 
 
