@@ -653,12 +653,97 @@ def _find_date_line(lines: list[_Line], profile, stop: int) -> int | None:
         m = find_date(t, day_first=profile.day_first)
         if m is None:
             continue
-        prefix = profile.date_line.match(t)
-        if prefix and m.start <= prefix.end() + 3:
-            return i
+        prefix = profile.date_line.match(t) or profile.byline.match(t)
+        if prefix and (m.start <= prefix.end() + 3 or len(t[prefix.end():m.start].split()) <= _NAME_MAX_WORDS + 1):
+            return i  # 'Posted on DATE', 'by Jo on DATE', 'Posted by Jo Smith on DATE'
         if fallback is None and date_coverage(t, m) >= 0.7:
             fallback = i
     return fallback
+
+
+_TITLE_WINDOW = 12  # non-blank lines above the body start where the headline is looked for
+_CRUMBS = re.compile(r"\s(?:[|»›>/·•]|::)\s")
+
+
+def _first_prose(lines, start: int, stop: int) -> int | None:
+    """First line of the first block of running text (not a list) between ``start`` and ``stop``:
+    where the article body starts, whatever navigation the dump printed above it."""
+    i = start
+    while i < stop:
+        ln = lines[i]
+        if ln.text and not ln.bullet and len(ln.text.split()) >= 8 and not ln.text.startswith("["):
+            j, words, sentence = i, 0, False
+            while j < stop and lines[j].text and not lines[j].bullet:
+                words += len(lines[j].text.split())
+                sentence = sentence or bool(re.search(r"\w[.!?][\"'”’)]*(?:\s|$)", lines[j].text))
+                j += 1
+            if words >= 25 and sentence:
+                return i
+            i = j
+        i += 1
+    return None
+
+
+def _title_score(lines, i: int, distance: int, profile, date_idx: int | None) -> float | None:
+    """How much line ``i`` looks like the page's headline (None: it cannot be one).
+
+    Headlines are short standalone lines near the body start; what is not a headline is
+    visible in the line itself: a list item (navigation), an image placeholder, a date, a
+    label ('Email:', 'Search'), a breadcrumb ('Home » News'), a sentence.
+    """
+    ln = lines[i]
+    t = ln.text
+    words = t.split()
+    rest = IMAGE.sub("", t).strip()
+    if ln.bullet or len(re.findall(r"[^\W\d_]", rest)) < 2 or len(words) > 30 or rest != t and len(rest.split()) < 3:
+        return None
+    if t.endswith(":") or t.startswith("[") or _matches(profile.comment_headers, t) or profile.byline.match(t):
+        return None
+    if (m := find_date(t, day_first=profile.day_first)) is not None and date_coverage(t, m) >= 0.5:
+        return None
+    score = 10.0 - distance
+    score += 3 if 3 <= len(words) <= 20 else (-1 if len(words) == 2 else -6 if len(words) == 1 else 0)
+    if re.search(r"[.,;]$", t) and not re.search(r"(?:\.\.\.|…|\b\w\.)$", t):
+        score -= 4  # a sentence, or a label that runs on
+    if len(_CRUMBS.findall(t)) >= 2:
+        score -= 4  # breadcrumbs, a menu on one line
+    if ln.raw.lstrip().startswith(("**", "==")) or ln.raw.startswith(" " * 12) and len(ln.raw) < 100:
+        score += 3  # html2text's starred heading, lynx's centred <h1>
+    nxt = next((j for j in range(i + 1, min(i + 4, len(lines))) if lines[j].text), None)
+    if nxt is not None and (nxt == date_idx or profile.byline.match(lines[nxt].text) or profile.date_line.match(lines[nxt].text)):
+        score += 4  # right over the byline or the dateline
+    caps = sum(1 for w in words if w[:1].isupper())
+    score += 1 if caps >= 0.6 * len(words) else 0
+    return score
+
+
+def _choose_title(lines, profile, date_idx: int | None, stop: int) -> int | None:
+    """The headline: the best headline-like line in a window above where the body starts (the
+    dateline, else the first block of running text), plus the two lines below a dateline (some
+    pages print the date over the headline).  The first line of a dump is the site's header, a
+    skip link or an image placeholder as often as it is the headline."""
+    prose = _first_prose(lines, 0, min(stop, len(lines)))
+    anchor = date_idx if date_idx is not None and (prose is None or date_idx <= prose + 3) else prose
+    if anchor is None:
+        anchor = min(stop, len(lines))
+    cands: list[tuple[float, int]] = []
+    seen = 0
+    for i in range(anchor - 1, -1, -1):
+        if not lines[i].text:
+            continue
+        seen += 1
+        if seen > _TITLE_WINDOW:
+            break
+        if (sc := _title_score(lines, i, seen - 1, profile, date_idx)) is not None:
+            cands.append((sc, -i))
+    if date_idx is not None and anchor == date_idx:
+        below = [j for j in range(date_idx + 1, min(stop, date_idx + 6)) if lines[j].text][:2]
+        for k, j in enumerate(below):
+            if (sc := _title_score(lines, j, k + 2, profile, date_idx)) is not None:
+                cands.append((sc, -j))
+    if cands:
+        return -max(cands)[1]
+    return next((i for i in range(min(stop, len(lines))) if lines[i].text), None)
 
 
 def _fill_article(page: RawPage, lines, profile, date_idx: int | None, stop: int, wrap) -> None:
@@ -666,9 +751,7 @@ def _fill_article(page: RawPage, lines, profile, date_idx: int | None, stop: int
         raw_line = lines[date_idx].text
         m = find_date(raw_line, day_first=profile.day_first)
         page.published_raw = raw_line[m.start : m.end]
-        title_idx = next((i for i in range(date_idx - 1, -1, -1) if lines[i].text and not profile.byline.match(lines[i].text)), None)
-    else:
-        title_idx = next((i for i in range(stop) if lines[i].text), None)
+    title_idx = _choose_title(lines, profile, date_idx, stop)
     page.title = lines[title_idx].text if title_idx is not None else None
 
     body_start = (date_idx if date_idx is not None else (title_idx if title_idx is not None else -1)) + 1
