@@ -14,6 +14,7 @@ module only knows layout.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -653,7 +654,7 @@ def _find_date_line(lines: list[_Line], profile, stop: int) -> int | None:
         m = find_date(t, day_first=profile.day_first)
         if m is None:
             continue
-        prefix = profile.date_line.match(t) or profile.byline.match(t)
+        prefix = profile.date_line.match(t) or _ci(profile.byline.pattern).match(t)
         if prefix and (m.start <= prefix.end() + 3 or len(t[prefix.end():m.start].split()) <= _NAME_MAX_WORDS + 1):
             return i  # 'Posted on DATE', 'by Jo on DATE', 'Posted by Jo Smith on DATE'
         if fallback is None and date_coverage(t, m) >= 0.7:
@@ -684,12 +685,13 @@ def _first_prose(lines, start: int, stop: int) -> int | None:
     return None
 
 
-def _title_score(lines, i: int, distance: int, profile, date_idx: int | None) -> float | None:
+def _title_score(lines, i: int, distance: int, profile, lex: Lexicon, date_idx: int | None) -> float | None:
     """How much line ``i`` looks like the page's headline (None: it cannot be one).
 
     Headlines are short standalone lines near the body start; what is not a headline is
     visible in the line itself: a list item (navigation), an image placeholder, a date, a
-    label ('Email:', 'Search'), a breadcrumb ('Home » News'), a sentence.
+    label ('Tags: ...'), a byline, a breadcrumb ('Home » News'), previous/next links, the
+    tail of a wrapped paragraph.
     """
     ln = lines[i]
     t = ln.text
@@ -697,27 +699,46 @@ def _title_score(lines, i: int, distance: int, profile, date_idx: int | None) ->
     rest = IMAGE.sub("", t).strip()
     if ln.bullet or len(re.findall(r"[^\W\d_]", rest)) < 2 or len(words) > 30 or rest != t and len(rest.split()) < 3:
         return None
-    if t.endswith(":") or t.startswith("[") or _matches(profile.comment_headers, t) or profile.byline.match(t):
+    if t.endswith(":") or t.startswith(("[", "«", "‹")) or t.endswith(("»", "›")) or " | Main" in t \
+            or _matches(profile.comment_headers, t) or lex.not_title.search(t) or _is_closer(ln, profile, lex):
         return None
-    if (m := find_date(t, day_first=profile.day_first)) is not None and date_coverage(t, m) >= 0.5:
+    date = find_date(t, day_first=profile.day_first)
+    if date is not None and date_coverage(t, date) >= 0.5:
         return None
+    prev = lines[i - 1] if i else None
+    if prev is not None and prev.text and not prev.bullet and len(prev.raw) >= 60 and not t[:1].isupper():
+        return None  # the last line of a wrapped paragraph
     score = 10.0 - distance
-    score += 3 if 3 <= len(words) <= 20 else (-1 if len(words) == 2 else -6 if len(words) == 1 else 0)
+    score += 3 if 3 <= len(words) <= 20 else 1 if len(words) == 2 else -6 if len(words) == 1 else 0
     if re.search(r"[.,;]$", t) and not re.search(r"(?:\.\.\.|…|\b\w\.)$", t):
         score -= 4  # a sentence, or a label that runs on
+    if date is not None:
+        score -= 4
     if len(_CRUMBS.findall(t)) >= 2:
         score -= 4  # breadcrumbs, a menu on one line
+    if i + 1 < len(lines) and lines[i + 1].text and not lines[i + 1].bullet and len(ln.raw) >= 60:
+        score -= 3  # the first line of a paragraph
     if ln.raw.lstrip().startswith(("**", "==")) or ln.raw.startswith(" " * 12) and len(ln.raw) < 100:
         score += 3  # html2text's starred heading, lynx's centred <h1>
     nxt = next((j for j in range(i + 1, min(i + 4, len(lines))) if lines[j].text), None)
-    if nxt is not None and (nxt == date_idx or profile.byline.match(lines[nxt].text) or profile.date_line.match(lines[nxt].text)):
+    if nxt is not None and (nxt == date_idx or _byline_ish(lines[nxt].text, profile)):
         score += 4  # right over the byline or the dateline
     caps = sum(1 for w in words if w[:1].isupper())
     score += 1 if caps >= 0.6 * len(words) else 0
     return score
 
 
-def _choose_title(lines, profile, date_idx: int | None, stop: int) -> int | None:
+def _byline_ish(t: str, profile) -> bool:
+    return bool(_ci(profile.byline.pattern).match(t) or profile.date_line.match(t))
+
+
+@functools.cache
+def _ci(pattern: str) -> re.Pattern:
+    """A profile pattern matched without regard to case ('by Jo' as well as 'By Jo')."""
+    return re.compile(pattern, re.I)
+
+
+def _choose_title(lines, profile, lex: Lexicon, date_idx: int | None, stop: int) -> int | None:
     """The headline: the best headline-like line in a window above where the body starts (the
     dateline, else the first block of running text), plus the two lines below a dateline (some
     pages print the date over the headline).  The first line of a dump is the site's header, a
@@ -734,15 +755,15 @@ def _choose_title(lines, profile, date_idx: int | None, stop: int) -> int | None
         seen += 1
         if seen > _TITLE_WINDOW:
             break
-        if (sc := _title_score(lines, i, seen - 1, profile, date_idx)) is not None:
-            cands.append((sc, -i))
+        if (sc := _title_score(lines, i, seen - 1, profile, lex, date_idx)) is not None:
+            cands.append((sc, i))
     if date_idx is not None and anchor == date_idx:
         below = [j for j in range(date_idx + 1, min(stop, date_idx + 6)) if lines[j].text][:2]
         for k, j in enumerate(below):
-            if (sc := _title_score(lines, j, k + 2, profile, date_idx)) is not None:
-                cands.append((sc, -j))
+            if (sc := _title_score(lines, j, k + 2, profile, lex, date_idx)) is not None:
+                cands.append((sc, j))
     if cands:
-        return -max(cands)[1]
+        return max(cands)[1]  # on a tie, the line nearer the body
     return next((i for i in range(min(stop, len(lines))) if lines[i].text), None)
 
 
@@ -751,7 +772,7 @@ def _fill_article(page: RawPage, lines, profile, date_idx: int | None, stop: int
         raw_line = lines[date_idx].text
         m = find_date(raw_line, day_first=profile.day_first)
         page.published_raw = raw_line[m.start : m.end]
-    title_idx = _choose_title(lines, profile, date_idx, stop)
+    title_idx = _choose_title(lines, profile, lexicon(profile.name), date_idx, stop)
     page.title = lines[title_idx].text if title_idx is not None else None
 
     body_start = (date_idx if date_idx is not None else (title_idx if title_idx is not None else -1)) + 1
