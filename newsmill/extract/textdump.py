@@ -764,7 +764,27 @@ def _choose_title(lines, profile, lex: Lexicon, date_idx: int | None, stop: int)
                 cands.append((sc, j))
     if cands:
         return max(cands)[1]  # on a tie, the line nearer the body
-    return next((i for i in range(min(stop, len(lines))) if lines[i].text), None)
+    # no headline-like line near the body: the first line that could be one, else none (a title
+    # made of '[p]' or 'Home' merges unrelated pages downstream; no title is honest)
+    return next((i for i in range(min(stop, len(lines), 400))
+                 if lines[i].text and _title_score(lines, i, 0, profile, lex, date_idx) is not None), None)
+
+
+def _title_text(lines, i: int) -> str:
+    """The headline at line ``i``, with the line it was wrapped from or onto (a long <h1> wraps
+    at the dump's width like any paragraph)."""
+    def wrapped(a: _Line, b: _Line) -> bool:  # b continues a
+        return bool(a.text and b.text and not a.bullet and not b.bullet and len(a.raw) >= 45
+                    and not a.raw.lstrip().startswith(("**", "==")) and not b.raw.lstrip().startswith(("**", "=="))
+                    and not re.search(r"[.!?:]$", a.text) and abs(a.indent - b.indent) <= 2)
+
+    lo, hi = i, i
+    while lo > 0 and i - lo < 2 and wrapped(lines[lo - 1], lines[lo]):
+        lo -= 1
+    while hi + 1 < len(lines) and hi - i < 2 and wrapped(lines[hi], lines[hi + 1]):
+        hi += 1
+    text = " ".join(ln.text for ln in lines[lo : hi + 1])
+    return text if len(text.split()) <= 30 else lines[i].text
 
 
 def _fill_article(page: RawPage, lines, profile, date_idx: int | None, stop: int, wrap) -> None:
@@ -773,7 +793,7 @@ def _fill_article(page: RawPage, lines, profile, date_idx: int | None, stop: int
         m = find_date(raw_line, day_first=profile.day_first)
         page.published_raw = raw_line[m.start : m.end]
     title_idx = _choose_title(lines, profile, lexicon(profile.name), date_idx, stop)
-    page.title = lines[title_idx].text if title_idx is not None else None
+    page.title = _title_text(lines, title_idx) if title_idx is not None else None
 
     body_start = (date_idx if date_idx is not None else (title_idx if title_idx is not None else -1)) + 1
     end = stop
