@@ -67,10 +67,10 @@ def _lines(text: str) -> list[_Line]:
     for raw in raws:
         norm = normalize_line(raw)
         body = norm.lstrip(" ")
-        if joined and "_" in body:
+        if "_" in body and (joined or _LINKED_TITLE.search(body)):
             body = _JOINED.sub(" ", body)
-        if (h := _STARRED_HEADING.match(body)) is not None:
-            body = h.group(2)
+        if body.startswith(("**", "==")) or body.endswith(("**", "==")):
+            body = _STAR_EDGES.sub("", body)  # '****** Title ******', also wrapped over two lines
         m = _BULLET.match(body) or (_DEEP_BULLET.match(body) if len(norm) - len(norm.lstrip(" ")) >= 4 else None)
         rest = body[m.end():].strip() if m else body.strip()
         out.append(_Line(norm, rest if m and rest else body.strip() if not m else "", len(norm) - len(norm.lstrip(" ")),
@@ -85,7 +85,10 @@ def _lines(text: str) -> list[_Line]:
 # only read as markers on an indented line (an "@ jo:" reply opens with "@", so not that one)
 _DEEP_BULLET = re.compile(r"^[+o#](?=\s)\s*")
 # html2text's headings: '****** Title ******' (h1) ... '**** Title ****' (h3)
-_STARRED_HEADING = re.compile(r"^(\*{2,}|={2,})\s+(.*\S)\s+\1$")
+_STAR_EDGES = re.compile(r"^(?:\*{2,}|={2,})\s+|\s+(?:\*{2,}|={2,})$")
+# a linked headline in html2text's underscored form ('Why_I’m_a_Conference_Whore') on a page with
+# too few links to tell: several capitalised parts
+_LINKED_TITLE = re.compile(r"(?:\b[A-Z][^\W_]*_){2,}[^\W_]")
 # html2text underlines links by writing their spaces as '_' ('Real_Life_Architectures')
 _JOINED = re.compile(r"(?<=[^\s_])_(?=[^\s_])")
 _JOINED_WORDS = re.compile(r"[^\W\d_]{2,}_[^\W\d_]{2,}")
@@ -774,8 +777,12 @@ def _title_text(lines, i: int) -> str:
     """The headline at line ``i``, with the line it was wrapped from or onto (a long <h1> wraps
     at the dump's width like any paragraph)."""
     def wrapped(a: _Line, b: _Line) -> bool:  # b continues a
+        a_open = a.raw.lstrip().startswith(("**", "==")) and not a.raw.endswith(("**", "=="))
+        b_close = b.raw.endswith(("**", "==")) and not b.raw.lstrip().startswith(("**", "=="))
+        starred = a.raw.lstrip().startswith(("**", "==")) or a.raw.endswith(("**", "==")) \
+            or b.raw.lstrip().startswith(("**", "==")) or b.raw.endswith(("**", "=="))
         return bool(a.text and b.text and not a.bullet and not b.bullet and len(a.raw) >= 45
-                    and not a.raw.lstrip().startswith(("**", "==")) and not b.raw.lstrip().startswith(("**", "=="))
+                    and (a_open and b_close or not starred)
                     and not re.search(r"[.!?:]$", a.text) and abs(a.indent - b.indent) <= 2)
 
     lo, hi = i, i
