@@ -134,7 +134,9 @@ def parse_text_dump(text: str, profile: _profiles.Profile | None = None, *, url:
 
     year = _page_year(lines, profile)
     stamps = _stamps(lines, lex, profile, year)
-    closers = [i for i, ln in enumerate(lines) if _is_closer(ln, profile, lex)]
+    # a closer is a line of its own ('Related Posts'), not a wrapped sentence going on in lower case
+    closers = [i for i, ln in enumerate(lines) if _is_closer(ln, profile, lex)
+               and not (ln.text[:1].islower() and i and lines[i - 1].text and len(lines[i - 1].raw) >= 50)]
     stamp_lines = {s.line for s in stamps}
     anchors = [a for i, ln in enumerate(lines) if i not in stamp_lines and (a := parse_anchor(ln.text, i, lex))]
     section = _choose_section(lines, stamps, closers, profile, lex, headed=True)
@@ -552,6 +554,9 @@ def _same_name_above(lines, stamp_line: int, floor: int, author: str, profile, l
 def _cut_at_outdent(lines, start: int, frm: int, to: int, closers: set[int], lex) -> int:
     """A comment's text ends where the layout steps left of where the comment began, or at a closer."""
     indent = min(lines[start].indent, lines[frm - 1].indent)
+    first = next((lines[i] for i in range(frm, to) if lines[i].text and not IMAGE.fullmatch(lines[i].text)), None)
+    if first is not None and first.indent < indent and not first.bullet:
+        indent = first.indent  # the text sits left of its stamp (lynx: the stamp in a list item, the text not)
     for i in range(frm, to):
         ln = lines[i]
         if ln.text and (indent > 0 and ln.indent < indent or i in closers or lex.sidebar_header.search(ln.text)):
