@@ -99,7 +99,7 @@ def _link_underscores(raws: list[str]) -> bool:
     are then frequent; elsewhere they are rare (identifiers, file names)."""
     words = joined = 0
     for raw in raws:
-        words += raw.count(" ") + 1
+        words += len(raw.split())
         if "_" in raw:
             joined += len(_JOINED_WORDS.findall(raw))
     return joined >= 5 and joined >= 0.03 * words
@@ -210,7 +210,8 @@ def _consume_stamp_tail(lines, i: int, st: Stamp, lex: Lexicon, profile, year: i
     if j >= len(lines) or not (nxt := lines[j]).text or nxt.bullet or abs(nxt.indent - lines[i].indent) > 2 \
             or len(nxt.text) > 40:
         return
-    joined = parse_stamp(lines[i].text + " " + nxt.text, i, lex, day_first=profile.day_first, default_year=year)
+    sep = "" if lines[i].text.endswith(("(#", "#", "(")) else " "  # '(#' / '40752317) Journal': one token cut
+    joined = parse_stamp(lines[i].text + sep + nxt.text, i, lex, day_first=profile.day_first, default_year=year)
     if joined is not None and joined.posted_raw == st.posted_raw and joined.author == st.author \
             and not re.search(r"\w", lex.stamp_noise.sub("", _STAMP_TAIL_IDS.sub("", nxt.text))):
         lines[j] = _Line("", "", 0, "")  # consumed
