@@ -492,6 +492,7 @@ class BenchResult:
     scores: list[PageScore]
     skipped: list[DumpResult] = field(default_factory=list)
     dumper: str = DEFAULT_DUMPER
+    negatives: tuple[int, int] | None = None  # (pages without gold comments parsed, of them with comments)
 
     def summary(self) -> dict:
         s = self.scores
@@ -567,6 +568,37 @@ def run(limit: int | None = None, root: Path | None = None, parse=None,
     return BenchResult(n_gold, scores, skipped, dumper)
 
 
+def load_negative_ids(root: Path) -> list[str]:
+    """Pages whose gold has no comment marker, in natural id order: they should give no comments
+    (a few do show comments the annotators left out, so this is an upper bound on false positives)."""
+    ids = []
+    for path in (root / "Corrected").glob("*.html.corrected.txt"):
+        if split_gold(decode_gold(path.read_bytes()))[1] is None:
+            ids.append(path.name.split(".", 1)[0])
+    return sorted(ids, key=page_sort_key)
+
+
+def run_negatives(limit: int | None, root: Path | None = None, dumper: str = DEFAULT_DUMPER,
+                  parse=None) -> tuple[int, list[tuple[str, int]]]:
+    """(pages parsed, [(page id, comments extracted)] for pages without gold comments that got some)."""
+    root = root or dragnet_dir()
+    ids = load_negative_ids(root)
+    if limit is not None and limit < len(ids):
+        ids = [ids[i * len(ids) // limit] for i in range(limit)]
+    out_dir = cache_dir() / "dragnet-dumps-neg" / dumper
+    build_dumps(ids, root, out_dir, dumper=dumper)
+    parse = parse or load_parser()
+    parsed, hits = 0, []
+    for pid in ids:
+        path = out_dir / f"{pid}.txt"
+        if path.exists():
+            parsed += 1
+            n = len(parse(path.read_text(encoding="utf-8", errors="replace")).comments)
+            if n:
+                hits.append((pid, n))
+    return parsed, hits
+
+
 # --------------------------------------------------------------------------- reporting
 
 
@@ -621,13 +653,15 @@ def format_report(result: BenchResult, worst: int) -> str:
 
 def summary_table(results: Sequence[BenchResult]) -> str:
     """One markdown row per dumper: the figures docs/EVALUATION.md quotes."""
-    lines = ["| dumper | recall | precision | F1 | pages with ≥ 1 comment | bad titles | titles = headline |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| dumper | recall | precision | F1 | pages with ≥ 1 comment | bad titles | titles = headline |"
+             " no-comment pages with comments |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         sm = r.summary()
+        neg = f"{r.negatives[1]} / {r.negatives[0]}" if r.negatives else "–"
         lines.append(f"| {r.dumper} | {sm['recall']:.3f} | {sm['precision']:.3f} | {sm['f1']:.3f} | "
                      f"{sm['pages_with_comments']} / {sm['pages_scored']} | {sm['title_bad']:.3f} | "
-                     f"{sm['title_ok']:.3f} |")
+                     f"{sm['title_ok']:.3f} | {neg} |")
     return "\n".join(lines)
 
 
@@ -640,6 +674,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="with --limit: take N pages evenly spaced over the ids (the test gate's subset)")
     ap.add_argument("--json", type=Path, help="also write summary and per-page rows here")
     ap.add_argument("--worst", type=int, default=10, help="list the K lowest-recall pages")
+    ap.add_argument("--negatives", type=int, default=0, metavar="N",
+                    help="also parse N pages without gold comments (spread over the ids) and count those "
+                         "that get comments anyway")
     args = ap.parse_args(argv)
 
     root = dragnet_dir()
@@ -660,6 +697,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                            "skipped": [asdict(r) for r in result.skipped],
                            "pages": [asdict(s) for s in result.scores]}
         print(format_report(result, args.worst))
+        if args.negatives:
+            parsed, hits = run_negatives(args.negatives, root, dumper)
+            result.negatives = (parsed, len(hits))
+            payload[dumper]["negatives"] = {"parsed": parsed, "with_comments": hits}
+            print(f"pages without gold comments that get comments: {len(hits)} / {parsed}"
+                  f" ({', '.join(pid for pid, _ in hits[:args.worst])}{' ...' if len(hits) > args.worst else ''})")
         print(f"\nper-page figures: {csv_path}\n")
         results.append(result)
     if len(results) > 1:

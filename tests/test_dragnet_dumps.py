@@ -285,3 +285,24 @@ def test_reference_title_prefers_og_title_and_learns_site_parts_from_other_pages
 def test_title_verdicts(title, verdict):
     ref = bench.RefTitle("Why tomatoes split | Garden Notes", ("Why tomatoes split", "Garden Notes"), ("Garden Notes",))
     assert bench.title_verdict(title, ref) == verdict
+
+
+def test_negatives_count_pages_without_gold_comments_that_get_comments(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEWSMILL_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "dragnet"
+    (root / "Corrected").mkdir(parents=True)
+    (root / "HTML").mkdir()
+    for pid, gold in (("N1", "Article only\n"), ("N2", "Article\n"), ("P1", "Art\n!@#$%^&*()  COMMENTS\nHi\n")):
+        (root / "Corrected" / f"{pid}.html.corrected.txt").write_text(gold)
+        (root / "HTML" / f"{pid}.html.gz").write_bytes(gzip.compress(f"<p>{pid}</p>".encode()))
+    out = bench.cache_dir() / "dragnet-dumps-neg" / "w3m"
+    out.mkdir(parents=True)
+    for pid in ("N1", "N2"):  # cached dumps are trusted, no dumper needed
+        (out / f"{pid}.txt").write_text(pid)
+
+    class _Page:
+        def __init__(self, text):
+            self.comments = [object()] * (2 if text == "N2" else 0)
+
+    assert bench.load_negative_ids(root) == ["N1", "N2"]
+    assert bench.run_negatives(None, root, "w3m", parse=_Page) == (2, [("N2", 2)])
