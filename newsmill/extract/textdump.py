@@ -810,8 +810,11 @@ def _fill_article(page: RawPage, lines, profile, date_idx: int | None, stop: int
 
     body_start = (date_idx if date_idx is not None else (title_idx if title_idx is not None else -1)) + 1
     end = stop
+    prose = False
     for i in range(body_start, stop):
         if lines[i].text and (m := _matches(profile.article_end, lines[i].text)):
+            if not prose and not m.groupdict().get("publication"):
+                continue  # a share bar under the byline ('Tweet'), not the end of a body not yet begun
             end = i
             g = m.groupdict()
             if g.get("publication"):
@@ -820,6 +823,7 @@ def _fill_article(page: RawPage, lines, profile, date_idx: int | None, stop: int
                 d = find_date(g["date"], day_first=profile.day_first)
                 page.published_raw = g["date"][d.start : d.end] if d else None
             break
+        prose = prose or len(lines[i].text.split()) >= 8 and not lines[i].bullet
     if page.publication is None:
         page.publication = profile.publication
 
