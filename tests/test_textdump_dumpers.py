@@ -372,3 +372,56 @@ def test_synthetic_page_through_each_installed_dumper(dumper, tmp_path):
         "Do cherry tomatoes split less than the big ones?",
     ]
     assert page.published_raw == "August 20, 2012"
+
+
+# --------------------------------------------------------------------------- names without a header
+
+# a static comment export: bulleted names (a site link before some) over indented text, no
+# header and no dates
+NAMES_NO_HEADER = """A short post
+
+The post itself runs long enough to be the article, and ends with a full stop.
+
+  • http://www.example.org/ Nora Quill
+   
+    So true! People cannot get enough of it. The power of pictures is real.
+
+  • Pat Ruiz
+   
+    I love the graphics too. We use it for our bottle project every week.
+
+  • Nora Quill
+   
+    Same here. It makes everyone look like a good photographer.
+"""
+
+
+def test_bulleted_names_over_sentences_without_header_or_dates():
+    page = parse_text_dump(NAMES_NO_HEADER)
+    assert [c.author for c in page.comments] == ["Nora Quill", "Pat Ruiz", "Nora Quill"]
+    assert page.comments[1].text == "I love the graphics too. We use it for our bottle project every week."
+
+
+def test_sidebar_widgets_with_the_same_layout_are_no_comments():
+    sidebar = """A short post
+
+The post itself runs long enough to be the article, and ends with a full stop.
+
+  • Recommended Reading
+
+    Our annual list of the best sites about gardens on the Internet today.
+
+  • News from elsewhere
+
+      □ Growers expect a record harvest this year
+      □ Rain returns to the valley
+
+  • Garden Tours
+
+    Take a walk through a walled garden, and enjoy lunch on the terrace.
+
+  • Weekly podcast
+
+    A weekly podcast about gardens, hosted by two gardeners. New episodes on Friday.
+"""
+    assert parse_text_dump(sidebar).comments == []

@@ -141,7 +141,10 @@ def parse_text_dump(text: str, profile: _profiles.Profile | None = None, *, url:
     anchors = [a for i, ln in enumerate(lines) if i not in stamp_lines and (a := parse_anchor(ln.text, i, lex))]
     section = _choose_section(lines, stamps, closers, profile, lex, headed=True)
     names = _name_anchors(lines, profile, lex)
-    for marks, headed in ((anchors, True), (stamps, False), (anchors, False), (names, True)):
+    # header-less, only names of list items with an avatar or bullet, short as people's names are
+    # (lists of post titles over excerpts have the same layout)
+    short_names = [n for n in names if n.shape[4] and len(n.author.split()) <= 3]
+    for marks, headed in ((anchors, True), (stamps, False), (anchors, False), (names, True), (short_names, False)):
         if section is not None and section.stamps:
             break
         section = _choose_section(lines, marks, closers, profile, lex, headed=headed) or section
@@ -338,7 +341,7 @@ def _name_anchors(lines, profile, lex: Lexicon) -> list[Stamp]:
         # without a bullet or an avatar (lynx drops images without alt text) the text must sit
         # clearly deeper, right under the name
         step = 1 if marked else 3
-        if j >= len(lines) or lines[j].indent < ln.indent + step or len(lines[j].text.split()) < 6 \
+        if j >= len(lines) or lines[j].bullet or lines[j].indent < ln.indent + step or len(lines[j].text.split()) < 6 \
                 or not marked and (j > i + 1 or lines[i - 1].text if i else False):
             continue
         name = _author_line(ln, profile, lex)
@@ -406,9 +409,26 @@ def _longest_run(lines, stamps: list[Stamp], closers: list[int]) -> list[Stamp]:
             if run[1].line - run[0].line > max(30, 3 * med):  # the article's own dateline
                 run = run[1:]
         words = sum(len(ln.text.split()) for a, b in zip(run, run[1:]) for ln in lines[a.line + 1 : b.line])
+        if run[0].shape[0] == "name" and not _names_over_sentences(lines, run):
+            continue
         if len(run) >= (3 if run[0].shape[0] == "name" else 2) and words >= 4 * (len(run) - 1):
             good.append(run)
     return max(good, key=len, default=[])
+
+
+def _names_over_sentences(lines, run: list[Stamp]) -> bool:
+    """Header-less names are comments only when most of them head sentences, all different
+    people or not (menus under a repeated heading and tag lists have names too, not prose)."""
+    ends = [b.line for b in run[1:]] + [min(len(lines), run[-1].line + 12)]
+    level = lines[run[0].line].indent
+    if any(ln.bullet and ln.indent == level for a, b in zip(run, run[1:]) for ln in lines[a.line + 1 : b.line]):
+        return False  # other items of the same list between them: a sidebar of widgets, not a thread
+    with_prose = sum(1 for a, e in zip(run, ends)
+                     if any(_SENTENCE.search(ln.text) for ln in lines[a.line + 1 : e] if not ln.bullet))
+    return with_prose * 3 >= len(run) * 2
+
+
+_SENTENCE = re.compile(r"[^\W\d_]{2,}[.!?…][\"'”’)]*(?:\s|$)")
 
 
 def _run_start(lines, run: list[Stamp]) -> int:
