@@ -519,6 +519,9 @@ class BenchResult:
             "title_bad": _mean([p.title_verdict in BAD_TITLES for p in titled]),
             "title_ok": _mean([p.title_verdict == "ok" for p in titled]),
             "title_verdicts": dict(Counter(p.title_verdict for p in titled)),
+            # a page without URL is identified by source + title + date downstream: pages that
+            # share one title (all 'Home') are the ones at risk of being merged
+            "title_shared": sum(n for t, n in Counter(p.title for p in s).items() if n > 1),
         }
 
 
@@ -634,6 +637,7 @@ def format_report(result: BenchResult, worst: int) -> str:
         ("title bad (placeholder/nav/site/date/none)", f"{sm['title_bad']:.3f}"),
         ("title matches og:title/<title> headline", f"{sm['title_ok']:.3f}"),
         ("title verdicts", " ".join(f"{k}={v}" for k, v in sorted(sm["title_verdicts"].items()))),
+        ("pages whose title another page has too", f"{sm['title_shared']} / {n}"),
         ("parse errors", f"{sm['parse_errors']}"),
         ("parse time total", f"{sm['parse_s_total']:.2f}s"),
     ]
@@ -654,14 +658,14 @@ def format_report(result: BenchResult, worst: int) -> str:
 def summary_table(results: Sequence[BenchResult]) -> str:
     """One markdown row per dumper: the figures docs/EVALUATION.md quotes."""
     lines = ["| dumper | recall | precision | F1 | pages with ≥ 1 comment | bad titles | titles = headline |"
-             " no-comment pages with comments |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             " title shared with another page | no-comment pages with comments |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         sm = r.summary()
         neg = f"{r.negatives[1]} / {r.negatives[0]}" if r.negatives else "–"
         lines.append(f"| {r.dumper} | {sm['recall']:.3f} | {sm['precision']:.3f} | {sm['f1']:.3f} | "
                      f"{sm['pages_with_comments']} / {sm['pages_scored']} | {sm['title_bad']:.3f} | "
-                     f"{sm['title_ok']:.3f} | {neg} |")
+                     f"{sm['title_ok']:.3f} | {sm['title_shared']} | {neg} |")
     return "\n".join(lines)
 
 

@@ -306,3 +306,11 @@ def test_negatives_count_pages_without_gold_comments_that_get_comments(tmp_path,
 
     assert bench.load_negative_ids(root) == ["N1", "N2"]
     assert bench.run_negatives(None, root, "w3m", parse=_Page) == (2, [("N2", 2)])
+
+
+def test_summary_counts_pages_sharing_a_title():
+    def score(pid, title):
+        return bench.PageScore(pid, 1, 1, 1, 1.0, 1.0, 1.0, 1, 1, 1.0, 0.0, title=title, title_verdict="ok")
+
+    result = bench.BenchResult(3, [score("a", "Home"), score("b", "Home"), score("c", "A real headline")])
+    assert result.summary()["title_shared"] == 2
