@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
-from newsmill import ids
+from newsmill import ids, neardup
 from newsmill.extract.dates import find_date
+from newsmill.extract.lexicon import not_titles
 from newsmill.profiles import Profile, source_key
 from newsmill.records import PageInput, RawComment, RawPage
 from newsmill.text import normalize_text, paragraphs, tokens
@@ -85,7 +87,7 @@ def _when(raw: str | None, profile: Profile, *, default_year: int | None = None,
 
 def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContext) -> tuple[dict, list[dict]]:
     """One article row and its comment rows, ready for validation."""
-    url = raw.url or page.url
+    url = _page_url(raw.url, page.url)
     source = source_key(profile, url, raw.publication)
     title = normalize_text(raw.title) if raw.title else None
     body_paras = [normalize_text(p) for p in raw.paragraphs]
@@ -94,12 +96,15 @@ def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContex
         dateline = m.group("dateline").strip()
         body_paras[0] = body_paras[0][m.end() :].lstrip()
     body = "\n\n".join(p for p in body_paras if p)
-    pub_date, pub_at, pub_match = _when(raw.published_raw, profile, captured_at=page.captured_at)
+    candidates = _date_candidates(raw, profile, page.captured_at)
+    published_raw, pub_date, pub_at, pub_match = candidates[0] if candidates else (raw.published_raw, None, None, None)
     _, upd_at, _ = _when(raw.updated_raw, profile, captured_at=page.captured_at)
     flags = list(raw.flags)
-    if not profile.timezone_known and pub_at is not None and pub_match.utc_offset_minutes is None:
-        flags.append("timezone_assumed_utc")
-    aid = ids.article_id(url=url, source=source, title=title, published=pub_date.isoformat() if pub_date else None,
+    if title is not None and not _plausible_title(title):
+        title = None
+        flags.append("title_rejected")
+    content = ids.content_key(title, body, [(rc.author, normalize_text(rc.text)) for rc in raw.comments])
+    aid = ids.article_id(url=None if _is_site_root(url) else url, source=source, content=content,
                          input_sha256=page.sha256)
     provenance = {
         "input_uri": page.uri,
@@ -109,10 +114,28 @@ def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContex
         "extracted_at": ctx.extracted_at,
         "pipeline_version": ctx.pipeline_version,
     }
-    year = pub_date.year if pub_date else UNDATED_YEAR
-    default_year = pub_date.year if pub_date else (page.captured_at.year if page.captured_at else None)
-    comments = _clean_comments(raw.comments, aid, source, year, profile, ctx, provenance,
-                               default_year=default_year, captured_at=page.captured_at, article_date=pub_date)
+
+    def build(pub_date):
+        year = pub_date.year if pub_date else UNDATED_YEAR
+        default_year = pub_date.year if pub_date else (page.captured_at.year if page.captured_at else None)
+        return aid, year, _clean_comments(raw.comments, aid, source, year, profile, ctx, provenance,
+                                          default_year=default_year, captured_at=page.captured_at, article_date=pub_date)
+
+    aid, year, comments = build(pub_date)
+    if pub_date is not None and (first := first_comment_day(comments)) is not None \
+            and pub_date > first + timedelta(days=COMMENT_DATE_TOLERANCE_DAYS):
+        # an article is not published days after its first comments: the date read is probably a later
+        # update; take the next candidate the page gives that the comments allow, else flag the date
+        better = next((c for c in candidates[1:] if c[1] is not None
+                       and c[1] <= first + timedelta(days=COMMENT_DATE_TOLERANCE_DAYS)), None)
+        if better is not None:
+            published_raw, pub_date, pub_at, pub_match = better
+            aid, year, comments = build(pub_date)
+            flags.append("published_date_from_comments_check")
+        else:
+            flags.append("published_date_inconsistent")
+    if not profile.timezone_known and pub_at is not None and pub_match.utc_offset_minutes is None:
+        flags.append("timezone_assumed_utc")
     captions = [(normalize_text(t), normalize_text(c) if c else None) for t, c in raw.captions]
     article = {
         "article_id": aid,
@@ -123,13 +146,15 @@ def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContex
         "title": title,
         "published_date": pub_date,
         "published_at": pub_at,
-        "published_raw": raw.published_raw,
+        "published_raw": published_raw,
         "updated_at": upd_at,
         "section": raw.section,
         "dateline": dateline,
         "authors": [normalize_text(a) for a in raw.authors],
         "body": body,
         "paragraph_count": len(paragraphs(body)),
+        "body_simhash": neardup.simhash(body),
+        "near_duplicate_of": None,  # filled in for the whole run (pipeline._merge)
         "captions": [t for t, _ in captions],
         "caption_credits": [c for _, c in captions],
         "comment_count_declared": raw.comment_count_declared,
@@ -141,6 +166,81 @@ def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContex
     if raw.comment_count_declared is not None and raw.comment_count_declared != len(comments):
         flags.append("comment_count_mismatch")
     return article, comments
+
+
+def _is_site_root(url: str | None) -> bool:
+    """A URL naming a site's front page ('https://example.com/', '.../index.html'), not an article."""
+    if not url:
+        return False
+    parts = urlsplit(url)
+    return not parts.query and _ROOT_PATH.match(parts.path) is not None
+
+
+_ROOT_PATH = re.compile(r"^/?(?:(?:index|default|home)\.\w{2,5})?$", re.I)
+
+
+def _page_url(canonical: str | None, address: str | None) -> str | None:
+    """The page's URL: its canonical link, unless that names the site's front page while the page
+    was captured at an article's address (a template that points every page's canonical link at
+    the home page would give every article of the site one URL, hence one id)."""
+    if canonical and address and _is_site_root(canonical) and not _is_site_root(address):
+        return address
+    return canonical or address
+
+
+# How far an article date may lie after its page's first comment (time zones, a comment stamped in
+# local time, an article re-stamped on the same day) before it is taken as contradicted.
+COMMENT_DATE_TOLERANCE_DAYS = 1
+# A comment this far before the median of its thread does not count as the thread's start.
+_THREAD_OUTLIER_DAYS = 365
+
+
+def first_comment_day(rows: list[dict]):
+    """UTC day of the page's earliest comment that is in line with its thread, or None.
+
+    A single misparsed stamp ('1999' in a 2012 thread) must not decide the article's date: with
+    three or more dated comments, a stamp far before the thread's median is left out.
+    """
+    times = sorted(r["posted_at"] for r in rows if r["posted_at"] is not None)
+    if not times:
+        return None
+    if len(times) >= 3:
+        median = times[len(times) // 2]
+        times = [t for t in times if median - t <= timedelta(days=_THREAD_OUTLIER_DAYS)]
+    return times[0].date()
+
+
+def _date_candidates(raw: RawPage, profile: Profile, captured_at) -> list[tuple]:
+    """(raw string, local date, UTC instant, match) of every readable publication-time string, best first.
+
+    A string without offset that states the same wall-clock time as another with an offset takes
+    that offset ('2023-04-28 18:11:01.0' in JSON-LD, '2023-04-28T18:11:01+02:00' in a meta tag).
+    """
+    out = []
+    for text in dict.fromkeys(t for t in [raw.published_raw, *raw.date_candidates] if t):
+        day, utc, m = _when(text, profile, captured_at=captured_at)
+        if day is not None:
+            out.append((text, day, utc, m))
+    for i, (text, day, utc, m) in enumerate(out):
+        if m.has_time and m.utc_offset_minutes is None:
+            twin = next((c[3] for c in out if c[3].has_time and c[3].utc_offset_minutes is not None
+                         and (c[3].date, c[3].hour, c[3].minute) == (m.date, m.hour, m.minute)), None)
+            if twin is not None:
+                m = replace(m, utc_offset_minutes=twin.utc_offset_minutes)
+                out[i] = (text, day, m.to_utc(profile.timezone), m)
+    return out
+
+
+_PLACEHOLDER_TITLE = re.compile(r"^\[[^\]]{0,40}\]$")
+
+
+def _plausible_title(title: str) -> bool:
+    """Not a w3m image placeholder ('[p]', '[sd_hub_ico]'), not page furniture ('Home', profile data),
+    not a bare date, not without any word."""
+    if _PLACEHOLDER_TITLE.match(title) or not re.search(r"\w", title) or " ".join(title.casefold().split()) in not_titles():
+        return False
+    m = find_date(title)  # only a date: no word of two letters outside it
+    return m is None or bool(re.search(r"[^\W\d_]{2,}", title[: m.start] + " " + title[m.end:]))
 
 
 _AMBIGUOUS = re.compile(r"(?<!\d)([01]?\d)[./-]([01]?\d)[./-](?:\d\d){1,2}(?!\d)")

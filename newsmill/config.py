@@ -315,7 +315,7 @@ class Settings:
     batch_size: int = 50  # pages per task: big enough to amortise orchestration, small enough to bound memory
     profiles_dir: str | None = None  # extra site profiles, on top of the bundled ones
     min_date: str = "1990-01-01"  # earliest plausible publication/comment date
-    max_days_before_article: float = 2.0  # a comment this long before its article means a bad date
+    max_days_before_article: float = 2.0  # a comment this long before its article is reported (a warning: the article date is suspect)
     author_key: bytes | None = field(default=None, repr=False)
     authors: str = "keep"  # keep | pseudonymize | drop: see AUTHOR_MODES
     inputs: tuple[str, ...] = ()

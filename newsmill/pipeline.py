@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from newsmill import ids, ledger, profiles, progress, remote, schema, staging
+from newsmill import ids, ledger, neardup, profiles, progress, remote, schema, staging
 from newsmill import workers as workers_mod
 from newsmill.clean import CleanContext, clean_page
 from newsmill.config import Settings
@@ -315,6 +315,7 @@ class _Merged:
     rejects: list[dict] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     dropped: dict[int, list[int]] = field(default_factory=dict)  # batch position -> its duplicate article rows
+    near: dict[int, dict[int, str]] = field(default_factory=dict)  # batch position -> {row: near_duplicate_of}
 
 
 def _staged(results: list, area: staging.Area) -> list[staging.StagedBatch]:
@@ -329,8 +330,14 @@ def _staged(results: list, area: staging.Area) -> list[staging.StagedBatch]:
 
 
 def _merge(batches: list[staging.StagedBatch], ctx: RunContext) -> _Merged:
-    """Totals, and the pages met twice: the same article id again (in plan order) is rejected with
-    the reason and its comments dropped; decided on the key columns of every batch."""
+    """Totals, and the pages met twice, decided on the key columns of every batch (plan order):
+
+    - the same article id again is rejected with the reason, naming the input kept, and its
+      comments dropped (a page without URL has an id only the same content gives; a page with
+      one, the same URL: then the reason says whether the content differs too);
+    - an article whose body is nearly the same as an earlier one's (``newsmill.neardup``) is
+      kept and linked to it (``near_duplicate_of``).
+    """
     m = _Merged(batches)
     keys = []
     for b in batches:
@@ -338,14 +345,18 @@ def _merge(batches: list[staging.StagedBatch], ctx: RunContext) -> _Merged:
         m.unchanged += b.unchanged
         for kind, n in b.skipped.items():
             m.skipped[kind] = m.skipped.get(kind, 0) + n
-        keys.append(staging.read(b, "articles", ["article_id", "input_uri"]) if b.rows.get("articles") else None)
+        keys.append(staging.read(b, "articles", ["article_id", "input_uri", "url", "body_simhash"])
+                    if b.rows.get("articles") else None)
     present = [k for k in keys if k is not None]
     ids = pa.chunked_array([k.column("article_id") for k in present], pa.string()).combine_chunks()
     uris = pa.chunked_array([k.column("input_uri") for k in present], pa.string()).combine_chunks()
+    sims = pa.chunked_array([k.column("body_simhash") for k in present], pa.string()).to_pylist()
     first = None
     if len(ids):
         uniq = pc.unique(ids)  # in order of first occurrence; null counts as a value (as a dict key did)
         first = pc.take(pc.index_in(uniq, value_set=ids), pc.index_in(ids, value_set=uniq)).to_numpy()
+    kept = [s if first[i] == i else None for i, s in enumerate(sims)] if first is not None else []
+    near = neardup.link(kept)
     offset = 0
     for pos, (b, k) in enumerate(zip(batches, keys)):
         m.rejects.extend(b.rejects)
@@ -356,9 +367,16 @@ def _merge(batches: list[staging.StagedBatch], ctx: RunContext) -> _Merged:
             m.dropped[pos] = dup
             sha = staging.read(b, "articles", ["input_sha256"]).column("input_sha256")
             for i in dup:
+                j = int(first[offset + i])
+                if k.column("url")[i].as_py() is None or sims[j] is not None and sims[offset + i] == sims[j]:
+                    detail = f"same content as {uris[j].as_py()}"
+                else:
+                    detail = f"same URL as {uris[j].as_py()} (another capture; its body differs or is too short to compare)"
                 m.rejects.append(_reject_row(Reject(k.column("input_uri")[i].as_py(), "extract", "duplicate",
-                                                    f"same article as {uris[int(first[offset + i])].as_py()}",
-                                                    sha[i].as_py()), ctx))
+                                                    detail, sha[i].as_py()), ctx))
+        links = {i: ids[near[offset + i]].as_py() for i in range(k.num_rows) if offset + i in near}
+        if links:
+            m.near[pos] = links
         offset += k.num_rows
     return m
 
@@ -372,6 +390,11 @@ def _batch_rows(m: _Merged, pos: int, kind: str, columns: list[str] | None = Non
     dup = m.dropped.get(pos)
     if kind == "articles":
         t = staging.read(b, kind, columns)
+        if (links := m.near.get(pos)) and "near_duplicate_of" in t.column_names:
+            col = t.column("near_duplicate_of").to_pylist()
+            for i, target in links.items():
+                col[i] = target
+            t = t.set_column(t.column_names.index("near_duplicate_of"), "near_duplicate_of", pa.array(col, pa.string()))
         if dup:
             keep = np.ones(t.num_rows, dtype=bool)
             keep[dup] = False

@@ -41,6 +41,9 @@ class RawPage:
     url: str | None = None
     publication: str | None = None
     published_raw: str | None = None
+    # other publication-time strings of the page, best first (meta tags, <time>, URL path): clean falls
+    # back on them when published_raw cannot be read or is contradicted by the page's comments
+    date_candidates: list[str] = field(default_factory=list)
     updated_raw: str | None = None
     section: str | None = None
     authors: list[str] = field(default_factory=list)

@@ -46,7 +46,8 @@ QUARANTINING = ("error", "critical")
 _GX_SEVERITY = {"critical": "critical", "error": "warning", "warning": "info"}
 NEVER_MATCH = r"[^\s\S]"  # no character is both non-space and not non-space; valid in RE2 and re
 SAMPLE_SIZE = 5
-DEFAULT_PARAMS = {"min_date": date(1990, 1, 1), "max_days_before_article": 2, "ui_artifact_regex": None}
+DEFAULT_PARAMS = {"min_date": date(1990, 1, 1), "max_days_before_article": 2, "max_days_out_of_line": 365,
+                  "ui_artifact_regex": None}
 # COMPLETE: the failing rows' positions are what quarantines them; the pandas query string
 # GX would build from all of them is not needed.
 _RESULT_FORMAT = {"result_format": "COMPLETE", "partial_unexpected_count": SAMPLE_SIZE,
@@ -294,7 +295,7 @@ def _derived_from_regex(name: str, table: pa.Table, suite, params: dict) -> dict
     return out
 
 
-def _derive(articles: pa.Table, comments: pa.Table) -> dict[str, dict[str, pd.Series]]:
+def _derive(articles: pa.Table, comments: pa.Table, params: dict | None = None) -> dict[str, dict[str, pd.Series]]:
     """The cross-column and cross-table ``_chk_*`` columns the suites test, per table.
 
     Computed on the Arrow columns (hash lookups in C++, no Python objects); only the last step
@@ -322,8 +323,44 @@ def _derive(articles: pa.Table, comments: pa.Table) -> dict[str, dict[str, pd.Se
     hours = (posted - article_time).dt.total_seconds() / 3600
     return {
         "articles": {"_chk_comment_count_diff": series(diff, "int64")},
-        "comments": {"_chk_article_in_run": series(in_run, "boolean"), "_chk_hours_after_article": hours},
+        "comments": {"_chk_article_in_run": series(in_run, "boolean"), "_chk_hours_after_article": hours,
+                     "_chk_days_out_of_line": _days_out_of_line(cids, comments.column("position"), posted, params or {})},
     }
+
+
+def _days_out_of_line(article_ids, positions, posted: pd.Series, params: dict) -> pd.Series:
+    """Per comment: days between its posted_at and the median of its thread's, when it also breaks the
+    thread's page order; 0 when it keeps the order; null without a date or in a thread of < 3 dated comments.
+
+    A comment is judged against its neighbours, not against the article's date (which may itself be
+    wrong: a later update read as the publication): one '1999' stamp in a 2012 thread is out of line,
+    a thread that all precedes its article's date is not.  Breaking the order: its date is outside the
+    range of the dated comments before and after it in page order, or, at either end of the page, on the
+    wrong side of its one neighbour for the thread's direction (oldest or newest first).  A stamp outside
+    the plausible range has its own check and is left out here (it would only move the median).
+    """
+    lo_ts, hi_ts = params.get("min_timestamp"), params.get("max_timestamp")
+    if lo_ts is not None and hi_ts is not None:
+        posted = posted.where((posted >= pd.Timestamp(lo_ts)) & (posted <= pd.Timestamp(hi_ts)))
+    days = (posted - pd.Timestamp(0, tz="UTC")).dt.total_seconds() / 86400
+    d = pd.DataFrame({"a": article_ids.to_pandas(), "pos": positions.to_pandas(), "t": days})
+    d = d[d["t"].notna() & d["a"].notna()].sort_values(["a", "pos"], kind="stable")
+    out = pd.Series(np.nan, index=posted.index, dtype="float64")
+    if d.empty:
+        return out
+    g = d.groupby("a", sort=False)["t"]
+    size, median = g.transform("size"), g.transform("median")
+    prev, nxt = g.shift(1), g.shift(-1)
+    direction = np.sign((d["t"] - prev).groupby(d["a"], sort=False).transform("sum"))
+    up = direction >= 0
+    lo, hi = np.fmin(prev, nxt), np.fmax(prev, nxt)
+    both = prev.notna() & nxt.notna()
+    broken = (both & ((d["t"] < lo) | (d["t"] > hi))) \
+        | (prev.isna() & nxt.notna() & ((up & (d["t"] > nxt)) | (~up & (d["t"] < nxt)))) \
+        | (nxt.isna() & prev.notna() & ((up & (d["t"] < prev)) | (~up & (d["t"] > prev))))
+    value = ((d["t"] - median).abs()).where(broken, 0.0).where(size >= 3)
+    out.loc[d.index] = value
+    return out
 
 
 # --------------------------------------------------------------------------- validation
@@ -431,7 +468,8 @@ def validate_tables(articles: pa.Table, comments: pa.Table, *, params: dict | No
 
     ``params`` overrides suite parameters: ``min_date`` (date, default 1990-01-01),
     ``max_date`` / ``max_timestamp`` (default now + 1 day), ``min_timestamp``,
-    ``ui_artifact_regex`` (default: never matches), ``max_days_before_article`` (default 2).
+    ``ui_artifact_regex`` (default: never matches), ``max_days_before_article`` (default 2; a warning),
+    ``max_days_out_of_line`` (default 365).
     """
     now = now or datetime.now(UTC)
     now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
@@ -441,7 +479,7 @@ def validate_tables(articles: pa.Table, comments: pa.Table, *, params: dict | No
     # Frames and derived columns need no GX: other threads' validations can run meanwhile.
     tables = {"articles": articles, "comments": comments}
     frames = {n: _frame(n, tables[n], suites[n]) for n in schema.TABLES}
-    for n, columns in _derive(articles, comments).items():
+    for n, columns in _derive(articles, comments, p).items():
         for col, values in columns.items():
             frames[n][col] = values
     for n in schema.TABLES:

@@ -128,3 +128,13 @@ def test_coverage_tells_stamp_lines_from_prose():
     assert date_coverage(line, find_date(line)) == 1.0
     prose = "On Feb 8, 2012 the minister flew to Moscow for talks on energy."
     assert date_coverage(prose, find_date(prose)) < 0.3
+
+
+def test_iso_fraction_keeps_its_offset():
+    from datetime import datetime, timezone
+
+    for raw, utc in (("2024-04-27T07:39:18.751+0200", datetime(2024, 4, 27, 5, 39, 18, tzinfo=timezone.utc)),
+                     ("2024-10-15T21:35:43.000Z", datetime(2024, 10, 15, 21, 35, 43, tzinfo=timezone.utc)),
+                     ("2024-04-28T10:00:00.000000-04:00", datetime(2024, 4, 28, 14, 0, tzinfo=timezone.utc))):
+        m = find_date(raw)
+        assert m.to_utc("Europe/Berlin") == utc and m.end == len(raw), raw

@@ -348,3 +348,104 @@ def test_dispatch_and_clean_convert_times_to_utc(tmp_path):
     ]
     assert comments[1]["parent_comment_id"] == comments[0]["comment_id"]
     assert "Finally some good news" not in article["body"]
+
+
+# --------------------------------------------------------------------------- article metadata
+
+_ARTICLE_BODY = "<p>" + "The council met on Tuesday and voted on the new budget for the coming year. " * 4 + "</p>"
+
+
+def meta_page(head: str, body: str = "", url: str = "https://news.example.org/politics/budget") -> object:
+    html = (f"<html><head>{head}</head><body><article>{body}<h1>Council passes the budget</h1>{_ARTICLE_BODY}"
+            "</article></body></html>")
+    return extract_html(html, url=url)
+
+
+def test_jsonld_published_not_modified_and_modified_kept_apart():
+    ld = {"@context": "https://schema.org", "@type": "ReportageNewsArticle", "headline": "Council passes the budget",
+          "dateModified": "2024-03-09T18:00:00+01:00", "datePublished": "2024-03-05T07:15:00.123+01:00"}
+    raw = meta_page(f'<script type="application/ld+json">{json.dumps(ld)}</script>'
+                    '<meta property="article:modified_time" content="2024-03-09T18:00:00+01:00">')
+    assert raw.published_raw == "2024-03-05T07:15:00.123+01:00"
+    assert raw.updated_raw == "2024-03-09T18:00:00+01:00"
+    assert "2024-03-09T18:00:00+01:00" not in raw.date_candidates
+    # the ISO fraction does not cost the offset
+    assert find_date(raw.published_raw).to_utc("UTC") == datetime(2024, 3, 5, 6, 15, 0, tzinfo=timezone.utc)
+
+
+def test_title_without_site_suffix_and_section():
+    raw = meta_page('<title>Council passes the budget | Politics | The Example Herald</title>'
+                    '<meta property="og:title" content="Council passes the budget | The Example Herald">'
+                    '<meta property="og:site_name" content="The Example Herald">')
+    assert raw.title == "Council passes the budget"
+
+
+def test_title_suffix_named_by_the_host_and_entities_decoded():
+    raw = meta_page('<meta property="og:title" content="Council &amp;quot;passes&amp;quot; the budget - Newsexample.org">',
+                    url="https://www.newsexample.org/a/1")
+    assert raw.title == 'Council "passes" the budget'
+
+
+def test_title_is_not_the_site_name_or_a_date():
+    raw = meta_page('<meta property="og:title" content="The Example Herald">'
+                    '<meta property="og:site_name" content="The Example Herald"><title>12.03.2024</title>')
+    assert raw.title == "Council passes the budget"  # the <h1>
+
+
+def test_byline_with_section_gives_the_name():
+    raw = meta_page('<meta name="author" content="By Jane Doe | Politics">')
+    assert raw.authors == ["Jane Doe"]
+
+
+def test_authors_from_jsonld_person_objects_split_and_site_name_last():
+    ld = {"@context": "https://schema.org", "@type": "NewsArticle", "headline": "Council passes the budget",
+          "author": [{"@type": "Person", "givenName": "Anna Giulia", "familyName": "Fink"},
+                     {"@type": "Person", "name": "Jan Roe und Lea Wagner, dpa"}]}
+    raw = meta_page(f'<script type="application/ld+json">{json.dumps(ld)}</script>')
+    assert raw.authors == ["Anna Giulia Fink", "Jan Roe", "Lea Wagner", "dpa"]
+    # the site as author gives way to a person named elsewhere; never an e-mail address or a URL
+    ld["author"] = {"@type": "Organization", "name": "Example Herald"}
+    raw = meta_page(f'<script type="application/ld+json">{json.dumps(ld)}</script>'
+                    '<meta property="og:site_name" content="Example Herald">'
+                    '<meta name="author" content="j.roe@example.org">'
+                    '<meta property="article:author" content="https://example.org/authors/jroe">'
+                    '<meta name="twitter:label1" content="Written by"><meta name="twitter:data1" content="Jan Roe">')
+    assert raw.authors == ["Jan Roe"]
+
+
+def test_initials_of_a_name_are_not_split():
+    raw = meta_page('<meta name="author" content="Miguel A. Herguedas">')
+    assert raw.authors == ["Miguel A. Herguedas"]
+
+
+def test_date_candidates_include_time_element_and_url_path():
+    raw = meta_page('<meta property="article:published_time" content="2014-03-01T10:00:00Z">',
+                    body='<time datetime="2012-05-01T09:00:00+02:00">1 May 2012</time>',
+                    url="https://news.example.org/2012/05/01/budget")
+    assert raw.published_raw == "2014-03-01T10:00:00Z"
+    assert raw.date_candidates == ["2012-05-01T09:00:00+02:00", "2012-05-01"]
+
+
+def test_without_structured_data_a_widget_heading_is_not_the_title():
+    # trafilatura's heading guess and the <h1> are widget headings; the <title> names the post
+    html = ("<html><head><title>Slow cooker bean soup | Kitchen Notes</title></head><body>"
+            "<div class='sidebar'><h1>Translate</h1></div><article><h2>Slow cooker bean soup</h2>"
+            f"{_ARTICLE_BODY}</article></body></html>")
+    raw = extract_html(html, url="https://kitchennotes.example.net/2012/10/soup")
+    assert raw.title == "Slow cooker bean soup"
+
+
+def test_loose_byline_markup_is_weaker_evidence():
+    byline = "<div class='article__author'>Von Jane Doe, Berlin</div>"
+    raw = meta_page('<meta property="og:site_name" content="Example Herald"><meta name="author" content="Example Herald">',
+                    body=byline)
+    assert raw.authors == ["Jane Doe"]  # a 'Von ...' byline outranks the site's own name; the city is no name
+    raw = meta_page("", body="<div class='author-box'>About Jane Doe</div><div class='post-author'>Folgen</div>")
+    assert raw.authors == []  # an author box heading and a one-word button are no byline
+
+
+def test_a_title_segment_that_starts_like_the_host_is_kept():
+    # host label 'time': 'Time to act on the budget' is the headline's second half, not the site's name
+    raw = meta_page('<meta property="og:title" content="Council passes the budget - Time to act on the budget">',
+                    url="https://time.example/politics/1")
+    assert raw.title == "Council passes the budget - Time to act on the budget"

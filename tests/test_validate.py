@@ -206,7 +206,7 @@ COMMENT_CASES = [
     ({"text": "Great point. Reply"}, "UI artefact", "error"),
     ({"text": "Recommend"}, "UI artefact", "error"),
     ({"posted_at": datetime(2026, 1, 3, tzinfo=UTC)}, "posted_at is outside", "error"),
-    ({"posted_at": PUBLISHED - timedelta(days=2, minutes=1)}, "too long before the article", "error"),
+    ({"posted_at": datetime(1999, 6, 1, tzinfo=UTC)}, "out of line with the other comments of its thread", "error"),
     ({"extractor": None}, "non-nullable is missing", "error"),
 ]
 
@@ -274,17 +274,65 @@ def test_artefact_check_is_off_without_a_regex():
     assert out.quarantine["comments"].num_rows == 0
 
 
-def test_comment_before_article_uses_date_midnight_and_parameter():
+def test_comment_before_article_is_a_warning_that_uses_date_midnight_and_parameter():
+    """A thread before its article's date says the article date is wrong, not the comments: reported, kept."""
     arts = good_articles()
     arts[1].update(published_at=None, published_date=date(2024, 5, 10))  # reference 2024-05-10 00:00 UTC
     rows = good_comments()
     rows[2]["posted_at"] = datetime(2024, 5, 8, 1, tzinfo=UTC)  # 47 h before: allowed with 2 days
     rows[3]["posted_at"] = datetime(2024, 5, 7, 23, tzinfo=UTC)  # 49 h before: not
-    out = run(arts, rows)
-    assert list(quarantined(out, "comments")) == ["a2-c2"]
-    out = run(arts, rows, max_days_before_article=1)
-    assert sorted(quarantined(out, "comments")) == ["a2-c1", "a2-c2"]
-    out = run(arts, rows, max_days_before_article=5)
+
+    def early(out):
+        o = [o for o in out.outcomes if o.column == "_chk_hours_after_article"][0]
+        assert o.severity == "warning" and out.quarantine["comments"].num_rows == 0 and out.comments.num_rows == 4
+        return o.unexpected_count, o.sample
+
+    assert early(run(arts, rows)) == (1, ["a2-c2: -49.0"])
+    assert early(run(arts, rows, max_days_before_article=1))[0] == 2
+    assert early(run(arts, rows, max_days_before_article=5))[0] == 0
+
+
+def test_whole_thread_before_a_wrong_article_date_is_published():
+    """The held-out case: a 260-comment thread whose article date was a later update stays published."""
+    arts = good_articles()
+    arts[1].update(published_at=datetime(2014, 3, 1, tzinfo=UTC), published_date=date(2014, 3, 1))
+    thread = [com("a2", k, posted_at=datetime(2012, 5, 1, tzinfo=UTC) + timedelta(hours=k)) for k in range(1, 261)]
+    out = run(arts, good_comments()[:2] + thread)
+    assert out.quarantine["comments"].num_rows == 0 and out.comments.num_rows == 262
+    assert [o.unexpected_count for o in out.outcomes if o.column == "_chk_hours_after_article"] == [260]
+
+
+@pytest.mark.parametrize("newest_first", [False, True])
+def test_one_comment_out_of_line_with_its_thread_is_quarantined_alone(newest_first):
+    hours = range(1, 8) if not newest_first else range(7, 0, -1)
+    thread = [com("a2", pos, posted_at=datetime(2012, 5, 1, tzinfo=UTC) + timedelta(hours=h))
+              for pos, h in enumerate(hours, start=1)]
+    thread[3]["posted_at"] = datetime(1999, 5, 1, tzinfo=UTC)  # a misparsed stamp mid-thread
+    arts = good_articles()
+    arts[1].update(published_at=datetime(2012, 5, 1, tzinfo=UTC), published_date=date(2012, 5, 1))
+    out = run(arts, good_comments()[:2] + thread)
+    q = quarantined(out, "comments")
+    assert list(q) == ["a2-c4"], q
+    assert any("out of line" in r for r in q["a2-c4"][0]) and q["a2-c4"][1] == "error"
+    assert out.comments.num_rows == 8
+
+
+@pytest.mark.parametrize("order", ["oldest_first", "newest_first"])
+def test_long_tail_thread_in_page_order_is_in_line(order):
+    """Comments years apart are fine when they keep the page's order (a thread revived later)."""
+    days = [0, 1, 2, 800, 1500]
+    days = days if order == "oldest_first" else days[::-1]
+    thread = [com("a2", k + 1, posted_at=datetime(2012, 5, 1, tzinfo=UTC) + timedelta(days=d)) for k, d in enumerate(days)]
+    arts = good_articles()
+    arts[1].update(published_at=datetime(2012, 4, 30, tzinfo=UTC), published_date=date(2012, 4, 30))
+    out = run(arts, good_comments()[:2] + thread)
+    assert out.quarantine["comments"].num_rows == 0
+
+
+def test_out_of_line_check_needs_three_dated_comments():
+    thread = [com("a2", 1, posted_at=datetime(2012, 5, 1, tzinfo=UTC)), com("a2", 2, posted_at=datetime(1999, 5, 1, tzinfo=UTC)),
+              com("a2", 3, posted_at=None)]
+    out = run(good_articles(), good_comments()[:2] + thread)
     assert out.quarantine["comments"].num_rows == 0
 
 

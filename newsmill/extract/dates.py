@@ -45,7 +45,7 @@ _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th|\.|er|º)?(?!\d)"
 _YEAR = r"(?P<year>(?:19|20)\d\d)(?!\d)"
 _TZ_WORDS = sorted(lexicon().tz_offsets, key=len, reverse=True)
 _TIME = (
-    r"(?P<hour>[0-2]?\d)[:.h](?P<minute>[0-5]\d)(?::(?P<second>[0-5]\d))?"
+    r"(?P<hour>[0-2]?\d)[:.h](?P<minute>[0-5]\d)(?::(?P<second>[0-5]\d)(?:\.\d{1,9})?)?"  # ISO fractions (.751) before an offset
     r"(?:\s*(?P<ampm>[ap]\.?\s?m\.?))?"
     r"(?:\s*\(?(?P<tz>[+-]\d\d:?\d\d|(?:UTC|GMT)\s*[+-]\s*\d{1,2}(?::?\d\d)?|(?:" + "|".join(_TZ_WORDS) + r")(?![\w]))\)?)?"
     r"(?![\d:])"

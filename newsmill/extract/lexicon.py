@@ -90,3 +90,9 @@ def lexicon(profile_name: str = "unknown") -> Lexicon:
 
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400,
                  "month": 30 * 86400, "year": 365 * 86400}
+
+
+@cache
+def not_titles() -> frozenset[str]:
+    """Case-folded lines that are page furniture, never an article's title ('Home', 'Main menu')."""
+    return frozenset(" ".join(w.casefold().split()) for w in _read(PROFILE_DIR / "_default.toml").get("not_titles", []))

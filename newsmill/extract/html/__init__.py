@@ -57,14 +57,14 @@ def extract_html(text: str, *, url: str | None = None, captured_at: datetime | N
     # claims come from the DOM layers (each comment they keep is claimed) or, on an odd page, from the source
     claimed = layer not in (None, "jsonld") or marked
     doc = _body(tree, url, claimed)
-    meta = metadata.article_metadata(tree, jsonld, attrs=attrs)
+    meta = metadata.article_metadata(tree, jsonld, attrs=attrs, url=url)
     paragraphs = _paragraphs(doc, comments)
     page_url = url or meta["url"]
     profile = _profiles.match(page_url, meta["publication"], extra_dir=profiles_dir)
     flags = [] if layer is None else [f"comments_from_{layer.split(':')[0]}"]
     return RawPage(
         title=meta["title"], url=page_url, publication=profile.publication or meta["publication"],
-        published_raw=meta["published_raw"], updated_raw=meta["updated_raw"], section=meta["section"],
+        published_raw=meta["published_raw"], date_candidates=meta["date_candidates"], updated_raw=meta["updated_raw"], section=meta["section"],
         authors=meta["authors"], paragraphs=paragraphs, comment_count_declared=metadata.declared_comment_count(jsonld, tree, attrs),
         language=meta["language"], comments=comments, extractor=f"{EXTRACTOR}+{layer}" if layer else EXTRACTOR,
         profile=profile.name, flags=flags,

@@ -12,10 +12,13 @@ from functools import cache
 
 from lxml import etree
 
-from newsmill.extract.html import schemaorg
+from newsmill.extract.dates import find_date
+from newsmill.extract.html import schemaorg, titles
+from newsmill.extract.html.titles import clean_name, split_names
 from newsmill.extract.html.attrs import PageAttrs
 
-_ARTICLE_TYPES = re.compile(r"(?:^|[/:])(?:News|Blog|Scholarly|Tech|Opinion|Report|Analysis|Review|Satirical|Advertiser)?(?:Article|Posting|BlogPosting|LiveBlogPosting)$")
+# any *Article / *Posting type (NewsArticle, ReportageNewsArticle, AnalysisNewsArticle, LiveBlogPosting, ...)
+_ARTICLE_TYPES = re.compile(r"(?:^|[/:#])\w*(?:Article|Posting)$")
 
 
 def _text(v) -> str | None:
@@ -35,10 +38,9 @@ def _names(v) -> list[str]:
     if isinstance(v, list):
         return [n for x in v for n in _names(x)]
     if isinstance(v, dict):
-        n = _text(v.get("name"))
-        return [n] if n else []
-    s = _text(v)
-    return [p.strip() for p in re.split(r"\s*(?:;|\band\b|&)\s*", s) if p.strip()] if s else []
+        n = _text(v.get("name")) or " ".join(x for x in (_text(v.get("givenName")), _text(v.get("familyName"))) if x)
+        return split_names(n) if n else []
+    return split_names(_text(v) or "")
 
 
 def _meta(tree) -> tuple[dict[str, str], bool]:
@@ -142,40 +144,164 @@ class _Fallback:
             return None
 
 
-def article_metadata(tree, jsonld: list[dict], traf_doc=None, attrs: PageAttrs | None = None) -> dict:
-    """title, url, publication, published_raw, updated_raw, section, authors, language."""
+def _article_item(jsonld: list[dict]) -> dict:
+    """The page's article in JSON-LD: an *Article/*Posting item (also as a WebPage's ``mainEntity``),
+    else an item that has a headline (a WebPage carrying the article's fields)."""
+    pool = list(jsonld)
+    for d in jsonld:
+        main = d.get("mainEntity")
+        pool += [m for m in (main if isinstance(main, list) else [main]) if isinstance(m, dict)]
+    return (next((d for d in pool if _ARTICLE_TYPES.search(" ".join(schemaorg.types(d)))), None)
+            or next((d for d in pool if d.get("headline") and (d.get("author") or d.get("datePublished"))), None) or {})
+
+
+# meta names that hold the publication time / the author, most specific first
+_PUBLISHED_KEYS = ("article:published_time", "og:published_time", "article:published", "datepublished",
+                   "dc.date.issued", "dcterms.issued", "sailthru.date", "pubdate", "publishdate", "publish-date",
+                   "article.published", "parsely-pub-date", "cxenseparse:publishtime", "date", "dc.date",
+                   "prism.publicationdate")
+_MODIFIED_KEYS = ("article:modified_time", "og:updated_time", "datemodified", "dcterms.modified", "last-modified")
+_AUTHOR_KEYS = ("author", "article:author", "og:article:author", "og:author", "dc.creator", "byl", "sailthru.author",
+                "parsely-author", "cxenseparse:author", "articleauthor")
+
+
+def article_metadata(tree, jsonld: list[dict], traf_doc=None, attrs: PageAttrs | None = None,
+                     url: str | None = None) -> dict:
+    """title, url, publication, published_raw, date_candidates, updated_raw, section, authors, language.
+
+    ``date_candidates`` are the other publication-time strings the page gives (meta tags, ``<time>``,
+    the URL path), best first: ``clean`` falls back on them when the first cannot be read or
+    disagrees with the page's comments.
+    """
     attrs = attrs or PageAttrs(tree)
     meta, meta_subject = _meta(tree)
     if traf_doc is None:
         traf_doc = _Fallback(tree, attrs, meta_subject)
-    art = next((d for d in jsonld if _ARTICLE_TYPES.search(" ".join(schemaorg.types(d)))), None) or {}
+    art = _article_item(jsonld)
     micro = schemaorg.microdata_article(tree, attrs)
     get = lambda *keys: next((meta[k] for k in keys if meta.get(k)), None)  # noqa: E731
     t = getattr
+    page_url = get("og:url") or _canonical(tree) or _text(art.get("url")) or (t(traf_doc, "url", None) if traf_doc else None)
+    publication = _text(art.get("publisher")) or get("og:site_name", "application-name")
+    site = titles.SiteNames(url or page_url, [publication, get("og:site_name", "application-name"), get("twitter:site")])
+    # microdata after og:title: its 'headline' property is now and then a sub-headline
+    title = titles.choose([_text(art.get("headline")), get("og:title"), micro.get("headline"), get("twitter:title")],
+                          _h1s(tree), _title_tag(tree), site, lambda: t(traf_doc, "title", None) if traf_doc else None)
+    dates = [_text(art.get("datePublished")), micro.get("datePublished"), *(meta.get(k) for k in _PUBLISHED_KEYS),
+             *_time_pubdates(tree, attrs), _url_date(url or page_url)]
+    # only strings that hold a calendar date ('Fri Apr 28 19:20:36 CEST 2023' or '1 day ago' do not)
+    dates = [d for d in dict.fromkeys(d.strip() for d in dates if d and d.strip()) if find_date(d) is not None]
+    if not dates and traf_doc and (d := t(traf_doc, "date", None)):
+        dates = [d]
+    authors = _authors([_names(art.get("author")), [n for a in micro.get("authors") or [] for n in split_names(a)],
+                        *(_names(meta.get(k)) for k in _AUTHOR_KEYS), _names(_labelled_author(meta))],
+                       lambda: (_names(t(traf_doc, "author", None)) if traf_doc else []), site,
+                       lambda: _loose_byline(tree, attrs))
     out = {
-        "title": _text(art.get("headline")) or micro.get("headline") or get("og:title", "twitter:title")
-        or (t(traf_doc, "title", None) if traf_doc else None),
-        "url": get("og:url") or _canonical(tree) or _text(art.get("url")) or (t(traf_doc, "url", None) if traf_doc else None),
-        "publication": _text(art.get("publisher")) or get("og:site_name", "application-name")
-        or (t(traf_doc, "sitename", None) if traf_doc else None),
-        "published_raw": _text(art.get("datePublished")) or micro.get("datePublished")
-        or get("article:published_time", "og:published_time", "datepublished", "date", "dc.date.issued", "dc.date",
-               "sailthru.date", "pubdate", "publishdate", "publish-date", "article.published", "parsely-pub-date")
-        or _time_pubdate(tree, attrs) or (t(traf_doc, "date", None) if traf_doc else None),
-        "updated_raw": _text(art.get("dateModified")) or micro.get("dateModified")
-        or get("article:modified_time", "og:updated_time", "datemodified", "last-modified"),
+        "title": title,
+        "url": page_url,
+        "publication": publication or (t(traf_doc, "sitename", None) if traf_doc else None),
+        "published_raw": dates[0] if dates else None,
+        "date_candidates": dates[1:],
+        "updated_raw": _text(art.get("dateModified")) or micro.get("dateModified") or get(*_MODIFIED_KEYS),
         "section": _text(art.get("articleSection")) or micro.get("articleSection") or get("article:section", "section")
         or _first_category(traf_doc),
-        "authors": _names(art.get("author")) or micro.get("authors") or _names(get("article:author", "author", "dc.creator", "byl", "sailthru.author"))
-        or (_names(t(traf_doc, "author", None)) if traf_doc else []),
+        "authors": authors,
         "language": _text(art.get("inLanguage")) or tree.get("lang") or tree.get("{http://www.w3.org/XML/1998/namespace}lang")
         or get("og:locale", "content-language", "language", "dc.language"),
     }
-    authors = [a for a in out["authors"] if not a.startswith("http") and len(a) < 80]
-    out["authors"] = list(dict.fromkeys(authors))
     if out["language"]:
         out["language"] = out["language"].replace("_", "-").split(",")[0].strip() or None
     return out
+
+
+def _labelled_author(meta: dict[str, str]) -> str | None:
+    """Twitter card label/data pairs ('twitter:label1' = 'Written by', 'twitter:data1' = the name), which
+    SEO plugins write; the label words are language data (``author_labels`` in ``_default.toml``)."""
+    labels = titles.author_labels()
+    for key, value in meta.items():
+        if key.startswith("twitter:misc:") and key[13:].strip() in labels:
+            return value
+        if key.startswith("twitter:label") and value.strip().casefold() in labels:
+            return meta.get("twitter:data" + key[13:])
+    return None
+
+
+_H1 = etree.XPath("//h1")
+
+
+def _h1s(tree) -> list[str]:
+    return [" ".join(h.text_content().split()) for h in _H1(tree)[:3]]
+
+
+def _title_tag(tree) -> str | None:
+    el = tree.find(".//title")
+    return el.text_content() if el is not None else None
+
+
+def _authors(sources: list[list[str]], byline, site: "titles.SiteNames", loose=None) -> list[str]:
+    """The first source that names someone other than the site itself.
+
+    A page often gives the site as author in its structured data and the journalist in a
+    meta tag or the byline; a site name is kept only when no source names anyone else.
+    ``byline`` (byline markup) and ``loose`` (any element whose class speaks of an author) are
+    only looked at when the sources before them gave nothing better.
+    """
+    site_only = None
+    for i, names in enumerate([*sources, None, None]):
+        if names is None and i == len(sources):
+            names = byline()
+        elif names is None:
+            # loose markup is weaker evidence: it must say 'By ...' to outrank the site's name, and
+            # otherwise name someone with at least two words ('Folgen', 'amw' are buttons and initials)
+            names, prefixed = loose() if loose else ([], False)
+            if not prefixed and (site_only or not names or len(names[0].split()) < 2):
+                continue
+        names = list(dict.fromkeys(n for n in (clean_name(x) for x in names) if n))
+        if not names:
+            continue
+        if all(site.is_site(n) for n in names):
+            site_only = site_only or names
+            continue
+        if len(names) > 1:  # 'Name, <a role description of many words>': the names
+            names = [n for n in names if len(n.split()) <= 6] or names
+        return names
+    return site_only or []
+
+
+_LOOSE_BYLINE = etree.XPath(
+    "//*[contains(@class, 'uthor') or contains(@class, 'yline')]"
+    "[not(ancestor-or-self::*[contains(@class, 'omment') or self::footer or self::aside or self::nav])]")
+_NAME_SHAPE = re.compile(r"^(?:[^\W\d_][\w'’.-]*)(?:\s+[^\W\d_][\w'’.-]*){0,4}$")
+
+
+def _loose_byline(tree, attrs: PageAttrs) -> tuple[list[str], bool]:
+    """Names in the first elements whose class mentions an author or byline ('article__author',
+    'authors__list-item', 'authorname'): short texts of one to five words, byline prefixes dropped;
+    and whether the text began with a byline prefix ('Von ...', 'By ...')."""
+    if "uthor" not in attrs.classes and "yline" not in attrs.classes:
+        return [], False
+    for el in _LOOSE_BYLINE(tree)[:6]:
+        text = " ".join(el.text_content().split())
+        if not text or len(text) > 120 or titles.is_author_box(text):
+            continue
+        # 'Name, Role, Desk' / 'Name, City': without a joining word the first part is the name
+        parts = split_names(text) if titles.has_joiner(text) else split_names(text.split(",")[0])
+        names = [n for n in (clean_name(x) for x in parts) if n and _NAME_SHAPE.match(n)]
+        if names:
+            return names, titles.has_byline_prefix(text)
+    return [], False
+
+
+_URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-]([01]?\d)[/-]([0-3]?\d)(?:/|-|\b)")
+
+
+def _url_date(url: str | None) -> str | None:
+    """'/2012/05/10/' in the URL path: a date the page's address vouches for (a day, no time)."""
+    if not url or not (m := _URL_DATE.search(url.split("?")[0])):
+        return None
+    y, mo, d = (int(g) for g in m.groups())
+    return f"{y:04d}-{mo:02d}-{d:02d}" if 1 <= mo <= 12 and 1 <= d <= 31 else None
 
 
 def _canonical(tree) -> str | None:
@@ -187,12 +313,16 @@ def _canonical(tree) -> str | None:
 
 _PUBDATE = etree.XPath("//time[@pubdate][@datetime]")
 _PUBDATE_OR_ITEMPROP = etree.XPath("//time[@pubdate][@datetime] | //*[@itemprop='datePublished'][@datetime or @content]")
+_TIME_IN_ARTICLE = etree.XPath("(//article//time[@datetime])[1]")
 
 
-def _time_pubdate(tree, attrs: PageAttrs) -> str | None:
-    for el in (_PUBDATE_OR_ITEMPROP if "datePublished" in attrs.itemprops else _PUBDATE)(tree)[:1]:
-        return (el.get("datetime") or el.get("content")).strip()
-    return None
+def _time_pubdates(tree, attrs: PageAttrs) -> list[str]:
+    """``<time pubdate>`` / ``itemprop=datePublished``, then the first ``<time datetime>`` inside an
+    ``<article>`` (one elsewhere on the page is as often a sidebar's or a review's date)."""
+    out = [(el.get("datetime") or el.get("content")).strip()
+           for el in (_PUBDATE_OR_ITEMPROP if "datePublished" in attrs.itemprops else _PUBDATE)(tree)[:1]]
+    out += [el.get("datetime").strip() for el in _TIME_IN_ARTICLE(tree)]
+    return out
 
 
 def _first_category(doc) -> str | None:
