@@ -16,7 +16,7 @@ from pathlib import Path
 
 from newsmill.profiles import PROFILE_DIR
 
-_LIST_KEYS = ("stamp_noise", "section_closers", "sidebar_headers", "not_titles", "author_verbs", "author_prefixes",
+_LIST_KEYS = ("stamp_noise", "section_closers", "sidebar_headers", "not_title_patterns", "author_verbs", "author_prefixes",
               "author_suffixes", "relative_patterns")
 
 
@@ -80,7 +80,7 @@ def lexicon(profile_name: str = "unknown") -> Lexicon:
         stamp_noise=re.compile("|".join(f"(?:{p})" for p in spec["stamp_noise"]), re.I),
         section_closer=re.compile("|".join(f"(?:{p})" for p in spec["section_closers"]), re.I),
         sidebar_header=re.compile("|".join(f"(?:{p})" for p in spec["sidebar_headers"]), re.I),
-        not_title=re.compile("|".join(f"(?:{p})" for p in spec.get("not_titles", ["(?!)"])), re.I),
+        not_title=re.compile("|".join(f"(?:{p})" for p in spec.get("not_title_patterns", ["(?!)"])), re.I),
         author_verb=re.compile(rf"\s*\b(?:{_alt(spec['author_verbs'])})\s*[:.…,]*\s*$", re.I),
         author_verb_inline=re.compile(rf"\S\s+(?:{_alt(spec['author_verbs'])})\s*[:.…,]", re.I),
         author_prefix=re.compile(rf"^\s*(?:{_alt(spec['author_prefixes'])})\s*:?\s+", re.I),

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from newsmill import profiles as _profiles
 from newsmill.extract.dates import date_coverage, find_date
-from newsmill.extract.lexicon import Lexicon, lexicon
+from newsmill.extract.lexicon import Lexicon, lexicon, not_titles
 from newsmill.extract.stamps import GLUED_DATE, IMAGE, Stamp, clean_name, parse_anchor, parse_stamp
 from newsmill.records import RawComment, RawPage
 from newsmill.text import normalize_line
@@ -729,7 +729,8 @@ def _title_score(lines, i: int, distance: int, profile, lex: Lexicon, date_idx: 
     if ln.bullet or len(re.findall(r"[^\W\d_]", rest)) < 2 or len(words) > 30 or rest != t and len(rest.split()) < 3:
         return None
     if t.endswith(":") or t.startswith(("[", "«", "‹")) or t.endswith(("»", "›")) or " | Main" in t \
-            or _matches(profile.comment_headers, t) or lex.not_title.search(t) or _is_closer(ln, profile, lex):
+            or _matches(profile.comment_headers, t) or lex.not_title.search(t) or _is_closer(ln, profile, lex) \
+            or " ".join(t.casefold().split()) in not_titles():
         return None
     date = find_date(t, day_first=profile.day_first)
     if date is not None and date_coverage(t, date) >= 0.5:
