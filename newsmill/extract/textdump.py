@@ -157,8 +157,10 @@ def parse_text_dump(text: str, profile: _profiles.Profile | None = None, *, url:
                 and (alt.declared is None or len(alt.stamps) <= 2 * alt.declared + 2):
             section = alt
     if section is not None and section.stamps and _verbs_on_stamps(section, lines, lex):
+        have = {s.line for s in section.stamps}  # the section may be made of these anchors already
         section.stamps = sorted(section.stamps + [a for a in anchors if section.start <= a.line < section.end
-                                                  and a.line + 1 not in stamp_lines], key=lambda s: s.line)
+                                                  and a.line + 1 not in stamp_lines and a.line not in have],
+                                key=lambda s: s.line)
     first_block = section.stamps[0].line if section and section.stamps else len(lines)
     date_idx = _find_date_line(lines, profile, section.header if section and section.header is not None else first_block)
     if section:
@@ -768,6 +770,11 @@ def _ci(pattern: str) -> re.Pattern:
     return re.compile(pattern, re.I)
 
 
+def _is_prose(ln: _Line) -> bool:
+    """A line of running text: several words, a sentence end, not a list item."""
+    return len(ln.text.split()) >= 8 and not ln.bullet and bool(_SENTENCE.search(ln.text))
+
+
 def _choose_title(lines, profile, lex: Lexicon, date_idx: int | None, stop: int) -> int | None:
     """The headline: the best headline-like line in a window above where the body starts (the
     dateline, else the first block of running text), plus the two lines below a dateline (some
@@ -831,8 +838,12 @@ def _fill_article(page: RawPage, lines, profile, date_idx: int | None, stop: int
 
     body_start = (date_idx if date_idx is not None else (title_idx if title_idx is not None else -1)) + 1
     end = stop
+    if date_idx is not None and title_idx is not None and title_idx < date_idx \
+            and not any(_is_prose(ln) for ln in lines[date_idx + 1 : stop]) \
+            and any(_is_prose(ln) for ln in lines[title_idx + 1 : date_idx]):
+        body_start, end = title_idx + 1, date_idx  # 'Posted by Jo on DATE' under the post (TypePad)
     prose = False
-    for i in range(body_start, stop):
+    for i in range(body_start, end):
         if lines[i].text and (m := _matches(profile.article_end, lines[i].text)):
             if not prose and not m.groupdict().get("publication"):
                 continue  # a share bar under the byline ('Tweet'), not the end of a body not yet begun
@@ -844,7 +855,7 @@ def _fill_article(page: RawPage, lines, profile, date_idx: int | None, stop: int
                 d = find_date(g["date"], day_first=profile.day_first)
                 page.published_raw = g["date"][d.start : d.end] if d else None
             break
-        prose = prose or len(lines[i].text.split()) >= 8 and not lines[i].bullet
+        prose = prose or _is_prose(lines[i])
     if page.publication is None:
         page.publication = profile.publication
 
