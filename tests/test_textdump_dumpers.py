@@ -425,3 +425,35 @@ The post itself runs long enough to be the article, and ends with a full stop.
     A weekly podcast about gardens, hosted by two gardeners. New episodes on Friday.
 """
     assert parse_text_dump(sidebar).comments == []
+
+
+def test_a_reply_reference_repeating_the_parents_stamp_is_text_not_a_comment():
+    dump = """An opinion piece
+
+Running text of the piece, long enough to be an article body, with a full stop.
+
+3 comments
+
+  • [60x60] Ann Lee
+
+    1 November 2012 9:59PM
+
+    Nothing will change after the election, whoever wins it.
+
+  • [60x60] Ben Cho
+
+    1 November 2012 10:22PM
+
+    Response to Ann Lee, 1 November 2012 9:59PM
+
+    Plenty will change, starting with the budget.
+
+  • [60x60] Cy Dunn
+
+    1 November 2012 10:40PM
+
+    Both of you are guessing.
+"""
+    page = parse_text_dump(dump)
+    assert [c.author for c in page.comments] == ["Ann Lee", "Ben Cho", "Cy Dunn"]
+    assert page.comments[1].text.endswith("Plenty will change, starting with the budget.")

@@ -189,7 +189,7 @@ def _stamps(lines, lex: Lexicon, profile, year: int | None) -> list[Stamp]:
     """Every stamp line; a stamp wrapped over two lines in a narrow column ('May 1, 2012 at' / '3:04 pm') counts once."""
     out = []
     for i, ln in enumerate(lines):
-        if not ln.text:
+        if not ln.text or lex.reply_reference.match(ln.text):
             continue
         st = parse_stamp(ln.text, i, lex, day_first=profile.day_first, default_year=year)
         if st is None and GLUED_DATE.search(ln.text):
