@@ -457,3 +457,28 @@ Running text of the piece, long enough to be an article body, with a full stop.
     page = parse_text_dump(dump)
     assert [c.author for c in page.comments] == ["Ann Lee", "Ben Cho", "Cy Dunn"]
     assert page.comments[1].text.endswith("Plenty will change, starting with the budget.")
+
+
+def test_a_sentence_in_sentence_case_above_the_body_is_no_headline():
+    dump = """The Everywhereist
+
+Nostalgia in Astoria: Antique Stores and The Goonies
+
+Tags: Astoria, Oregon, Shopping
+
+Posted in:
+
+  • City Guide » Shopping
+
+Comments:8
+
+[7179165271_46f3f978db]
+
+View of Astoria from the hotel window.
+
+I have always been such a sucker for old things.
+
+Whether it be grey-haired octogenarians or day-old pastries, I find myself smitten. Sure, they
+are sometimes a bit crustier than you would like them to be, and you think of them when fresh.
+"""
+    assert parse_text_dump(dump).title == "Nostalgia in Astoria: Antique Stores and The Goonies"

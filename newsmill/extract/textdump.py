@@ -740,7 +740,10 @@ def _title_score(lines, i: int, distance: int, profile, lex: Lexicon, date_idx: 
     prev = lines[i - 1] if i else None
     if prev is not None and prev.text and not prev.bullet and len(prev.raw) >= 60 and not t[:1].isupper():
         return None  # the last line of a wrapped paragraph
-    score = 10.0 - distance
+    long_words = [w for w in words if len(w) >= 4 and w[:1].isalpha()]
+    if len(words) >= 6 and re.search(r"[.!?…][\"'”’)]*$", t) and sum(w[:1].isupper() for w in long_words) * 2 < len(long_words):
+        return None  # a sentence in sentence case: the body's first line, a caption, a notice
+    score = 10.0 - 0.5 * distance
     score += 3 if 3 <= len(words) <= 20 else 1 if len(words) == 2 else -6 if len(words) == 1 else 0
     if re.search(r"[.,;]$", t) and not re.search(r"(?:\.\.\.|…|\b\w\.)$", t):
         score -= 4  # a sentence, or a label that runs on
