@@ -1,15 +1,25 @@
-"""Comment-extraction recall of ``parse_text_dump`` on w3m dumps of the Dragnet pages.
+"""Comment-extraction recall of ``parse_text_dump`` on text dumps of the Dragnet pages.
 
 The Dragnet gold files hold the hand-copied comment section of each page, so a
 bag-of-tokens comparison tells how much of the readers' text the text-dump parser
 recovers without needing comment boundaries to line up with the gold.  Authors and
 timestamps count too because the gold often carries them.
 
+Users dump pages with whatever text browser they have, at its default width, so
+the pages are dumped by several dumpers (``--dumper``): ``w3m`` (default width,
+80 columns), ``w3m100`` (``-cols 100``), ``lynx`` (``-dump -nolist``) and
+``html2text`` (Debian's).  Each lays out lists, images, links and wrapping its own
+way; a parser that reads only one of them is not generic.  The title the parser
+gives is checked too: the issue saw dumps titled "Home", "[p]" or a site's name,
+which then merged unrelated pages.  The HTML's ``og:title``/``<title>`` is the
+reference (see :func:`title_verdict`).
+
 The data is AGPLv3 and lives outside the repo (``../shared/data`` or
 ``$NEWSMILL_SHARED``); dumps and per-page figures go to the cache dir
 (``$NEWSMILL_CACHE``, default ``~/.cache/newsmill``), never into the repo.
 
-Usage: python bench/dragnet_dump_recall.py [--limit N [--spread]] [--json out.json] [--worst K]
+Usage: python bench/dragnet_dump_recall.py [--dumper w3m|w3m100|lynx|html2text|all]
+                                          [--limit N [--spread]] [--json out.json] [--worst K]
 """
 from __future__ import annotations
 
@@ -17,6 +27,7 @@ import argparse
 import codecs
 import csv
 import gzip
+import html as _html
 import json
 import os
 import re
@@ -39,7 +50,11 @@ if str(REPO_ROOT) not in sys.path:  # the bench runs from a checkout, not an ins
 W3M = "w3m"
 W3M_COLS = 100
 W3M_TIMEOUT_S = 20
+DUMP_TIMEOUT_S = 60  # lynx and html2text are slower than w3m on the largest pages
 WORKERS = 2
+# name -> program it needs; the command lines are in dump_command
+DUMPERS = {"w3m": "w3m", "w3m100": "w3m", "lynx": "lynx", "html2text": "html2text"}
+DEFAULT_DUMPER = "w3m"
 
 # Dragnet's separator is typed by hand and often mistyped (see the data README);
 # this fragment is common to every variant seen.
@@ -76,8 +91,13 @@ def cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "newsmill"
 
 
-def dumps_dir() -> Path:
-    return cache_dir() / "dragnet-dumps"
+def dumps_dir(dumper: str = DEFAULT_DUMPER) -> Path:
+    """One folder per dumper: their dumps of a page differ."""
+    return cache_dir() / "dragnet-dumps" / dumper
+
+
+def dumper_available(dumper: str) -> bool:
+    return shutil.which(DUMPERS[dumper]) is not None
 
 
 # --------------------------------------------------------------------------- gold
@@ -204,8 +224,37 @@ class DumpResult:
     note: str = ""
 
 
-def render_dump(page_id: str, html_gz: str, out_path: str) -> DumpResult:
-    """Render one page with w3m into the cache (a process-pool worker).
+def _lynx_charset(python_name: str) -> str:
+    """A codec name the way lynx's ``-assume_charset`` spells it."""
+    name = python_name.lower().replace("_", "-")
+    return {"utf-8": "utf-8", "cp1252": "windows-1252", "cp1251": "windows-1251",
+            "cp1250": "windows-1250"}.get(name, name)
+
+
+def dump_command(dumper: str, src: Path, charset: str) -> tuple[list[str], bytes | None]:
+    """The command line that dumps ``src`` (whose bytes are in ``charset``), and, when the dumper
+    cannot be told the charset, the bytes to feed it instead (re-encoded to UTF-8).
+
+    Every command is what a user would type, plus only what makes the page's characters come
+    out right: w3m ``-I``, lynx ``-assume_charset`` (lynx still prefers a ``<meta>`` charset),
+    and for html2text a UTF-8 copy read with ``-nometa -utf8`` (Debian's html2text otherwise
+    recodes by the ``<meta>`` tag, which is wrong on pages that declare Latin-1 and are UTF-8).
+    """
+    if dumper in ("w3m", "w3m100"):
+        cols = ["-cols", str(W3M_COLS)] if dumper == "w3m100" else []
+        return [W3M, "-dump", "-T", "text/html", "-O", "UTF-8", "-I", charset, *cols, str(src)], None
+    if dumper == "lynx":
+        return ["lynx", "-dump", "-nolist", "-force_html", f"-assume_charset={_lynx_charset(charset)}",
+                "-display_charset=utf-8", str(src)], None
+    if dumper == "html2text":
+        html = src.read_bytes()
+        utf8 = html if charset.upper() == "UTF-8" else html.decode(charset, errors="replace").encode("utf-8")
+        return ["html2text", "-nometa", "-utf8", str(src)], utf8
+    raise ValueError(f"unknown dumper {dumper!r}")
+
+
+def render_dump(page_id: str, html_gz: str, out_path: str, dumper: str = DEFAULT_DUMPER) -> DumpResult:
+    """Render one page with ``dumper`` into the cache (a process-pool worker).
 
     Writes via a temp name and rename so an interrupted run never leaves a
     truncated dump that later runs would trust.
@@ -215,21 +264,24 @@ def render_dump(page_id: str, html_gz: str, out_path: str) -> DumpResult:
     except (OSError, EOFError) as exc:
         return DumpResult(page_id, False, f"unreadable HTML: {exc}")
     charset = choose_input_charset(html)
-    with tempfile.TemporaryDirectory(prefix="newsmill-w3m-") as tmp:
+    timeout = W3M_TIMEOUT_S if dumper.startswith("w3m") else DUMP_TIMEOUT_S
+    with tempfile.TemporaryDirectory(prefix="newsmill-dump-") as tmp:
         src = Path(tmp) / f"{page_id}.html"
         src.write_bytes(html)
-        cmd = [W3M, "-dump", "-T", "text/html", "-O", "UTF-8", "-I", charset,
-               "-cols", str(W3M_COLS), str(src)]
+        cmd, data = dump_command(dumper, src, charset)
+        if data is not None:
+            src.write_bytes(data)
+        env = {**os.environ, "HOME": tmp, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}  # no user rc files
         try:
             proc = subprocess.run(
                 cmd, stdin=subprocess.DEVNULL, capture_output=True,
-                timeout=W3M_TIMEOUT_S, cwd=tmp,
+                timeout=timeout, cwd=tmp, env=env,
             )
         except subprocess.TimeoutExpired:
-            return DumpResult(page_id, False, f"w3m timed out after {W3M_TIMEOUT_S}s")
+            return DumpResult(page_id, False, f"{dumper} timed out after {timeout}s")
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-        return DumpResult(page_id, False, f"w3m exit {proc.returncode}: {err[0]}")
+        return DumpResult(page_id, False, f"{dumper} exit {proc.returncode}: {err[0]}")
     out = Path(out_path)
     part = out.with_suffix(".part")
     part.write_bytes(proc.stdout)
@@ -238,7 +290,7 @@ def render_dump(page_id: str, html_gz: str, out_path: str) -> DumpResult:
 
 
 def build_dumps(page_ids: Iterable[str], root: Path, out_dir: Path,
-                workers: int = WORKERS) -> list[DumpResult]:
+                workers: int = WORKERS, dumper: str = DEFAULT_DUMPER) -> list[DumpResult]:
     """Render the missing dumps; existing ones are trusted (delete the dir to rebuild)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     todo = [pid for pid in page_ids if not (out_dir / f"{pid}.txt").exists()]
@@ -247,10 +299,114 @@ def build_dumps(page_ids: Iterable[str], root: Path, out_dir: Path,
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [
             pool.submit(render_dump, pid, str(root / "HTML" / f"{pid}.html.gz"),
-                        str(out_dir / f"{pid}.txt"))
+                        str(out_dir / f"{pid}.txt"), dumper)
             for pid in todo
         ]
         return [f.result() for f in futures]
+
+
+# --------------------------------------------------------------------------- titles
+
+
+_TITLE_TAG = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.I | re.S)
+_META_TAG = re.compile(r"<meta\s[^>]*>", re.I)
+_ATTR = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
+# ' | Site', ' - Site', ' :: Site', ' » Site': how a <title> adds the site's name to the headline
+_TITLE_SEP = re.compile(r"\s+(?:[|:–—»«·•/\\-]|::|\|\|)\s+")
+# a whole line that is an image placeholder: w3m '[p]', '[sd_hub_ico]', lynx '[IMG]', html2text '[alt]'
+_PLACEHOLDER = re.compile(r"^(?:\[[^\]]*\]\s*)+$")
+
+
+@dataclass(frozen=True)
+class RefTitle:
+    """What the HTML says the page is called: og:title (else twitter:title, else <title>), its
+    parts between title separators, and names of the site (og:site_name, and parts that
+    several pages' titles share; see :func:`site_parts`)."""
+    full: str | None
+    parts: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+
+
+def _meta(html: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for tag in _META_TAG.findall(html):
+        attrs = {m.group(1).lower(): m.group(2) if m.group(2) is not None else
+                 m.group(3) if m.group(3) is not None else m.group(4) for m in _ATTR.finditer(tag)}
+        key = (attrs.get("property") or attrs.get("name") or "").lower()
+        if key and attrs.get("content") and key not in out:
+            out[key] = _html.unescape(attrs["content"]).strip()
+    return out
+
+
+def _title_parts(title: str) -> list[str]:
+    return [x.strip() for x in _TITLE_SEP.split(" ".join(title.split())) if x.strip()]
+
+
+def reference_title(html_bytes: bytes, shared_parts: frozenset[str] = frozenset()) -> RefTitle:
+    """The page's own name for itself, as a reference for spotting titles that are navigation,
+    site names or placeholders; not a gold title.  ``shared_parts``: title parts (lower case)
+    that other pages of the set carry too, i.e. site names."""
+    html = html_bytes.decode(choose_input_charset(html_bytes), errors="replace")
+    meta = _meta(html)
+    m = _TITLE_TAG.search(html)
+    tag = " ".join(_html.unescape(m.group(1)).split()) if m else ""
+    full = next((c for c in (meta.get("og:title"), meta.get("twitter:title"), tag)
+                 if c and re.search(r"\w", c)), None)
+    parts = tuple(dict.fromkeys(_title_parts(full or "") + _title_parts(tag)))
+    sites = ([meta["og:site_name"]] if meta.get("og:site_name") else []) + \
+        [x for x in parts if x.lower() in shared_parts]
+    return RefTitle(full, parts, tuple(dict.fromkeys(sites)))
+
+
+def site_parts(html_pages: Iterable[bytes]) -> frozenset[str]:
+    """Title parts that at least two pages' <title> share: the site's name ('Post | Site')."""
+    seen: Counter[str] = Counter()
+    for data in html_pages:
+        m = _TITLE_TAG.search(data.decode("utf-8", errors="replace"))
+        if m:
+            parts = _title_parts(_html.unescape(m.group(1)))
+            if len(parts) > 1:
+                seen.update({x.lower() for x in parts})
+    return frozenset(x for x, n in seen.items() if n >= 2)
+
+
+def _tokens(text: str | None) -> list[str]:
+    return _TOKEN_RE.findall(text.lower()) if text else []
+
+
+def _f1(a: list[str], b: list[str]) -> float:
+    overlap = sum((Counter(a) & Counter(b)).values())
+    return 2 * overlap / (len(a) + len(b)) if overlap else 0.0
+
+
+def title_verdict(title: str | None, ref: RefTitle | None) -> str:
+    """'ok' (the reference title or one of its non-site parts, most words shared), 'other'
+    (neither ok nor visibly wrong), or why it is wrong: 'missing', 'placeholder' (an image
+    placeholder), 'site' (the site's name), 'date', 'nav' (one or two words that are not the
+    page's title: 'Home', 'Email').
+    """
+    if not title or not re.search(r"\w", title):
+        return "missing"
+    if _PLACEHOLDER.match(title.strip()):
+        return "placeholder"
+    words = _tokens(title)
+    ref = ref or RefTitle(None)
+    if any(words == _tokens(site) for site in ref.sites):
+        return "site"
+    heads = [ref.full] + [x for x in ref.parts if x not in ref.sites]
+    if any(_f1(words, _tokens(h)) >= 0.6 for h in heads if h):
+        return "ok"
+    from newsmill.extract.dates import date_coverage, find_date
+
+    d = find_date(title, relative=True)
+    if d is not None and date_coverage(title, d) >= 0.6:
+        return "date"
+    if len(words) <= 2 and len(_tokens(ref.full)) > 2:
+        return "nav"
+    return "other"
+
+
+BAD_TITLES = ("missing", "placeholder", "date", "site", "nav")
 
 
 # --------------------------------------------------------------------------- scoring
@@ -297,14 +453,20 @@ class PageScore:
     ceiling: float  # share of gold comment tokens present anywhere in the dump
     parse_s: float
     error: str = ""
+    title: str = ""  # what the parser called the page
+    title_verdict: str = ""  # see title_verdict; '' when no reference was given
+    has_body: bool = False  # the parser found article paragraphs
 
 
-def score_page(page: GoldPage, dump: str, parse) -> PageScore:
+def score_page(page: GoldPage, dump: str, parse, ref: RefTitle | None = None) -> PageScore:
     gold = token_bag(page.comments)
     error = ""
     start = time.perf_counter()
+    title, has_body = None, False
     try:
-        comments = parse(dump).comments
+        parsed = parse(dump)
+        comments = parsed.comments
+        title, has_body = getattr(parsed, "title", None), bool(getattr(parsed, "paragraphs", None))
     except Exception as exc:  # one bad page must not hide the other 297
         comments, error = [], f"{type(exc).__name__}: {exc}"
     parse_s = time.perf_counter() - start
@@ -315,7 +477,8 @@ def score_page(page: GoldPage, dump: str, parse) -> PageScore:
         page_id=page.page_id, gold_tokens=sum(gold.values()), pred_tokens=sum(pred.values()),
         overlap=overlap, recall=recall, precision=precision, f1=f1,
         n_comments=len(comments), gold_count_rough=rough_comment_count(page.comments),
-        ceiling=ceiling, parse_s=parse_s, error=error,
+        ceiling=ceiling, parse_s=parse_s, error=error, title=title or "",
+        title_verdict=title_verdict(title, ref) if ref is not None else "", has_body=has_body,
     )
 
 
@@ -328,9 +491,12 @@ class BenchResult:
     pages_with_gold: int
     scores: list[PageScore]
     skipped: list[DumpResult] = field(default_factory=list)
+    dumper: str = DEFAULT_DUMPER
+    negatives: tuple[int, int] | None = None  # (pages without gold comments parsed, of them with comments)
 
     def summary(self) -> dict:
         s = self.scores
+        titled = [p for p in s if p.title_verdict]
         total_gold = sum(p.gold_tokens for p in s)
         return {
             "pages_with_gold": self.pages_with_gold,
@@ -349,6 +515,13 @@ class BenchResult:
             "dump_recall_ceiling": _mean([p.ceiling for p in s]),
             "parse_errors": sum(1 for p in s if p.error),
             "parse_s_total": sum(p.parse_s for p in s),
+            "pages_with_body": sum(1 for p in s if p.has_body),
+            "title_bad": _mean([p.title_verdict in BAD_TITLES for p in titled]),
+            "title_ok": _mean([p.title_verdict == "ok" for p in titled]),
+            "title_verdicts": dict(Counter(p.title_verdict for p in titled)),
+            # a page without URL is identified by source + title + date downstream: pages that
+            # share one title (all 'Home') are the ones at risk of being merged
+            "title_shared": sum(n for t, n in Counter(p.title for p in s).items() if n > 1),
         }
 
 
@@ -374,25 +547,59 @@ def select_pages(pages: list[GoldPage], limit: int | None, spread: bool = False)
 
 
 def run(limit: int | None = None, root: Path | None = None, parse=None,
-        progress=None, spread: bool = False) -> BenchResult:
+        progress=None, spread: bool = False, dumper: str = DEFAULT_DUMPER) -> BenchResult:
     root = root or dragnet_dir()
     pages = load_gold_pages(root)
     n_gold = len(pages)
     pages = select_pages(pages, limit, spread)
-    out_dir = dumps_dir()
-    results = build_dumps([p.page_id for p in pages], root, out_dir)
+    out_dir = dumps_dir(dumper)
+    results = build_dumps([p.page_id for p in pages], root, out_dir, dumper=dumper)
     skipped = [r for r in results if not r.ok]
     if progress and results:
         progress(f"rendered {len(results) - len(skipped)} dumps into {out_dir}")
     parse = parse or load_parser()
+    html = {p.page_id: gzip.decompress((root / "HTML" / f"{p.page_id}.html.gz").read_bytes())
+            for p in load_gold_pages(root)}
+    shared = site_parts(html.values())
     scores = []
     for page in pages:
         dump_path = out_dir / f"{page.page_id}.txt"
         if not dump_path.exists():
             continue
         dump = dump_path.read_text(encoding="utf-8", errors="replace")
-        scores.append(score_page(page, dump, parse))
-    return BenchResult(n_gold, scores, skipped)
+        scores.append(score_page(page, dump, parse, reference_title(html[page.page_id], shared)))
+    return BenchResult(n_gold, scores, skipped, dumper)
+
+
+def load_negative_ids(root: Path) -> list[str]:
+    """Pages whose gold has no comment marker, in natural id order: they should give no comments
+    (a few do show comments the annotators left out, so this is an upper bound on false positives)."""
+    ids = []
+    for path in (root / "Corrected").glob("*.html.corrected.txt"):
+        if split_gold(decode_gold(path.read_bytes()))[1] is None:
+            ids.append(path.name.split(".", 1)[0])
+    return sorted(ids, key=page_sort_key)
+
+
+def run_negatives(limit: int | None, root: Path | None = None, dumper: str = DEFAULT_DUMPER,
+                  parse=None) -> tuple[int, list[tuple[str, int]]]:
+    """(pages parsed, [(page id, comments extracted)] for pages without gold comments that got some)."""
+    root = root or dragnet_dir()
+    ids = load_negative_ids(root)
+    if limit is not None and limit < len(ids):
+        ids = [ids[i * len(ids) // limit] for i in range(limit)]
+    out_dir = cache_dir() / "dragnet-dumps-neg" / dumper
+    build_dumps(ids, root, out_dir, dumper=dumper)
+    parse = parse or load_parser()
+    parsed, hits = 0, []
+    for pid in ids:
+        path = out_dir / f"{pid}.txt"
+        if path.exists():
+            parsed += 1
+            n = len(parse(path.read_text(encoding="utf-8", errors="replace")).comments)
+            if n:
+                hits.append((pid, n))
+    return parsed, hits
 
 
 # --------------------------------------------------------------------------- reporting
@@ -413,6 +620,7 @@ def format_report(result: BenchResult, worst: int) -> str:
     sm = result.summary()
     n = sm["pages_scored"]
     rows = [
+        ("dumper", result.dumper),
         ("pages with gold comments", f"{sm['pages_with_gold']}"),
         ("pages scored / skipped", f"{n} / {sm['pages_skipped']}"),
         ("token recall (macro)", f"{sm['recall']:.3f}"),
@@ -425,6 +633,11 @@ def format_report(result: BenchResult, worst: int) -> str:
         ("comments extracted / gold (rough), median",
          f"{sm['median_comments']:g} / {sm['median_gold_comments_rough']:g}"),
         ("dump recall ceiling", f"{sm['dump_recall_ceiling']:.3f}"),
+        ("pages with article paragraphs", f"{sm['pages_with_body']} / {n}"),
+        ("title bad (placeholder/nav/site/date/none)", f"{sm['title_bad']:.3f}"),
+        ("title matches og:title/<title> headline", f"{sm['title_ok']:.3f}"),
+        ("title verdicts", " ".join(f"{k}={v}" for k, v in sorted(sm["title_verdicts"].items()))),
+        ("pages whose title another page has too", f"{sm['title_shared']} / {n}"),
         ("parse errors", f"{sm['parse_errors']}"),
         ("parse time total", f"{sm['parse_s_total']:.2f}s"),
     ]
@@ -442,34 +655,65 @@ def format_report(result: BenchResult, worst: int) -> str:
     return "\n".join(lines)
 
 
+def summary_table(results: Sequence[BenchResult]) -> str:
+    """One markdown row per dumper: the figures docs/EVALUATION.md quotes."""
+    lines = ["| dumper | recall | precision | F1 | pages with ≥ 1 comment | bad titles | titles = headline |"
+             " title shared with another page | no-comment pages with comments |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        sm = r.summary()
+        neg = f"{r.negatives[1]} / {r.negatives[0]}" if r.negatives else "–"
+        lines.append(f"| {r.dumper} | {sm['recall']:.3f} | {sm['precision']:.3f} | {sm['f1']:.3f} | "
+                     f"{sm['pages_with_comments']} / {sm['pages_scored']} | {sm['title_bad']:.3f} | "
+                     f"{sm['title_ok']:.3f} | {sm['title_shared']} | {neg} |")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dumper", choices=[*DUMPERS, "all"], default=DEFAULT_DUMPER,
+                    help="text dumper whose dumps are scored (default: w3m at its default width)")
     ap.add_argument("--limit", type=int, help="score only the first N pages (natural id order)")
     ap.add_argument("--spread", action="store_true",
                     help="with --limit: take N pages evenly spaced over the ids (the test gate's subset)")
     ap.add_argument("--json", type=Path, help="also write summary and per-page rows here")
     ap.add_argument("--worst", type=int, default=10, help="list the K lowest-recall pages")
+    ap.add_argument("--negatives", type=int, default=0, metavar="N",
+                    help="also parse N pages without gold comments (spread over the ids) and count those "
+                         "that get comments anyway")
     args = ap.parse_args(argv)
 
     root = dragnet_dir()
     if not (root / "Corrected").is_dir():
         print(f"skip: Dragnet data not found at {root} (set NEWSMILL_SHARED)")
         return 0
-    if shutil.which(W3M) is None:
-        print("skip: w3m not installed")
-        return 0
-
-    result = run(limit=args.limit, root=root, spread=args.spread,
-                 progress=lambda m: print(m, file=sys.stderr))
-    csv_path = cache_dir() / "dragnet-recall.csv"
-    write_csv(result.scores, csv_path)
+    dumpers = list(DUMPERS) if args.dumper == "all" else [args.dumper]
+    results, payload = [], {}
+    for dumper in dumpers:
+        if not dumper_available(dumper):
+            print(f"skip {dumper}: {DUMPERS[dumper]} not installed")
+            continue
+        result = run(limit=args.limit, root=root, spread=args.spread, dumper=dumper,
+                     progress=lambda m: print(m, file=sys.stderr))
+        csv_path = cache_dir() / f"dragnet-recall-{dumper}.csv"
+        write_csv(result.scores, csv_path)
+        payload[dumper] = {"summary": result.summary(),
+                           "skipped": [asdict(r) for r in result.skipped],
+                           "pages": [asdict(s) for s in result.scores]}
+        print(format_report(result, args.worst))
+        if args.negatives:
+            parsed, hits = run_negatives(args.negatives, root, dumper)
+            result.negatives = (parsed, len(hits))
+            payload[dumper]["negatives"] = {"parsed": parsed, "with_comments": hits}
+            print(f"pages without gold comments that get comments: {len(hits)} / {parsed}"
+                  f" ({', '.join(pid for pid, _ in hits[:args.worst])}{' ...' if len(hits) > args.worst else ''})")
+        print(f"\nper-page figures: {csv_path}\n")
+        results.append(result)
+    if len(results) > 1:
+        print(summary_table(results))
     if args.json:
-        payload = {"summary": result.summary(),
-                   "skipped": [asdict(r) for r in result.skipped],
-                   "pages": [asdict(s) for s in result.scores]}
-        args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    print(format_report(result, args.worst))
-    print(f"\nper-page figures: {csv_path}")
+        out = payload[dumpers[0]] if len(dumpers) == 1 and payload else payload
+        args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     return 0
 
 

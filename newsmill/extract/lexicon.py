@@ -16,7 +16,7 @@ from pathlib import Path
 
 from newsmill.profiles import PROFILE_DIR
 
-_LIST_KEYS = ("stamp_noise", "section_closers", "sidebar_headers", "author_verbs", "author_prefixes",
+_LIST_KEYS = ("stamp_noise", "section_closers", "sidebar_headers", "not_title_patterns", "reply_references", "author_verbs", "author_prefixes",
               "author_suffixes", "relative_patterns")
 
 
@@ -32,6 +32,8 @@ class Lexicon:
     stamp_noise: re.Pattern  # widget words glued to a stamp line ('Reply #', '| Permalink')
     section_closer: re.Pattern  # a line after which no comment follows (forms, pagination, sidebars)
     sidebar_header: re.Pattern  # a block that repeats comment snippets ('Recent Comments')
+    not_title: re.Pattern  # page furniture that sits where a headline would ('Tags: ...', 'Skip navigation')
+    reply_reference: re.Pattern  # 'Response to Jo, DATE': a pointer to the parent, not a stamp
     author_verb: re.Pattern  # 'says:', 'said...', 'wrote:' after a name
     author_verb_inline: re.Pattern  # the same verb inside a stamp line ('by Jo (123) writes: on DATE')
     author_prefix: re.Pattern  # 'Posted by:', 'Comment by' before a name
@@ -94,6 +96,8 @@ def lexicon(profile_name: str = "unknown") -> Lexicon:
         stamp_noise=re.compile("|".join(f"(?:{p})" for p in spec["stamp_noise"]), re.I),
         section_closer=re.compile("|".join(f"(?:{p})" for p in spec["section_closers"]), re.I),
         sidebar_header=re.compile("|".join(f"(?:{p})" for p in spec["sidebar_headers"]), re.I),
+        not_title=re.compile("|".join(f"(?:{p})" for p in spec.get("not_title_patterns", ["(?!)"])), re.I),
+        reply_reference=re.compile("|".join(f"(?:{p})" for p in spec.get("reply_references", ["(?!)"])), re.I),
         author_verb=re.compile(rf"\s*\b(?:{_alt(spec['author_verbs'])})\s*[:.…,]*\s*$", re.I),
         author_verb_inline=re.compile(rf"\S\s+(?:{_alt(spec['author_verbs'])})\s*[:.…,]", re.I),
         author_prefix=re.compile(rf"^\s*(?:{_alt(spec['author_prefixes'])})\s*:?\s+", re.I),

@@ -31,7 +31,15 @@ _SENTENCE_END = re.compile(r"[.!?…]['\"”’)]*$")
 _WORD = re.compile(r"\w")
 _COUNT = re.compile(r"(?<![\w,.])\d{1,5}(?![\w,.])")
 _URL = re.compile(r"\[?(?:https?://|www\.)\S+")
+_URL_LEAD = re.compile(r"^(?:https?://|www\.)\S+\s+(?=\S)")
+# 'A Thrifty Mrs26 October 2012 17:40': a name set right against the date (adjacent elements)
+GLUED_DATE = re.compile(r"(?<=[^\W\d_])(?=\d{1,2}(?:st|nd|rd|th)?\s+[^\W\d_]{3,}\.?,?\s+\d{4}\b|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b)")
 _EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
+# 'on DATE Jo': a line that opens with the date's own preposition is a stamp whose name follows
+# the date; w3m often shows an avatar placeholder between them ('[6aea6] Jo'), lynx shows none
+_LEAD_CONNECT = re.compile(r"^\s*(?:on|am|le|el|il)\s*$", re.I)
+_NOT_A_NAME = re.compile(r"^\s*(?:in|under|to|at|with|from|for|and|of)\b", re.I)  # 'on DATE in Category'
+
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,7 @@ class Stamp:
 def clean_name(s: str, lex: Lexicon) -> str | None:
     """A commenter's name from what surrounds it, or None when it reads like prose."""
     s = _IMAGES_LEAD.sub("", s.strip())
+    s = _URL_LEAD.sub("", s)  # 'http://example.com Jo': the commenter's site linked before the name
     s = _NUMBER_LEAD.sub("", s)
     s = lex.author_prefix.sub("", s)
     for _ in range(2):
@@ -86,7 +95,8 @@ def parse_stamp(text: str, i: int, lex: Lexicon, *, day_first: bool, default_yea
     if _WORD.search(after_clean):
         # 'DATE — Jo (not verified)', 'DATE | Jo', 'On DATE Jo said:': a name after the date needs a
         # separator or a verb, and no name before the date
-        if not (verb or re.match(r"^\s*(?:[|—–\-·•\[]|by\b|von\b|par\b|por\b)", after, re.I)) \
+        if not (verb or re.match(r"^\s*(?:[|—–\-·•\[]|by\b|von\b|par\b|por\b)", after, re.I)
+                or _LEAD_CONNECT.match(before) and not _NOT_A_NAME.match(after)) \
                 or _WORD.search(_CONNECT_TAIL.sub("", _IMAGES_LEAD.sub("", lex.stamp_noise.sub(" ", before)))):
             return None
         author = clean_name(_CONNECT_HEAD.sub("", after_clean), lex)

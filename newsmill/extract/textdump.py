@@ -14,14 +14,15 @@ module only knows layout.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass
 
 from newsmill import profiles as _profiles
 from newsmill.extract.dates import date_coverage, find_date
-from newsmill.extract.lexicon import Lexicon, lexicon
-from newsmill.extract.stamps import IMAGE, Stamp, clean_name, parse_anchor, parse_stamp
+from newsmill.extract.lexicon import Lexicon, lexicon, not_titles
+from newsmill.extract.stamps import GLUED_DATE, IMAGE, Stamp, clean_name, parse_anchor, parse_stamp
 from newsmill.records import RawComment, RawPage
 from newsmill.text import normalize_line
 
@@ -60,15 +61,58 @@ class _Section:
 
 
 def _lines(text: str) -> list[_Line]:
+    raws = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    joined = _link_underscores(raws)
     out = []
-    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+    for raw in raws:
         norm = normalize_line(raw)
         body = norm.lstrip(" ")
-        m = _BULLET.match(body)
+        if "_" in body and (joined or _LINKED_TITLE.search(body)):
+            body = _JOINED.sub(" ", body)
+        if body.startswith(("**", "==")) or body.endswith(("**", "==")):
+            body = _STAR_EDGES.sub("", body)  # '****** Title ******', also wrapped over two lines
+        m = _BULLET.match(body) or (_DEEP_BULLET.match(body) if len(norm) - len(norm.lstrip(" ")) >= 4 else None)
         rest = body[m.end():].strip() if m else body.strip()
-        out.append(_Line(norm, rest if m and rest else body.strip() if not m else "", len(norm) - len(body),
+        out.append(_Line(norm, rest if m and rest else body.strip() if not m else "", len(norm) - len(norm.lstrip(" ")),
                          m.group(0).strip() if m and rest else ""))
+    base = _base_indent(out)
+    if base:  # lynx: headings at the margin, text indented; a heading is no step out of a comment
+        out = [_Line(ln.raw, ln.text, base, ln.bullet) if ln.text and ln.indent < base else ln for ln in out]
     return out
+
+
+# lynx and html2text mark deeper <ul> levels with "+", "o", "#" (w3m with the glyphs above);
+# only read as markers on an indented line (an "@ jo:" reply opens with "@", so not that one)
+_DEEP_BULLET = re.compile(r"^[+o#](?=\s)\s*")
+# html2text's headings: '****** Title ******' (h1) ... '**** Title ****' (h3)
+_STAR_EDGES = re.compile(r"^(?:\*{2,}|={2,})\s+|\s+(?:\*{2,}|={2,})$")
+# a linked headline in html2text's underscored form ('Why_I’m_a_Conference_Whore') on a page with
+# too few links to tell: several capitalised parts
+_LINKED_TITLE = re.compile(r"(?:\b[A-Z][^\W_]*_){2,}[^\W_]")
+# html2text underlines links by writing their spaces as '_' ('Real_Life_Architectures')
+_JOINED = re.compile(r"(?<=[^\s_])_(?=[^\s_])")
+_JOINED_WORDS = re.compile(r"[^\W\d_]{2,}_[^\W\d_]{2,}")
+
+
+def _link_underscores(raws: list[str]) -> bool:
+    """Whether the dumper wrote link text with '_' for spaces (html2text): words joined by '_'
+    are then frequent; elsewhere they are rare (identifiers, file names)."""
+    words = joined = 0
+    for raw in raws:
+        words += len(raw.split())
+        if "_" in raw:
+            joined += len(_JOINED_WORDS.findall(raw))
+    return joined >= 5 and joined >= 0.03 * words
+
+
+def _base_indent(lines: list[_Line]) -> int:
+    """The indent of running text when the dumper indents it (lynx: 3) and sets headings at the
+    margin; 0 when running text starts at the margin (w3m, html2text)."""
+    counts = Counter(ln.indent for ln in lines if not ln.bullet and len(ln.text.split()) >= 8)
+    if not counts:
+        return 0
+    indent, n = counts.most_common(1)[0]
+    return indent if 0 < indent <= 6 and n >= 0.5 * sum(counts.values()) and not counts.get(0, 0) * 4 > n else 0
 
 
 def _matches(patterns, text: str):
@@ -90,18 +134,33 @@ def parse_text_dump(text: str, profile: _profiles.Profile | None = None, *, url:
 
     year = _page_year(lines, profile)
     stamps = _stamps(lines, lex, profile, year)
-    closers = [i for i, ln in enumerate(lines) if _is_closer(ln, profile, lex)]
+    # a closer is a line of its own ('Related Posts'), not a wrapped sentence going on in lower case
+    closers = [i for i, ln in enumerate(lines) if _is_closer(ln, profile, lex)
+               and not (ln.text[:1].islower() and i and lines[i - 1].text and len(lines[i - 1].raw) >= 50)]
     stamp_lines = {s.line for s in stamps}
     anchors = [a for i, ln in enumerate(lines) if i not in stamp_lines and (a := parse_anchor(ln.text, i, lex))]
     section = _choose_section(lines, stamps, closers, profile, lex, headed=True)
     names = _name_anchors(lines, profile, lex)
-    for marks, headed in ((anchors, True), (stamps, False), (anchors, False), (names, True)):
+    # header-less, only names of list items with an avatar or bullet, short as people's names are
+    # (lists of post titles over excerpts have the same layout)
+    short_names = [n for n in names if n.shape[4] and len(n.author.split()) <= 3]
+    for marks, headed in ((anchors, True), (stamps, False), (anchors, False), (names, True), (short_names, False)):
         if section is not None and section.stamps:
             break
         section = _choose_section(lines, marks, closers, profile, lex, headed=headed) or section
+    if section is not None and 0 < len(section.stamps) <= 2 and names:
+        # one or two stray dates (a dated link, a video's date) against a headed list of names
+        # over their texts: the list is the comment section
+        alt = _choose_section(lines, [n for n in names if n.shape[4]], closers, profile, lex, headed=True)
+        if alt is not None and len(alt.stamps) >= 3 and alt.header is not None \
+                and not any(alt.header < c < alt.stamps[0].line for c in closers) \
+                and (alt.declared is None or len(alt.stamps) <= 2 * alt.declared + 2):
+            section = alt
     if section is not None and section.stamps and _verbs_on_stamps(section, lines, lex):
+        have = {s.line for s in section.stamps}  # the section may be made of these anchors already
         section.stamps = sorted(section.stamps + [a for a in anchors if section.start <= a.line < section.end
-                                                  and a.line + 1 not in stamp_lines], key=lambda s: s.line)
+                                                  and a.line + 1 not in stamp_lines and a.line not in have],
+                                key=lambda s: s.line)
     first_block = section.stamps[0].line if section and section.stamps else len(lines)
     date_idx = _find_date_line(lines, profile, section.header if section and section.header is not None else first_block)
     if section:
@@ -130,9 +189,11 @@ def _stamps(lines, lex: Lexicon, profile, year: int | None) -> list[Stamp]:
     """Every stamp line; a stamp wrapped over two lines in a narrow column ('May 1, 2012 at' / '3:04 pm') counts once."""
     out = []
     for i, ln in enumerate(lines):
-        if not ln.text:
+        if not ln.text or lex.reply_reference.match(ln.text):
             continue
         st = parse_stamp(ln.text, i, lex, day_first=profile.day_first, default_year=year)
+        if st is None and GLUED_DATE.search(ln.text):
+            st = parse_stamp(GLUED_DATE.sub(" ", ln.text, count=1), i, lex, day_first=profile.day_first, default_year=year)
         if (st is None or not st.match.has_time) and _CONTINUED.search(ln.text) and i + 1 < len(lines) and lines[i + 1].text:
             st = parse_stamp(ln.text + " " + lines[i + 1].text, i, lex, day_first=profile.day_first, default_year=year) or st
             if st is not None and st.match.end > len(ln.text):
@@ -141,7 +202,27 @@ def _stamps(lines, lex: Lexicon, profile, year: int | None) -> list[Stamp]:
                 continue
         if st is not None:
             out.append(st)
+            _consume_stamp_tail(lines, i, st, lex, profile, year)
     return out
+
+
+def _consume_stamp_tail(lines, i: int, st: Stamp, lex: Lexicon, profile, year: int | None) -> None:
+    """A narrow dump wraps a long stamp line ('by Jo (123) writes: on DATE' / '(#4075) Homepage'):
+    the wrapped tail holds only widget words, and left alone its 'Homepage' or 'Reply' reads as
+    a form label closing the section, or as comment text.  A tail that, joined back, leaves the
+    same stamp is part of it."""
+    j = i + 1
+    if j >= len(lines) or not (nxt := lines[j]).text or nxt.bullet or abs(nxt.indent - lines[i].indent) > 2 \
+            or len(nxt.text) > 40:
+        return
+    sep = "" if lines[i].text.endswith(("(#", "#", "(")) else " "  # '(#' / '40752317) Journal': one token cut
+    joined = parse_stamp(lines[i].text + sep + nxt.text, i, lex, day_first=profile.day_first, default_year=year)
+    if joined is not None and joined.posted_raw == st.posted_raw and joined.author == st.author \
+            and not re.search(r"\w", lex.stamp_noise.sub("", _STAMP_TAIL_IDS.sub("", nxt.text))):
+        lines[j] = _Line("", "", 0, "")  # consumed
+
+
+_STAMP_TAIL_IDS = re.compile(r"[(\[]?#?\d+[)\]]?|\(|\)")
 
 
 def _is_closer(ln: _Line, profile, lex: Lexicon) -> bool:
@@ -217,7 +298,7 @@ def _choose_section(lines, stamps: list[Stamp], closers: list[int], profile, lex
         if not ln.text or len(ln.text) > 250 or not (m := _matches(profile.comment_headers, ln.text)):
             continue
         k, e, end, closed = _run_after(lines, i, index, closers, len(lines))
-        if k == e or stamps[k].line - i > _MAX_HEADER_GAP:
+        if k == e or stamps[k].line - i > _MAX_HEADER_GAP or _declared(m, ln.text) == 0:  # '0 Comments'
             found.append((_Section(i, i + 1, i + 1, False, [], _declared(m, ln.text)), k, k, 0, None))
         else:
             size, last = index.regular_size_and_last(k, e)
@@ -253,16 +334,23 @@ def _name_anchors(lines, profile, lex: Lexicon) -> list[Stamp]:
     '    Nice post, thanks for ...'): the comment layout of sites that print no date at all."""
     out = []
     for i, ln in enumerate(lines):
-        if not (ln.bullet or IMAGE.match(ln.text)) or len(ln.text) > 60:
+        if not ln.text or len(ln.text) > 60:
             continue
+        marked = bool(ln.bullet or IMAGE.match(ln.text))
         j = i + 1
         while j < len(lines) and j <= i + 2 and lines[j].blank:
             j += 1
-        if j >= len(lines) or lines[j].indent <= ln.indent or len(lines[j].text.split()) < 6:
+        # without a bullet or an avatar (lynx drops images without alt text) the text must sit
+        # clearly deeper, right under the name
+        step = 1 if marked else 3
+        if j >= len(lines) or lines[j].bullet or lines[j].indent < ln.indent + step or len(lines[j].text.split()) < 6 \
+                or not marked and (j > i + 1 or lines[i - 1].text if i else False):
             continue
         name = _author_line(ln, profile, lex)
-        if name and not lex.author_verb.search(ln.text):
-            out.append(Stamp(i, None, None, name, False, ("name", False, True, False, "")))
+        if not marked and profile.byline.match(ln.text):
+            continue  # 'BY JO SMITH' over the article's first paragraph
+        if name and re.search(r"[^\W\d_]", name) and not lex.author_verb.search(ln.text):
+            out.append(Stamp(i, None, None, name, False, ("name", False, True, False, "marked" if marked else "")))
     return out
 
 
@@ -323,9 +411,26 @@ def _longest_run(lines, stamps: list[Stamp], closers: list[int]) -> list[Stamp]:
             if run[1].line - run[0].line > max(30, 3 * med):  # the article's own dateline
                 run = run[1:]
         words = sum(len(ln.text.split()) for a, b in zip(run, run[1:]) for ln in lines[a.line + 1 : b.line])
-        if len(run) >= 2 and words >= 4 * (len(run) - 1) or len(run) == 1 and run[0].match and run[0].author and len(runs) == 1:
+        if run[0].shape[0] == "name" and not _names_over_sentences(lines, run):
+            continue
+        if len(run) >= (3 if run[0].shape[0] == "name" else 2) and words >= 4 * (len(run) - 1):
             good.append(run)
     return max(good, key=len, default=[])
+
+
+def _names_over_sentences(lines, run: list[Stamp]) -> bool:
+    """Header-less names are comments only when most of them head sentences, all different
+    people or not (menus under a repeated heading and tag lists have names too, not prose)."""
+    ends = [b.line for b in run[1:]] + [min(len(lines), run[-1].line + 12)]
+    level = lines[run[0].line].indent
+    if any(ln.bullet and ln.indent == level for a, b in zip(run, run[1:]) for ln in lines[a.line + 1 : b.line]):
+        return False  # other items of the same list between them: a sidebar of widgets, not a thread
+    with_prose = sum(1 for a, e in zip(run, ends)
+                     if any(_SENTENCE.search(ln.text) for ln in lines[a.line + 1 : e] if not ln.bullet))
+    return with_prose * 3 >= len(run) * 2
+
+
+_SENTENCE = re.compile(r"[^\W\d_]{2,}[.!?…][\"'”’)]*(?:\s|$)")
 
 
 def _run_start(lines, run: list[Stamp]) -> int:
@@ -399,9 +504,10 @@ def _build_comments(lines, sec: _Section, closers: set[int], profile, lex: Lexic
         for k, st in enumerate(stamps):
             floor = stamps[k - 1].line + 1 if k else sec.start
             start, author = st.line, st.author
-            if author is None and not lines[st.line].bullet:
+            if author is None:
                 j = _name_above(lines, st.line, floor, profile, lex)
-                if j is not None:
+                # a dated item of a list under the name ('1. Jo' / '  □ May 1, 2012' / '  □ 10:11 am')
+                if j is not None and (not lines[st.line].bullet or lines[j].indent < lines[st.line].indent):
                     start, author = j, _author_line(lines[j], profile, lex)
             elif author is not None:
                 j = _same_name_above(lines, st.line, floor, author, profile, lex)
@@ -471,6 +577,9 @@ def _same_name_above(lines, stamp_line: int, floor: int, author: str, profile, l
 def _cut_at_outdent(lines, start: int, frm: int, to: int, closers: set[int], lex) -> int:
     """A comment's text ends where the layout steps left of where the comment began, or at a closer."""
     indent = min(lines[start].indent, lines[frm - 1].indent)
+    first = next((lines[i] for i in range(frm, to) if lines[i].text and not IMAGE.fullmatch(lines[i].text)), None)
+    if first is not None and first.indent < indent and not first.bullet:
+        indent = first.indent  # the text sits left of its stamp (lynx: the stamp in a list item, the text not)
     for i in range(frm, to):
         ln = lines[i]
         if ln.text and (indent > 0 and ln.indent < indent or i in closers or lex.sidebar_header.search(ln.text)):
@@ -576,12 +685,150 @@ def _find_date_line(lines: list[_Line], profile, stop: int) -> int | None:
         m = find_date(t, day_first=profile.day_first)
         if m is None:
             continue
-        prefix = profile.date_line.match(t)
-        if prefix and m.start <= prefix.end() + 3:
-            return i
+        prefix = profile.date_line.match(t) or _ci(profile.byline.pattern).match(t)
+        if prefix and (m.start <= prefix.end() + 3 or len(t[prefix.end():m.start].split()) <= _NAME_MAX_WORDS + 1):
+            return i  # 'Posted on DATE', 'by Jo on DATE', 'Posted by Jo Smith on DATE'
         if fallback is None and date_coverage(t, m) >= 0.7:
             fallback = i
     return fallback
+
+
+_TITLE_WINDOW = 12  # non-blank lines above the body start where the headline is looked for
+_CRUMBS = re.compile(r"\s(?:[|»›>/·•]|::)\s")
+
+
+def _first_prose(lines, start: int, stop: int) -> int | None:
+    """First line of the first block of running text (not a list) between ``start`` and ``stop``:
+    where the article body starts, whatever navigation the dump printed above it."""
+    i = start
+    while i < stop:
+        ln = lines[i]
+        if ln.text and not ln.bullet and len(ln.text.split()) >= 8 and not ln.text.startswith("["):
+            j, words, sentence = i, 0, False
+            while j < stop and lines[j].text and not lines[j].bullet:
+                words += len(lines[j].text.split())
+                sentence = sentence or bool(re.search(r"\w[.!?][\"'”’)]*(?:\s|$)", lines[j].text))
+                j += 1
+            if words >= 25 and sentence:
+                return i
+            i = j
+        i += 1
+    return None
+
+
+def _title_score(lines, i: int, distance: int, profile, lex: Lexicon, date_idx: int | None) -> float | None:
+    """How much line ``i`` looks like the page's headline (None: it cannot be one).
+
+    Headlines are short standalone lines near the body start; what is not a headline is
+    visible in the line itself: a list item (navigation), an image placeholder, a date, a
+    label ('Tags: ...'), a byline, a breadcrumb ('Home » News'), previous/next links, the
+    tail of a wrapped paragraph.
+    """
+    ln = lines[i]
+    t = ln.text
+    words = t.split()
+    rest = IMAGE.sub("", t).strip()
+    if ln.bullet or len(re.findall(r"[^\W\d_]", rest)) < 2 or len(words) > 30 or rest != t and len(rest.split()) < 3:
+        return None
+    if t.endswith(":") or t.startswith(("[", "«", "‹")) or t.endswith(("»", "›")) or " | Main" in t \
+            or _matches(profile.comment_headers, t) or lex.not_title.search(t) or _is_closer(ln, profile, lex) \
+            or " ".join(t.casefold().split()) in not_titles():
+        return None
+    date = find_date(t, day_first=profile.day_first)
+    if date is not None and date_coverage(t, date) >= 0.5:
+        return None
+    prev = lines[i - 1] if i else None
+    if prev is not None and prev.text and not prev.bullet and len(prev.raw) >= 60 and not t[:1].isupper():
+        return None  # the last line of a wrapped paragraph
+    long_words = [w for w in words if len(w) >= 4 and w[:1].isalpha()]
+    if len(words) >= 6 and re.search(r"[.!?…][\"'”’)]*$", t) and sum(w[:1].isupper() for w in long_words) * 2 < len(long_words):
+        return None  # a sentence in sentence case: the body's first line, a caption, a notice
+    score = 10.0 - 0.5 * distance
+    score += 3 if 3 <= len(words) <= 20 else 1 if len(words) == 2 else -6 if len(words) == 1 else 0
+    if re.search(r"[.,;]$", t) and not re.search(r"(?:\.\.\.|…|\b\w\.)$", t):
+        score -= 4  # a sentence, or a label that runs on
+    if date is not None:
+        score -= 4
+    if len(_CRUMBS.findall(t)) >= 2:
+        score -= 4  # breadcrumbs, a menu on one line
+    if i + 1 < len(lines) and lines[i + 1].text and not lines[i + 1].bullet and len(ln.raw) >= 60:
+        score -= 3  # the first line of a paragraph
+    if ln.raw.lstrip().startswith(("**", "==")) or ln.raw.startswith(" " * 12) and len(ln.raw) < 100:
+        score += 3  # html2text's starred heading, lynx's centred <h1>
+    nxt = next((j for j in range(i + 1, min(i + 4, len(lines))) if lines[j].text), None)
+    if nxt is not None and (nxt == date_idx or _byline_ish(lines[nxt].text, profile)):
+        score += 4  # right over the byline or the dateline
+    caps = sum(1 for w in words if w[:1].isupper())
+    score += 1 if caps >= 0.6 * len(words) else 0
+    return score
+
+
+def _byline_ish(t: str, profile) -> bool:
+    return bool(_ci(profile.byline.pattern).match(t) or profile.date_line.match(t))
+
+
+@functools.cache
+def _ci(pattern: str) -> re.Pattern:
+    """A profile pattern matched without regard to case ('by Jo' as well as 'By Jo')."""
+    return re.compile(pattern, re.I)
+
+
+def _is_prose(ln: _Line) -> bool:
+    """A line of running text: several words, a sentence end, not a list item."""
+    return len(ln.text.split()) >= 8 and not ln.bullet and bool(_SENTENCE.search(ln.text))
+
+
+def _choose_title(lines, profile, lex: Lexicon, date_idx: int | None, stop: int) -> int | None:
+    """The headline: the best headline-like line in a window above where the body starts (the
+    dateline, else the first block of running text), plus the two lines below a dateline (some
+    pages print the date over the headline).  The first line of a dump is the site's header, a
+    skip link or an image placeholder as often as it is the headline."""
+    prose = _first_prose(lines, 0, min(stop, len(lines)))
+    anchor = date_idx if date_idx is not None and (prose is None or date_idx <= prose + 3) else prose
+    if anchor is None:
+        anchor = min(stop, len(lines))
+    cands: list[tuple[float, int]] = []
+    seen = 0
+    for i in range(anchor - 1, -1, -1):
+        if not lines[i].text:
+            continue
+        seen += 1
+        if seen > _TITLE_WINDOW:
+            break
+        if (sc := _title_score(lines, i, seen - 1, profile, lex, date_idx)) is not None:
+            cands.append((sc, i))
+    if date_idx is not None and anchor == date_idx:
+        below = [j for j in range(date_idx + 1, min(stop, date_idx + 6)) if lines[j].text][:2]
+        for k, j in enumerate(below):
+            if (sc := _title_score(lines, j, k + 2, profile, lex, date_idx)) is not None:
+                cands.append((sc, j))
+    if cands:
+        return max(cands)[1]  # on a tie, the line nearer the body
+    # no headline-like line near the body: the first line that could be one, else none (a title
+    # made of '[p]' or 'Home' merges unrelated pages downstream; no title is honest)
+    return next((i for i in range(min(stop, len(lines), 400))
+                 if lines[i].text and _title_score(lines, i, 0, profile, lex, date_idx) is not None), None)
+
+
+def _title_text(lines, i: int) -> str:
+    """The headline at line ``i``, with the line it was wrapped from or onto (a long <h1> wraps
+    at the dump's width like any paragraph)."""
+    def wrapped(a: _Line, b: _Line) -> bool:  # b continues a
+        a_open = a.raw.lstrip().startswith(("**", "==")) and not a.raw.endswith(("**", "=="))
+        b_close = b.raw.endswith(("**", "==")) and not b.raw.lstrip().startswith(("**", "=="))
+        starred = a.raw.lstrip().startswith(("**", "==")) or a.raw.endswith(("**", "==")) \
+            or b.raw.lstrip().startswith(("**", "==")) or b.raw.endswith(("**", "=="))
+        return bool(a.text and b.text and not a.bullet and not b.bullet and len(a.raw) >= 45
+                    and (a_open and b_close or not starred)
+                    and not re.search(r"[.!?:]$", a.text) and abs(a.indent - b.indent) <= 2)
+
+    lo, hi = i, i
+    while lo > 0 and i - lo < 2 and wrapped(lines[lo - 1], lines[lo]):
+        lo -= 1
+    while hi + 1 < len(lines) and hi - i < 2 and wrapped(lines[hi], lines[hi + 1]):
+        hi += 1
+    text = " ".join(ln.text for ln in lines[lo : hi + 1])
+    return text if len(text.split()) <= 30 else lines[i].text
 
 
 def _fill_article(page: RawPage, lines, profile, date_idx: int | None, stop: int, wrap) -> None:
@@ -589,15 +836,20 @@ def _fill_article(page: RawPage, lines, profile, date_idx: int | None, stop: int
         raw_line = lines[date_idx].text
         m = find_date(raw_line, day_first=profile.day_first)
         page.published_raw = raw_line[m.start : m.end]
-        title_idx = next((i for i in range(date_idx - 1, -1, -1) if lines[i].text and not profile.byline.match(lines[i].text)), None)
-    else:
-        title_idx = next((i for i in range(stop) if lines[i].text), None)
-    page.title = lines[title_idx].text if title_idx is not None else None
+    title_idx = _choose_title(lines, profile, lexicon(profile.name), date_idx, stop)
+    page.title = _title_text(lines, title_idx) if title_idx is not None else None
 
     body_start = (date_idx if date_idx is not None else (title_idx if title_idx is not None else -1)) + 1
     end = stop
-    for i in range(body_start, stop):
+    if date_idx is not None and title_idx is not None and title_idx < date_idx \
+            and not any(_is_prose(ln) for ln in lines[date_idx + 1 : stop]) \
+            and any(_is_prose(ln) for ln in lines[title_idx + 1 : date_idx]):
+        body_start, end = title_idx + 1, date_idx  # 'Posted by Jo on DATE' under the post (TypePad)
+    prose = False
+    for i in range(body_start, end):
         if lines[i].text and (m := _matches(profile.article_end, lines[i].text)):
+            if not prose and not m.groupdict().get("publication"):
+                continue  # a share bar under the byline ('Tweet'), not the end of a body not yet begun
             end = i
             g = m.groupdict()
             if g.get("publication"):
@@ -606,6 +858,7 @@ def _fill_article(page: RawPage, lines, profile, date_idx: int | None, stop: int
                 d = find_date(g["date"], day_first=profile.day_first)
                 page.published_raw = g["date"][d.start : d.end] if d else None
             break
+        prose = prose or _is_prose(lines[i])
     if page.publication is None:
         page.publication = profile.publication
 
