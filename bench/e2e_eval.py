@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import gzip
 import io
 import json
 import os
@@ -64,7 +63,6 @@ from dragnet_dump_recall import (  # noqa: E402
     token_bag,
 )
 from html_eval import (  # noqa: E402
-    AebPage,
     DragnetPage,
     Prediction,
     _fmt,

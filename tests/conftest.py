@@ -21,6 +21,21 @@ SEED = SAMPLES / "000_a55870ac9fdb11bd.txt"
 SHARED = Path(os.environ.get("NEWSMILL_SHARED", REPO.parent / "shared"))
 
 
+def load_bench(name: str):
+    """A script of bench/ as a module (bench/ is not a package), registered under its name in
+    sys.modules: dataclasses and process pools resolve their module by name."""
+    import importlib.util
+    import sys
+
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="session")
 def seed_text() -> str:
     return SEED.read_text(encoding="utf-8")

@@ -6,13 +6,12 @@ copied into the repo.  The gate runs only where ../shared/data and w3m exist.
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import shutil
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
+
+from tests.conftest import load_bench
 
 # The gate scores GATE_PAGES pages spread evenly over the sorted ids (the head of
 # the list is one unrepresentative collection).  The floor sits a little under the
@@ -26,19 +25,9 @@ RECALL_FLOOR = 0.92  # w3m -cols 100: measured 0.946 with textdump/2 (0.419 with
 # python bench/dragnet_dump_recall.py --dumper DUMPER --limit 40 --spread
 DUMPER_GATES = {"w3m": (0.90, 0.08), "w3m100": (0.92, 0.08), "lynx": (0.92, 0.08), "html2text": (0.79, 0.22)}
 
-_BENCH = Path(__file__).resolve().parent.parent / "bench" / "dragnet_dump_recall.py"
 
 
-def _load_bench():
-    """bench/ is not a package; load the script as a module by path."""
-    spec = importlib.util.spec_from_file_location("dragnet_dump_recall", _BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_bench()
+bench = load_bench("dragnet_dump_recall")
 
 
 class _Comment:

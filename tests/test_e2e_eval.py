@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import importlib.util
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, our_processes
+from tests.conftest import load_bench, our_processes
 
 # The gate: GATE_PAGES pages of each set, evenly spaced over the sorted ids (Dragnet: pages with
 # gold comments), through the real CLI; reproduce with
@@ -42,19 +40,9 @@ CEILINGS = {
 # the 20 w3m dumps so, identified by a title such as "Home" and no date).
 MAX_FALSE_DUPLICATES = {"dragnet-html": 0, "dragnet-w3m": 0, "fundus": 0}
 
-_BENCH = REPO / "bench" / "e2e_eval.py"
 
 
-def _load_bench():
-    """bench/ is not a package; load the script as a module by path."""
-    spec = importlib.util.spec_from_file_location("e2e_eval", _BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses and the process pool resolve it by name
-    spec.loader.exec_module(module)
-    return module
-
-
-ev = _load_bench()
+ev = load_bench("e2e_eval")
 
 
 # --------------------------------------------------------------------------- mapping rows to pages

@@ -6,12 +6,11 @@ not be copied into the repo.  The gate runs only where ../shared/data exists.
 from __future__ import annotations
 
 import gzip
-import importlib.util
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
+
+from tests.conftest import load_bench
 
 # The gate runs newsmill alone on GATE_PAGES AEB pages and GATE_PAGES Dragnet pages with
 # gold comments, each evenly spaced over the sorted ids; reproduce with
@@ -30,19 +29,9 @@ DRAGNET_COMMENT_RECALL_FLOOR = 0.88  # Dragnet comment token recall (macro)
 DRAGNET_BODY_F1_FLOOR = 0.87  # Dragnet body token F1 (macro, the gate's 40 pages)
 LEAK_SHARE_CEILING = 0.03  # share of gold comment tokens leaking into the body (macro)
 
-_BENCH = Path(__file__).resolve().parent.parent / "bench" / "html_eval.py"
 
 
-def _load_bench():
-    """bench/ is not a package; load the script as a module by path."""
-    spec = importlib.util.spec_from_file_location("html_eval", _BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses and the process pool resolve it by name
-    spec.loader.exec_module(module)
-    return module
-
-
-ev = _load_bench()
+ev = load_bench("html_eval")
 
 
 class _Comment:
