@@ -104,9 +104,9 @@ def _body(tree, url: str | None, claimed: bool):
 
     try:
         # trafilatura copies a tree it is given, so the shared tree stays intact.
-        # fast=True: no readability/jusText comparison. Measured with bench/html_eval.py it is not only
-        # ~40 % cheaper but better here (Dragnet body F1 0.908 -> 0.913, comment leakage 0.021 -> 0.015,
-        # AEB F1 0.960 -> 0.962): the fallbacks mostly re-add boilerplate and comment text
+        # fast=True: no readability/jusText comparison. Cheaper, and on Dragnet and AEB better than the
+        # default (the fallbacks re-add boilerplate and comment text); the fallbacks with favor_precision
+        # are better still but over the speed target: docs/EVALUATION.md, "Article body: trafilatura's modes"
         return trafilatura.bare_extraction(tree, url=url, with_metadata=False, include_comments=False, fast=True,
                                            prune_xpath=[CLAIMED_XPATH] if claimed else None)
     except (TypeError, ValueError, AttributeError):
