@@ -89,16 +89,19 @@ def outside_widgets(elements: list, tree) -> list:
     return [el for el in elements if el not in inside]
 
 
-@cache
-def load_systems(extra_dir: str | None = None) -> tuple[System, ...]:
-    common = tomllib.loads((SYSTEMS_DIR / "_common.toml").read_text(encoding="utf-8"))
+def system_files(extra_dir: str | None = None) -> list[Path]:
+    """The system profiles, built-in then the user's (``<extra_dir>/systems``); '_' files are shared data."""
     files = sorted(SYSTEMS_DIR.glob("*.toml"))
     if extra_dir and (Path(extra_dir) / "systems").is_dir():
         files += sorted((Path(extra_dir) / "systems").glob("*.toml"))
+    return [p for p in files if not p.name.startswith("_")]
+
+
+@cache
+def load_systems(extra_dir: str | None = None) -> tuple[System, ...]:
+    common = tomllib.loads((SYSTEMS_DIR / "_common.toml").read_text(encoding="utf-8"))
     systems = []
-    for path in files:
-        if path.name.startswith("_"):
-            continue
+    for path in system_files(extra_dir):
         spec = tomllib.loads(path.read_text(encoding="utf-8"))
         if "detect" not in spec and spec.get("embed"):
             continue  # a system known only by its script embed (``embeds``): no markup to read comments from

@@ -41,7 +41,7 @@ from lxml import etree
 from lxml.cssselect import CSSSelector
 
 from newsmill.extract.html.attrs import PageAttrs
-from newsmill.extract.html.comments_profiles import SYSTEMS_DIR, _narrow
+from newsmill.extract.html.comments_profiles import _narrow, system_files
 
 UNKNOWN = "unknown_script"
 
@@ -204,13 +204,8 @@ def _compile(spec: dict, path: Path) -> Embed:
 @cache
 def load_embeds(extra_dir: str | None = None) -> tuple[Embed, ...]:
     """Every ``[[embed]]`` of the system profiles (and of ``<extra_dir>/systems``), by priority."""
-    files = sorted(SYSTEMS_DIR.glob("*.toml"))
-    if extra_dir and (Path(extra_dir) / "systems").is_dir():
-        files += sorted((Path(extra_dir) / "systems").glob("*.toml"))
     out = []
-    for path in files:
-        if path.name.startswith("_"):
-            continue
+    for path in system_files(extra_dir):
         try:
             spec = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
