@@ -174,9 +174,12 @@ _UNITISH = st.lists(st.sampled_from(["3", " ", "minutes", "Minuten", "ago", "vor
 
 
 @given(st.one_of(_UNITISH, st.text(max_size=30)))
+@example("3minutes")
+@example("2h ago")
 def test_relative_unit_lookahead_finds_the_same(text):
     lex = lexicon()
-    plain = re.compile(r"\b(?:" + "|".join(re.escape(u) for u in sorted(lex.relative_units, key=len, reverse=True))
+    # the plain definition: a unit word after a word boundary or right after a number ('2h ago', '3minutes')
+    plain = re.compile(r"(?:\b|(?<=\d))(?:" + "|".join(re.escape(u) for u in sorted(lex.relative_units, key=len, reverse=True))
                        + r")\b", re.I)
     mine, ref = lex.relative_unit.search(text), plain.search(text)
     assert (mine and mine.span()) == (ref and ref.span())
