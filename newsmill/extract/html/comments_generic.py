@@ -10,6 +10,7 @@ The author is the short name next to the date (the block's stamp line).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from contextvars import ContextVar
 
 from lxml import etree
@@ -94,8 +95,18 @@ def _candidates(anchors: list) -> dict:
 _PATTERNS: ContextVar[tuple] = ContextVar("comment_patterns")
 
 
+@lru_cache(maxsize=16384)
+def _found(pattern: re.Pattern, attrs: str) -> bool:
+    """``pattern.search(attrs)``, remembered: pages repeat the same class strings on many blocks."""
+    return pattern.search(attrs) is not None
+
+
 def _hint(attrs: str) -> bool:
-    return bool(_PATTERNS.get()[0].search(attrs))
+    return _found(_PATTERNS.get()[0], attrs)
+
+
+def _listing_hint(attrs: str) -> bool:
+    return _found(_PATTERNS.get()[1], attrs)
 
 
 def _hinted(el) -> bool:
@@ -118,7 +129,7 @@ def _negative(el) -> bool:
             return True
         if _hint(attrs):
             return False  # the nearest hint says comments: a listing word further up (the page's main column) does not count
-        if _PATTERNS.get()[1].search(attrs):
+        if _listing_hint(attrs):
             return True
     return False
 
@@ -470,7 +481,7 @@ def _record(el) -> bool:
 
 def _own_hint(el) -> bool:
     attrs = f"{el.get('class') or ''} {el.get('id') or ''}"
-    return _hint(attrs) and not _PATTERNS.get()[1].search(attrs)
+    return _hint(attrs) and not _listing_hint(attrs)
 
 
 def _name_node(item, author_hint, skip=frozenset()):

@@ -9,6 +9,7 @@ replies), threading from DOM nesting.
 from __future__ import annotations
 
 import re
+import threading
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -77,16 +78,26 @@ def not_inside() -> etree.XPath | None:
     return etree.XPath(f"//*[{tests}]")
 
 
+_WIDGETS = threading.local()  # the last tree's widget nodes: the profile and generic layers both ask
+
+
+def _widget_nodes(tree, sel) -> set:
+    """Every node inside a dialog, pop-up or template of ``tree``, computed once per tree."""
+    last = getattr(_WIDGETS, "last", None)
+    if last is not None and last[0] is tree:
+        return last[1]
+    inside = {n for b in sel(tree) for n in b.iter()}  # one walk of the (few, small) widgets, not a climb per element
+    _WIDGETS.last = (tree, inside)
+    return inside
+
+
 def outside_widgets(elements: list, tree) -> list:
     """``elements`` without those inside a dialog, pop-up or template (``not_inside``)."""
     sel = not_inside()
     if sel is None or not elements:
         return elements
-    bad = sel(tree)
-    if not bad:
-        return elements
-    inside = {n for b in bad for n in b.iter()}  # one walk of the (few, small) widgets instead of a climb per element
-    return [el for el in elements if el not in inside]
+    inside = _widget_nodes(tree, sel)
+    return [el for el in elements if el not in inside] if inside else elements
 
 
 def system_files(extra_dir: str | None = None) -> list[Path]:
