@@ -412,14 +412,21 @@ def _holds_text_beside(anc, node) -> bool:
     return False
 
 
-def _read(blocks: list, anchors: list, profile: Profile, captured_at, long: _Long) -> list[RawComment]:
+def _nesting(blocks: list) -> tuple[dict, dict, dict]:
+    """Blocks in page order: each one's position, its nearest enclosing block (None at the top) and
+    the blocks directly nested in it."""
     index = {b: i for i, b in enumerate(blocks)}
-    # the block tree in one pass: each block's nearest enclosing block, each anchor's
     parent_of = {b: _nearest(b, index) for b in blocks}
     children: dict = {}
     for b in blocks:
         if parent_of[b] is not None:
             children.setdefault(parent_of[b], []).append(b)
+    return index, parent_of, children
+
+
+def _read(blocks: list, anchors: list, profile: Profile, captured_at, long: _Long) -> list[RawComment]:
+    # the block tree in one pass: each block's nearest enclosing block, each anchor's
+    index, parent_of, children = _nesting(blocks)
     owned: dict = {}  # block -> the anchors no nested block stands between (the block itself counts as its own)
     for a in anchors:
         holder = a if a in index else _nearest(a, index)
@@ -565,12 +572,7 @@ def _read_undated(top: list, profile: Profile, captured_at) -> list[RawComment]:
     for item in top:
         elements.append(item)
         elements += [d for d in item.iterdescendants() if isinstance(d.tag, str) and same_kind(d) and len(flat_text(d)) >= MIN_TEXT]
-    index = {el: n for n, el in enumerate(elements)}
-    parent_of = {el: _nearest(el, index) for el in elements}
-    children: dict = {}
-    for el in elements:
-        if parent_of[el] is not None:
-            children.setdefault(parent_of[el], []).append(el)
+    index, parent_of, children = _nesting(elements)
     out: list[RawComment] = []
     depths: dict[int, int] = {}
     kept: dict[int, int] = {}
