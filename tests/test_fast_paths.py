@@ -14,11 +14,12 @@ import unicodedata
 from hypothesis import example, given
 from hypothesis import strategies as st
 from lxml import etree
+from lxml.cssselect import CSSSelector
 from lxml.html import HtmlElement
 
 from newsmill.clean import _MENTION, link_quotes, strip_artifacts
 from newsmill.extract import dates
-from newsmill.extract.html import comments_profiles
+from newsmill.extract.html import comments_profiles, embeds
 from newsmill.extract.html.attrs import PageAttrs
 from newsmill.extract.html.tree import CLAIM_ATTR, flat_text, node_text, parse
 from newsmill.extract.lexicon import lexicon
@@ -108,33 +109,51 @@ def test_parse_gives_trafilaturas_tree():
 
 
 _CLASSES = ["comment", "comments", "commentlist", "comment-author", "fn", "reply", "avatar", "children", "says",
-            "comment-body", "comment-content", "vcard", "depth-2", "dsq-comment", "post", "x"]
+            "comment-body", "comment-content", "vcard", "depth-2", "dsq-comment", "post", "x", "modal", "vf-widget",
+            "viafoura", "fb-comments", "my-comments-viafoura"]
 
 
 @st.composite
 def _page(draw):
     def node(depth: int) -> str:
-        tag = draw(st.sampled_from(["div", "ol", "ul", "li", "span", "p", "cite", "time", "a", "dl", "dt", "dd"]))
+        tag = draw(st.sampled_from(["div", "ol", "ul", "li", "span", "p", "cite", "time", "a", "dl", "dt", "dd",
+                                    "dialog", "template", "section", "vf-conversations", "giscus-widget"]))
         cls = " ".join(draw(st.lists(st.sampled_from(_CLASSES), max_size=3)))
-        ident = draw(st.sampled_from(["", "comments", "comment-1", "li-comment-2", "commentlist"]))
+        ident = draw(st.sampled_from(["", "comments", "comment-1", "li-comment-2", "commentlist", "vuukle-comments-9",
+                                      "disqus_thread"]))
+        extra = draw(st.sampled_from(["", " role='dialog'", " ROLE='button'", " data-widget='comments'",
+                                      " data-spotim-module='conversation'", " data-fb-comments"]))
         kids = "".join(node(depth + 1) for _ in range(draw(st.integers(0, 3 if depth < 4 else 0))))
-        return f"<{tag} class='{cls}' id='{ident}'>t{kids}</{tag}>"
+        return f"<{tag} class='{cls}' id='{ident}'{extra}>t{kids}</{tag}>"
     return f"<html><body>{node(0)}</body></html>"
 
 
 @given(_page())
 def test_narrowed_selectors_find_the_same_nodes(page):
     tree = parse(page)
-    present = PageAttrs(tree).tokens
+    present = PageAttrs(tree).present
     for system in comments_profiles.load_systems():
         for sel in (system.detect, system.items, *system.author, *system.date, *system.text, *system.ui):
             narrowed = comments_profiles._narrow(sel, present)
             assert (narrowed(tree) if narrowed is not None else []) == sel(tree), sel.css
+    # the one-walk forms (embed containers, the places no comment stands in) find what the CSS finds
+    for css in (embeds._all_containers(), comments_profiles._not_inside_css()):
+        walk = comments_profiles.walk_narrowed(css, present)
+        assert (walk(tree) if walk is not None else []) == CSSSelector(css, translator="html")(tree), css
 
 
 def test_selector_needs_ignore_negations_attribute_values_and_escapes():
     assert comments_profiles._needs(".a:not(.b), li[title='x.y,z'] .c, .md\\:flex") == (
-        frozenset({"a"}), frozenset({"c"}), frozenset())
+        frozenset({"a"}), frozenset({"c", "<li", "@title"}), frozenset())
+
+
+def test_selector_needs_name_elements_attributes_and_value_parts():
+    assert comments_profiles._needs("d-list[data-url], [class*='vf'][id^='c-'], [id=x] > .y, [class~=z]") == (
+        frozenset({"<d-list", "@data-url"}), frozenset({"@class", "@id", ("class", "vf"), ("id", "c-")}),
+        frozenset({"@id", "x", "y"}), frozenset({"@class", "z"}))
+    present = PageAttrs(parse("<html><body><d-list data-url='u'><p class='avf b' id='c-1'>t</p></d-list></body></html>")).present
+    assert [present.allows(n) for n in comments_profiles._needs("d-list[data-url], [class*='vf'][id^='c-'], [class*='vx']")] \
+        == [True, True, False]
 
 
 def test_page_attrs_tell_claims_made_in_the_source():

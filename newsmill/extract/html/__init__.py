@@ -21,7 +21,7 @@ from lxml import etree
 
 from newsmill import profiles as _profiles
 from newsmill.extract.html import comments_generic, comments_profiles, comments_scripts, embeds, metadata, schemaorg
-from newsmill.extract.html.attrs import PageAttrs
+from newsmill.extract.html.attrs import PageAttrs, page_attrs
 from newsmill.extract.html.tree import CLAIMED_XPATH, parse
 from newsmill.records import RawPage
 from newsmill.text import normalize_text, tokens
@@ -38,7 +38,7 @@ def extract_html(text: str, *, url: str | None = None, captured_at: datetime | N
     tree = parse(text)
     if tree is None:
         return RawPage(url=url, extractor=EXTRACTOR, flags=["not_html"])
-    attrs = PageAttrs(tree)
+    attrs = page_attrs(tree)
     marked = attrs.marked  # before any layer claims
     jsonld = schemaorg.jsonld_items(tree)
     # a first guess of the site profile (time zone, day-first dates) from the URL and og:site_name,

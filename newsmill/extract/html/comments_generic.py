@@ -18,6 +18,7 @@ from lxml import etree
 from newsmill.extract.dates import find_date
 from newsmill.extract.lexicon import lexicon
 from newsmill.extract.html.common import Found, build, stamp_parts
+from newsmill.extract.html.attrs import page_attrs
 from newsmill.extract.html.comments_profiles import outside_widgets
 from newsmill.extract.html.tree import SKIP_TAGS, claim, flat_text, node_text
 from newsmill.profiles import Profile
@@ -521,6 +522,9 @@ def undated(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
     """Comment lists that show no date: the children of a comment-named container (``ol.commentlist``,
     ``div#comments``) that repeat one kind of block, each with a short name line and a text."""
     _PATTERNS.set((profile.comment_hint, profile.listing_hint))
+    attrs = page_attrs(tree)
+    if profile.comment_hint.search(attrs.classes) is None and profile.comment_hint.search(attrs.ids) is None:
+        return []  # no class or id names a comment list (hints are words within one name: no match spans two)
     best: list = []
     seen: set = set()
     for box in _ALL(tree):

@@ -18,7 +18,7 @@ from pathlib import Path
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
-from newsmill.extract.html.attrs import PageAttrs
+from newsmill.extract.html.attrs import PageAttrs, page_attrs
 from newsmill.extract.html.common import Found, build
 from newsmill.extract.html.tree import claim
 from newsmill.profiles import PROFILE_DIR, Profile
@@ -65,38 +65,78 @@ def _compile(spec: dict, common: dict, path: Path) -> System:
 
 
 @cache
-def not_inside() -> etree.XPath | None:
-    """The places no comment stands in (``not_inside`` of ``_common.toml``), as one XPath that walks the
-    tree once (a CSS selector list is one walk per part)."""
-    from cssselect import HTMLTranslator
-
+def _not_inside_css() -> str | None:
     common = tomllib.loads((SYSTEMS_DIR / "_common.toml").read_text(encoding="utf-8"))
-    if not common.get("not_inside"):
+    return common.get("not_inside") or None
+
+
+def _test(part: str) -> str | None:
+    """An XPath test of one element for a simple CSS selector (no combinator), or None."""
+    from cssselect import HTMLTranslator, parse
+
+    try:
+        parsed = parse(part)
+    except Exception:  # cssselect's SelectorSyntaxError: the caller keeps the CSS selector
         return None
-    tr = HTMLTranslator()
-    tests = " or ".join(f"({tr.css_to_xpath(part, prefix='self::')})" for part in _parts(common["not_inside"]))
-    return etree.XPath(f"//*[{tests}]")
+    if len(parsed) != 1 or parsed[0].pseudo_element is not None:
+        return None
+    expr = HTMLTranslator().xpath(parsed[0].parsed_tree)
+    if expr.path or "/" in expr.condition:  # 'a b', 'a > b': not a test of the element alone
+        return None
+    tests = [f"local-name() = '{expr.element}'"] if expr.element != "*" else []
+    if expr.condition:
+        tests.append(f"({expr.condition})")
+    return " and ".join(tests) or "true()"
+
+
+@cache
+def one_walk(parts: tuple[str, ...]) -> etree.XPath | None:
+    """One XPath finding what the simple CSS ``parts`` find, in one walk of the tree testing each
+    element once (a CSS selector list is one walk per part); None when a part is not simple."""
+    tests = [_test(part) for part in parts]
+    if not tests or None in tests:
+        return None
+    return etree.XPath("descendant-or-self::*[" + " or ".join(f"({t})" for t in tests) + "]")
+
+
+def walk_narrowed(css: str, present: set) -> etree.XPath | CSSSelector | None:
+    """``css`` without the parts naming a class or id the page lacks (see ``_narrow``), as one walk
+    when its parts are simple; None when no part can match."""
+    needs = _needs(css)
+    active = tuple(i for i, need in enumerate(needs) if present.allows(need))
+    if not active:
+        return None
+    parts = _parts(css)
+    return one_walk(tuple(parts[i] for i in active)) or _narrowed(css, active)
+
+
+def not_inside(present: set) -> etree.XPath | CSSSelector | None:
+    """The places no comment stands in (``not_inside`` of ``_common.toml``) that a page with the class
+    and id names ``present`` can have."""
+    css = _not_inside_css()
+    return walk_narrowed(css, present) if css is not None else None
 
 
 _WIDGETS = threading.local()  # the last tree's widget nodes: the profile and generic layers both ask
 
 
-def _widget_nodes(tree, sel) -> set:
+def _widget_nodes(tree) -> set:
     """Every node inside a dialog, pop-up or template of ``tree``, computed once per tree."""
     last = getattr(_WIDGETS, "last", None)
     if last is not None and last[0] is tree:
         return last[1]
-    inside = {n for b in sel(tree) for n in b.iter()}  # one walk of the (few, small) widgets, not a climb per element
+    sel = not_inside(page_attrs(tree).present)
+    # one walk of the (few, small) widgets, not a climb per element
+    inside = {n for b in sel(tree) for n in b.iter()} if sel is not None else set()
     _WIDGETS.last = (tree, inside)
     return inside
 
 
 def outside_widgets(elements: list, tree) -> list:
     """``elements`` without those inside a dialog, pop-up or template (``not_inside``)."""
-    sel = not_inside()
-    if sel is None or not elements:
+    if not elements:
         return elements
-    inside = _widget_nodes(tree, sel)
+    inside = _widget_nodes(tree)
     return [el for el in elements if el not in inside] if inside else elements
 
 
@@ -203,16 +243,38 @@ def _parts(css: str) -> list[str]:
     return [p.strip() for p in parts]
 
 
+_PARENS = re.compile(r"\([^)]*\)")  # :not(...), :has(...) arguments require nothing
+_ATTR_NAME = re.compile(r"\[\s*([A-Za-z_][\w-]*)")
+# a class or id value test: [class~='x'] needs the class name x; [class*='x'], [id^='x'] ... a value containing x
+_VALUE_TEST = re.compile(r"""\[\s*(class|id)\s*([~|^$*]?)=\s*(?:'([^']*)'|"([^"]*)"|([^\s\]]+))\s*\]""", re.I)
+_BRACKETS = re.compile(r"\[[^\]]*\]")
+_TYPE = re.compile(r"(?:^|[\s>+~])([A-Za-z][\w-]*)")  # an element name opening a compound selector
+
+
+def _part_needs(part: str) -> frozenset:
+    if "\\" in part or "|" in part:  # CSS escapes, namespaces: names not read here
+        return frozenset()
+    part = _PARENS.sub(" ", part)
+    attrs: set = {"@" + m.group(1).lower() for m in _ATTR_NAME.finditer(part)}
+    for m in _VALUE_TEST.finditer(part):
+        kind, op, value = m.group(1).lower(), m.group(2), m.group(3) or m.group(4) or m.group(5) or ""
+        if not value or any(ch.isspace() for ch in value):
+            continue
+        attrs.add(value if (op == "~" and kind == "class") or (op == "" and kind == "id") else (kind, value))
+    part = _BRACKETS.sub(" ", part)
+    tags = {"<" + m.group(1).lower() for m in _TYPE.finditer(part)}
+    return frozenset({m.group(2) for m in _TOKEN.finditer(part)} | attrs | tags)
+
+
 @cache
 def _needs(css: str) -> tuple[frozenset, ...]:
-    """For each comma-separated part of a selector, the class and id names it cannot match without
-    (none for a part with CSS escapes: its names are not read here)."""
-    return tuple(frozenset() if "\\" in part else frozenset(m.group(2) for m in _TOKEN.finditer(_NOT_REQUIRED.sub(" ", part)))
-                 for part in _parts(css))
+    """For each comma-separated part of a selector, what it cannot match without (see
+    ``PageAttrs.present``): its class and id names, ``<tag`` element and ``@name`` attribute names."""
+    return tuple(_part_needs(part) for part in _parts(css))
 
 
-def _may_match(system: System, present: set) -> bool:
-    return any(need <= present for need in _needs(system.detect.css))
+def _may_match(system: System, present) -> bool:
+    return any(present.allows(need) for need in _needs(system.detect.css))
 
 
 @cache
@@ -225,7 +287,7 @@ def _narrow(sel: CSSSelector, present: set) -> CSSSelector | None:
     """The selector without the parts that name a class or id the page does not have (they cannot
     match): the same nodes for fewer tree walks; None when no part can match."""
     needs = _needs(sel.css)
-    active = tuple(i for i, need in enumerate(needs) if need <= present)
+    active = tuple(i for i, need in enumerate(needs) if present.allows(need))
     if len(active) == len(needs):
         return sel
     return _narrowed(sel.css, active) if active else None
@@ -245,7 +307,7 @@ def _union(sels) -> CSSSelector | None:
 def extract(tree, profile: Profile, *, captured_at=None, extra_dir: str | None = None,
             attrs: PageAttrs | None = None) -> tuple[str, list[RawComment]] | None:
     """(system name, comments) for the first system whose markup the page carries, else None."""
-    present = (attrs or PageAttrs(tree)).tokens  # skip systems and selectors that cannot match
+    present = (attrs or page_attrs(tree)).present  # skip systems and selectors that cannot match
     for system in load_systems(extra_dir):
         if not _may_match(system, present):
             continue

@@ -34,14 +34,14 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
-from newsmill.extract.html.attrs import PageAttrs
-from newsmill.extract.html.comments_profiles import _narrow, system_files
+from newsmill.extract.html.attrs import PageAttrs, Present, page_attrs
+from newsmill.extract.html.comments_profiles import _narrow, system_files, walk_narrowed
 
 UNKNOWN = "unknown_script"
 
@@ -69,7 +69,6 @@ _TARGET = etree.XPath("//*[@id = $name]")
 _NAMED_ANCHOR = etree.XPath("//a[@name = $name and not(@id = $name)] | //a[@id = $name][not(normalize-space())][not(*)]")
 # no text, no form, no frame: nothing but the place a script fills
 _EMPTY = etree.XPath("not(normalize-space()) and not(.//form or .//textarea or .//input or .//iframe or .//img)")
-_PREFIXED = etree.XPath("//*[contains(name(), ':')]")  # XFBML and other prefixed elements ('fb:comments')
 _VISIBLE_TEXT = etree.XPath(".//text()[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]",
                             smart_strings=False)
 # text a filled thread holds (a few comments' worth); a notice ('Please keep comments civil ...', a login
@@ -214,18 +213,58 @@ def load_embeds(extra_dir: str | None = None) -> tuple[Embed, ...]:
     return tuple(sorted(out, key=lambda e: (e.priority, e.id)))
 
 
-@dataclass(frozen=True)
 class _Page:
-    """The parts of a page the signatures look at, read once."""
+    """The parts of a page the signatures look at, each read once and only when a signature asks."""
 
-    scripts: str
-    scripts_folded: str
-    iframes: str
-    iframes_folded: str
-    inline: str
-    tags: frozenset[str]
-    labels: tuple[tuple[bool, str], ...]  # (a <button>?, label) of each button-like element with a short label
-    tokens: frozenset[str]  # the page's class and id names
+    def __init__(self, tree, present: Present, tokens: set, extra_dir: str | None):
+        self.tree, self.present, self.tokens, self.extra_dir = tree, present, tokens, extra_dir
+
+    @cached_property
+    def scripts(self) -> str:
+        return "\n".join(_SCRIPT_SRC(self.tree))
+
+    @cached_property
+    def scripts_folded(self) -> str:
+        return self.scripts.lower()
+
+    @cached_property
+    def iframes(self) -> str:
+        return "\n".join(_IFRAME_SRC(self.tree))
+
+    @cached_property
+    def iframes_folded(self) -> str:
+        return self.iframes.lower()
+
+    @cached_property
+    def inline(self) -> str:
+        return "\n".join(_INLINE(self.tree))
+
+    @cached_property
+    def tags(self) -> frozenset[str]:
+        return frozenset(name[1:].lower() for name in self.present.names if name.startswith("<") and ":" in name)
+
+    @cached_property
+    def labels(self) -> tuple[tuple[bool, str], ...]:
+        """(a <button>?, label) of each button-like element with a short label."""
+        labels = []
+        for el in _LABELLED_BUTTONS(self.tree):
+            label = " ".join(el.text_content().split())
+            if label:
+                labels.append((_is_button(el), label))
+        return tuple(labels)
+
+    @cached_property
+    def short_texts(self) -> str:
+        return _short_texts(self.tree)
+
+    @cached_property
+    def any_container(self) -> bool:
+        """Whether some embed's container is on the page: one walk testing every system's container
+        parts (those the page's class and id names allow), instead of a walk per part; most pages
+        have none, and then no embed's own selector runs."""
+        css = _all_containers(self.extra_dir)
+        sel = walk_narrowed(css, self.present) if css else None
+        return sel is not None and bool(sel(self.tree))
 
 
 def _short_texts(tree) -> str:
@@ -257,20 +296,6 @@ def _is_button(el) -> bool:
     return el.tag == "button" or el.get("role") == "button"
 
 
-def _page(tree, tokens) -> _Page:
-    labels = []
-    for el in _LABELLED_BUTTONS(tree):
-        label = " ".join(el.text_content().split())
-        if label:
-            labels.append((_is_button(el), label))
-    scripts, iframes = "\n".join(_SCRIPT_SRC(tree)), "\n".join(_IFRAME_SRC(tree))
-    return _Page(
-        scripts=scripts, scripts_folded=scripts.lower(), iframes=iframes, iframes_folded=iframes.lower(),
-        inline="\n".join(_INLINE(tree)), tags=frozenset(el.tag.lower() for el in _PREFIXED(tree)),
-        labels=tuple(labels), tokens=frozenset(tokens),
-    )
-
-
 def _loader(embed: Embed, tree, page: _Page) -> bool:
     for is_button, label in page.labels:
         if embed.loader_text is not None and embed.loader_text.search(label):
@@ -293,16 +318,23 @@ def _matches(embed: Embed, tree, page: _Page, present: set) -> bool:
         return True
     if embed.tags & page.tags:
         return True
-    if embed.container is not None and (sel := _narrow(embed.container, present)) is not None and sel(tree):
+    if embed.container is not None and page.any_container and (sel := _narrow(embed.container, present)) is not None \
+            and sel(tree):
         return True
     if any(sig.search(page.inline, page.inline) for sig in embed.inline):
         return True
-    if embed.placeholder_text is not None and embed.placeholder_text.search(_short_texts(tree)):
+    if embed.placeholder_text is not None and embed.placeholder_text.search(page.short_texts):
         return True
     if embed.anchor_text is not None and _empty_target(embed.anchor_text, tree):
         return True
     return (embed.loader_text is not None or embed.button_text is not None or embed.loader_tokens is not None) \
         and _loader(embed, tree, page)
+
+
+@cache
+def _all_containers(extra_dir: str | None = None) -> str:
+    """The container selectors of every embed, as one selector list."""
+    return ", ".join(e.container.css for e in load_embeds(extra_dir) if e.container is not None)
 
 
 @dataclass(frozen=True)
@@ -322,10 +354,10 @@ def detect_embed(tree, *, attrs: PageAttrs | None = None, extra_dir: str | None 
     """The comment system the page embeds (the highest priority when it shows several; ``'unknown_script'``
     for a generic script-loaded section), and whether its container already holds a thread's worth of
     text (a static rendering: the comments are in the capture)."""
-    present = (attrs or PageAttrs(tree)).tokens
-    page = None
+    attrs = attrs or page_attrs(tree)
+    present = attrs.present
+    page = _Page(tree, present, attrs.tokens, extra_dir)
     for embed in load_embeds(extra_dir):
-        page = page or _page(tree, present)
         if _matches(embed, tree, page, present):
             return Detection(embed.id, _filled(embed, tree, present))
     return None

@@ -15,7 +15,7 @@ from lxml import etree
 from newsmill.extract.dates import find_date
 from newsmill.extract.html import schemaorg, titles
 from newsmill.extract.html.titles import clean_name, split_names
-from newsmill.extract.html.attrs import PageAttrs
+from newsmill.extract.html.attrs import PageAttrs, page_attrs
 
 # any *Article / *Posting type (NewsArticle, ReportageNewsArticle, AnalysisNewsArticle, LiveBlogPosting, ...)
 _ARTICLE_TYPES = re.compile(r"(?:^|[/:#])\w*(?:Article|Posting)$")
@@ -95,7 +95,7 @@ class _Fallback:
 
     def __init__(self, tree, attrs: PageAttrs | None = None, meta_subject: bool = True):
         self.tree = tree
-        self.attrs = attrs or PageAttrs(tree)
+        self.attrs = attrs or page_attrs(tree)
         self.meta_subject = meta_subject
 
     @property
@@ -173,7 +173,7 @@ def article_metadata(tree, jsonld: list[dict], traf_doc=None, attrs: PageAttrs |
     the URL path), best first: ``clean`` falls back on them when the first cannot be read or
     disagrees with the page's comments.
     """
-    attrs = attrs or PageAttrs(tree)
+    attrs = attrs or page_attrs(tree)
     meta, meta_subject = _meta(tree)
     if traf_doc is None:
         traf_doc = _Fallback(tree, attrs, meta_subject)

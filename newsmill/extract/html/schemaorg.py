@@ -10,7 +10,7 @@ import re
 
 from lxml import etree
 
-from newsmill.extract.html.attrs import PageAttrs
+from newsmill.extract.html.attrs import PageAttrs, page_attrs
 from newsmill.extract.html.common import Found, build, parse_count, thread
 from newsmill.extract.html.tree import claim, flat_text
 from newsmill.profiles import Profile
@@ -176,7 +176,7 @@ def _value(el, items: set) -> str | None:
 
 
 def microdata_comments(tree, profile: Profile, *, captured_at=None, attrs: PageAttrs | None = None) -> list[RawComment]:
-    all_items = (attrs or PageAttrs(tree)).items
+    all_items = (attrs or page_attrs(tree)).items
     if not all_items:
         return []
     comments = [el for el in all_items if any(_COMMENT_TYPE.search(t) for t in _item_type(el).split())]
@@ -225,7 +225,7 @@ def _descendants(i: int, children: dict[int, list[int]]) -> list[int]:
 
 def microdata_article(tree, attrs: PageAttrs | None = None) -> dict:
     """headline, datePublished, dateModified, articleSection, authors of a microdata Article."""
-    all_items = (attrs or PageAttrs(tree)).items
+    all_items = (attrs or page_attrs(tree)).items
     art = next((el for el in all_items if el.get("itemscope") is not None
                 and any(_ARTICLE_TYPE.search(t) for t in _item_type(el).split())), None)
     if art is None:
