@@ -30,6 +30,7 @@ _INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
 _PLACEHOLDER = re.compile(r"^\[[^\]]{0,40}\]$")  # w3m image placeholders: '[p]', '[sd_hub_ico]'
 _WORD = re.compile(r"\w", re.UNICODE)
 _PARTNER = {"»": "«", "«": "»", "›": "‹", "‹": "›"}
+_GLUE = " |-–—·•:*~/»«｜："
 
 
 @cache
@@ -156,6 +157,12 @@ def clean(s: str, site: SiteNames | None, others: set[str] = frozenset()) -> str
     """``s`` without the decorations around the headline: leading or trailing segments that are the
     site's name, a date, or (trailing only) what another statement of the page leaves out."""
     s = text(s)
+    if site is not None:
+        # 'Headline-Section|Site' glued without spaces: another statement ends where the glue starts
+        for o in others:
+            rest = s[len(o):] if len(o) >= 8 and s.startswith(o) else ""
+            if rest and not rest[0].isalnum() and not rest[0].isspace() and site.matches(rest.strip(_GLUE)):
+                return o
     while True:
         lead = re.split(r":\s+", s, maxsplit=1)
         if len(lead) == 2 and site is not None and site.is_site(lead[0]) and _WORD.search(lead[1]):
