@@ -262,9 +262,17 @@ def _parts(el) -> tuple[str, ...]:
     out = [el.text or ""]
     for child in el:
         if isinstance(child.tag, str) and child.tag not in _SKIP:
-            out.append(child.text_content())
+            out.append(_shown_text(child))
         out.append(child.tail or "")
     return tuple(p for p in (" ".join(x.split()) for x in out) if titles._WORD.search(p))
+
+
+_SHOWN_TEXT = etree.XPath(".//text()[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]")
+
+
+def _shown_text(el) -> str:
+    """An element's text without the style sheets and scripts that some headings hold."""
+    return "".join(_SHOWN_TEXT(el))
 
 
 def _visible_headings(tree) -> list[titles.Heading]:
@@ -273,7 +281,7 @@ def _visible_headings(tree) -> list[titles.Heading]:
     for h in _HEADINGS(tree):
         if _in_navigation(h):
             continue
-        whole = " ".join(h.text_content().split())
+        whole = " ".join(_shown_text(h).split())
         if whole:
             found[h.tag].append(titles.Heading(whole, _parts(h)))
     return found["h1"] + found["h2"]
