@@ -103,6 +103,8 @@ def test_shown_prefers_the_headline_element_to_kicker_and_headline_glued():
     assert shown(["Town hall: Eleven votes to four", "Eleven votes to four"], [heading]) == "Eleven votes to four"
     assert shown(["Town hall: Eleven votes to four", "Other"], [heading]) == "Town hall: Eleven votes to four"
     assert shown(["Other", "Another"], [heading]) is None
+    # a label element ('Live') is no headline, even when a statement says only that
+    assert shown(["Live", "Council votes"], [Heading("Live Council votes on the budget", ("Live", "Council votes on the budget"))]) is None
     # the quotation marks' style and case do not matter, the order of headings does
     first, second = Heading("The ‘best’ budget"), Heading("Another headline")
     assert shown(["Another headline", "The 'best' budget"], [first, second]) == "The 'best' budget"

@@ -3,7 +3,9 @@
 A page states its headline several times (JSON-LD ``headline``, ``og:title``,
 ``twitter:title``, ``<h1>``, ``<title>``), often with the site's name, a section or
 a date glued on ('Headline | Section | Site'), or with HTML entities escaped twice.
-The title is the best-ranked statement once such decorations are gone, and a
+The title is the statement the page shows as its heading (an ``<h1>``/``<h2>``
+outside breadcrumbs and menus, whole or its headline element without the kicker),
+else the best-ranked statement, once decorations are gone; a
 decoration is recognised by what the page itself says its name is (URL host,
 ``og:site_name``, publisher) or by another statement of the page that lacks it,
 never by a list of sites.  Author values get the same treatment: the names in one
@@ -220,7 +222,8 @@ def shown(candidates: list[str], visible: list[Heading]) -> str | None:
     """
     cands = [(c, _same(c), _letters(c)) for c in candidates if c]
     for h in visible:
-        exact = {_same(t) for t in (h.whole, *h.parts) if t}
+        # an element of the heading counts when it can be a headline ('Live' or 'Video' is a label)
+        exact = {_same(t) for t in (h.whole, *(p for p in h.parts if len(_letters(p)) >= 8)) if t}
         hit = next((c for c, same, _ in cands if same in exact), None)
         if hit is None and len(letters := _letters(h.whole)) >= 8:
             hit = next((c for c, _, let in cands if let == letters), None)
