@@ -185,8 +185,10 @@ def article_metadata(tree, jsonld: list[dict], traf_doc=None, attrs: PageAttrs |
     publication = _text(art.get("publisher")) or get("og:site_name", "application-name")
     site = titles.SiteNames(url or page_url, [publication, get("og:site_name", "application-name"), get("twitter:site")])
     # microdata after og:title: its 'headline' property is now and then a sub-headline
-    title = titles.choose([_text(art.get("headline")), get("og:title"), micro.get("headline"), get("twitter:title")],
-                          _h1s(tree), _title_tag(tree), site, lambda: t(traf_doc, "title", None) if traf_doc else None)
+    title = titles.choose([_text(art.get("headline")), get("og:title"), micro.get("headline"), get("headline"),
+                           get("twitter:title")],
+                          _h1s(tree), _title_tag(tree), site, lambda: t(traf_doc, "title", None) if traf_doc else None,
+                          _visible_headings(tree))
     dates = [_text(art.get("datePublished")), micro.get("datePublished"), *(meta.get(k) for k in _PUBLISHED_KEYS),
              *_time_pubdates(tree, attrs), _url_date(url or page_url)]
     # only strings that hold a calendar date ('Fri Apr 28 19:20:36 CEST 2023' or '1 day ago' do not)
@@ -232,6 +234,57 @@ _H1 = etree.XPath("//h1")
 
 def _h1s(tree) -> list[str]:
     return [" ".join(h.text_content().split()) for h in _H1(tree)[:3]]
+
+
+_HEADINGS = etree.XPath("//h1 | //h2")
+_NAV_TAGS = frozenset({"nav", "aside", "footer"})
+_SKIP = frozenset({"script", "style", "noscript", "template", "svg", "button"})
+
+
+def _in_navigation(el) -> bool:
+    """A heading in a breadcrumb trail, menu, sidebar or footer: it repeats or lists titles, it does
+    not head the article (markers are data: ``heading_navigation`` in ``_default.toml``)."""
+    markers = titles.navigation_markers()
+    for a in (el, *el.iterancestors()):
+        if a.tag in _NAV_TAGS:
+            return True
+        attrs = f"{a.get('class') or ''} {a.get('id') or ''} {a.get('itemtype') or ''}".lower()
+        if any(m in attrs for m in markers):
+            return True
+    return False
+
+
+def _parts(el) -> tuple[str, ...]:
+    """The texts of a heading's elements ('<span>Kicker</span><span>Headline</span>'), through wrappers
+    that hold a single element ('<h1><a><span>..</span></a></h1>')."""
+    while len(el) == 1 and not (el.text or "").strip() and not (el[0].tail or "").strip() and el[0].tag not in _SKIP:
+        el = el[0]
+    out = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str) and child.tag not in _SKIP:
+            out.append(_shown_text(child))
+        out.append(child.tail or "")
+    return tuple(p for p in (" ".join(x.split()) for x in out) if titles._WORD.search(p))
+
+
+_SHOWN_TEXT = etree.XPath(".//text()[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]")
+
+
+def _shown_text(el) -> str:
+    """An element's text without the style sheets and scripts that some headings hold."""
+    return "".join(_SHOWN_TEXT(el))
+
+
+def _visible_headings(tree) -> list[titles.Heading]:
+    """The page's ``<h1>``s, then its ``<h2>``s, outside navigation, in page order."""
+    found = {"h1": [], "h2": []}
+    for h in _HEADINGS(tree):
+        if _in_navigation(h):
+            continue
+        whole = " ".join(_shown_text(h).split())
+        if whole:
+            found[h.tag].append(titles.Heading(whole, _parts(h)))
+    return found["h1"] + found["h2"]
 
 
 def _title_tag(tree) -> str | None:

@@ -3,7 +3,9 @@
 A page states its headline several times (JSON-LD ``headline``, ``og:title``,
 ``twitter:title``, ``<h1>``, ``<title>``), often with the site's name, a section or
 a date glued on ('Headline | Section | Site'), or with HTML entities escaped twice.
-The title is the best-ranked statement once such decorations are gone, and a
+The title is the statement the page shows as its heading (an ``<h1>``/``<h2>``
+outside breadcrumbs and menus, whole or its headline element without the kicker),
+else the best-ranked statement, once decorations are gone; a
 decoration is recognised by what the page itself says its name is (URL host,
 ``og:site_name``, publisher) or by another statement of the page that lacks it,
 never by a list of sites.  Author values get the same treatment: the names in one
@@ -16,6 +18,7 @@ import html
 import re
 import tomllib
 import unicodedata
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from urllib.parse import urlsplit
 
@@ -28,6 +31,8 @@ _SEP = re.compile(r"\s+(?:\||-|–|—|·|•|::|\*|~|/|»|«)\s+|\s*\|\s*")
 _INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
 _PLACEHOLDER = re.compile(r"^\[[^\]]{0,40}\]$")  # w3m image placeholders: '[p]', '[sd_hub_ico]'
 _WORD = re.compile(r"\w", re.UNICODE)
+_PARTNER = {"»": "«", "«": "»", "›": "‹", "‹": "›"}
+_GLUE = " |-–—·•:*~/»«｜："
 
 
 @cache
@@ -47,6 +52,12 @@ def _author_box() -> re.Pattern:
     spec = tomllib.loads((PROFILE_DIR / "_default.toml").read_text(encoding="utf-8"))
     words = sorted(spec.get("author_box_headings", []), key=len, reverse=True)
     return re.compile(r"^(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE) if words else re.compile(r"[^\s\S]")
+
+
+@cache
+def navigation_markers() -> tuple[str, ...]:
+    spec = tomllib.loads((PROFILE_DIR / "_default.toml").read_text(encoding="utf-8"))
+    return tuple(w.lower() for w in spec.get("heading_navigation", []))
 
 
 def is_author_box(s: str) -> bool:
@@ -73,7 +84,13 @@ def text(s: str | None) -> str:
             break
         s = html.unescape(s)
     s = " ".join(_INVISIBLE.sub("", s).split())
-    return re.sub(r"^[»«›‹]\s+|\s+[»«›‹]$", "", s)  # a breadcrumb arrow, not a quotation mark
+    # a breadcrumb arrow, not a quotation mark: one whose partner ('« … »', '» … «') is not in the string
+    if (m := re.match(r"^([»«›‹])\s+", s)) and _PARTNER[m[1]] not in s[m.end():]:
+        s = s[m.end():]
+    if (m := re.search(r"\s+([»«›‹])$", s)) and _PARTNER[m[1]] not in s[: m.start()]:
+        s = s[: m.start()]
+    return s
+
 
 
 @lru_cache(maxsize=4096)
@@ -142,6 +159,12 @@ def clean(s: str, site: SiteNames | None, others: set[str] = frozenset()) -> str
     """``s`` without the decorations around the headline: leading or trailing segments that are the
     site's name, a date, or (trailing only) what another statement of the page leaves out."""
     s = text(s)
+    if site is not None:
+        # 'Headline-Section|Site' glued without spaces: another statement ends where the glue starts
+        for o in others:
+            rest = s[len(o):] if len(o) >= 8 and s.startswith(o) else ""
+            if rest and not rest[0].isalnum() and not rest[0].isspace() and site.matches(rest.strip(_GLUE)):
+                return o
     while True:
         lead = re.split(r":\s+", s, maxsplit=1)
         if len(lead) == 2 and site is not None and site.is_site(lead[0]) and _WORD.search(lead[1]):
@@ -164,11 +187,59 @@ def clean(s: str, site: SiteNames | None, others: set[str] = frozenset()) -> str
         return s
 
 
+@dataclass(frozen=True)
+class Heading:
+    """A heading the page shows (an ``<h1>``/``<h2>`` outside navigation): its whole text and the texts
+    of its parts, since a kicker and the headline are often two elements of one heading."""
+
+    whole: str
+    parts: tuple[str, ...] = ()
+
+
+_QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "‛": "'", "“": '"', "”": '"', "„": '"', "‟": '"'})
+
+
+def _same(s: str) -> str:
+    """Equal as read: case, spacing and the quotation marks' style aside."""
+    return unicodedata.normalize("NFC", text(s)).translate(_QUOTES).casefold()
+
+
+def _letters(s: str) -> str:
+    """Only the letters and digits: 'Kicker: Headline' reads as a heading made of a kicker and a headline element."""
+    return "".join(c for c in unicodedata.normalize("NFKC", text(s)).casefold() if c.isalnum())
+
+
+def shown(candidates: list[str], visible: list[Heading]) -> str | None:
+    """The statement of the headline that the page shows as its heading.
+
+    A page states its headline in metadata several times, and the statements often differ: an SEO
+    headline in JSON-LD, a teaser in ``og:title``, a kicker glued in front.  The one a reader sees is
+    the one to keep.  ``visible`` lists the page's headings, main ones first; the first heading that
+    repeats a statement decides.  A statement equal to the heading or to one of its elements (the
+    headline without its kicker) wins over one that only has the same letters as the whole heading
+    ('Kicker: Headline' for a kicker element and a headline element); between equals, the order of
+    ``candidates`` decides.
+    """
+    cands = [(c, _same(c), _letters(c)) for c in candidates if c]
+    for h in visible:
+        # an element of the heading counts when it can be a headline ('Live' or 'Video' is a label)
+        exact = {_same(t) for t in (h.whole, *(p for p in h.parts if len(_letters(p)) >= 8)) if t}
+        hit = next((c for c, same, _ in cands if same in exact), None)
+        if hit is None and len(letters := _letters(h.whole)) >= 8:
+            hit = next((c for c, _, let in cands if let == letters), None)
+        if hit is not None:
+            return hit
+    return None
+
+
 def choose(structured: list[str | None], headings: list[str | None], title_tag: str | None,
-           site: SiteNames, fallback=None) -> str | None:
-    """The article's title: the best-ranked plausible statement, decorations removed.
+           site: SiteNames, fallback=None, visible: list[Heading] = ()) -> str | None:
+    """The article's title: the statement the page shows as its heading, else the best-ranked plausible
+    statement, decorations removed.
 
     ``structured`` (JSON-LD headline, og:title, ...) ranks first, then ``headings`` (``<h1>``s).
+    ``visible`` (headings outside navigation, see :func:`shown`) picks among the structured statements
+    when one of them is what the page shows.
     The ``<title>`` element confirms (a suffix it has and another statement lacks is a decoration).
     Without structured data, ``fallback()`` (trafilatura's guess from the page's headings) counts
     when the ``<title>`` contains it: a guess the ``<title>`` does not hold is as often a widget's
@@ -180,6 +251,9 @@ def choose(structured: list[str | None], headings: list[str | None], title_tag: 
     structured = [text(c) for c in structured if c and text(c)]
     others = set(structured) | set(heads) | ({tt} if tt else set())
     if structured:
+        cleaned = [c for c in (clean(c, site, others - {c}) for c in structured) if plausible(c, site)]
+        if cleaned and (hit := shown(list(dict.fromkeys(cleaned)), list(visible))):
+            return hit
         ranked = [clean(c, site, others - {c}) for c in [*structured, *heads]]
         ranked = [c for c in ranked if plausible(c, site)]
         if ranked:
