@@ -18,6 +18,12 @@ AUTHOR_KEY_ENV = "NEWSMILL_AUTHOR_KEY"
 #   drop          author and author_id null, reply_to_name '[author]', mentions '@[author]'
 # Reply and quote links are resolved from the real names first, so they survive every mode.
 AUTHOR_MODES = ("keep", "pseudonymize", "drop")
+# How the article body is taken from HTML (trafilatura underneath; measured in docs/EVALUATION.md,
+# "Article body: trafilatura's modes"):
+#   precise  trafilatura with its readability and jusText fallbacks and favor_precision: less boilerplate
+#            and fewer comment lines in the body, at a cost in time
+#   fast     trafilatura alone (fast=True)
+BODY_MODES = ("precise", "fast")
 _AUTHOR_MODE_ALIASES = {"pseudonymise": "pseudonymize", "pseudonymized": "pseudonymize", "pseudonymised": "pseudonymize"}
 
 
@@ -326,10 +332,13 @@ class Settings:
     dask: DaskSettings = field(default_factory=DaskSettings)  # [dask] table: batch tasks on Dask
     output: OutputSettings = field(default_factory=OutputSettings)  # [output] table: remote output URLs
     workers: int | None = None  # worker processes for the batches (newsmill.workers): None = one per CPU, 1 = in process
+    body: str = "precise"  # article body extraction: precise | fast (see BODY_MODES)
 
     def __post_init__(self):
         if self.authors not in AUTHOR_MODES:
             raise ConfigError(f"setting 'authors' is {self.authors!r}: must be one of {', '.join(AUTHOR_MODES)}")
+        if self.body not in BODY_MODES:
+            raise ConfigError(f"setting 'body' is {self.body!r}: must be one of {', '.join(BODY_MODES)}")
 
     def with_overrides(self, **kw) -> "Settings":
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
@@ -361,6 +370,7 @@ _ENV = {
     "NEWSMILL_AUTHORS": "authors",
     "NEWSMILL_INCREMENTAL": "incremental",
     "NEWSMILL_WORKERS": "workers",
+    "NEWSMILL_BODY": "body",
 }
 _SCHEDULE_ENV = {"NEWSMILL_SCHEDULE_CRON": "cron", "NEWSMILL_SCHEDULE_INTERVAL": "interval",
                  "NEWSMILL_SCHEDULE_TIMEZONE": "timezone", "NEWSMILL_SCHEDULE_NAME": "name"}
@@ -396,6 +406,11 @@ def _coerce(name: str, value, origin: str):
             if str(value).strip().lower() in ("0", "false", "no", "off"):
                 return False
             raise ValueError(f"{value!r} is not true or false")
+        if name == "body":
+            mode = str(value).strip().lower()
+            if mode not in BODY_MODES:
+                raise ValueError(f"{value!r} is not one of {', '.join(BODY_MODES)}")
+            return mode
         if name == "authors":
             mode = str(value).strip().lower()
             mode = _AUTHOR_MODE_ALIASES.get(mode, mode)

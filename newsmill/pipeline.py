@@ -44,6 +44,7 @@ class RunContext:
     min_date: str = "1990-01-01"
     max_days_before_article: float = 2.0
     authors_mode: str = "keep"  # keep | pseudonymize | drop (config.AUTHOR_MODES), applied in clean
+    body_mode: str = "precise"  # precise | fast (config.BODY_MODES), applied in extract
     author_key_source: str = "environment"  # 'environment' (NEWSMILL_AUTHOR_KEY) | 'output' (random, per output)
     incremental: bool = True  # skip inputs the ledger (newsmill.ledger) says are unchanged; False: --full
     remote: remote.Target | None = field(default=None, repr=False)  # a URL output; output_dir is then its mirror
@@ -145,6 +146,7 @@ def start_run(settings: Settings) -> RunContext:
         min_date=settings.min_date,
         max_days_before_article=settings.max_days_before_article,
         authors_mode=settings.authors,
+        body_mode=settings.body,
         author_key_source="environment" if settings.author_key else "output",
         incremental=settings.incremental,
         remote=target,
@@ -236,7 +238,7 @@ def process_batch(uris: list[str], ctx: RunContext, expected: dict[str, str] | N
             out.rejects.append(_reject_row(page, ctx))
             continue
         try:
-            res = extract_page(page, profiles_dir=ctx.profiles_dir)
+            res = extract_page(page, profiles_dir=ctx.profiles_dir, body_mode=ctx.body_mode)
             if isinstance(res, Reject):
                 out.rejects.append(_reject_row(res, ctx))
                 continue

@@ -449,3 +449,42 @@ def test_a_title_segment_that_starts_like_the_host_is_kept():
     raw = meta_page('<meta property="og:title" content="Council passes the budget - Time to act on the budget">',
                     url="https://time.example/politics/1")
     assert raw.title == "Council passes the budget - Time to act on the budget"
+
+
+# --------------------------------------------------------------------------- body mode
+
+
+def test_body_mode_setting_layers_and_reaches_the_body_extractor(tmp_path, monkeypatch):
+    import pytest
+    import trafilatura
+
+    from newsmill import pipeline
+    from newsmill.config import ConfigError, Settings, load_settings
+    from newsmill.records import PageInput
+
+    f = tmp_path / "newsmill.toml"
+    f.write_text('[newsmill]\nbody = "fast"\n')
+    assert Settings().body == "precise"
+    assert load_settings(f, env={}).body == "fast"
+    assert load_settings(f, env={"NEWSMILL_BODY": "Precise"}).body == "precise"
+    with pytest.raises(ConfigError, match="body"):
+        load_settings(None, env={"NEWSMILL_BODY": "quick"})
+
+    seen = []
+    real = trafilatura.bare_extraction
+
+    def spy(*args, **kwargs):
+        seen.append((kwargs.get("fast", False), kwargs.get("favor_precision", False)))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", spy)
+    html = "<html><body><article><h1>T</h1>" + "<p>A paragraph of the article with enough words in it.</p>" * 5 + \
+        "</article></body></html>"
+    page = tmp_path / "p.html"
+    page.write_text(html)
+    for mode in ("fast", "precise"):
+        settings = Settings(output_dir=tmp_path / mode, body=mode, author_key=b"k" * 32)
+        ctx = pipeline.start_run(settings)
+        out = pipeline.process_batch([str(page)], ctx)
+        assert out.articles and "A paragraph of the article" in out.articles[0]["body"]
+    assert seen == [(True, False), (False, True)]

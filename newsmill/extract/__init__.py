@@ -14,7 +14,8 @@ from newsmill.sources.decode import UndecodableError, decode
 _WORD = re.compile(r"\w")
 
 
-def extract_page(page: PageInput, *, profiles_dir: str | None = None) -> tuple[RawPage, _profiles.Profile] | Reject:
+def extract_page(page: PageInput, *, profiles_dir: str | None = None,
+                 body_mode: str = "precise") -> tuple[RawPage, _profiles.Profile] | Reject:
     """RawPage and the site profile used, or a Reject saying why not."""
     try:
         text, _encoding = decode(page.data, page.declared_charset)
@@ -27,7 +28,8 @@ def extract_page(page: PageInput, *, profiles_dir: str | None = None) -> tuple[R
     elif page.format == "html":
         from newsmill.extract.html import extract_html
 
-        raw = extract_html(text, url=page.url, captured_at=page.captured_at, profiles_dir=profiles_dir)
+        raw = extract_html(text, url=page.url, captured_at=page.captured_at, profiles_dir=profiles_dir,
+                           body_mode=body_mode)
     else:
         return Reject(page.uri, "extract", "unsupported_format", f"input format {page.format!r} is not supported yet", page.sha256)
     if not _WORD.search(" ".join([raw.title or "", *raw.paragraphs])):

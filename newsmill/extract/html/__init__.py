@@ -33,7 +33,7 @@ _SITE_NAME = etree.XPath("//meta[@property='og:site_name'][@content]")
 
 
 def extract_html(text: str, *, url: str | None = None, captured_at: datetime | None = None,
-                 profiles_dir: str | None = None) -> RawPage:
+                 profiles_dir: str | None = None, body_mode: str = "precise") -> RawPage:
     """The article and its comments from one HTML page (already decoded to text)."""
     tree = parse(text)
     if tree is None:
@@ -66,7 +66,7 @@ def extract_html(text: str, *, url: str | None = None, captured_at: datetime | N
     comment_system, unread = _comment_system(tree, layer, comments, attrs, profiles_dir)
     # claims come from the DOM layers (each comment they keep is claimed) or, on an odd page, from the source
     claimed = layer not in (None, "jsonld", "script") or marked
-    doc = _body(tree, url, claimed)
+    doc = _body(tree, url, claimed, precise=body_mode == "precise")
     meta = metadata.article_metadata(tree, jsonld, attrs=attrs, url=url)
     paragraphs = _paragraphs(doc, comments)
     page_url = url or meta["url"]
@@ -99,16 +99,17 @@ def _comment_system(tree, layer: str | None, comments, attrs: PageAttrs,
     return embedded, bool(found and found.filled and not comments)
 
 
-def _body(tree, url: str | None, claimed: bool):
+def _body(tree, url: str | None, claimed: bool, *, precise: bool = True):
     import trafilatura
 
     try:
-        # trafilatura copies a tree it is given, so the shared tree stays intact.
-        # fast=True: no readability/jusText comparison. Cheaper, and on Dragnet and AEB better than the
-        # default (the fallbacks re-add boilerplate and comment text); the fallbacks with favor_precision
-        # are better still but over the speed target: docs/EVALUATION.md, "Article body: trafilatura's modes"
-        return trafilatura.bare_extraction(tree, url=url, with_metadata=False, include_comments=False, fast=True,
-                                           prune_xpath=[CLAIMED_XPATH] if claimed else None)
+        # trafilatura copies a tree it is given, so the shared tree stays intact.  precise: its readability
+        # and jusText fallbacks with favor_precision (less boilerplate, fewer comment lines in the body);
+        # otherwise fast=True, trafilatura alone.  Both measured in docs/EVALUATION.md, "Article body:
+        # trafilatura's modes".
+        options = {"favor_precision": True} if precise else {"fast": True}
+        return trafilatura.bare_extraction(tree, url=url, with_metadata=False, include_comments=False,
+                                           prune_xpath=[CLAIMED_XPATH] if claimed else None, **options)
     except (TypeError, ValueError, AttributeError):
         return None
 
