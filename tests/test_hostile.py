@@ -63,7 +63,13 @@ def hostile_run(tmp_path_factory):
     summary = pipeline.run([str(corpus.FILES), str(gen)], _settings(out))
     elapsed = time.monotonic() - started
     yield {"summary": summary, "out": out, "base": base, "gen": gen, "expected": expected, "elapsed": elapsed,
-           "outcomes": _outcomes(out, summary.run_id), "inputs": discover([str(corpus.FILES), str(gen)])}
+           "outcomes": _outcomes(out, summary.run_id), "inputs": _inputs([str(corpus.FILES), str(gen)])}
+
+
+def _inputs(paths: list[str]) -> list[str]:
+    """Every input a run must account for: the files found, and the folder entries not walked."""
+    found, rejects = source_files.walk(paths)
+    return [*found, *(r.input_uri for r in rejects)]
 
 
 def _comments(out: Path, run_id: str, name: str) -> tuple[list[dict], list[dict]]:
@@ -379,3 +385,32 @@ def test_hostile_html_pages_finish_in_bounded_time(tmp_path):
     for kind, row in (o for v in outcomes.values() for o in v):
         if kind != "reject":  # entities are never expanded into the text
             assert "lollollol" not in (row["title"] or "") + (row["body"] or "")
+
+
+# --------------------------------------------------------------------------- folders and links
+
+
+def test_symlink_loop_and_symlinked_or_unreadable_folders_are_rejects_not_crashes(tmp_path, monkeypatch):
+    """A file linked to itself, a folder linked to its parent (a loop if followed) and a folder
+    that cannot be listed: one reject each with its reason, the good page still published."""
+    d = tmp_path / "in"
+    (d / "locked").mkdir(parents=True)
+    (d / "locked" / "hidden.txt").write_text(corpus.article("Never listed"))
+    shutil.copy(SEED, d / "seed.txt")
+    os.symlink("self.html", d / "self.html")
+    os.symlink("..", d / "up")
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # root ignores permissions: an unlistable folder is simulated
+        if isinstance(path, str) and path.endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    s = pipeline.run([str(d)], _settings(tmp_path / "out"))
+    assert s.accounting_ok and s.articles_published == 1
+    rows = pq.read_table(tmp_path / "out" / "quarantine" / "rejects" / f"{s.run_id}.parquet").to_pylist()
+    got = {Path(r["input_uri"]).name: r["reason"] for r in rows}
+    assert got == {"self.html": "symlink_loop", "up": "symlinked_folder", "locked": "unreadable"}
+    assert all(r["detail"] for r in rows)
+    assert s.rejected == 3 and s.inputs == 4

@@ -26,7 +26,8 @@ class Inventory:
 def inventory(paths: list[str]) -> Inventory:
     """Files from paths/folders/globs; archives opened and listed record by record."""
     out = Inventory()
-    for path in discover(paths):
+    found, out.rejects = files.walk(paths)
+    for path in found:
         if warc.is_archive(path):
             scan = warc.scan(path)
             out.refs += scan.refs
