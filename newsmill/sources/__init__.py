@@ -32,8 +32,7 @@ def inventory(paths: list[str]) -> Inventory:
             scan = warc.scan(path)
             out.refs += scan.refs
             out.skipped.update({f"warc:{k}": v for k, v in scan.skipped.items()})
-            if scan.reject is not None:
-                out.rejects.append(scan.reject)
+            out.rejects += scan.rejects
         else:
             out.refs.append(path)
     return out

@@ -9,6 +9,9 @@ and the offset is the record's provenance.
 from __future__ import annotations
 
 import hashlib
+import os
+import re
+import tempfile
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -29,11 +32,15 @@ def is_archive(path: str) -> bool:
 
 @dataclass
 class Scan:
-    """Page records found in one archive, what was skipped, and the damage if any."""
+    """Page records found in one archive, what was skipped, and each damaged part (a reject naming its offset)."""
 
     refs: list[str] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
-    reject: Reject | None = None
+    rejects: list[Reject] = field(default_factory=list)
+
+    @property
+    def reject(self) -> Reject | None:
+        return self.rejects[0] if self.rejects else None
 
 
 def _content_type(rec) -> str:
@@ -70,8 +77,197 @@ def _cut_short(rec) -> bool:
     return getattr(rec.raw_stream, "limit", 0) > 0
 
 
+# Framing is checked here, not left to warcio: warcio trusts each record's Content-Length, so a
+# missing or too-large one swallows the records after it, and it stops at the first bytes between
+# gzip members that are not a member.  A record is sound when its header block has a
+# Content-Length and the block ends right where the next record (or the file) begins; anything
+# else is one damaged record, and the scan goes on at the next 'WARC/1.x' line.
+_MAX_HEADER = 1 << 16  # a WARC header block longer than this is damage, not a record
+_VERSION = re.compile(rb"WARC/1\.[01]\r?\n")
+_GZIP_MAGIC = b"\x1f\x8b\x08"
+_CHUNK = 1 << 20
+_FILLER = b"\r\n\x00 \t"  # padding some writers leave between or after records
+
+
+def _find(f, needle: bytes, start: int, end: int) -> int:
+    """Offset of the first ``needle`` in f[start:end], or ``end``; reads in chunks (archives are large)."""
+    pos = start
+    while pos < end:
+        f.seek(pos)
+        chunk = f.read(min(_CHUNK, end - pos) + len(needle) - 1)
+        i = chunk.find(needle)
+        if i >= 0:
+            return pos + i
+        if len(chunk) < len(needle):
+            break
+        pos += len(chunk) - len(needle) + 1
+    return end
+
+
+def _next_record(f, start: int, end: int) -> int:
+    """Offset of the next line 'WARC/1.0' or 'WARC/1.1' at or after ``start``, or ``end``."""
+    pos = start
+    while pos < end:
+        i = _find(f, b"WARC/1.", pos, end)
+        if i >= end:
+            return end
+        f.seek(i - 1 if i else 0)
+        before = f.read(1) if i else b"\n"
+        f.seek(i)
+        if before == b"\n" and _VERSION.match(f.read(10)):
+            return i
+        pos = i + 1
+    return end
+
+
+def _only_filler(f, start: int, end: int) -> bool:
+    f.seek(start)
+    return end - start <= _CHUNK and not f.read(end - start).strip(_FILLER)
+
+
+def _frame(f, start: int, end: int) -> list[tuple[int, str | None]]:
+    """(offset, None) for each sound record of f[start:end], (offset, what is wrong) for each damaged part."""
+    out: list[tuple[int, str | None]] = []
+    pos = start
+    while pos < end:
+        if _only_filler(f, pos, min(end, pos + 64)) and _only_filler(f, pos, end):
+            break
+        f.seek(pos)
+        head = f.read(min(_MAX_HEADER, end - pos))
+        if not _VERSION.match(head):
+            nxt = _next_record(f, pos + 1, end)
+            out.append((pos, f"{nxt - pos} bytes that are not a WARC record"))
+            pos = nxt
+            continue
+        stop = head.find(b"\r\n\r\n")
+        if stop < 0:
+            nxt = _next_record(f, pos + 1, end)
+            out.append((pos, "header block not terminated (cut short or damaged)"))
+            pos = nxt
+            continue
+        lengths = [ln.split(b":", 1)[1].strip() for ln in head[:stop].split(b"\r\n")
+                   if ln.lower().startswith(b"content-length:")]
+        if len(lengths) != 1 or not lengths[0].isdigit():
+            out.append((pos, "no valid Content-Length in its header"))
+            pos = _next_record(f, pos + stop + 4, end)
+            continue
+        body_end = pos + stop + 4 + int(lengths[0])
+        if body_end > end:
+            nxt = _next_record(f, pos + stop + 4, end)
+            out.append((pos, f"Content-Length {int(lengths[0])} runs past the end of the "
+                             f"{'archive' if nxt >= end else 'record'} (cut short, or a wrong Content-Length)"))
+            pos = nxt
+            continue
+        f.seek(body_end)
+        tail = f.read(64)
+        rest = tail.lstrip(_FILLER)
+        gap = len(tail) - len(rest)
+        if tail[:4] == b"\r\n\r\n" and (not rest and _only_filler(f, body_end, end) or _VERSION.match(rest)):
+            out.append((pos, None))
+            pos = body_end + gap if rest else end
+            continue
+        nxt = _next_record(f, pos + stop + 4, end)
+        out.append((pos, f"Content-Length {int(lengths[0])} does not end where the next record begins (wrong length)"))
+        pos = nxt
+    return out
+
+
+def _members(f, size: int):
+    """(offset, decompressed member as a file, None) per gzip member, (offset, None, what is wrong) per
+    damaged member or run of bytes between members."""
+    pos = 0
+    while pos < size:
+        f.seek(pos)
+        if f.read(3) != _GZIP_MAGIC:
+            nxt = _find(f, _GZIP_MAGIC, pos + 1, size)
+            if not _only_filler(f, pos, nxt):
+                yield pos, None, f"{nxt - pos} bytes between gzip members that are not a member"
+            pos = nxt
+            continue
+        f.seek(pos)
+        d = zlib.decompressobj(wbits=31)
+        out = tempfile.SpooledTemporaryFile(max_size=16 << 20)
+        consumed = 0
+        try:
+            step = 1 << 14  # most members hold one record of a few KB: read little, then more
+            while not d.eof:
+                chunk = f.read(step)
+                step = min(step * 4, _CHUNK)
+                if not chunk:
+                    break
+                out.write(d.decompress(chunk))
+                consumed += len(chunk)
+            if not d.eof:
+                raise EOFError("gzip member cut short")
+        except (zlib.error, EOFError) as exc:
+            out.close()
+            yield pos, None, f"gzip member unreadable: {exc}"
+            pos = _find(f, _GZIP_MAGIC, pos + 1, size)
+            continue
+        out.seek(0)
+        yield pos, out, None
+        out.close()
+        pos += consumed - len(d.unused_data)
+
+
+def _classify(f, offset: int):
+    f.seek(offset)
+    return _page_kind(next(iter(ArchiveIterator(f, arc2warc=True))))
+
+
 def scan(path: str) -> Scan:
-    """Offsets of the page records; a damaged archive keeps what came before the damage."""
+    """Offsets of the page records, the others counted by kind, and a reject per damaged part:
+    every record the archive holds is accounted for, and damage costs only the damaged record."""
+    if path.lower().endswith((".arc", ".arc.gz")):
+        return _scan_arc(path)
+    out = Scan()
+
+    def damaged(offset: int, why: str, reason: str = "corrupt_archive") -> None:
+        out.rejects.append(Reject(f"{path}#{offset}", "read", reason, f"damaged at offset {offset}: {why}"))
+
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            f.seek(0)
+            if f.read(2) != b"\x1f\x8b":
+                for offset, why in _frame(f, 0, size):
+                    if why:
+                        damaged(offset, why)
+                    else:
+                        _count(out, path, offset, _classify(f, offset))
+                return out
+            for member, body, why in _members(f, size):
+                if body is None:
+                    damaged(member, why)
+                    continue
+                body.seek(0, os.SEEK_END)
+                for i, (offset, why) in enumerate(_frame(body, 0, body.tell())):
+                    if why:
+                        damaged(member, f"in the gzip member, at byte {offset} of its content: {why}")
+                        continue
+                    kind = _classify(body, offset)
+                    if i == 0 or kind[0] is None:
+                        _count(out, path, member, kind)
+                    else:
+                        out.rejects.append(Reject(
+                            f"{path}#{member}", "read", "unseekable_gzip",
+                            f"page record at byte {offset} of the gzip member at offset {member}: several records "
+                            "in one gzip member cannot be read one by one; recompress the archive with "
+                            "`warcio recompress` (one member per record) to read them"))
+    except _READ_ERRORS as exc:
+        out.rejects.append(Reject(path, "read", "corrupt_archive", f"archive unreadable: {type(exc).__name__}: {exc}"))
+    return out
+
+
+def _count(out: Scan, path: str, offset: int, kind: tuple[str | None, str]) -> None:
+    if kind[0]:
+        out.refs.append(f"{path}#{offset}")
+    else:
+        out.skipped[kind[1]] += 1
+
+
+def _scan_arc(path: str) -> Scan:
+    """ARC files (no 'WARC/1.x' line to resynchronise on): warcio's reading; damage ends the scan."""
     out = Scan()
     offset = 0
     try:
@@ -81,14 +277,10 @@ def scan(path: str) -> Scan:
                 offset = it.get_record_offset()
                 if _cut_short(rec):
                     raise EOFError(f"record at offset {offset} is cut short")
-                kind, why = _page_kind(rec)
-                if kind:
-                    out.refs.append(f"{path}#{offset}")
-                else:
-                    out.skipped[why] += 1
+                _count(out, path, offset, _page_kind(rec))
     except _READ_ERRORS as exc:
-        out.reject = Reject(f"{path}#{offset}", "read", "corrupt_archive",
-                            f"archive unreadable after {len(out.refs)} page records: {type(exc).__name__}: {exc}")
+        out.rejects.append(Reject(f"{path}#{offset}", "read", "corrupt_archive",
+                                  f"archive unreadable after {len(out.refs)} page records: {type(exc).__name__}: {exc}"))
     return out
 
 
