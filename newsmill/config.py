@@ -69,6 +69,9 @@ class FetchSettings:
     max_redirects: int = 5
     respect_robots: bool = True
     max_urls: int = 10_000  # page URLs per run; the rest are counted, not fetched
+    # fetch from loopback, link-local, private and other non-public addresses (an intranet, a local test
+    # server); off: such URLs, redirects to them and names resolving to them are refused ('private_address')
+    allow_private_addresses: bool = False
 
     def __post_init__(self):
         for f in fields(self):

@@ -43,8 +43,9 @@ class Streamed(httpx.SyncByteStream):
 
 
 def settings(**kw) -> FetchSettings:
+    # the local test server is on 127.0.0.1: loopback is opted in here, and refused in the SSRF tests below
     base = dict(per_host_delay=0.0, per_host_concurrency=4, concurrency=8, timeout=2.0, retries=2, backoff=0.01,
-                contact="mailto:tests@example.org")
+                contact="mailto:tests@example.org", allow_private_addresses=True)
     return FetchSettings(**{**base, **kw})
 
 
@@ -436,3 +437,76 @@ def test_user_agent_always_names_newsmill():
     assert user_agent(FetchSettings()).startswith("newsmill/")
     ua = user_agent(FetchSettings(user_agent="LabCrawler/2.0", contact="https://lab.example/crawler"))
     assert ua.startswith("LabCrawler/2.0 newsmill/") and ua.endswith("(+https://lab.example/crawler)")
+
+
+# -- SSRF: loopback, link-local and private addresses --------------------------------------------
+
+PRIVATE = ["127.0.0.1", "127.8.9.10", "::1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "fe80::1",
+           "fc00::1", "fd12:3456::1", "0.0.0.0", "::", "224.0.0.1", "ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
+           "100.64.0.1", "fec0::1"]
+
+
+@pytest.mark.parametrize("ip", PRIVATE)
+def test_private_addresses_are_refused(ip):
+    from newsmill.sources.netguard import refused
+
+    assert refused(ip)
+
+
+@pytest.mark.parametrize("ip", ["93.184.216.34", "8.8.8.8", "2606:2800:220:1::1", "2001:4860:4860::8888"])
+def test_public_addresses_are_allowed(ip):
+    from newsmill.sources.netguard import refused
+
+    assert refused(ip) is None
+
+
+def test_loopback_page_is_refused_unless_opted_in(tmp_path):
+    with serving({"/secret": page(HTML)}) as s:
+        res = fetch(tmp_path, urls(s.url("/secret"), s.url("/secret").replace("127.0.0.1", "localhost")),
+                    settings(allow_private_addresses=False, retries=0))
+        assert s.stats.paths() == []  # not even robots.txt was asked for
+    assert [r.reason for r in res.rejects] == ["private_address", "private_address"]
+    assert "loopback" in res.rejects[0].detail
+
+
+def test_redirects_and_feed_links_to_private_addresses_are_refused_on_every_hop(tmp_path):
+    """A public host may point anywhere: each redirect hop and each feed link is checked again."""
+    targets = ["http://127.0.0.1:4200/api/admin/settings", "http://[::1]/", "http://169.254.169.254/latest/meta-data/",
+               "http://[::ffff:127.0.0.1]/", "http://0.0.0.0:8080/", "http://localhost/docs", "http://10.0.0.7/x"]
+    asked = []
+
+    def handler(req):
+        asked.append(str(req.url))
+        if req.url.path == "/feed":
+            items = "".join(f"<item><link>{t}</link></item>" for t in targets)
+            return httpx.Response(200, headers={"content-type": "application/rss+xml"},
+                                  content=f"<rss><channel>{items}</channel></rss>".encode())
+        if req.url.path.startswith("/go/"):
+            return httpx.Response(302, headers={"location": targets[int(req.url.path[4:])]})
+        return httpx.Response(404)
+
+    srcs = [SourceSpec("feed", url="http://news.example/feed"),
+            SourceSpec("urls", urls=tuple(f"http://news.example/go/{i}" for i in range(len(targets))))]
+    res = fetch(tmp_path, srcs, settings(allow_private_addresses=False, retries=0), transport=httpx.MockTransport(handler))
+    assert all(u.startswith("http://news.example/") for u in asked), asked
+    assert [r.reason for r in res.rejects] == ["private_address"] * (2 * len(targets))
+    assert "fetched" not in res.counts
+
+
+def test_a_name_resolving_to_a_private_address_is_refused_at_connect(tmp_path, monkeypatch):
+    """DNS answers are checked where the connection is made (a name with one public and one private
+    answer too: DNS rebinding), and the connection goes to the address that was checked."""
+    from newsmill.sources import netguard
+
+    real = socket.getaddrinfo
+    fake = {"inside.test": ["10.0.0.5"], "rebind.test": ["93.184.216.34", "127.0.0.1"]}
+
+    def getaddrinfo(host, port, *a, **kw):
+        if host in fake:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in fake[host]]
+        return real(host, port, *a, **kw)
+
+    monkeypatch.setattr(netguard.socket, "getaddrinfo", getaddrinfo)
+    res = fetch(tmp_path, urls("http://inside.test/a", "http://rebind.test/b"),
+                settings(allow_private_addresses=False, retries=2))
+    assert [(r.reason, "10.0.0.5" in r.detail or "127.0.0.1" in r.detail) for r in res.rejects] == [("private_address", True)] * 2

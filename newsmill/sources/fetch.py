@@ -16,6 +16,10 @@ server; nothing else in newsmill talks to the network.  What a fetch does:
   ``max_retry_wait`` gives up at once);
 * redirects followed by hand, each hop checked like the first, at most
   ``max_redirects``;
+* loopback, link-local, private and other non-public addresses refused on
+  every request and every address a name resolves to (reject
+  ``private_address``, :mod:`newsmill.sources.netguard`) unless
+  ``allow_private_addresses``;
 * bodies streamed to a spooled temporary file and abandoned (connection
   closed) past ``max_page_bytes``: reject ``too_large``;
 * every exchange written to the run's raw WARC (:mod:`newsmill.sources.rawstore`).
@@ -44,6 +48,8 @@ import httpx
 
 from newsmill.config import FetchSettings
 from newsmill.records import Reject
+from newsmill.sources import netguard
+from newsmill.sources.netguard import PrivateAddress
 from newsmill.sources.rawstore import RawStore
 from newsmill.version import __version__
 
@@ -160,6 +166,8 @@ def _is_dns_failure(exc: BaseException) -> bool:
 
 def _classify(exc: httpx.HTTPError) -> tuple[str, bool]:
     """(reject reason, worth retrying) for a transport error."""
+    if isinstance(exc.__cause__, PrivateAddress):
+        return "private_address", False
     if isinstance(exc, httpx.TimeoutException):
         return "timeout", True
     if isinstance(exc, httpx.ConnectError):
@@ -224,6 +232,9 @@ class Fetcher:
                      # what warcio can decode when the archive is read back: no br, no zstd
                      "Accept-Encoding": "gzip, deflate"},
         )
+        if transport is None and not settings.allow_private_addresses and not netguard.guard(self.client):
+            log.warning("fetch: this httpx cannot take the address check: names resolving to private addresses "
+                        "are not refused (addresses written in URLs still are)")
         self._inflight = threading.BoundedSemaphore(settings.concurrency)
         self._lock = threading.Lock()
         self._hosts: dict[str, _Host] = {}
@@ -260,8 +271,11 @@ class Fetcher:
 
     def _attempt(self, url: httpx.URL, headers: dict, *, role: str, keep_body: bool, max_bytes: int,
                  truncate: bool = False) -> _Hop:
-        host = self._host(url)
         hop = _Hop(str(url))
+        if not self.settings.allow_private_addresses and (why := netguard.url_refusal(url.host)):
+            hop.error, hop.detail = "private_address", f"{why}: refused ([fetch] allow_private_addresses = true to allow it)"
+            return hop
+        host = self._host(url)
         with host.slots, self._inflight:
             host.wait_turn()
             self._count("requests")

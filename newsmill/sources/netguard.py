@@ -1,0 +1,90 @@
+"""Which network addresses a fetch may reach (server-side request forgery).
+
+A feed, a sitemap or a redirect names any URL it likes; without a check, a run
+would fetch ``http://127.0.0.1:4200/api/admin/settings`` (the local Prefect
+server), a cloud metadata service (``169.254.169.254``) or an intranet page,
+keep the answer in the raw WARC and publish it.  So loopback, link-local,
+private, shared (carrier-grade NAT), unspecified, multicast and reserved
+addresses are refused, IPv4 and IPv6 (also an IPv4 address written as IPv6),
+unless the project opts in with ``[fetch] allow_private_addresses = true``.
+
+Two places check: :func:`url_refusal` before every request (every redirect hop,
+robots.txt, feeds, pages) for addresses written in the URL, and
+:class:`GuardedBackend` where the connection is made, for every address a name
+resolves to; it then connects to the address it checked, so a second DNS answer
+cannot swap in another one (DNS rebinding).
+"""
+from __future__ import annotations
+
+import ipaddress
+import socket
+import typing
+
+import httpcore
+
+_SHARED = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598, not in Python's is_private
+_KINDS = ("loopback", "link_local", "private", "unspecified", "multicast", "reserved", "site_local")
+
+
+class PrivateAddress(httpcore.ConnectError):
+    """A connection refused because of where it would go; the message names the address."""
+
+
+def refused(ip: str) -> str | None:
+    """Why ``ip`` may not be fetched from ('loopback', 'private', ...), or None for a public address."""
+    try:
+        addr = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return None
+    if addr.version == 6 and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    for kind in _KINDS:
+        if getattr(addr, f"is_{kind}", False):
+            return kind.replace("_", "-")
+    if addr.version == 4 and addr in _SHARED:
+        return "shared (carrier-grade NAT)"
+    return None
+
+
+def url_refusal(host: str) -> str | None:
+    """Why a URL's host may not be fetched from, when the URL itself says (an address, ``localhost``)."""
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):  # RFC 6761: always loopback, never asked of DNS
+        return f"{host} is loopback"
+    why = refused(name)
+    return f"{host} is a {why} address" if why else None
+
+
+class GuardedBackend(httpcore.SyncBackend):
+    """httpcore's socket backend, refusing to connect where :func:`refused` says no."""
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: typing.Iterable | None = None) -> httpcore.NetworkStream:
+        try:
+            answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        addresses = list(dict.fromkeys(a[4][0] for a in answers))
+        for ip in addresses:
+            why = refused(ip)
+            if why:
+                shown = "" if ip == host else f"{host} resolves to "
+                raise PrivateAddress(f"{shown}{ip}, a {why} address: refused "
+                                     "([fetch] allow_private_addresses = true to allow it)")
+        last: Exception | None = None
+        for ip in addresses:
+            try:
+                return super().connect_tcp(ip, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        raise last or httpcore.ConnectError(f"{host}: no address")
+
+
+def guard(client) -> bool:
+    """Put :class:`GuardedBackend` into an ``httpx.Client``'s own transport; False when its layout is
+    not the one known (a future httpx), so that the caller can say the DNS check is missing."""
+    pool = getattr(getattr(client, "_transport", None), "_pool", None)
+    if pool is None or not hasattr(pool, "_network_backend"):
+        return False
+    pool._network_backend = GuardedBackend()
+    return True
