@@ -93,6 +93,51 @@ def test_respect_robots_false_skips_robots(tmp_path):
     assert res.counts["fetched"] == 1
 
 
+RFC9309_CASES = [
+    # (robots.txt, path, allowed): the most specific (longest) match wins, whatever the order
+    ("User-agent: *\nAllow: /\nDisallow: /private/\n", "/private/a", False),
+    ("User-agent: *\nAllow: /\nDisallow: /private/\n", "/public/a", True),
+    ("User-agent: *\nDisallow: /private/\nAllow: /private/open/\n", "/private/open/a", True),
+    ("User-agent: *\nDisallow: /private/\nAllow: /private/open/\n", "/private/b", False),
+    ("User-agent: *\nAllow: /page\nDisallow: /page\n", "/page", True),  # a tie: the least restrictive
+    # '*' matches any run of characters, '$' the end of the path
+    ("User-agent: *\nDisallow: /*/comments\n", "/2012/story/comments", False),
+    ("User-agent: *\nDisallow: /*/comments\n", "/2012/story", True),
+    ("User-agent: *\nDisallow: /*.php$\n", "/index.php", False),
+    ("User-agent: *\nDisallow: /*.php$\n", "/index.php?id=1", True),
+    ("User-agent: *\nDisallow: /*.php$\n", "/index.phps", True),
+    ("User-agent: *\nDisallow: /*.php\n", "/index.php?id=1", False),
+    # the group naming newsmill (case-insensitive product token), else '*'
+    ("User-agent: *\nDisallow: /\n\nUser-agent: NewsMill\nDisallow: /x\n", "/a", True),
+    ("User-agent: other\nUser-agent: newsmill\nDisallow: /a\n\nUser-agent: *\nAllow: /\n", "/a", False),
+    # percent-encoding: a rule and a path that differ only in encoding match
+    ("User-agent: *\nDisallow: /caf%C3%A9\n", "/café", False),
+]
+
+
+@pytest.mark.parametrize("text,path,allowed", RFC9309_CASES)
+def test_robots_rules_follow_rfc9309(text, path, allowed):
+    def handler(req):
+        if req.url.path == "/robots.txt":
+            return httpx.Response(200, headers={"content-type": "text/plain"}, content=text.encode())
+        return httpx.Response(404)
+
+    with Fetcher(settings(), transport=httpx.MockTransport(handler)) as f:
+        refused, _ = f.allowed(httpx.URL("http://news.example" + path))
+    assert (refused is None) is allowed
+
+
+def test_robots_allow_first_and_wildcards_keep_pages_unrequested(tmp_path):
+    """The adversarial case: 'Allow: /' before 'Disallow: /private/', '/*/comments', '/*.php$'."""
+    text = "User-agent: *\nAllow: /\nDisallow: /private/\nDisallow: /*/comments\nDisallow: /*.php$\n"
+    paths = ["/ok", "/private/a", "/2012/story/comments", "/index.php"]
+    with serving({"/robots.txt": robots(text), **{p: page(HTML) for p in paths}}) as s:
+        res = fetch(tmp_path, urls(*(s.url(p) for p in paths)), settings())
+        seen = s.stats.paths()
+    assert sorted(seen) == ["/ok", "/robots.txt"]
+    assert [r.reason for r in res.rejects] == ["robots_disallowed"] * 3 and res.counts["fetched"] == 1
+
+
 # -- politeness ------------------------------------------------------------------------------------
 
 def test_per_host_delay_between_request_starts(tmp_path):

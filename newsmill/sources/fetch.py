@@ -4,8 +4,9 @@ Tests inject an ``httpx`` transport (``MockTransport``) or point it at a local
 server; nothing else in newsmill talks to the network.  What a fetch does:
 
 * only ``http``/``https`` URLs (anything else: reject ``bad_scheme``);
-* robots.txt per scheme+host+port, read once per run through the same client
-  (RFC 9309: a 4xx means no rules, a 5xx or no answer means "disallow all");
+* robots.txt per scheme+host+port, read once per run through the same client,
+  read by RFC 9309 (protego: longest match wins, ``*`` and ``$``; a 4xx means
+  no rules, a 5xx or no answer means "disallow all");
   ``Crawl-delay`` honoured, up to ``max_retry_wait``;
 * per host: at most ``per_host_concurrency`` requests in flight and at least
   ``per_host_delay`` seconds between the starts of two requests; overall at
@@ -42,9 +43,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
-from urllib.robotparser import RobotFileParser
-
 import httpx
+from protego import Protego
 
 from newsmill.config import FetchSettings
 from newsmill.records import Reject
@@ -127,12 +127,33 @@ class _Host:
             self.next_start = max(self.next_start, time.monotonic() + seconds)
 
 
+class _Rules:
+    """One host's robots.txt as RFC 9309 reads it (protego: the longest matching rule wins, Allow on a
+    tie; ``*`` and ``$`` wildcards; percent-encoding normalised), or 'allow all' / 'disallow all'."""
+
+    def __init__(self, text: str | None = None, *, allow: bool = True):
+        self.rules = Protego.parse(text) if text is not None else None
+        self.allow = allow
+
+    def can_fetch(self, token: str, url: str) -> bool:
+        return self.rules.can_fetch(url, token) if self.rules is not None else self.allow
+
+    def crawl_delay(self, token: str) -> float | None:
+        return self.rules.crawl_delay(token) if self.rules is not None else None
+
+
 class _Robots:
     def __init__(self):
         self.lock = threading.Lock()
-        self.parser: RobotFileParser | None = None
+        self.parser: _Rules | None = None
         self.reason = "robots_disallowed"  # or the network error that left robots.txt unread
         self.note = ""
+
+
+def product_token(ua: str) -> str:
+    """The User-Agent's product token ('newsmill' in 'newsmill/0.2.0 (+mailto:...)'): what robots.txt
+    groups are matched against (RFC 9309 2.2.1), never the contact address after it."""
+    return ua.split()[0].split("/")[0] if ua.strip() else "newsmill"
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:
@@ -221,6 +242,7 @@ class Fetcher:
         self.settings = settings
         self.store = store
         self.user_agent = user_agent(settings)
+        self.token = product_token(self.user_agent)
         self.client = httpx.Client(
             transport=transport,
             timeout=httpx.Timeout(settings.timeout),
@@ -352,9 +374,8 @@ class Fetcher:
                 entry.parser, entry.reason, entry.note = self._read_robots(url.join("/robots.txt"))
         return entry
 
-    def _read_robots(self, robots_url: httpx.URL) -> tuple[RobotFileParser, str, str]:
-        """(parser, reject reason for what it refuses, why everything is refused when it is)."""
-        parser = RobotFileParser(str(robots_url))
+    def _read_robots(self, robots_url: httpx.URL) -> tuple[_Rules, str, str]:
+        """(rules, reject reason for what they refuse, why everything is refused when it is)."""
         current = robots_url
         self._count("robots")
         for _ in range(self.settings.max_redirects + 1):
@@ -366,29 +387,28 @@ class Fetcher:
                     continue
                 break
             if hop.error is None and 200 <= status < 300:
-                parser.parse((hop.body or b"").decode("utf-8", "replace").splitlines())
-                delay = parser.crawl_delay(self.user_agent)
+                parser = _Rules((hop.body or b"").decode("utf-8", "replace"))
+                delay = parser.crawl_delay(self.token)
                 if delay:
                     host = self._host(robots_url)
                     with host.lock:
                         host.delay = max(host.delay, min(float(delay), self.settings.max_retry_wait))
                 return parser, "robots_disallowed", ""
             if hop.error is None and 400 <= status < 500:
-                parser.allow_all = True
-                return parser, "robots_disallowed", ""
-            parser.disallow_all = True  # RFC 9309 2.3.1.4: unreachable robots.txt means complete disallow
+                return _Rules(allow=True), "robots_disallowed", ""
+            parser = _Rules(allow=False)  # RFC 9309 2.3.1.4: unreachable robots.txt means complete disallow
             if hop.error:  # the host cannot be reached at all: say so, not "disallowed"
                 return parser, hop.error, f"robots.txt unreachable: {hop.detail}"
             return parser, "robots_disallowed", f"robots.txt unavailable (HTTP {status}): complete disallow assumed"
-        parser.allow_all = True  # too many redirects: RFC 9309 2.3.1.2, treated as unavailable (4xx)
-        return parser, "robots_disallowed", ""
+        # too many redirects: RFC 9309 2.3.1.2, treated as unavailable (4xx)
+        return _Rules(allow=True), "robots_disallowed", ""
 
     def allowed(self, url: httpx.URL) -> tuple[str | None, str]:
         """(None, '') when robots.txt lets us fetch ``url``, else (reject reason, detail)."""
         if not self.settings.respect_robots:
             return None, ""
         entry = self._robots_for(url)
-        if entry.parser.can_fetch(self.user_agent, str(url)):
+        if entry.parser.can_fetch(self.token, str(url)):
             return None, ""
         return entry.reason, entry.note or f"robots.txt of {url.host} disallows {url.raw_path.decode('ascii', 'replace')}"
 
