@@ -61,7 +61,7 @@ class FetchSettings:
     per_host_concurrency: int = 1  # requests in flight per host
     concurrency: int = 8  # requests in flight overall
     timeout: float = 20.0  # seconds of silence allowed while connecting or reading
-    total_timeout: float = 120.0  # seconds for a whole response
+    total_timeout: float = 120.0  # seconds for one whole exchange: connect, TLS, request, headers and body
     retries: int = 3  # further attempts after connection errors, timeouts, 429 and 5xx
     backoff: float = 1.0  # first retry waits this long, then twice as long each time (or Retry-After)
     max_retry_wait: float = 120.0  # longest wait (Retry-After, Crawl-delay) newsmill accepts; a longer one gives up

@@ -267,6 +267,35 @@ def test_timeout_rejected_after_retries(tmp_path):
     assert n == 2 and took < 2.0
 
 
+def _dribble(s, data: bytes, every: float):
+    """A route sending ``data`` (status line and headers included) one byte at a time: never silent for
+    ``timeout``, yet never done; stops when the client hangs up or the server shuts down."""
+    def route(h):
+        h.close_connection = True
+        for byte in data:
+            h.wfile.write(bytes([byte]))
+            h.wfile.flush()
+            if s.stop.wait(every):
+                return
+    return route
+
+
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_total_timeout_covers_slow_headers_and_body(tmp_path, part):
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\nX-Pad: " % len(HTML) + b"x" * 300 + b"\r\n\r\n"
+    with serving({}) as s:
+        if part == "headers":
+            s.routes["/slow"] = _dribble(s, head + HTML, 0.05)
+        else:
+            s.routes["/slow"] = lambda h: (h.wfile.write(head), h.wfile.flush(), _dribble(s, HTML * 40, 0.05)(h))
+        started = time.monotonic()
+        res = fetch(tmp_path, urls(s.url("/slow")), settings(respect_robots=False, timeout=1.0, total_timeout=0.6,
+                                                             retries=0))
+        took = time.monotonic() - started
+    assert [r.reason for r in res.rejects] == ["timeout"] and "total_timeout" in res.rejects[0].detail
+    assert took < 3.0  # the whole dribble takes over 15 s
+
+
 def test_connection_refused_and_dns_failure(tmp_path):
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

@@ -12,7 +12,8 @@ server; nothing else in newsmill talks to the network.  What a fetch does:
   ``per_host_delay`` seconds between the starts of two requests; overall at
   most ``concurrency`` in flight;
 * timeouts (``timeout`` of silence on connect/read, ``total_timeout`` for a
-  whole response), retries with exponential back-off on connection errors,
+  whole exchange of one attempt: connect, TLS, request, headers and body,
+  :func:`newsmill.sources.netguard.deadline`), retries with exponential back-off on connection errors,
   timeouts, 429 and 5xx, honouring ``Retry-After`` (a wait over
   ``max_retry_wait`` gives up at once);
 * redirects followed by hand, each hop checked like the first, at most
@@ -254,9 +255,9 @@ class Fetcher:
                      # what warcio can decode when the archive is read back: no br, no zstd
                      "Accept-Encoding": "gzip, deflate"},
         )
-        if transport is None and not settings.allow_private_addresses and not netguard.guard(self.client):
-            log.warning("fetch: this httpx cannot take the address check: names resolving to private addresses "
-                        "are not refused (addresses written in URLs still are)")
+        if transport is None and not netguard.install(self.client, refuse_private=not settings.allow_private_addresses):
+            log.warning("fetch: this httpx cannot take newsmill's socket layer: total_timeout is checked only "
+                        "between body chunks, and names resolving to private addresses are not refused")
         self._inflight = threading.BoundedSemaphore(settings.concurrency)
         self._lock = threading.Lock()
         self._hosts: dict[str, _Host] = {}
@@ -303,7 +304,7 @@ class Fetcher:
             self._count("requests")
             started = time.monotonic()
             try:
-                with self.client.stream("GET", url, headers=headers) as resp:
+                with netguard.deadline(self.settings.total_timeout), self.client.stream("GET", url, headers=headers) as resp:
                     captured = datetime.now(timezone.utc)
                     hop.status, hop.headers = resp.status_code, resp.headers
                     declared = resp.headers.get("content-length", "")
@@ -324,7 +325,7 @@ class Fetcher:
                             spool.write(chunk)
                             size += len(chunk)
                             if time.monotonic() - started > self.settings.total_timeout:
-                                raise httpx.ReadTimeout(f"response not complete after {self.settings.total_timeout} s")
+                                raise httpx.ReadTimeout(f"exchange not complete after total_timeout {self.settings.total_timeout} s")
                         if self.store is not None:
                             self.store.write_exchange(resp, spool, size, captured_at=captured, role=role, truncated=cut)
                         if keep_body:

@@ -10,7 +10,7 @@ unless the project opts in with ``[fetch] allow_private_addresses = true``.
 
 Two places check: :func:`url_refusal` before every request (every redirect hop,
 robots.txt, feeds, pages) for addresses written in the URL, and
-:class:`GuardedBackend` where the connection is made, for every address a name
+:class:`Backend` where the connection is made, for every address a name
 resolves to; it then connects to the address it checked, so a second DNS answer
 cannot swap in another one (DNS rebinding).
 """
@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
+import time
 import typing
+from contextlib import contextmanager
 
 import httpcore
 
@@ -55,11 +58,72 @@ def url_refusal(host: str) -> str | None:
     return f"{host} is a {why} address" if why else None
 
 
-class GuardedBackend(httpcore.SyncBackend):
-    """httpcore's socket backend, refusing to connect where :func:`refused` says no."""
+_deadline = threading.local()
+
+
+@contextmanager
+def deadline(seconds: float):
+    """Every socket operation of this thread's requests inside the block ends by ``seconds`` from now.
+
+    httpx's timeouts are per operation: a server sending its status line and headers one byte at a
+    time, each within ``timeout``, holds a request for as long as it likes, and httpx hands back no
+    response (so no body loop) that could check a clock meanwhile.  Here each read, write, connect
+    and TLS handshake gets at most the time left, and none starts after the deadline.
+    """
+    _deadline.at = time.monotonic() + seconds
+    _deadline.total = seconds
+    try:
+        yield
+    finally:
+        _deadline.at = None
+
+
+def _left(timeout: float | None, error=httpcore.ReadTimeout) -> float | None:
+    at = getattr(_deadline, "at", None)
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise error(f"exchange not complete after total_timeout {_deadline.total} s")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream):
+        self.inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            return self.inner.read(max_bytes, _left(timeout))
+        except httpcore.ReadTimeout:
+            _left(None)  # say 'total_timeout' when that is what ran out
+            raise
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.inner.write(buffer, _left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def start_tls(self, ssl_context, server_hostname: str | None = None, timeout: float | None = None):
+        return _DeadlineStream(self.inner.start_tls(ssl_context, server_hostname, _left(timeout, httpcore.ConnectTimeout)))
+
+    def get_extra_info(self, info: str):
+        return self.inner.get_extra_info(info)
+
+
+class Backend(httpcore.SyncBackend):
+    """httpcore's socket backend with the :func:`deadline` applied to every operation and, when
+    ``refuse_private``, no connection where :func:`refused` says no."""
+
+    def __init__(self, refuse_private: bool = True):
+        self.refuse_private = refuse_private
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                     socket_options: typing.Iterable | None = None) -> httpcore.NetworkStream:
+        timeout = _left(timeout, httpcore.ConnectTimeout)
+        if not self.refuse_private:
+            return _DeadlineStream(super().connect_tcp(host, port, timeout, local_address, socket_options))
         try:
             answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:
@@ -74,17 +138,18 @@ class GuardedBackend(httpcore.SyncBackend):
         last: Exception | None = None
         for ip in addresses:
             try:
-                return super().connect_tcp(ip, port, timeout, local_address, socket_options)
+                return _DeadlineStream(super().connect_tcp(ip, port, _left(timeout, httpcore.ConnectTimeout),
+                                                           local_address, socket_options))
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc
         raise last or httpcore.ConnectError(f"{host}: no address")
 
 
-def guard(client) -> bool:
-    """Put :class:`GuardedBackend` into an ``httpx.Client``'s own transport; False when its layout is
-    not the one known (a future httpx), so that the caller can say the DNS check is missing."""
+def install(client, *, refuse_private: bool) -> bool:
+    """Put :class:`Backend` into an ``httpx.Client``'s own transport; False when its layout is not the
+    one known (a future httpx), so that the caller can say what is missing."""
     pool = getattr(getattr(client, "_transport", None), "_pool", None)
     if pool is None or not hasattr(pool, "_network_backend"):
         return False
-    pool._network_backend = GuardedBackend()
+    pool._network_backend = Backend(refuse_private)
     return True
