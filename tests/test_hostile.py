@@ -414,3 +414,47 @@ def test_symlink_loop_and_symlinked_or_unreadable_folders_are_rejects_not_crashe
     assert got == {"self.html": "symlink_loop", "up": "symlinked_folder", "locked": "unreadable"}
     assert all(r["detail"] for r in rows)
     assert s.rejected == 3 and s.inputs == 4
+
+
+# --------------------------------------------------------------------------- untrusted text where it is shown
+
+EVIL = "\x1b]0;owned\x07\x1b[2J<script>alert(1)</script>"  # ASCII: warcio writes headers as ASCII
+
+
+def _evil_warc(path: Path) -> None:
+    """Archive headers chosen by whoever made the archive: record type, HTTP status, role, and a
+    damaged record whose junk ends up in a reject detail."""
+    import io
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    buf = io.BytesIO()
+    w = WARCWriter(buf, gzip=False)
+    http = StatusAndHeaders(f"{EVIL} OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+    w.write_record(w.create_warc_record("https://example.org/a", "response", http_headers=http,
+                                        payload=io.BytesIO(b"<html><body><p>x</p></body></html>")))
+    w.write_record(w.create_warc_record("https://example.org/b", "resource", payload=io.BytesIO(b"x"),
+                                        warc_headers_dict={"Content-Type": "text/plain"}))
+    data = buf.getvalue().replace(b"WARC-Type: resource", f"WARC-Type: {EVIL}".encode())
+    path.write_bytes(data + (EVIL + "\u202e").encode() + b"\r\n\r\n")
+
+
+def test_escape_sequences_and_markup_from_archives_are_escaped_where_shown(tmp_path, capsys):
+    from newsmill import cli
+
+    d = tmp_path / "in"
+    d.mkdir()
+    _evil_warc(d / "evil.warc")
+    (d / "name\x1b[2J\u202e.txt").write_bytes(b"")  # a file name with an escape sequence, empty: a reject
+    s = pipeline.run([str(d)], _settings(tmp_path / "out"))
+    assert s.accounting_ok
+    cli._print_summary(s.to_dict())
+    shown = capsys.readouterr().out
+    md = (Path(s.report_dir) / "summary.md").read_text(encoding="utf-8")
+    rows = pq.read_table(tmp_path / "out" / "quarantine" / "rejects" / f"{s.run_id}.parquet").to_pylist()
+    assert rows and s.skipped_records
+    for text in (shown, md, *(r["reason"] + r["detail"] for r in rows)):
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "<script>" not in md and "<script>" not in shown
+    assert all(r["reason"].replace("_", "").isalnum() for r in rows)

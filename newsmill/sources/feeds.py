@@ -23,6 +23,7 @@ from urllib.parse import urldefrag, urljoin
 from lxml import etree
 
 from newsmill.records import Reject
+from newsmill.text import shown
 
 if TYPE_CHECKING:  # pragma: no cover
     from newsmill.config import SourceSpec
@@ -173,7 +174,7 @@ def parse_sitemap(data: bytes, base_url: str | None = None, *, limit: int | None
     except etree.XMLSyntaxError as exc:
         if kind is None:
             raise FeedError(f"not XML: {exc}") from exc
-        log.warning("sitemap %s: XML broken after %d locations: %s", base_url, len(locs), exc)
+        log.warning("sitemap %s: XML broken after %d locations: %s", shown(base_url), len(locs), shown(exc))
     if kind is None:
         raise FeedError("no root element")
     return kind, _unique_urls(locs, base_url)

@@ -52,6 +52,7 @@ from newsmill.records import Reject
 from newsmill.sources import netguard
 from newsmill.sources.netguard import PrivateAddress
 from newsmill.sources.rawstore import RawStore
+from newsmill.text import shown
 from newsmill.version import __version__
 
 log = logging.getLogger(__name__)
@@ -360,7 +361,7 @@ class Fetcher:
                 self._host(url).defer(after)
                 wait = max(wait, after)
             self._count("retries")
-            log.info("fetch %s: %s, retry %d in %.2f s", url, hop.error or hop.status, attempt + 1, wait)
+            log.info("fetch %s: %s, retry %d in %.2f s", shown(url), hop.error or hop.status, attempt + 1, wait)
             time.sleep(wait)
             attempt += 1
 

@@ -22,6 +22,7 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from newsmill.records import PageInput, Reject
 from newsmill.sources.files import ARCHIVE_SUFFIXES
+from newsmill.text import token
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _READ_ERRORS = (ArchiveLoadFailed, EOFError, OSError, zlib.error, ValueError, IndexError, KeyError)
 
@@ -52,22 +53,25 @@ def _content_type(rec) -> str:
 
 
 def _page_kind(rec) -> tuple[str | None, str]:
-    """('html'|'text', '') for a page record, else (None, why it is skipped)."""
+    """('html'|'text', '') for a page record, else (None, why it is skipped).  The why is counted
+    and shown: made of the archive's headers, so kept to a short name (:func:`newsmill.text.token`)."""
     if rec.rec_type == "response":
         role = rec.rec_headers.get_header("WARC-Newsmill-Role")  # newsmill's own raw WARCs (sources/rawstore.py)
         if role and role != "page":
-            return None, role  # robots.txt, feeds, sitemaps: fetched, kept, not pages
+            return None, token(role)  # robots.txt, feeds, sitemaps: fetched, kept, not pages
         if rec.http_headers is None:
             return None, "response_without_http"
         status = rec.http_headers.get_statuscode() or ""
+        if not (len(status) == 3 and status.isdigit()):
+            return None, "http_invalid_status"
         if not status.startswith("2"):
-            return None, f"http_{status or 'unknown'}"
+            return None, f"http_{status}"
         return ("html", "") if _content_type(rec) in _HTML_TYPES else (None, "not_html")
     if rec.rec_type == "conversion":
         return ("text", "") if _content_type(rec).startswith("text/plain") else (None, "not_text")
     if rec.rec_type == "resource":
         return ("html", "") if _content_type(rec) in _HTML_TYPES else (None, "not_html")
-    return None, rec.rec_type or "unknown"
+    return None, token(rec.rec_type or "unknown")
 
 
 def _cut_short(rec) -> bool:
