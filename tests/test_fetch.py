@@ -584,3 +584,17 @@ def test_a_name_resolving_to_a_private_address_is_refused_at_connect(tmp_path, m
     res = fetch(tmp_path, urls("http://inside.test/a", "http://rebind.test/b"),
                 settings(allow_private_addresses=False, retries=2))
     assert [(r.reason, "10.0.0.5" in r.detail or "127.0.0.1" in r.detail) for r in res.rejects] == [("private_address", True)] * 2
+
+
+def test_one_source_opts_in_to_private_addresses_the_others_do_not(tmp_path):
+    """The opt-in covers the source and the links its feed gives, not another source on the same host."""
+    with serving({"/in": page(HTML), "/out": page(HTML), "/linked": page(HTML)}) as s:
+        s.routes["/feed.xml"] = lambda h: send(h, 200, f"<rss><channel><item><link>{s.url('/linked')}</link></item>"
+                                                       "</channel></rss>".encode(), "application/rss+xml")
+        srcs = [SourceSpec("urls", urls=(s.url("/in"),), allow_private_addresses=True),
+                SourceSpec("feed", url=s.url("/feed.xml"), allow_private_addresses=True),
+                SourceSpec("urls", urls=(s.url("/out"),))]
+        res = fetch(tmp_path, srcs, settings(allow_private_addresses=False, retries=0, respect_robots=False))
+        seen = s.stats.paths()
+    assert sorted(seen) == ["/feed.xml", "/in", "/linked"] and res.counts["fetched"] == 2
+    assert [(r.input_uri.rsplit("/", 1)[-1], r.reason) for r in res.rejects] == [("out", "private_address")]

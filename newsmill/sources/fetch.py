@@ -13,7 +13,7 @@ server; nothing else in newsmill talks to the network.  What a fetch does:
   most ``concurrency`` in flight;
 * timeouts (``timeout`` of silence on connect/read, ``total_timeout`` for a
   whole exchange of one attempt: connect, TLS, request, headers and body,
-  :func:`newsmill.sources.netguard.deadline`), retries with exponential back-off on connection errors,
+  :func:`newsmill.sources.netguard.exchange`), retries with exponential back-off on connection errors,
   timeouts, 429 and 5xx, honouring ``Retry-After`` (a wait over
   ``max_retry_wait`` gives up at once);
 * redirects followed by hand, each hop checked like the first, at most
@@ -63,6 +63,7 @@ REDIRECTS = (301, 302, 303, 307, 308)
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309: parse at least 500 KiB
 SPOOL_BYTES = 1 << 20  # a body up to this size stays in memory, bigger ones go to a temporary file
 CHUNK = 64 * 1024
+_OPT_IN = "(allow_private_addresses = true on the source, or in [fetch], allows it)"
 
 
 def user_agent(settings: FetchSettings) -> str:
@@ -294,10 +295,11 @@ class Fetcher:
     # -- one exchange ------------------------------------------------------------------------------
 
     def _attempt(self, url: httpx.URL, headers: dict, *, role: str, keep_body: bool, max_bytes: int,
-                 truncate: bool = False) -> _Hop:
+                 truncate: bool = False, private_ok: bool = False) -> _Hop:
         hop = _Hop(str(url))
-        if not self.settings.allow_private_addresses and (why := netguard.url_refusal(url.host)):
-            hop.error, hop.detail = "private_address", f"{why}: refused ([fetch] allow_private_addresses = true to allow it)"
+        private_ok = private_ok or self.settings.allow_private_addresses
+        if not private_ok and (why := netguard.url_refusal(url.host)):
+            hop.error, hop.detail = "private_address", f"{why}: refused {_OPT_IN}"
             return hop
         host = self._host(url)
         with host.slots, self._inflight:
@@ -305,7 +307,8 @@ class Fetcher:
             self._count("requests")
             started = time.monotonic()
             try:
-                with netguard.deadline(self.settings.total_timeout), self.client.stream("GET", url, headers=headers) as resp:
+                with netguard.exchange(self.settings.total_timeout, private_ok=private_ok), \
+                        self.client.stream("GET", url, headers=headers) as resp:
                     captured = datetime.now(timezone.utc)
                     hop.status, hop.headers = resp.status_code, resp.headers
                     declared = resp.headers.get("content-length", "")
@@ -367,21 +370,22 @@ class Fetcher:
 
     # -- robots.txt --------------------------------------------------------------------------------
 
-    def _robots_for(self, url: httpx.URL) -> _Robots:
-        key = (url.scheme, url.netloc.decode("ascii").lower())
+    def _robots_for(self, url: httpx.URL, private_ok: bool = False) -> _Robots:
+        key = (url.scheme, url.netloc.decode("ascii").lower(), private_ok)
         with self._lock:
             entry = self._robots.setdefault(key, _Robots())
         with entry.lock:  # one thread reads it; the others wait for its answer
             if entry.parser is None:
-                entry.parser, entry.reason, entry.note = self._read_robots(url.join("/robots.txt"))
+                entry.parser, entry.reason, entry.note = self._read_robots(url.join("/robots.txt"), private_ok)
         return entry
 
-    def _read_robots(self, robots_url: httpx.URL) -> tuple[_Rules, str, str]:
+    def _read_robots(self, robots_url: httpx.URL, private_ok: bool = False) -> tuple[_Rules, str, str]:
         """(rules, reject reason for what they refuse, why everything is refused when it is)."""
         current = robots_url
         self._count("robots")
         for _ in range(self.settings.max_redirects + 1):
-            hop = self._get(current, {}, role="robots", keep_body=True, max_bytes=ROBOTS_MAX_BYTES, truncate=True)
+            hop = self._get(current, {}, role="robots", keep_body=True, max_bytes=ROBOTS_MAX_BYTES, truncate=True,
+                            private_ok=private_ok)
             status = hop.status or 0
             if hop.error is None and status in REDIRECTS and hop.headers.get("location"):
                 current = current.join(hop.headers["location"])
@@ -405,11 +409,11 @@ class Fetcher:
         # too many redirects: RFC 9309 2.3.1.2, treated as unavailable (4xx)
         return _Rules(allow=True), "robots_disallowed", ""
 
-    def allowed(self, url: httpx.URL) -> tuple[str | None, str]:
+    def allowed(self, url: httpx.URL, private_ok: bool = False) -> tuple[str | None, str]:
         """(None, '') when robots.txt lets us fetch ``url``, else (reject reason, detail)."""
         if not self.settings.respect_robots:
             return None, ""
-        entry = self._robots_for(url)
+        entry = self._robots_for(url, private_ok)
         if entry.parser.can_fetch(self.token, str(url)):
             return None, ""
         return entry.reason, entry.note or f"robots.txt of {url.host} disallows {url.raw_path.decode('ascii', 'replace')}"
@@ -417,10 +421,12 @@ class Fetcher:
     # -- the interface -----------------------------------------------------------------------------
 
     def fetch(self, url: str, *, role: str = "page", keep_body: bool = False,
-              validators: Callable[[str], dict | None] | None = None) -> Outcome:
+              validators: Callable[[str], dict | None] | None = None, allow_private: bool = False) -> Outcome:
         """GET ``url`` following redirects; ``validators(url)`` may give the ETag/Last-Modified
-        remembered for a URL, sent as If-None-Match/If-Modified-Since."""
+        remembered for a URL, sent as If-None-Match/If-Modified-Since; ``allow_private``: the URL's
+        source opted in to private addresses."""
         s = self.settings
+        private_ok = allow_private or s.allow_private_addresses
         try:
             current = httpx.URL(url)
         except (httpx.InvalidURL, TypeError, ValueError) as exc:
@@ -431,7 +437,11 @@ class Fetcher:
                                detail=f"only http and https are fetched, not {current.scheme or 'a URL without scheme'!r}")
             if not current.host:
                 return Outcome(url, "rejected", reason="invalid_url", detail=f"no host in {current}")
-            refused, why = self.allowed(current)
+            if not private_ok and (why := netguard.url_refusal(current.host)):  # before robots.txt: nothing sent
+                self._count("private_address")
+                return Outcome(url, "rejected", final_url=str(current), reason="private_address",
+                               detail=f"{why}: refused {_OPT_IN}")
+            refused, why = self.allowed(current, private_ok)
             if refused:
                 self._count(refused)
                 return Outcome(url, "rejected", final_url=str(current), reason=refused, detail=why)
@@ -442,7 +452,8 @@ class Fetcher:
                     headers["If-None-Match"] = known["etag"]
                 if known.get("last_modified"):
                     headers["If-Modified-Since"] = known["last_modified"]
-            hop = self._get(current, headers, role=role, keep_body=keep_body, max_bytes=s.max_page_bytes)
+            hop = self._get(current, headers, role=role, keep_body=keep_body, max_bytes=s.max_page_bytes,
+                            private_ok=private_ok)
             out = Outcome(url, "rejected", final_url=str(current), http_status=hop.status, redirects=hops,
                           content_type=(hop.headers.get("content-type") or "").split(";")[0].strip().lower(),
                           etag=hop.headers.get("etag"), last_modified=hop.headers.get("last-modified"))

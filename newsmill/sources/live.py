@@ -121,7 +121,7 @@ def fetch_sources(sources, settings: FetchSettings, *, output_dir: str | Path, r
 
             def one(url: str) -> Outcome:
                 try:
-                    return fetcher.fetch(url, validators=validators)
+                    return fetcher.fetch(url, validators=validators, allow_private=url in found.private_ok)
                 except Exception as exc:  # a bug for one URL must not lose the others
                     log.exception("fetch %s failed", shown(url))
                     return Outcome(url, "rejected", reason="fetch_error", detail=f"{type(exc).__name__}: {exc}")

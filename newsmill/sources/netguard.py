@@ -6,7 +6,9 @@ server), a cloud metadata service (``169.254.169.254``) or an intranet page,
 keep the answer in the raw WARC and publish it.  So loopback, link-local,
 private, shared (carrier-grade NAT), unspecified, multicast and reserved
 addresses are refused, IPv4 and IPv6 (also an IPv4 address written as IPv6),
-unless the project opts in with ``[fetch] allow_private_addresses = true``.
+unless a source opts in (``allow_private_addresses = true`` in its ``[[sources]]``
+entry: the source, and the links its feed or sitemap gives) or the project does
+for all sources (the same key in ``[fetch]``).
 
 Two places check: :func:`url_refusal` before every request (every redirect hop,
 robots.txt, feeds, pages) for addresses written in the URL, and
@@ -58,33 +60,33 @@ def url_refusal(host: str) -> str | None:
     return f"{host} is a {why} address" if why else None
 
 
-_deadline = threading.local()
+_state = threading.local()
 
 
 @contextmanager
-def deadline(seconds: float):
-    """Every socket operation of this thread's requests inside the block ends by ``seconds`` from now.
+def exchange(seconds: float, *, private_ok: bool = False):
+    """The socket operations of this thread's request inside the block: all ended by ``seconds`` from
+    now, and (``private_ok``) allowed to reach private addresses, for a source that opted in.
 
     httpx's timeouts are per operation: a server sending its status line and headers one byte at a
     time, each within ``timeout``, holds a request for as long as it likes, and httpx hands back no
     response (so no body loop) that could check a clock meanwhile.  Here each read, write, connect
     and TLS handshake gets at most the time left, and none starts after the deadline.
     """
-    _deadline.at = time.monotonic() + seconds
-    _deadline.total = seconds
+    _state.at, _state.total, _state.private_ok = time.monotonic() + seconds, seconds, private_ok
     try:
         yield
     finally:
-        _deadline.at = None
+        _state.at, _state.private_ok = None, False
 
 
 def _left(timeout: float | None, error=httpcore.ReadTimeout) -> float | None:
-    at = getattr(_deadline, "at", None)
+    at = getattr(_state, "at", None)
     if at is None:
         return timeout
     left = at - time.monotonic()
     if left <= 0:
-        raise error(f"exchange not complete after total_timeout {_deadline.total} s")
+        raise error(f"exchange not complete after total_timeout {_state.total} s")
     return left if timeout is None else min(timeout, left)
 
 
@@ -113,8 +115,9 @@ class _DeadlineStream(httpcore.NetworkStream):
 
 
 class Backend(httpcore.SyncBackend):
-    """httpcore's socket backend with the :func:`deadline` applied to every operation and, when
-    ``refuse_private``, no connection where :func:`refused` says no."""
+    """httpcore's socket backend with the deadline of :func:`exchange` applied to every operation and,
+    when ``refuse_private`` (and the exchange is not ``private_ok``), no connection where
+    :func:`refused` says no."""
 
     def __init__(self, refuse_private: bool = True):
         self.refuse_private = refuse_private
@@ -122,7 +125,7 @@ class Backend(httpcore.SyncBackend):
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                     socket_options: typing.Iterable | None = None) -> httpcore.NetworkStream:
         timeout = _left(timeout, httpcore.ConnectTimeout)
-        if not self.refuse_private:
+        if not self.refuse_private or getattr(_state, "private_ok", False):
             return _DeadlineStream(super().connect_tcp(host, port, timeout, local_address, socket_options))
         try:
             answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -134,7 +137,7 @@ class Backend(httpcore.SyncBackend):
             if why:
                 shown = "" if ip == host else f"{host} resolves to "
                 raise PrivateAddress(f"{shown}{ip}, a {why} address: refused "
-                                     "([fetch] allow_private_addresses = true to allow it)")
+                                     "(allow_private_addresses = true on the source, or in [fetch], allows it)")
         last: Exception | None = None
         for ip in addresses:
             try:
