@@ -188,3 +188,21 @@ def test_truncated_uncompressed_archive_names_the_cut_record(tmp_path):
     read, rejects = _accounted(path)
     assert set(read) == {offs[0], offs[1]}
     assert [r.input_uri for r in rejects] == [f"{path}#{offs[2]}"]
+
+
+def test_archive_with_lf_line_ends_is_read_whole(tmp_path):
+    """Some writers end header lines with LF alone: not damage, every record is read."""
+    import re
+
+    raw, _ = _pages(3, gz=False)
+    out = b""
+    for rec in re.split(rb"(?=WARC/1\.[01]\r\n)", raw):
+        if rec:
+            head, _, rest = rec.partition(b"\r\n\r\n")
+            body = rest[:-4].replace(b"\r\n", b"\n")
+            out += re.sub(rb"Content-Length: \d+", b"Content-Length: %d" % len(body), head).replace(b"\r\n", b"\n")
+            out += b"\n\n" + body + b"\n\n"
+    path = tmp_path / "lf.warc"
+    path.write_bytes(out)
+    read, rejects = _accounted(path)
+    assert not rejects and sorted(read.values()) == [f"<html><body><p>page {i}</p></body></html>" for i in range(3)]

@@ -143,21 +143,24 @@ def _frame(f, start: int, end: int) -> list[tuple[int, str | None]]:
             out.append((pos, f"{nxt - pos} bytes that are not a WARC record"))
             pos = nxt
             continue
-        stop = head.find(b"\r\n\r\n")
+        stop, sep = head.find(b"\r\n\r\n"), 4
+        lf = head.find(b"\n\n")
+        if lf >= 0 and (stop < 0 or lf < stop):  # a writer that ends lines with LF alone
+            stop, sep = lf, 2
         if stop < 0:
             nxt = _next_record(f, pos + 1, end)
             out.append((pos, "header block not terminated (cut short or damaged)"))
             pos = nxt
             continue
-        lengths = [ln.split(b":", 1)[1].strip() for ln in head[:stop].split(b"\r\n")
+        lengths = [ln.split(b":", 1)[1].strip() for ln in head[:stop].split(b"\n")
                    if ln.lower().startswith(b"content-length:")]
         if len(lengths) != 1 or not lengths[0].isdigit():
             out.append((pos, "no valid Content-Length in its header"))
-            pos = _next_record(f, pos + stop + 4, end)
+            pos = _next_record(f, pos + stop + sep, end)
             continue
-        body_end = pos + stop + 4 + int(lengths[0])
+        body_end = pos + stop + sep + int(lengths[0])
         if body_end > end:
-            nxt = _next_record(f, pos + stop + 4, end)
+            nxt = _next_record(f, pos + stop + sep, end)
             out.append((pos, f"Content-Length {int(lengths[0])} runs past the end of the "
                              f"{'archive' if nxt >= end else 'record'} (cut short, or a wrong Content-Length)"))
             pos = nxt
@@ -166,11 +169,12 @@ def _frame(f, start: int, end: int) -> list[tuple[int, str | None]]:
         tail = f.read(64)
         rest = tail.lstrip(_FILLER)
         gap = len(tail) - len(rest)
-        if tail[:4] == b"\r\n\r\n" and (not rest and _only_filler(f, body_end, end) or _VERSION.match(rest)):
+        # the block ends where the next record (or the file) begins, past the CRLF CRLF that closes it
+        if gap and (_VERSION.match(rest) or not rest and _only_filler(f, body_end, end)):
             out.append((pos, None))
             pos = body_end + gap if rest else end
             continue
-        nxt = _next_record(f, pos + stop + 4, end)
+        nxt = _next_record(f, pos + stop + sep, end)
         out.append((pos, f"Content-Length {int(lengths[0])} does not end where the next record begins (wrong length)"))
         pos = nxt
     return out
