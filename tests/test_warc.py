@@ -138,7 +138,8 @@ def _accounted(path: Path) -> tuple[dict[int, str], list[Reject]]:
         if isinstance(page, Reject):
             rejects.append(page)
         else:
-            read[int(ref.rpartition("#")[2])] = page.data.decode()
+            at = ref.rpartition("#")[2]
+            read[int(at) if at.isdigit() else at] = page.data.decode()
     return read, rejects
 
 
@@ -168,17 +169,35 @@ def test_junk_between_gzip_members_is_a_reject_and_the_next_member_is_read(tmp_p
     assert sorted(read.values()) == [f"<html><body><p>page {i}</p></body></html>" for i in range(5)]
 
 
-def test_single_gzip_member_with_several_records_accounts_for_each(tmp_path):
+def test_single_gzip_member_with_several_records_reads_each(tmp_path):
+    """``gzip crawl.warc`` makes one member of the whole archive: each record is addressed inside it."""
+    raw, offs = _pages(5, gz=False)
+    path = tmp_path / "whole.warc.gz"
+    path.write_bytes(gzip.compress(raw))
+    s = scan(str(path))
+    assert s.rejects == [] and s.refs == [f"{path}#0"] + [f"{path}#0:{o}" for o in offs[1:]]
+    read, rejects = _accounted(path)
+    assert not rejects
+    assert [read_record(r, max_bytes=1 << 20).data.decode() for r in s.refs] == [
+        f"<html><body><p>page {i}</p></body></html>" for i in range(5)]
+    from newsmill.sources import read_input
+
+    assert read_input(s.refs[3]).data == b"<html><body><p>page 3</p></body></html>"
+
+
+def test_single_gzip_member_over_the_limit_is_a_reject_per_record(tmp_path, monkeypatch):
+    from newsmill.sources import warc
+
+    monkeypatch.setattr(warc, "MAX_SHARED_MEMBER", 100)
     raw, offs = _pages(5, gz=False)
     path = tmp_path / "whole.warc.gz"
     path.write_bytes(gzip.compress(raw))
     read, rejects = _accounted(path)
     assert list(read.values()) == ["<html><body><p>page 0</p></body></html>"]
-    # records after the first cannot be addressed by a file offset: each is a reject saying how to fix it
+    # records after the first: each a reject saying how to make them readable
     assert len(rejects) == 4 and {r.reason for r in rejects} == {"unseekable_gzip"}
     assert all("warcio recompress" in r.detail for r in rejects)
-    assert [r.input_uri for r in rejects] == [f"{path}#0"] * 4
-    assert [int(r.detail.split("byte ")[1].split()[0]) for r in rejects] == offs[1:]
+    assert [r.input_uri for r in rejects] == [f"{path}#0:{o}" for o in offs[1:]]
 
 
 def test_truncated_uncompressed_archive_names_the_cut_record(tmp_path):

@@ -12,8 +12,10 @@ import hashlib
 import os
 import re
 import tempfile
+import threading
 import zlib
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -180,6 +182,39 @@ def _frame(f, start: int, end: int) -> list[tuple[int, str | None]]:
     return out
 
 
+def _inflate(f, pos: int, limit: int | None = None):
+    """(the gzip member at ``pos`` decompressed into a temporary file, its compressed length); raises
+    EOFError or zlib.error when it is damaged, _TooBig past ``limit`` decompressed bytes."""
+    f.seek(pos)
+    d = zlib.decompressobj(wbits=31)
+    out = tempfile.SpooledTemporaryFile(max_size=16 << 20)
+    consumed = written = 0
+    try:
+        step = 1 << 14  # most members hold one record of a few KB: read little, then more
+        while not d.eof:
+            chunk = f.read(step)
+            step = min(step * 4, _CHUNK)
+            if not chunk:
+                break
+            data = d.decompress(chunk)
+            written += len(data)
+            if limit is not None and written > limit:
+                raise _TooBig(f"gzip member at offset {pos} decompresses to over {limit} bytes")
+            out.write(data)
+            consumed += len(chunk)
+        if not d.eof:
+            raise EOFError("gzip member cut short")
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+    return out, consumed - len(d.unused_data)
+
+
+class _TooBig(ValueError):
+    pass
+
+
 def _members(f, size: int):
     """(offset, decompressed member as a file, None) per gzip member, (offset, None, what is wrong) per
     damaged member or run of bytes between members."""
@@ -192,30 +227,44 @@ def _members(f, size: int):
                 yield pos, None, f"{nxt - pos} bytes between gzip members that are not a member"
             pos = nxt
             continue
-        f.seek(pos)
-        d = zlib.decompressobj(wbits=31)
-        out = tempfile.SpooledTemporaryFile(max_size=16 << 20)
-        consumed = 0
         try:
-            step = 1 << 14  # most members hold one record of a few KB: read little, then more
-            while not d.eof:
-                chunk = f.read(step)
-                step = min(step * 4, _CHUNK)
-                if not chunk:
-                    break
-                out.write(d.decompress(chunk))
-                consumed += len(chunk)
-            if not d.eof:
-                raise EOFError("gzip member cut short")
+            body, length = _inflate(f, pos)
         except (zlib.error, EOFError) as exc:
-            out.close()
             yield pos, None, f"gzip member unreadable: {exc}"
             pos = _find(f, _GZIP_MAGIC, pos + 1, size)
             continue
-        out.seek(0)
-        yield pos, out, None
-        out.close()
-        pos += consumed - len(d.unused_data)
+        with body:
+            yield pos, body, None
+        pos += length
+
+
+# A gzip member holding several records (``gzip crawl.warc``): its records are addressed as
+# ``archive#<member offset>:<offset in the member's content>`` and read from a decompressed copy,
+# kept for the next record of the same member (the records of one archive come in order).  Up to
+# this size; a bigger member would be decompressed again for every batch, so its records are
+# rejected with the command that makes them readable (one member per record).
+MAX_SHARED_MEMBER = 256 << 20
+_shared = {"key": None, "file": None}
+_shared_lock = threading.Lock()
+
+
+def _shared_member(path: str, member: int):
+    st = os.stat(path)
+    key = (path, member, st.st_size, st.st_mtime_ns)
+    if _shared["key"] != key:
+        if _shared["file"] is not None:
+            _shared["file"].close()
+            _shared["key"] = _shared["file"] = None
+        with open(path, "rb") as f:
+            _shared["file"] = _inflate(f, member, MAX_SHARED_MEMBER)[0]
+        _shared["key"] = key
+    return _shared["file"]
+
+
+def is_record_address(offset: str) -> bool:
+    """Whether the part after '#' addresses a record: ``<offset>`` or ``<member offset>:<offset in it>``."""
+    member, sep, inner = offset.partition(":")
+    return member.isdigit() and (not sep or inner.isdigit())
 
 
 def _classify(f, offset: int):
@@ -249,25 +298,28 @@ def scan(path: str) -> Scan:
                     damaged(member, why)
                     continue
                 body.seek(0, os.SEEK_END)
-                for i, (offset, why) in enumerate(_frame(body, 0, body.tell())):
+                end = body.tell()
+                for i, (offset, why) in enumerate(_frame(body, 0, end)):
                     if why:
                         damaged(member, f"in the gzip member, at byte {offset} of its content: {why}")
                         continue
                     kind = _classify(body, offset)
                     if i == 0 or kind[0] is None:
                         _count(out, path, member, kind)
+                    elif end <= MAX_SHARED_MEMBER:
+                        _count(out, path, f"{member}:{offset}", kind)
                     else:
                         out.rejects.append(Reject(
-                            f"{path}#{member}", "read", "unseekable_gzip",
-                            f"page record at byte {offset} of the gzip member at offset {member}: several records "
-                            "in one gzip member cannot be read one by one; recompress the archive with "
-                            "`warcio recompress` (one member per record) to read them"))
+                            f"{path}#{member}:{offset}", "read", "unseekable_gzip",
+                            f"page record at byte {offset} of the gzip member at offset {member}, which holds "
+                            f"several records and is over {MAX_SHARED_MEMBER} bytes decompressed; recompress the "
+                            "archive with `warcio recompress` (one member per record) to read them"))
     except _READ_ERRORS as exc:
         out.rejects.append(Reject(path, "read", "corrupt_archive", f"archive unreadable: {type(exc).__name__}: {exc}"))
     return out
 
 
-def _count(out: Scan, path: str, offset: int, kind: tuple[str | None, str]) -> None:
+def _count(out: Scan, path: str, offset: int | str, kind: tuple[str | None, str]) -> None:
     if kind[0]:
         out.refs.append(f"{path}#{offset}")
     else:
@@ -313,11 +365,14 @@ def _charset(rec) -> str | None:
 
 
 def read_record(ref: str, *, max_bytes: int) -> PageInput | Reject:
-    """One page record, addressed as ``archive#offset``."""
+    """One page record, addressed as ``archive#offset`` (or ``archive#member:offset``, see
+    :data:`MAX_SHARED_MEMBER`)."""
     path, _, off = ref.rpartition("#")
+    member, inner, at = off.partition(":")
     try:
-        with open(path, "rb") as f:
-            f.seek(int(off))
+        with (_shared_lock if inner else nullcontext()), (nullcontext(_shared_member(path, int(member))) if inner
+                                                            else open(path, "rb")) as f:
+            f.seek(int(at) if inner else int(off))
             rec = next(iter(ArchiveIterator(f, arc2warc=True)))
             kind, why = _page_kind(rec)
             if kind is None:
