@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from newsmill.config import AUTHOR_MODES, ConfigError, check_reachable, is_url, load_settings, output_location
+from newsmill.text import shown
 
 EXIT_REMOTE = 3  # a remote output could not be read or written, or its commit was refused: nothing committed
 
@@ -32,14 +33,14 @@ def _print_summary(s: dict) -> None:
     print(f"newsmill run {s['run_id']}: {s['inputs']} pages read in {s['seconds']} s")
     print(f"  articles   published {s['articles_published']:>7}   quarantined {s['articles_quarantined']}")
     print(f"  comments   published {s['comments_published']:>7}   quarantined {s['comments_quarantined']}")
-    reasons = ", ".join(f"{k}: {v}" for k, v in sorted(s["reject_reasons"].items()))
+    reasons = ", ".join(f"{shown(k)}: {v}" for k, v in sorted(s["reject_reasons"].items()))
     print(f"  rejected inputs      {s['rejected']:>7}" + (f"   ({reasons})" if reasons else ""))
     if "comments_not_captured" in s:
         from newsmill.report import not_captured_line
 
         print(f"  {not_captured_line(s['comments_not_captured'])}")
     if s.get("skipped_records"):
-        print("  skipped, not inputs (archive records that are not pages, unchanged pages): " + ", ".join(f"{k}: {v}" for k, v in sorted(s["skipped_records"].items())))
+        print("  skipped, not inputs (archive records that are not pages, unchanged pages): " + ", ".join(f"{shown(k)}: {v}" for k, v in sorted(s["skipped_records"].items())))
     if "unchanged_inputs" in s:
         print(f"  unchanged inputs     {s['unchanged_inputs']:>7}   (processed by an earlier run, same bytes: "
               f"skipped; --full reprocesses them)")
@@ -55,7 +56,7 @@ def _print_summary(s: dict) -> None:
             s.get("author_key_source"), s.get("author_key_source"))
         print(f"  authors:    {s['authors_mode']} (author ids keyed with {key})")
     for o in s["failed_expectations"]:
-        print(f"  [{o['severity']}] {o['table']}: {o['reason']} ({o['unexpected_count']} rows)")
+        print(f"  [{o['severity']}] {o['table']}: {shown(o['reason'])} ({o['unexpected_count']} rows)")
     r = s.get("remote")
     if r:  # a URL output: the run's places there (the mirror is the local working copy)
         print(f"  committed:  version {r['version_dir']} to {r['url']} (pointer {r['pointer']})")

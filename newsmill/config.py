@@ -51,6 +51,9 @@ class SourceSpec:
     url: str | None = None
     file: str | None = None
     urls: tuple[str, ...] = ()
+    # this source (and the links its feed or sitemap gives) may be fetched from loopback, link-local and
+    # private addresses: an intranet feed; every other source is refused them ([fetch] has it for all)
+    allow_private_addresses: bool = False
 
     @property
     def live(self) -> bool:
@@ -67,7 +70,7 @@ class FetchSettings:
     per_host_concurrency: int = 1  # requests in flight per host
     concurrency: int = 8  # requests in flight overall
     timeout: float = 20.0  # seconds of silence allowed while connecting or reading
-    total_timeout: float = 120.0  # seconds for a whole response
+    total_timeout: float = 120.0  # seconds for one whole exchange: connect, TLS, request, headers and body
     retries: int = 3  # further attempts after connection errors, timeouts, 429 and 5xx
     backoff: float = 1.0  # first retry waits this long, then twice as long each time (or Retry-After)
     max_retry_wait: float = 120.0  # longest wait (Retry-After, Crawl-delay) newsmill accepts; a longer one gives up
@@ -75,6 +78,10 @@ class FetchSettings:
     max_redirects: int = 5
     respect_robots: bool = True
     max_urls: int = 10_000  # page URLs per run; the rest are counted, not fetched
+    # fetch from loopback, link-local, private and other non-public addresses for every source (an intranet,
+    # a local test server; one source: its own key); off: such URLs, redirects to them and names resolving
+    # to them are refused ('private_address')
+    allow_private_addresses: bool = False
 
     def __post_init__(self):
         for f in fields(self):
@@ -135,7 +142,13 @@ def _sources(entries, origin: str, base: Path) -> tuple[SourceSpec, ...]:
         if kind not in SOURCE_KINDS:
             raise ConfigError(f"{where}: kind is {kind!r}: must be one of {', '.join(SOURCE_KINDS)}")
         allowed, needs = SOURCE_KINDS[kind]
-        unknown = set(entry) - allowed - {"kind"}
+        private = entry.get("allow_private_addresses", False)
+        if not isinstance(private, bool):
+            raise ConfigError(f"{where}: allow_private_addresses must be true or false")
+        if "allow_private_addresses" in entry and kind not in LIVE_KINDS:
+            raise ConfigError(f"{where} (kind {kind!r}): allow_private_addresses is only for live sources "
+                              f"({', '.join(LIVE_KINDS)})")
+        unknown = set(entry) - allowed - {"kind", "allow_private_addresses"}
         if unknown:
             raise ConfigError(f"{where} (kind {kind!r}): unknown key(s) {', '.join(sorted(unknown))}; "
                               f"allowed: {', '.join(sorted(allowed))}")
@@ -150,7 +163,8 @@ def _sources(entries, origin: str, base: Path) -> tuple[SourceSpec, ...]:
             raise ConfigError(f"{where} (kind {kind!r}): give {needs}")
         local = {k: entry[k] if Path(entry[k]).is_absolute() else str(base / entry[k])
                  for k in ("path", "file") if k in entry}
-        out.append(SourceSpec(kind=kind, url=entry.get("url"), urls=tuple(u.strip() for u in urls), **local))
+        out.append(SourceSpec(kind=kind, url=entry.get("url"), urls=tuple(u.strip() for u in urls),
+                              allow_private_addresses=private, **local))
     return tuple(out)
 
 

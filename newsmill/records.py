@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from newsmill.text import shown, token
+
 
 @dataclass(frozen=True)
 class PageInput:
@@ -69,3 +71,9 @@ class Reject:
     reason: str
     detail: str
     input_sha256: str | None = None
+
+    def __post_init__(self):
+        # reason and detail are counted and shown: an archive header or a file name in them must not
+        # carry escape sequences or become a new category of its own (input_uri is an address, kept)
+        object.__setattr__(self, "reason", token(self.reason))
+        object.__setattr__(self, "detail", shown(self.detail, lines=True))

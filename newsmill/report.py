@@ -5,6 +5,8 @@ import json
 import logging
 from pathlib import Path
 
+from newsmill.text import shown_markdown as md
+
 log = logging.getLogger(__name__)
 
 
@@ -24,8 +26,8 @@ def _markdown(s: dict) -> str:
         f"- inputs: {s['inputs']}",
         f"- articles published: {s['articles_published']}, quarantined: {s['articles_quarantined']}",
         f"- comments published: {s['comments_published']}, quarantined: {s['comments_quarantined']}",
-        f"- rejected inputs: {s['rejected']}" + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(s['reject_reasons'].items()))})" if s["reject_reasons"] else ""),
-        f"- skipped archive records (not pages): {', '.join(f'{k}: {v}' for k, v in sorted(s.get('skipped_records', {}).items())) or 'none'}",
+        f"- rejected inputs: {s['rejected']}" + (f" ({', '.join(f'{md(k)}: {v}' for k, v in sorted(s['reject_reasons'].items()))})" if s["reject_reasons"] else ""),
+        f"- skipped archive records (not pages): {', '.join(f'{md(k)}: {v}' for k, v in sorted(s.get('skipped_records', {}).items())) or 'none'}",
         f"- {not_captured_line(s.get('comments_not_captured'))}",
         f"- accounting (inputs = published + quarantined + rejected articles): {'ok' if s['accounting_ok'] else 'BROKEN'}",
         f"- critical expectation failed: {'YES' if s['critical_failed'] else 'no'}",
@@ -39,8 +41,8 @@ def _markdown(s: dict) -> str:
     else:
         lines += ["| table | severity | expectation | column | failing rows | reason |", "|---|---|---|---|---|---|"]
         for o in s["failed_expectations"]:
-            lines.append(f"| {o['table']} | {o['severity']} | {o['expectation']} | {o.get('column') or ''} | "
-                         f"{o['unexpected_count']} of {o['element_count']} | {o['reason']} |")
+            lines.append(f"| {o['table']} | {o['severity']} | {o['expectation']} | {md(o.get('column') or '')} | "
+                         f"{o['unexpected_count']} of {o['element_count']} | {md(o['reason'])} |")
     lines += ["", "## Published", ""]
     for p in s["publish"]:
         lines.append(f"- {p['table']}: {p['rows_in']} rows in; {p['inserted']} inserted, {p['updated']} updated, "

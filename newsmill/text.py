@@ -1,6 +1,7 @@
-"""Text normalisation shared by every extractor and by cleaning."""
+"""Text normalisation shared by every extractor and by cleaning, and untrusted text made safe to show."""
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 
@@ -53,3 +54,33 @@ def paragraphs(text: str) -> list[str]:
 def tokens(text: str) -> list[str]:
     """Lower-case word tokens: for fuzzy comparisons that ignore wrapping and punctuation."""
     return _TOKEN.findall(text.casefold())
+
+
+# Shown text: a file name, an archive header or a server's answer can carry terminal escape sequences
+# (ESC ... : clear the screen, set the window title, fake a line), bidi overrides that reorder what a
+# reader sees, and markup; wherever such text is printed or written into a report it is escaped.
+_UNSHOWABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_UNSHOWABLE_IN_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_NOT_TOKEN = re.compile(r"[^A-Za-z0-9_.:-]+")
+
+
+def _escaped(m: re.Match) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def shown(text, *, lines: bool = False) -> str:
+    """``text`` safe to print on a terminal: control characters (escape sequences begin with one) and
+    bidi controls written as ``\\xNN`` / ``\\uNNNN``; ``lines``: newlines and tabs kept."""
+    return (_UNSHOWABLE_IN_LINES if lines else _UNSHOWABLE).sub(_escaped, str(text))
+
+
+def shown_markdown(text) -> str:
+    """``text`` safe in a Markdown report line or table cell: :func:`shown`, markup and ``|`` escaped."""
+    return html.escape(shown(text), quote=False).replace("|", "\\|")
+
+
+def token(text, default: str = "unknown") -> str:
+    """A category name (a reject reason, a skip count's key) made of ``[A-Za-z0-9_.:-]`` only, at most
+    64 characters: such names are counted and shown, so one taken from an input must stay a name."""
+    return _NOT_TOKEN.sub("_", str(text)).strip("_")[:64] or default

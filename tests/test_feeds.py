@@ -126,7 +126,7 @@ def no_proxy(monkeypatch):
 
 def fs(**kw) -> FetchSettings:
     return FetchSettings(**{"per_host_delay": 0.0, "retries": 0, "backoff": 0.01, "timeout": 2.0,
-                            "contact": "mailto:tests@example.org", **kw})
+                            "contact": "mailto:tests@example.org", "allow_private_addresses": True, **kw})
 
 
 def test_expand_sitemap_index_with_gzipped_child_and_feeds(tmp_path):

@@ -43,8 +43,9 @@ class Streamed(httpx.SyncByteStream):
 
 
 def settings(**kw) -> FetchSettings:
+    # the local test server is on 127.0.0.1: loopback is opted in here, and refused in the SSRF tests below
     base = dict(per_host_delay=0.0, per_host_concurrency=4, concurrency=8, timeout=2.0, retries=2, backoff=0.01,
-                contact="mailto:tests@example.org")
+                contact="mailto:tests@example.org", allow_private_addresses=True)
     return FetchSettings(**{**base, **kw})
 
 
@@ -90,6 +91,51 @@ def test_respect_robots_false_skips_robots(tmp_path):
         res = fetch(tmp_path, urls(s.url("/a")), settings(respect_robots=False))
         assert "/robots.txt" not in s.stats.paths()
     assert res.counts["fetched"] == 1
+
+
+RFC9309_CASES = [
+    # (robots.txt, path, allowed): the most specific (longest) match wins, whatever the order
+    ("User-agent: *\nAllow: /\nDisallow: /private/\n", "/private/a", False),
+    ("User-agent: *\nAllow: /\nDisallow: /private/\n", "/public/a", True),
+    ("User-agent: *\nDisallow: /private/\nAllow: /private/open/\n", "/private/open/a", True),
+    ("User-agent: *\nDisallow: /private/\nAllow: /private/open/\n", "/private/b", False),
+    ("User-agent: *\nAllow: /page\nDisallow: /page\n", "/page", True),  # a tie: the least restrictive
+    # '*' matches any run of characters, '$' the end of the path
+    ("User-agent: *\nDisallow: /*/comments\n", "/2012/story/comments", False),
+    ("User-agent: *\nDisallow: /*/comments\n", "/2012/story", True),
+    ("User-agent: *\nDisallow: /*.php$\n", "/index.php", False),
+    ("User-agent: *\nDisallow: /*.php$\n", "/index.php?id=1", True),
+    ("User-agent: *\nDisallow: /*.php$\n", "/index.phps", True),
+    ("User-agent: *\nDisallow: /*.php\n", "/index.php?id=1", False),
+    # the group naming newsmill (case-insensitive product token), else '*'
+    ("User-agent: *\nDisallow: /\n\nUser-agent: NewsMill\nDisallow: /x\n", "/a", True),
+    ("User-agent: other\nUser-agent: newsmill\nDisallow: /a\n\nUser-agent: *\nAllow: /\n", "/a", False),
+    # percent-encoding: a rule and a path that differ only in encoding match
+    ("User-agent: *\nDisallow: /caf%C3%A9\n", "/café", False),
+]
+
+
+@pytest.mark.parametrize("text,path,allowed", RFC9309_CASES)
+def test_robots_rules_follow_rfc9309(text, path, allowed):
+    def handler(req):
+        if req.url.path == "/robots.txt":
+            return httpx.Response(200, headers={"content-type": "text/plain"}, content=text.encode())
+        return httpx.Response(404)
+
+    with Fetcher(settings(), transport=httpx.MockTransport(handler)) as f:
+        refused, _ = f.allowed(httpx.URL("http://news.example" + path))
+    assert (refused is None) is allowed
+
+
+def test_robots_allow_first_and_wildcards_keep_pages_unrequested(tmp_path):
+    """The adversarial case: 'Allow: /' before 'Disallow: /private/', '/*/comments', '/*.php$'."""
+    text = "User-agent: *\nAllow: /\nDisallow: /private/\nDisallow: /*/comments\nDisallow: /*.php$\n"
+    paths = ["/ok", "/private/a", "/2012/story/comments", "/index.php"]
+    with serving({"/robots.txt": robots(text), **{p: page(HTML) for p in paths}}) as s:
+        res = fetch(tmp_path, urls(*(s.url(p) for p in paths)), settings())
+        seen = s.stats.paths()
+    assert sorted(seen) == ["/ok", "/robots.txt"]
+    assert [r.reason for r in res.rejects] == ["robots_disallowed"] * 3 and res.counts["fetched"] == 1
 
 
 # -- politeness ------------------------------------------------------------------------------------
@@ -219,6 +265,35 @@ def test_timeout_rejected_after_retries(tmp_path):
         n = s.stats.paths().count("/slow")
     assert [r.reason for r in res.rejects] == ["timeout"] and "2 attempts" in res.rejects[0].detail
     assert n == 2 and took < 2.0
+
+
+def _dribble(s, data: bytes, every: float):
+    """A route sending ``data`` (status line and headers included) one byte at a time: never silent for
+    ``timeout``, yet never done; stops when the client hangs up or the server shuts down."""
+    def route(h):
+        h.close_connection = True
+        for byte in data:
+            h.wfile.write(bytes([byte]))
+            h.wfile.flush()
+            if s.stop.wait(every):
+                return
+    return route
+
+
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_total_timeout_covers_slow_headers_and_body(tmp_path, part):
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\nX-Pad: " % len(HTML) + b"x" * 300 + b"\r\n\r\n"
+    with serving({}) as s:
+        if part == "headers":
+            s.routes["/slow"] = _dribble(s, head + HTML, 0.05)
+        else:
+            s.routes["/slow"] = lambda h: (h.wfile.write(head), h.wfile.flush(), _dribble(s, HTML * 40, 0.05)(h))
+        started = time.monotonic()
+        res = fetch(tmp_path, urls(s.url("/slow")), settings(respect_robots=False, timeout=1.0, total_timeout=0.6,
+                                                             retries=0))
+        took = time.monotonic() - started
+    assert [r.reason for r in res.rejects] == ["timeout"] and "total_timeout" in res.rejects[0].detail
+    assert took < 3.0  # the whole dribble takes over 15 s
 
 
 def test_connection_refused_and_dns_failure(tmp_path):
@@ -436,3 +511,90 @@ def test_user_agent_always_names_newsmill():
     assert user_agent(FetchSettings()).startswith("newsmill/")
     ua = user_agent(FetchSettings(user_agent="LabCrawler/2.0", contact="https://lab.example/crawler"))
     assert ua.startswith("LabCrawler/2.0 newsmill/") and ua.endswith("(+https://lab.example/crawler)")
+
+
+# -- SSRF: loopback, link-local and private addresses --------------------------------------------
+
+PRIVATE = ["127.0.0.1", "127.8.9.10", "::1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "fe80::1",
+           "fc00::1", "fd12:3456::1", "0.0.0.0", "::", "224.0.0.1", "ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
+           "100.64.0.1", "fec0::1"]
+
+
+@pytest.mark.parametrize("ip", PRIVATE)
+def test_private_addresses_are_refused(ip):
+    from newsmill.sources.netguard import refused
+
+    assert refused(ip)
+
+
+@pytest.mark.parametrize("ip", ["93.184.216.34", "8.8.8.8", "2606:2800:220:1::1", "2001:4860:4860::8888"])
+def test_public_addresses_are_allowed(ip):
+    from newsmill.sources.netguard import refused
+
+    assert refused(ip) is None
+
+
+def test_loopback_page_is_refused_unless_opted_in(tmp_path):
+    with serving({"/secret": page(HTML)}) as s:
+        res = fetch(tmp_path, urls(s.url("/secret"), s.url("/secret").replace("127.0.0.1", "localhost")),
+                    settings(allow_private_addresses=False, retries=0))
+        assert s.stats.paths() == []  # not even robots.txt was asked for
+    assert [r.reason for r in res.rejects] == ["private_address", "private_address"]
+    assert "loopback" in res.rejects[0].detail
+
+
+def test_redirects_and_feed_links_to_private_addresses_are_refused_on_every_hop(tmp_path):
+    """A public host may point anywhere: each redirect hop and each feed link is checked again."""
+    targets = ["http://127.0.0.1:4200/api/admin/settings", "http://[::1]/", "http://169.254.169.254/latest/meta-data/",
+               "http://[::ffff:127.0.0.1]/", "http://0.0.0.0:8080/", "http://localhost/docs", "http://10.0.0.7/x"]
+    asked = []
+
+    def handler(req):
+        asked.append(str(req.url))
+        if req.url.path == "/feed":
+            items = "".join(f"<item><link>{t}</link></item>" for t in targets)
+            return httpx.Response(200, headers={"content-type": "application/rss+xml"},
+                                  content=f"<rss><channel>{items}</channel></rss>".encode())
+        if req.url.path.startswith("/go/"):
+            return httpx.Response(302, headers={"location": targets[int(req.url.path[4:])]})
+        return httpx.Response(404)
+
+    srcs = [SourceSpec("feed", url="http://news.example/feed"),
+            SourceSpec("urls", urls=tuple(f"http://news.example/go/{i}" for i in range(len(targets))))]
+    res = fetch(tmp_path, srcs, settings(allow_private_addresses=False, retries=0), transport=httpx.MockTransport(handler))
+    assert all(u.startswith("http://news.example/") for u in asked), asked
+    assert [r.reason for r in res.rejects] == ["private_address"] * (2 * len(targets))
+    assert "fetched" not in res.counts
+
+
+def test_a_name_resolving_to_a_private_address_is_refused_at_connect(tmp_path, monkeypatch):
+    """DNS answers are checked where the connection is made (a name with one public and one private
+    answer too: DNS rebinding), and the connection goes to the address that was checked."""
+    from newsmill.sources import netguard
+
+    real = socket.getaddrinfo
+    fake = {"inside.test": ["10.0.0.5"], "rebind.test": ["93.184.216.34", "127.0.0.1"]}
+
+    def getaddrinfo(host, port, *a, **kw):
+        if host in fake:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in fake[host]]
+        return real(host, port, *a, **kw)
+
+    monkeypatch.setattr(netguard.socket, "getaddrinfo", getaddrinfo)
+    res = fetch(tmp_path, urls("http://inside.test/a", "http://rebind.test/b"),
+                settings(allow_private_addresses=False, retries=2))
+    assert [(r.reason, "10.0.0.5" in r.detail or "127.0.0.1" in r.detail) for r in res.rejects] == [("private_address", True)] * 2
+
+
+def test_one_source_opts_in_to_private_addresses_the_others_do_not(tmp_path):
+    """The opt-in covers the source and the links its feed gives, not another source on the same host."""
+    with serving({"/in": page(HTML), "/out": page(HTML), "/linked": page(HTML)}) as s:
+        s.routes["/feed.xml"] = lambda h: send(h, 200, f"<rss><channel><item><link>{s.url('/linked')}</link></item>"
+                                                       "</channel></rss>".encode(), "application/rss+xml")
+        srcs = [SourceSpec("urls", urls=(s.url("/in"),), allow_private_addresses=True),
+                SourceSpec("feed", url=s.url("/feed.xml"), allow_private_addresses=True),
+                SourceSpec("urls", urls=(s.url("/out"),))]
+        res = fetch(tmp_path, srcs, settings(allow_private_addresses=False, retries=0, respect_robots=False))
+        seen = s.stats.paths()
+    assert sorted(seen) == ["/feed.xml", "/in", "/linked"] and res.counts["fetched"] == 2
+    assert [(r.input_uri.rsplit("/", 1)[-1], r.reason) for r in res.rejects] == [("out", "private_address")]

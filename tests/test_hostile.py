@@ -63,7 +63,13 @@ def hostile_run(tmp_path_factory):
     summary = pipeline.run([str(corpus.FILES), str(gen)], _settings(out))
     elapsed = time.monotonic() - started
     yield {"summary": summary, "out": out, "base": base, "gen": gen, "expected": expected, "elapsed": elapsed,
-           "outcomes": _outcomes(out, summary.run_id), "inputs": discover([str(corpus.FILES), str(gen)])}
+           "outcomes": _outcomes(out, summary.run_id), "inputs": _inputs([str(corpus.FILES), str(gen)])}
+
+
+def _inputs(paths: list[str]) -> list[str]:
+    """Every input a run must account for: the files found, and the folder entries not walked."""
+    found, rejects = source_files.walk(paths)
+    return [*found, *(r.input_uri for r in rejects)]
 
 
 def _comments(out: Path, run_id: str, name: str) -> tuple[list[dict], list[dict]]:
@@ -379,3 +385,76 @@ def test_hostile_html_pages_finish_in_bounded_time(tmp_path):
     for kind, row in (o for v in outcomes.values() for o in v):
         if kind != "reject":  # entities are never expanded into the text
             assert "lollollol" not in (row["title"] or "") + (row["body"] or "")
+
+
+# --------------------------------------------------------------------------- folders and links
+
+
+def test_symlink_loop_and_symlinked_or_unreadable_folders_are_rejects_not_crashes(tmp_path, monkeypatch):
+    """A file linked to itself, a folder linked to its parent (a loop if followed) and a folder
+    that cannot be listed: one reject each with its reason, the good page still published."""
+    d = tmp_path / "in"
+    (d / "locked").mkdir(parents=True)
+    (d / "locked" / "hidden.txt").write_text(corpus.article("Never listed"))
+    shutil.copy(SEED, d / "seed.txt")
+    os.symlink("self.html", d / "self.html")
+    os.symlink("..", d / "up")
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # root ignores permissions: an unlistable folder is simulated
+        if isinstance(path, str) and path.endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    s = pipeline.run([str(d)], _settings(tmp_path / "out"))
+    assert s.accounting_ok and s.articles_published == 1
+    rows = pq.read_table(tmp_path / "out" / "quarantine" / "rejects" / f"{s.run_id}.parquet").to_pylist()
+    got = {Path(r["input_uri"]).name: r["reason"] for r in rows}
+    assert got == {"self.html": "symlink_loop", "up": "symlinked_folder", "locked": "unreadable"}
+    assert all(r["detail"] for r in rows)
+    assert s.rejected == 3 and s.inputs == 4
+
+
+# --------------------------------------------------------------------------- untrusted text where it is shown
+
+EVIL = "\x1b]0;owned\x07\x1b[2J<script>alert(1)</script>"  # ASCII: warcio writes headers as ASCII
+
+
+def _evil_warc(path: Path) -> None:
+    """Archive headers chosen by whoever made the archive: record type, HTTP status, role, and a
+    damaged record whose junk ends up in a reject detail."""
+    import io
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    buf = io.BytesIO()
+    w = WARCWriter(buf, gzip=False)
+    http = StatusAndHeaders(f"{EVIL} OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+    w.write_record(w.create_warc_record("https://example.org/a", "response", http_headers=http,
+                                        payload=io.BytesIO(b"<html><body><p>x</p></body></html>")))
+    w.write_record(w.create_warc_record("https://example.org/b", "resource", payload=io.BytesIO(b"x"),
+                                        warc_headers_dict={"Content-Type": "text/plain"}))
+    data = buf.getvalue().replace(b"WARC-Type: resource", f"WARC-Type: {EVIL}".encode())
+    path.write_bytes(data + (EVIL + "\u202e").encode() + b"\r\n\r\n")
+
+
+def test_escape_sequences_and_markup_from_archives_are_escaped_where_shown(tmp_path, capsys):
+    from newsmill import cli
+
+    d = tmp_path / "in"
+    d.mkdir()
+    _evil_warc(d / "evil.warc")
+    (d / "name\x1b[2J\u202e.txt").write_bytes(b"")  # a file name with an escape sequence, empty: a reject
+    s = pipeline.run([str(d)], _settings(tmp_path / "out"))
+    assert s.accounting_ok
+    cli._print_summary(s.to_dict())
+    shown = capsys.readouterr().out
+    md = (Path(s.report_dir) / "summary.md").read_text(encoding="utf-8")
+    rows = pq.read_table(tmp_path / "out" / "quarantine" / "rejects" / f"{s.run_id}.parquet").to_pylist()
+    assert rows and s.skipped_records
+    for text in (shown, md, *(r["reason"] + r["detail"] for r in rows)):
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "<script>" not in md and "<script>" not in shown
+    assert all(r["reason"].replace("_", "").isalnum() for r in rows)

@@ -488,3 +488,25 @@ def test_body_mode_setting_layers_and_reaches_the_body_extractor(tmp_path, monke
         out = pipeline.process_batch([str(page)], ctx)
         assert out.articles and "A paragraph of the article" in out.articles[0]["body"]
     assert seen == [(True, False), (False, True)]
+
+
+# --------------------------------------------------------------------------- text nodes over lxml's 10 MB limit
+
+import pytest  # noqa: E402
+
+_HUGE = 11 * 1000 * 1000  # over libxml2's 10,000,000-byte limit for one text node or attribute value
+
+
+@pytest.mark.parametrize("where,blob", [
+    ("head", '<script>var x = "' + "a" * _HUGE + '";</script>'),
+    ("head", '<script type="application/ld+json">{"@type": "WebPage", "x": "' + "a" * _HUGE + '"}</script>'),
+    ("body", '<img alt="map" src="data:image/png;base64,' + "A" * _HUGE + '">'),
+    ("body", "<!-- " + "c" * _HUGE + " -->"),
+])
+def test_a_text_node_over_ten_megabytes_does_not_cut_the_page(where, blob):
+    """libxml2 stops at a text node or attribute value over 10 MB (an inline data: image, a big
+    script): the body and the comments after it must still be read."""
+    html = page(WORDPRESS, head=blob) if where == "head" else page(WORDPRESS).replace('<div id="main">', f'<div id="main">{blob}')
+    raw = extract_html(html, url="http://news.example.com/2012/03/park")
+    assert [c.author for c in raw.comments] == ["Jo Smith", "Max", "Ann Lee"]
+    assert "riverside park" in body_of(raw)

@@ -65,7 +65,8 @@ def site(monkeypatch):
 
 def live_settings(out, s) -> Settings:
     return Settings(output_dir=out, author_key=KEY, sources=(SourceSpec("feed", url=s.url("/feed.xml")),),
-                    fetch=FetchSettings(per_host_delay=0.0, retries=0, contact="mailto:tests@example.org"))
+                    fetch=FetchSettings(per_host_delay=0.0, retries=0, contact="mailto:tests@example.org",
+                                        allow_private_addresses=True))
 
 
 def rows(out, table: str) -> list[dict]:
@@ -128,6 +129,7 @@ urls = ["ftp://example.org/not-http"]
 per_host_delay = 0
 retries = 0
 contact = "mailto:tests@example.org"
+allow_private_addresses = true
 """)
     code = main(["fetch", "--config", str(toml), "--output", str(tmp_path / "out")])
     printed = capsys.readouterr().out
@@ -154,6 +156,7 @@ url = "{site.url('/feed.xml')}"
 per_host_delay = 0
 retries = 0
 contact = "mailto:tests@example.org"
+allow_private_addresses = true
 """)
     code = main(["run", "--output", str(tmp_path / "out")])
     printed = capsys.readouterr().out

@@ -339,7 +339,7 @@ def test_a_held_lease_is_waited_for_and_an_expired_one_taken_over(mem):
 def test_fetch_to_a_remote_output_uploads_the_raw_archive(mem, tmp_path, monkeypatch, capsys):
     project = tmp_path / "newsmill.toml"
     project.write_text(f'[newsmill]\noutput_dir = "{mem}"\n[[sources]]\nkind = "urls"\n'
-                       f'urls = ["http://127.0.0.1:{_free_port()}/a-page"]\n[fetch]\nretries = 0\ntimeout = 2\n',
+                       f'urls = ["http://127.0.0.1:{_free_port()}/a-page"]\n[fetch]\nretries = 0\ntimeout = 2\nallow_private_addresses = true\n',
                        encoding="utf-8")
     assert cli.main(["fetch", "--config", str(project)]) == 0
     out = capsys.readouterr().out

@@ -78,6 +78,9 @@ def test_environment_outranks_the_project_file(tmp_path):
     ('[fetch]\nretries = 1.5\n', "whole number"),
     ('[fetch]\nrespect_robots = "no"\n', "true or false"),
     ('[fetch]\ntimeout = -1\n', "timeout"),
+    ('[fetch]\nallow_private_addresses = "yes"\n', "true or false"),
+    ('[[sources]]\nkind = "feed"\nurl = "http://x"\nallow_private_addresses = 1\n', "allow_private_addresses must be true or false"),
+    ('[[sources]]\nkind = "path"\npath = "p/"\nallow_private_addresses = true\n', "only for live sources"),
 ])
 def test_wrong_declarations_fail_fast(tmp_path, text, message):
     with pytest.raises(ConfigError) as err:
@@ -103,3 +106,11 @@ def test_cli_reports_config_errors_and_missing_sources(tmp_path, capsys):
     empty.write_text('[[sources]]\nkind = "path"\npath = "pages/"\n')
     assert main(["fetch", "--config", str(empty)]) == 2
     assert "nothing to fetch" in capsys.readouterr().err
+
+
+def test_private_addresses_opt_in_per_source_and_for_all(tmp_path):
+    s = load(tmp_path, '[[sources]]\nkind = "feed"\nurl = "http://intranet.local/feed"\nallow_private_addresses = true\n'
+                       '[[sources]]\nkind = "urls"\nurls = ["https://news.example.org/a"]\n')
+    assert [x.allow_private_addresses for x in s.sources] == [True, False]
+    assert s.fetch.allow_private_addresses is False
+    assert load(tmp_path, "[fetch]\nallow_private_addresses = true\n").fetch.allow_private_addresses is True

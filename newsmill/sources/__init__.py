@@ -1,7 +1,8 @@
 """Input sources: where page bytes come from.
 
 An input is addressed by one string: a file path, or ``<archive>#<offset>`` for
-a record inside a WARC/WET archive.  Strings keep batches small and picklable
+a record inside a WARC/WET archive (``<archive>#<member>:<offset>`` for a record
+inside a gzip member that holds several, see ``warc.MAX_SHARED_MEMBER``).  Strings keep batches small and picklable
 for any task runner, and the address is the provenance written on each record.
 """
 from __future__ import annotations
@@ -26,13 +27,13 @@ class Inventory:
 def inventory(paths: list[str]) -> Inventory:
     """Files from paths/folders/globs; archives opened and listed record by record."""
     out = Inventory()
-    for path in discover(paths):
+    found, out.rejects = files.walk(paths)
+    for path in found:
         if warc.is_archive(path):
             scan = warc.scan(path)
             out.refs += scan.refs
             out.skipped.update({f"warc:{k}": v for k, v in scan.skipped.items()})
-            if scan.reject is not None:
-                out.rejects.append(scan.reject)
+            out.rejects += scan.rejects
         else:
             out.refs.append(path)
     return out
@@ -41,7 +42,7 @@ def inventory(paths: list[str]) -> Inventory:
 def read_input(ref: str, **limits) -> PageInput | Reject:
     """The page behind an address, or the reason it cannot be used (``limits``: see files.read_input)."""
     path, sep, offset = ref.rpartition("#")
-    if sep and offset.isdigit() and warc.is_archive(path):
+    if sep and warc.is_record_address(offset) and warc.is_archive(path):
         return warc.read_record(ref, max_bytes=limits.get("max_bytes", MAX_PAGE_BYTES))
     return files.read_input(ref, **limits)
 

@@ -23,6 +23,7 @@ from urllib.parse import urldefrag, urljoin
 from lxml import etree
 
 from newsmill.records import Reject
+from newsmill.text import shown
 
 if TYPE_CHECKING:  # pragma: no cover
     from newsmill.config import SourceSpec
@@ -173,7 +174,7 @@ def parse_sitemap(data: bytes, base_url: str | None = None, *, limit: int | None
     except etree.XMLSyntaxError as exc:
         if kind is None:
             raise FeedError(f"not XML: {exc}") from exc
-        log.warning("sitemap %s: XML broken after %d locations: %s", base_url, len(locs), exc)
+        log.warning("sitemap %s: XML broken after %d locations: %s", shown(base_url), len(locs), shown(exc))
     if kind is None:
         raise FeedError("no root element")
     return kind, _unique_urls(locs, base_url)
@@ -187,11 +188,16 @@ class Discovery:
     rejects: list[Reject] = field(default_factory=list)
     over_limit: int = 0
     feeds: int = 0  # feeds and sitemaps read and understood
+    private_ok: set = field(default_factory=set)  # URLs of sources that opted in to private addresses
     _seen: set = field(default_factory=set, repr=False)
 
-    def add(self, url: str, max_urls: int) -> None:
+    def add(self, url: str, max_urls: int, private_ok: bool = False) -> None:
         url = urldefrag(url.strip()).url
-        if not url or url in self._seen:
+        if not url:
+            return
+        if private_ok:  # a URL listed by an opted-in source and by another one: the opt-in holds
+            self.private_ok.add(url)
+        if url in self._seen:
             return
         self._seen.add(url)
         if len(self.urls) >= max_urls:
@@ -208,7 +214,7 @@ def _read_local(path: str, max_bytes: int) -> bytes:
 
 
 def _document(spec_url: str | None, spec_file: str | None, fetcher: "Fetcher", role: str, max_bytes: int,
-              out: Discovery) -> tuple[bytes, str | None] | None:
+              out: Discovery, private_ok: bool = False) -> tuple[bytes, str | None] | None:
     """(inflated bytes, base URL) of a feed or sitemap, or None after recording a reject."""
     if spec_file:
         try:
@@ -216,7 +222,7 @@ def _document(spec_url: str | None, spec_file: str | None, fetcher: "Fetcher", r
         except (OSError, FeedError) as exc:
             out.rejects.append(Reject(spec_file, "fetch", "unreadable", f"{role} file: {exc}"))
             return None
-    res = fetcher.fetch(spec_url, role=role, keep_body=True)
+    res = fetcher.fetch(spec_url, role=role, keep_body=True, allow_private=private_ok)
     if res.status != "ok":
         out.rejects.append(res.reject(f"{role}: "))
         return None
@@ -232,9 +238,10 @@ def expand(sources: "list[SourceSpec] | tuple[SourceSpec, ...]", fetcher: "Fetch
     """The page URLs of every live source, each once, in declaration order."""
     out = Discovery()
     for spec in sources:
+        private = spec.allow_private_addresses
         if spec.kind == "urls":
             for url in spec.urls:
-                out.add(url, max_urls)
+                out.add(url, max_urls, private)
             if spec.file:
                 try:
                     text = _read_local(spec.file, MAX_LIST_BYTES).decode("utf-8", "replace")
@@ -242,9 +249,9 @@ def expand(sources: "list[SourceSpec] | tuple[SourceSpec, ...]", fetcher: "Fetch
                     out.rejects.append(Reject(spec.file, "fetch", "unreadable", f"URL list: {exc}"))
                     continue
                 for url in parse_url_list(text):
-                    out.add(url, max_urls)
+                    out.add(url, max_urls, private)
         elif spec.kind == "feed":
-            doc = _document(spec.url, spec.file, fetcher, "feed", max_bytes, out)
+            doc = _document(spec.url, spec.file, fetcher, "feed", max_bytes, out, private)
             if doc is None:
                 continue
             try:
@@ -254,7 +261,7 @@ def expand(sources: "list[SourceSpec] | tuple[SourceSpec, ...]", fetcher: "Fetch
                 continue
             out.feeds += 1
             for url in links:
-                out.add(url, max_urls)
+                out.add(url, max_urls, private)
         elif spec.kind == "sitemap":
             _expand_sitemap(spec, fetcher, out, max_urls=max_urls, max_bytes=max_bytes)
     return out
@@ -272,7 +279,7 @@ def _expand_sitemap(spec: "SourceSpec", fetcher: "Fetcher", out: Discovery, *, m
         if len(visited) > MAX_SITEMAPS:
             out.rejects.append(Reject(name, "fetch", "too_many_sitemaps", f"over {MAX_SITEMAPS} sitemaps in {spec.url or spec.file}"))
             continue
-        doc = _document(url, file, fetcher, "sitemap", max_bytes, out)
+        doc = _document(url, file, fetcher, "sitemap", max_bytes, out, spec.allow_private_addresses)
         if doc is None:
             continue
         try:
@@ -288,4 +295,4 @@ def _expand_sitemap(spec: "SourceSpec", fetcher: "Fetcher", out: Discovery, *, m
             queue += [(loc, None, depth + 1) for loc in locs]
         else:
             for loc in locs:
-                out.add(loc, max_urls)
+                out.add(loc, max_urls, spec.allow_private_addresses)

@@ -4,18 +4,24 @@ Tests inject an ``httpx`` transport (``MockTransport``) or point it at a local
 server; nothing else in newsmill talks to the network.  What a fetch does:
 
 * only ``http``/``https`` URLs (anything else: reject ``bad_scheme``);
-* robots.txt per scheme+host+port, read once per run through the same client
-  (RFC 9309: a 4xx means no rules, a 5xx or no answer means "disallow all");
+* robots.txt per scheme+host+port, read once per run through the same client,
+  read by RFC 9309 (protego: longest match wins, ``*`` and ``$``; a 4xx means
+  no rules, a 5xx or no answer means "disallow all");
   ``Crawl-delay`` honoured, up to ``max_retry_wait``;
 * per host: at most ``per_host_concurrency`` requests in flight and at least
   ``per_host_delay`` seconds between the starts of two requests; overall at
   most ``concurrency`` in flight;
 * timeouts (``timeout`` of silence on connect/read, ``total_timeout`` for a
-  whole response), retries with exponential back-off on connection errors,
+  whole exchange of one attempt: connect, TLS, request, headers and body,
+  :func:`newsmill.sources.netguard.exchange`), retries with exponential back-off on connection errors,
   timeouts, 429 and 5xx, honouring ``Retry-After`` (a wait over
   ``max_retry_wait`` gives up at once);
 * redirects followed by hand, each hop checked like the first, at most
   ``max_redirects``;
+* loopback, link-local, private and other non-public addresses refused on
+  every request and every address a name resolves to (reject
+  ``private_address``, :mod:`newsmill.sources.netguard`) unless
+  ``allow_private_addresses``;
 * bodies streamed to a spooled temporary file and abandoned (connection
   closed) past ``max_page_bytes``: reject ``too_large``;
 * every exchange written to the run's raw WARC (:mod:`newsmill.sources.rawstore`).
@@ -38,13 +44,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
-from urllib.robotparser import RobotFileParser
-
 import httpx
+from protego import Protego
 
 from newsmill.config import FetchSettings
 from newsmill.records import Reject
+from newsmill.sources import netguard
+from newsmill.sources.netguard import PrivateAddress
 from newsmill.sources.rawstore import RawStore
+from newsmill.text import shown
 from newsmill.version import __version__
 
 log = logging.getLogger(__name__)
@@ -55,6 +63,7 @@ REDIRECTS = (301, 302, 303, 307, 308)
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309: parse at least 500 KiB
 SPOOL_BYTES = 1 << 20  # a body up to this size stays in memory, bigger ones go to a temporary file
 CHUNK = 64 * 1024
+_OPT_IN = "(allow_private_addresses = true on the source, or in [fetch], allows it)"
 
 
 def user_agent(settings: FetchSettings) -> str:
@@ -121,12 +130,33 @@ class _Host:
             self.next_start = max(self.next_start, time.monotonic() + seconds)
 
 
+class _Rules:
+    """One host's robots.txt as RFC 9309 reads it (protego: the longest matching rule wins, Allow on a
+    tie; ``*`` and ``$`` wildcards; percent-encoding normalised), or 'allow all' / 'disallow all'."""
+
+    def __init__(self, text: str | None = None, *, allow: bool = True):
+        self.rules = Protego.parse(text) if text is not None else None
+        self.allow = allow
+
+    def can_fetch(self, token: str, url: str) -> bool:
+        return self.rules.can_fetch(url, token) if self.rules is not None else self.allow
+
+    def crawl_delay(self, token: str) -> float | None:
+        return self.rules.crawl_delay(token) if self.rules is not None else None
+
+
 class _Robots:
     def __init__(self):
         self.lock = threading.Lock()
-        self.parser: RobotFileParser | None = None
+        self.parser: _Rules | None = None
         self.reason = "robots_disallowed"  # or the network error that left robots.txt unread
         self.note = ""
+
+
+def product_token(ua: str) -> str:
+    """The User-Agent's product token ('newsmill' in 'newsmill/0.2.0 (+mailto:...)'): what robots.txt
+    groups are matched against (RFC 9309 2.2.1), never the contact address after it."""
+    return ua.split()[0].split("/")[0] if ua.strip() else "newsmill"
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:
@@ -160,6 +190,8 @@ def _is_dns_failure(exc: BaseException) -> bool:
 
 def _classify(exc: httpx.HTTPError) -> tuple[str, bool]:
     """(reject reason, worth retrying) for a transport error."""
+    if isinstance(exc.__cause__, PrivateAddress):
+        return "private_address", False
     if isinstance(exc, httpx.TimeoutException):
         return "timeout", True
     if isinstance(exc, httpx.ConnectError):
@@ -213,6 +245,7 @@ class Fetcher:
         self.settings = settings
         self.store = store
         self.user_agent = user_agent(settings)
+        self.token = product_token(self.user_agent)
         self.client = httpx.Client(
             transport=transport,
             timeout=httpx.Timeout(settings.timeout),
@@ -224,6 +257,9 @@ class Fetcher:
                      # what warcio can decode when the archive is read back: no br, no zstd
                      "Accept-Encoding": "gzip, deflate"},
         )
+        if transport is None and not netguard.install(self.client, refuse_private=not settings.allow_private_addresses):
+            log.warning("fetch: this httpx cannot take newsmill's socket layer: total_timeout is checked only "
+                        "between body chunks, and names resolving to private addresses are not refused")
         self._inflight = threading.BoundedSemaphore(settings.concurrency)
         self._lock = threading.Lock()
         self._hosts: dict[str, _Host] = {}
@@ -259,15 +295,20 @@ class Fetcher:
     # -- one exchange ------------------------------------------------------------------------------
 
     def _attempt(self, url: httpx.URL, headers: dict, *, role: str, keep_body: bool, max_bytes: int,
-                 truncate: bool = False) -> _Hop:
-        host = self._host(url)
+                 truncate: bool = False, private_ok: bool = False) -> _Hop:
         hop = _Hop(str(url))
+        private_ok = private_ok or self.settings.allow_private_addresses
+        if not private_ok and (why := netguard.url_refusal(url.host)):
+            hop.error, hop.detail = "private_address", f"{why}: refused {_OPT_IN}"
+            return hop
+        host = self._host(url)
         with host.slots, self._inflight:
             host.wait_turn()
             self._count("requests")
             started = time.monotonic()
             try:
-                with self.client.stream("GET", url, headers=headers) as resp:
+                with netguard.exchange(self.settings.total_timeout, private_ok=private_ok), \
+                        self.client.stream("GET", url, headers=headers) as resp:
                     captured = datetime.now(timezone.utc)
                     hop.status, hop.headers = resp.status_code, resp.headers
                     declared = resp.headers.get("content-length", "")
@@ -288,7 +329,7 @@ class Fetcher:
                             spool.write(chunk)
                             size += len(chunk)
                             if time.monotonic() - started > self.settings.total_timeout:
-                                raise httpx.ReadTimeout(f"response not complete after {self.settings.total_timeout} s")
+                                raise httpx.ReadTimeout(f"exchange not complete after total_timeout {self.settings.total_timeout} s")
                         if self.store is not None:
                             self.store.write_exchange(resp, spool, size, captured_at=captured, role=role, truncated=cut)
                         if keep_body:
@@ -323,28 +364,28 @@ class Fetcher:
                 self._host(url).defer(after)
                 wait = max(wait, after)
             self._count("retries")
-            log.info("fetch %s: %s, retry %d in %.2f s", url, hop.error or hop.status, attempt + 1, wait)
+            log.info("fetch %s: %s, retry %d in %.2f s", shown(url), hop.error or hop.status, attempt + 1, wait)
             time.sleep(wait)
             attempt += 1
 
     # -- robots.txt --------------------------------------------------------------------------------
 
-    def _robots_for(self, url: httpx.URL) -> _Robots:
-        key = (url.scheme, url.netloc.decode("ascii").lower())
+    def _robots_for(self, url: httpx.URL, private_ok: bool = False) -> _Robots:
+        key = (url.scheme, url.netloc.decode("ascii").lower(), private_ok)
         with self._lock:
             entry = self._robots.setdefault(key, _Robots())
         with entry.lock:  # one thread reads it; the others wait for its answer
             if entry.parser is None:
-                entry.parser, entry.reason, entry.note = self._read_robots(url.join("/robots.txt"))
+                entry.parser, entry.reason, entry.note = self._read_robots(url.join("/robots.txt"), private_ok)
         return entry
 
-    def _read_robots(self, robots_url: httpx.URL) -> tuple[RobotFileParser, str, str]:
-        """(parser, reject reason for what it refuses, why everything is refused when it is)."""
-        parser = RobotFileParser(str(robots_url))
+    def _read_robots(self, robots_url: httpx.URL, private_ok: bool = False) -> tuple[_Rules, str, str]:
+        """(rules, reject reason for what they refuse, why everything is refused when it is)."""
         current = robots_url
         self._count("robots")
         for _ in range(self.settings.max_redirects + 1):
-            hop = self._get(current, {}, role="robots", keep_body=True, max_bytes=ROBOTS_MAX_BYTES, truncate=True)
+            hop = self._get(current, {}, role="robots", keep_body=True, max_bytes=ROBOTS_MAX_BYTES, truncate=True,
+                            private_ok=private_ok)
             status = hop.status or 0
             if hop.error is None and status in REDIRECTS and hop.headers.get("location"):
                 current = current.join(hop.headers["location"])
@@ -352,39 +393,40 @@ class Fetcher:
                     continue
                 break
             if hop.error is None and 200 <= status < 300:
-                parser.parse((hop.body or b"").decode("utf-8", "replace").splitlines())
-                delay = parser.crawl_delay(self.user_agent)
+                parser = _Rules((hop.body or b"").decode("utf-8", "replace"))
+                delay = parser.crawl_delay(self.token)
                 if delay:
                     host = self._host(robots_url)
                     with host.lock:
                         host.delay = max(host.delay, min(float(delay), self.settings.max_retry_wait))
                 return parser, "robots_disallowed", ""
             if hop.error is None and 400 <= status < 500:
-                parser.allow_all = True
-                return parser, "robots_disallowed", ""
-            parser.disallow_all = True  # RFC 9309 2.3.1.4: unreachable robots.txt means complete disallow
+                return _Rules(allow=True), "robots_disallowed", ""
+            parser = _Rules(allow=False)  # RFC 9309 2.3.1.4: unreachable robots.txt means complete disallow
             if hop.error:  # the host cannot be reached at all: say so, not "disallowed"
                 return parser, hop.error, f"robots.txt unreachable: {hop.detail}"
             return parser, "robots_disallowed", f"robots.txt unavailable (HTTP {status}): complete disallow assumed"
-        parser.allow_all = True  # too many redirects: RFC 9309 2.3.1.2, treated as unavailable (4xx)
-        return parser, "robots_disallowed", ""
+        # too many redirects: RFC 9309 2.3.1.2, treated as unavailable (4xx)
+        return _Rules(allow=True), "robots_disallowed", ""
 
-    def allowed(self, url: httpx.URL) -> tuple[str | None, str]:
+    def allowed(self, url: httpx.URL, private_ok: bool = False) -> tuple[str | None, str]:
         """(None, '') when robots.txt lets us fetch ``url``, else (reject reason, detail)."""
         if not self.settings.respect_robots:
             return None, ""
-        entry = self._robots_for(url)
-        if entry.parser.can_fetch(self.user_agent, str(url)):
+        entry = self._robots_for(url, private_ok)
+        if entry.parser.can_fetch(self.token, str(url)):
             return None, ""
         return entry.reason, entry.note or f"robots.txt of {url.host} disallows {url.raw_path.decode('ascii', 'replace')}"
 
     # -- the interface -----------------------------------------------------------------------------
 
     def fetch(self, url: str, *, role: str = "page", keep_body: bool = False,
-              validators: Callable[[str], dict | None] | None = None) -> Outcome:
+              validators: Callable[[str], dict | None] | None = None, allow_private: bool = False) -> Outcome:
         """GET ``url`` following redirects; ``validators(url)`` may give the ETag/Last-Modified
-        remembered for a URL, sent as If-None-Match/If-Modified-Since."""
+        remembered for a URL, sent as If-None-Match/If-Modified-Since; ``allow_private``: the URL's
+        source opted in to private addresses."""
         s = self.settings
+        private_ok = allow_private or s.allow_private_addresses
         try:
             current = httpx.URL(url)
         except (httpx.InvalidURL, TypeError, ValueError) as exc:
@@ -395,7 +437,11 @@ class Fetcher:
                                detail=f"only http and https are fetched, not {current.scheme or 'a URL without scheme'!r}")
             if not current.host:
                 return Outcome(url, "rejected", reason="invalid_url", detail=f"no host in {current}")
-            refused, why = self.allowed(current)
+            if not private_ok and (why := netguard.url_refusal(current.host)):  # before robots.txt: nothing sent
+                self._count("private_address")
+                return Outcome(url, "rejected", final_url=str(current), reason="private_address",
+                               detail=f"{why}: refused {_OPT_IN}")
+            refused, why = self.allowed(current, private_ok)
             if refused:
                 self._count(refused)
                 return Outcome(url, "rejected", final_url=str(current), reason=refused, detail=why)
@@ -406,7 +452,8 @@ class Fetcher:
                     headers["If-None-Match"] = known["etag"]
                 if known.get("last_modified"):
                     headers["If-Modified-Since"] = known["last_modified"]
-            hop = self._get(current, headers, role=role, keep_body=keep_body, max_bytes=s.max_page_bytes)
+            hop = self._get(current, headers, role=role, keep_body=keep_body, max_bytes=s.max_page_bytes,
+                            private_ok=private_ok)
             out = Outcome(url, "rejected", final_url=str(current), http_status=hop.status, redirects=hops,
                           content_type=(hop.headers.get("content-type") or "").split(";")[0].strip().lower(),
                           etag=hop.headers.get("etag"), last_modified=hop.headers.get("last-modified"))

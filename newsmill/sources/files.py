@@ -5,6 +5,7 @@ one broken input cannot stop a run and nothing is dropped silently.
 """
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
 import os
@@ -48,13 +49,39 @@ def discover(paths: list[str]) -> list[str]:
     record if unreadable); inside folders only known page suffixes count.
     A path that matches nothing is kept, so that it is reported, not ignored.
     """
+    return walk(paths)[0]
+
+
+def walk(paths: list[str]) -> tuple[list[str], list[Reject]]:
+    """(:func:`discover`'s files, a reject per folder entry that could not be walked).
+
+    A symlinked sub-folder is not followed (it may loop back to its parent or lead out of the
+    input tree) but reported, so a whole folder of pages never disappears silently; name it
+    explicitly to read it.  A sub-folder that cannot be listed is reported the same way.
+    """
     found: list[str] = []
+    rejects: list[Reject] = []
+
+    def unlistable(exc: OSError) -> None:
+        where = exc.filename if isinstance(exc.filename, str) else ""
+        rejects.append(Reject(_display_path(where), "read", "unreadable",
+                              f"folder not listed: {type(exc).__name__}: {exc.strerror or exc}"))
+
     for p in paths:
         matches = sorted(glob.glob(p, recursive=True)) if glob.has_magic(p) else [p]
         for m in matches:
             if os.path.isdir(m):
-                for root, dirs, files in os.walk(m):
-                    dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for root, dirs, files in os.walk(m, onerror=unlistable):
+                    keep = []
+                    for d in sorted(d for d in dirs if not d.startswith(".")):
+                        full = os.path.join(root, d)
+                        if os.path.islink(full):
+                            rejects.append(Reject(_shown(os.path.abspath(full)), "read", "symlinked_folder",
+                                                  f"symlinked folder not followed (-> {_shown(os.readlink(full))}); "
+                                                  "name it as an input to read it"))
+                        else:
+                            keep.append(d)
+                    dirs[:] = keep
                     found += [os.path.join(root, f) for f in sorted(files)
                               if not f.startswith(".") and (_format_of(f) or f.lower().endswith(ARCHIVE_SUFFIXES))]
             else:
@@ -65,7 +92,7 @@ def discover(paths: list[str]) -> list[str]:
         if key not in seen:
             seen.add(key)
             out.append(f)
-    return out
+    return out, rejects
 
 
 def _display_path(path: str) -> str:
@@ -73,9 +100,13 @@ def _display_path(path: str) -> str:
     (a lone surrogate would make the Parquet writer fail for the whole run)."""
     try:
         resolved = str(Path(path).resolve())
-    except (OSError, ValueError):  # a NUL in the name, a symlink loop
+    except (OSError, ValueError, RuntimeError):  # a NUL in the name; a symlink loop (RuntimeError on 3.11)
         resolved = os.path.abspath(path)
-    return resolved.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _shown(resolved)
+
+
+def _shown(path: str) -> str:
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def read_input(path: str, *, max_bytes: int = MAX_PAGE_BYTES, max_text_bytes: int = MAX_TEXT_BYTES,
@@ -103,6 +134,8 @@ def read_input(path: str, *, max_bytes: int = MAX_PAGE_BYTES, max_text_bytes: in
     except IsADirectoryError:
         return Reject(uri, "read", "not_a_file", f"is a directory: {path}")
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        if getattr(exc, "errno", None) == errno.ELOOP:
+            return Reject(uri, "read", "symlink_loop", f"symbolic links loop: {path}")
         return Reject(uri, "read", "unreadable", f"{type(exc).__name__}: {exc}")
     sha = hashlib.sha256(data).hexdigest()
     if len(data) > limit:  # grew while we read it

@@ -34,6 +34,7 @@ from newsmill.records import Reject
 from newsmill.sources import feeds
 from newsmill.sources.fetch import Fetcher, Outcome, user_agent
 from newsmill.sources.rawstore import RawStore, warc_path
+from newsmill.text import shown
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +121,9 @@ def fetch_sources(sources, settings: FetchSettings, *, output_dir: str | Path, r
 
             def one(url: str) -> Outcome:
                 try:
-                    return fetcher.fetch(url, validators=validators)
+                    return fetcher.fetch(url, validators=validators, allow_private=url in found.private_ok)
                 except Exception as exc:  # a bug for one URL must not lose the others
-                    log.exception("fetch %s failed", url)
+                    log.exception("fetch %s failed", shown(url))
                     return Outcome(url, "rejected", reason="fetch_error", detail=f"{type(exc).__name__}: {exc}")
 
             with ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="newsmill-fetch") as pool:

@@ -204,6 +204,14 @@ def write_generated(dest: Path, *, fifty_mb: bool = True) -> dict[str, str]:
     with open(odd, "wb") as f:
         f.write(article("Café owners welcome the budget", extra="The café owners welcomed the decision.").encode())
     out[os.fsdecode(b"caf\xe9-page.txt")] = "published"
+    # a symlink to itself (Path.resolve() raises RuntimeError on 3.11) and a symlinked sub-folder
+    # (not followed: a loop or a link out of the input tree; reported, not skipped silently)
+    os.symlink("self-loop.html", dest / "self-loop.html")
+    out["self-loop.html"] = "reject:symlink_loop"
+    (dest / "elsewhere").mkdir()
+    (dest / "elsewhere" / ".keep").write_bytes(b"")
+    os.symlink("elsewhere", dest / "linked-folder")
+    out["linked-folder"] = "reject:symlinked_folder"
     return out
 
 

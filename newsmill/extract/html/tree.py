@@ -31,18 +31,33 @@ _HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _PARA_BREAK = "\x00"
 
 
-def _parser() -> HTMLParser:
+def _parser(huge: bool = False) -> HTMLParser:
     """trafilatura's parser settings (``trafilatura.utils.HTML_PARSER``), with every element an
     ``HtmlElement`` chosen in C: lxml.html's default lookup calls a Python method for each element
     proxy created (millions per run, in newsmill's layers and in trafilatura alike) only to give
-    form controls their own classes, which no code here uses."""
-    parser = HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True, remove_pis=True)
+    form controls their own classes, which no code here uses.  ``huge``: without libxml2's size
+    limits (see :func:`_fromstring`)."""
+    parser = HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True, remove_pis=True,
+                        huge_tree=huge)
     parser.set_element_class_lookup(etree.ElementDefaultClassLookup(
         element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity))
     return parser
 
 
 _PARSER = _parser()
+_HUGE_PARSER = _parser(huge=True)
+
+
+def _fromstring(data: str | bytes) -> HtmlElement:
+    """The tree of ``data``.  libxml2 stops reading at a text node or attribute value over 10 MB (an
+    inline ``data:`` image, a big script or JSON-LD block) and returns what came before it, so the
+    body or the comments after it would be lost without a word; such a page is parsed again without
+    the limits.  Its other limit, nesting deeper than 256, is kept: lifting it costs seconds per
+    page and recursion in every tree walk."""
+    tree = fromstring(data, parser=_PARSER)
+    if any(e.type_name == "ERR_RESOURCE_LIMIT" and "depth" not in e.message for e in _PARSER.error_log):
+        tree = fromstring(data, parser=_HUGE_PARSER)
+    return tree
 
 
 def parse(text: str) -> HtmlElement | None:
@@ -55,7 +70,7 @@ def parse(text: str) -> HtmlElement | None:
     text = repair_faulty_html(text, beginning)
     tree, retried = None, False
     try:
-        tree = fromstring(text, parser=_PARSER)
+        tree = _fromstring(text)
     except ValueError:  # a string with an encoding declaration: lxml wants bytes
         tree, retried = _from_bytes(text), True
     except Exception:  # noqa: BLE001 - as trafilatura: then try bytes
@@ -69,7 +84,7 @@ def parse(text: str) -> HtmlElement | None:
 
 def _from_bytes(text: str) -> HtmlElement | None:
     try:
-        return fromstring(text.encode("utf8", "surrogatepass"), parser=_PARSER)
+        return _fromstring(text.encode("utf8", "surrogatepass"))
     except Exception:  # noqa: BLE001 - as trafilatura: any parser failure means no tree
         return None
 
