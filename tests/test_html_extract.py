@@ -510,3 +510,67 @@ def test_a_text_node_over_ten_megabytes_does_not_cut_the_page(where, blob):
     raw = extract_html(html, url="http://news.example.com/2012/03/park")
     assert [c.author for c in raw.comments] == ["Jo Smith", "Max", "Ann Lee"]
     assert "riverside park" in body_of(raw)
+
+
+def test_precise_body_that_drops_most_of_the_article_falls_back_to_trafilatura_alone(monkeypatch):
+    import trafilatura
+
+    from newsmill.extract import html as html_extract
+
+    calls = []
+    real = trafilatura.bare_extraction
+    cut = {"keep": 1}
+
+    def cutting(*args, **kwargs):  # favor_precision keeping a paragraph or two of many, as it does on some layouts
+        calls.append("precise" if kwargs.get("favor_precision") else "fast" if kwargs.get("fast") else "balanced")
+        doc = real(*args, **kwargs)
+        if kwargs.get("favor_precision") and doc is not None:
+            doc.text = "\n".join(doc.text.split("\n")[:cut["keep"]])
+        return doc
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", cutting)
+    paras = ["<p>" + " ".join(f"word{n}x{i}" for i in range(40)) + ".</p>" for n in range(8)]
+    page = f"<html><body><article><h1>Headline</h1>{''.join(paras)}</article></body></html>"
+    raw = extract_html(page)
+    assert calls == ["precise", "fast"] and sum(len(p.split()) for p in raw.paragraphs) >= 300
+    # precise keeping under the suspect share, but not under half of what trafilatura alone keeps: precise stays
+    calls.clear()
+    cut["keep"] = 3  # headline + 2 of 8 paragraphs: about 80 of 320 words, a quarter of what trafilatura alone keeps
+    monkeypatch.setattr(html_extract, "PRECISE_CUT_RATIO", 0.2)
+    raw = extract_html(page)
+    assert calls == ["precise", "fast"] and sum(len(p.split()) for p in raw.paragraphs) < 120
+    # a page offering fewer paragraph words than the check needs keeps the precise result, unchecked
+    calls.clear()
+    extract_html(f"<html><body><article><h1>Headline</h1>{''.join(paras[:2])}</article></body></html>")
+    assert calls == ["precise"]
+
+
+def test_stated_article_body_referees_a_precise_body_that_misses_most_of_it(monkeypatch):
+    import json as _json
+
+    import trafilatura
+
+    calls = []
+    real = trafilatura.bare_extraction
+
+    def cutting(*args, **kwargs):
+        calls.append("precise" if kwargs.get("favor_precision") else "fast" if kwargs.get("fast") else "balanced")
+        doc = real(*args, **kwargs)
+        if kwargs.get("favor_precision") and doc is not None:
+            doc.text = doc.text.split("\n")[0]
+        return doc
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", cutting)
+    texts = [" ".join(f"w{n}x{i}" for i in range(30)) + "." for n in range(5)]
+    paras = "".join(f"<p>{t}</p>" for t in texts)
+
+    def page(stated: str) -> str:
+        ld = _json.dumps({"@context": "https://schema.org", "@type": "NewsArticle", "headline": "H", "articleBody": stated})
+        return f"<html><head><script type='application/ld+json'>{ld}</script></head><body><article><h1>H</h1>{paras}</article></body></html>"
+
+    raw = extract_html(page(" ".join(texts)))
+    assert calls == ["precise", "balanced"] and sum(len(p.split()) for p in raw.paragraphs) >= 140
+    # a stated body the balanced extraction does not cover better (other words): the precise body stays
+    calls.clear()
+    raw = extract_html(page(" ".join(f"other{i}" for i in range(150))))
+    assert calls == ["precise", "balanced"] and sum(len(p.split()) for p in raw.paragraphs) < 60

@@ -15,6 +15,7 @@ dropped, so no comment text reaches the article body.
 """
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 
 from lxml import etree
@@ -22,7 +23,7 @@ from lxml import etree
 from newsmill import profiles as _profiles
 from newsmill.extract.html import comments_generic, comments_profiles, comments_scripts, embeds, metadata, schemaorg
 from newsmill.extract.html.attrs import PageAttrs, page_attrs
-from newsmill.extract.html.tree import CLAIMED_XPATH, parse
+from newsmill.extract.html.tree import CLAIM_ATTR, CLAIMED_XPATH, parse
 from newsmill.records import RawPage
 from newsmill.text import normalize_text, tokens
 
@@ -66,7 +67,7 @@ def extract_html(text: str, *, url: str | None = None, captured_at: datetime | N
     comment_system, unread = _comment_system(tree, layer, comments, attrs, profiles_dir)
     # claims come from the DOM layers (each comment they keep is claimed) or, on an odd page, from the source
     claimed = layer not in (None, "jsonld", "script") or marked
-    doc = _body(tree, url, claimed, precise=body_mode == "precise")
+    doc = _body(tree, url, claimed, precise=body_mode == "precise", stated=schemaorg.article_body(jsonld))
     meta = metadata.article_metadata(tree, jsonld, attrs=attrs, url=url)
     paragraphs = _paragraphs(doc, comments)
     page_url = url or meta["url"]
@@ -99,17 +100,58 @@ def _comment_system(tree, layer: str | None, comments, attrs: PageAttrs,
     return embedded, bool(found and found.filled and not comments)
 
 
-def _body(tree, url: str | None, claimed: bool, *, precise: bool = True):
+# words in paragraphs outside the comments the layers claimed: what a page offers as running text
+_PARAGRAPH_TEXT = etree.XPath(f"//p[not(ancestor-or-self::*[@{CLAIM_ATTR}])]//text()", smart_strings=False)
+# precise mode keeping under this share of the page's paragraph words may have cut the article itself ...
+PRECISE_SUSPECT_SHARE = 0.3
+PRECISE_CHECK_WORDS = 200  # (pages with fewer paragraph words are not checked: teasers, galleries)
+# ... and did when trafilatura's plain extraction keeps more than twice as much.  Not the balanced one:
+# on pages whose paragraphs are mostly reader comments it could not claim, the balanced extraction
+# takes them in (measured in docs/EVALUATION.md, "Article body: trafilatura's modes").
+PRECISE_CUT_RATIO = 0.5
+
+
+# the publisher's own statement of the body (JSON-LD articleBody) referees a precise body that covers
+# under this share of its words: the balanced extraction is taken when it covers clearly more
+STATED_MIN_COVER = 0.6
+STATED_GAIN = 0.2
+
+
+def _words(doc) -> int:
+    return len((getattr(doc, "text", None) or "").split())
+
+
+def _cover(stated: Counter, doc) -> float:
+    """Share of the stated body's words (with their counts) that ``doc``'s text holds."""
+    got = Counter(tokens(getattr(doc, "text", None) or ""))
+    return sum((stated & got).values()) / max(1, sum(stated.values()))
+
+
+def _body(tree, url: str | None, claimed: bool, *, precise: bool = True, stated: str | None = None):
     import trafilatura
 
+    prune = [CLAIMED_XPATH] if claimed else None
     try:
         # trafilatura copies a tree it is given, so the shared tree stays intact.  precise: its readability
         # and jusText fallbacks with favor_precision (less boilerplate, fewer comment lines in the body);
-        # otherwise fast=True, trafilatura alone.  Both measured in docs/EVALUATION.md, "Article body:
-        # trafilatura's modes".
-        options = {"favor_precision": True} if precise else {"fast": True}
-        return trafilatura.bare_extraction(tree, url=url, with_metadata=False, include_comments=False,
-                                           prune_xpath=[CLAIMED_XPATH] if claimed else None, **options)
+        # fast: trafilatura alone (fast=True).
+        fast = None
+        if precise:
+            doc = trafilatura.bare_extraction(tree, url=url, with_metadata=False, include_comments=False,
+                                              favor_precision=True, prune_xpath=prune)
+            if stated and (cover := _cover(ref := Counter(tokens(stated)), doc)) < STATED_MIN_COVER:
+                alt = trafilatura.bare_extraction(tree, url=url, with_metadata=False, include_comments=False,
+                                                  prune_xpath=prune)
+                if _cover(ref, alt) >= cover + STATED_GAIN:
+                    return alt
+            offered = len(" ".join(_PARAGRAPH_TEXT(tree)).split())
+            if offered < PRECISE_CHECK_WORDS or _words(doc) >= PRECISE_SUSPECT_SHARE * offered:
+                return doc
+        fast = trafilatura.bare_extraction(tree, url=url, with_metadata=False, include_comments=False, fast=True,
+                                           prune_xpath=prune)
+        if not precise or _words(doc) < PRECISE_CUT_RATIO * _words(fast):
+            return fast
+        return doc
     except (TypeError, ValueError, AttributeError):
         return None
 

@@ -52,6 +52,23 @@ def jsonld_items(tree) -> list[dict]:
 # ----------------------------------------------------------------------------- JSON-LD
 
 
+_ARTICLE_TYPES = re.compile(r"(?:^|/|#)(?:\w*Article|\w*Posting|Report|BlogPosting|LiveBlogPosting)$")
+
+
+def article_body(items: list[dict], min_words: int = 100) -> str | None:
+    """The ``articleBody`` of the page's article item (schema.org ``Article`` and its kinds), when it is
+    long enough to say something about the body; the text as the publisher states it, tags removed."""
+    for item in items:
+        kinds = item.get("@type")
+        kinds = kinds if isinstance(kinds, list) else [kinds]
+        if not any(isinstance(k, str) and _ARTICLE_TYPES.search(k) for k in kinds):
+            continue
+        text = _html_text(_str(item.get("articleBody")) or "")
+        if text and len(text.split()) >= min_words:
+            return text
+    return None
+
+
 def _str(v) -> str | None:
     if v is None:
         return None
