@@ -1,26 +1,22 @@
-"""Worded knowledge the text-dump parser needs beyond what :class:`Profile` compiles.
+"""Worded knowledge the date reader and the comment parsers need beyond what :class:`Profile` compiles.
 
-Time-zone abbreviations, relative-time words and the words comment widgets put
-around names and dates are language data, so they live in ``_default.toml``
-next to the other generic patterns (a site profile may add to the lists or
-replace the tables).  They are read here rather than in ``profiles.py`` so the
-profile format stays backward compatible: unknown keys are simply ignored there.
+Month and weekday names, time-zone abbreviations, relative-time words and the
+words comment widgets put around names and dates are language data, so they
+live in ``_default.toml`` next to the other generic patterns (the user's
+``profiles_dir`` and a site profile extend the lists and tables).  The data comes
+from the one loader, :func:`newsmill.profiles.profile_spec`; a lexicon is
+compiled once per (profile, ``profiles_dir``).
 """
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
-from newsmill.profiles import PROFILE_DIR
-
-_LIST_KEYS = ("stamp_noise", "section_closers", "sidebar_headers", "not_title_patterns", "reply_references", "author_verbs", "author_prefixes",
-              "author_suffixes", "relative_patterns")
+from newsmill.profiles import Profile, profile_spec
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # (hashed by identity: one per profile and profiles_dir, compiled rules cached on it)
 class Lexicon:
     tz_offsets: dict[str, int]  # upper-case abbreviation -> minutes east of UTC
     relative_units: dict[str, int]  # lower-case unit word -> seconds
@@ -38,6 +34,8 @@ class Lexicon:
     author_verb_inline: re.Pattern  # the same verb inside a stamp line ('by Jo (123) writes: on DATE')
     author_prefix: re.Pattern  # 'Posted by:', 'Comment by' before a name
     author_suffix: re.Pattern  # "'s picture", '(not verified)' after a name
+    months: dict[str, int]  # lower-case month name or abbreviation (no trailing dot) -> month number
+    dates: dict[str, tuple[str, ...]]  # the date reader's word lists (regex fragments), compiled in ``dates``
 
 
 def _alt(words) -> str:
@@ -63,25 +61,15 @@ def _marker_words(patterns) -> set[str]:
     return out
 
 
-def _read(path: Path) -> dict:
-    return tomllib.loads(path.read_text(encoding="utf-8"))
+# the date reader's lists (``dates`` compiles them); each holds regex fragments, case ignored
+DATE_KEYS = ("weekday_patterns", "weekday_date_articles", "day_suffixes", "day_month_joiners", "month_year_joiners",
+             "time_connectors", "time_date_connectors")
 
 
 @cache
-def _site_specs() -> dict[str, dict]:
-    out = {}
-    for path in sorted(PROFILE_DIR.glob("*.toml")):
-        if not path.name.startswith("_"):
-            spec = _read(path)
-            out[spec.get("name", path.stem)] = spec
-    return out
-
-
-@cache
-def lexicon(profile_name: str = "unknown") -> Lexicon:
-    spec = dict(_read(PROFILE_DIR / "_default.toml"))
-    for key, value in _site_specs().get(profile_name, {}).items():
-        spec[key] = [*value, *spec.get(key, [])] if key in _LIST_KEYS else value
+def lexicon(profile_name: str = "unknown", extra_dir: str | None = None) -> Lexicon:
+    """The lexicon of a profile, with the words of ``extra_dir`` (the user's ``profiles_dir``)."""
+    spec = profile_spec(profile_name, extra_dir)
     units = {w.lower(): secs for secs, words in ((_UNIT_SECONDS[u], ws) for u, ws in spec["relative_units"].items())
              for w in words}
     unit_alt = _alt(units)
@@ -102,7 +90,14 @@ def lexicon(profile_name: str = "unknown") -> Lexicon:
         author_verb_inline=re.compile(rf"\S\s+(?:{_alt(spec['author_verbs'])})\s*[:.…,]", re.I),
         author_prefix=re.compile(rf"^\s*(?:{_alt(spec['author_prefixes'])})\s*:?\s+", re.I),
         author_suffix=re.compile(rf"\s*(?:{_alt(spec['author_suffixes'])})\s*$", re.I),
+        months={w.lower().rstrip("."): int(num) for num, words in spec["month_names"].items() for w in words},
+        dates={key: tuple(spec[key]) for key in DATE_KEYS},
     )
+
+
+def lexicon_of(profile: Profile) -> Lexicon:
+    """The lexicon that goes with a compiled profile (same site, same ``profiles_dir``)."""
+    return lexicon(profile.name, profile.extra_dir)
 
 
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400,
@@ -110,6 +105,6 @@ _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 
 
 
 @cache
-def not_titles() -> frozenset[str]:
+def not_titles(extra_dir: str | None = None) -> frozenset[str]:
     """Case-folded lines that are page furniture, never an article's title ('Home', 'Main menu')."""
-    return frozenset(" ".join(w.casefold().split()) for w in _read(PROFILE_DIR / "_default.toml").get("not_titles", []))
+    return frozenset(" ".join(w.casefold().split()) for w in profile_spec("unknown", extra_dir).get("not_titles", []))
