@@ -46,6 +46,8 @@ class Profile:
     comment_hint: re.Pattern  # a class or id of a comment list or comment ('comment', 'kommentar', 'replies')
     listing_hint: re.Pattern  # a class or id of a list that is no comment list ('related', 'teaser', 'faq')
     author_hint: re.Pattern  # a class or id of a commenter's name ('author', 'user', 'fn')
+    volatile_class: re.Pattern  # a class that differs between blocks of one kind ('odd', 'depth-2', 'bypostauthor')
+    commenter_link: re.Pattern  # an href to a commenter or a reply form, not to another story
     extra_dir: str | None = None  # the profiles_dir it was loaded with: its lexicon comes from the same place
 
 
@@ -78,6 +80,8 @@ def _compile(spec: dict, extra_dir: str | None) -> Profile:
         comment_hint=re.compile("|".join(f"(?:{p})" for p in spec.get("comment_container_hints") or ["(?!)"]), re.I),
         listing_hint=re.compile("|".join(f"(?:{p})" for p in spec.get("listing_hints") or ["(?!)"]), re.I),
         author_hint=re.compile("|".join(f"(?:{p})" for p in spec.get("comment_author_hints") or ["(?!)"]), re.I),
+        volatile_class=re.compile(rf"^(?:{'|'.join(spec.get('comment_volatile_classes') or ['(?!)'])})$"),
+        commenter_link=re.compile("|".join(spec.get("commenter_link_patterns") or ["(?!)"]), re.I),
         extra_dir=extra_dir,
     )
 

@@ -36,10 +36,26 @@ class Lexicon:
     author_suffix: re.Pattern  # "'s picture", '(not verified)' after a name
     months: dict[str, int]  # lower-case month name or abbreviation (no trailing dot) -> month number
     dates: dict[str, tuple[str, ...]]  # the date reader's word lists (regex fragments), compiled in ``dates``
+    name_trail: re.Pattern  # a verb and punctuation after a name ('says:'), for the HTML reader
+    name_lead: re.Pattern  # 'Posted by:' before a name, for the HTML reader
+    connector_only: re.Pattern  # a piece of a stamp line with no name in it ('Posted on')
+    after_name: re.Pattern  # a name (or a separator) follows the date ('DATE by Jo', 'DATE | Jo')
+    connect_tail: re.Pattern  # connectors between a name and the date after it ('Jo said on')
+    connect_head: re.Pattern  # connectors between a date and the name after it ('— by Jo')
+    dump_after_name: re.Pattern  # ``after_name`` of the text-dump stamp reader
+    lead_connect: re.Pattern  # a line part that is only 'on' before the date ('on DATE Jo')
+    not_a_name: re.Pattern  # what follows such a date and is no name ('in Category')
+    continued: re.Pattern  # a stamp line that goes on in the next line ('May 1, 2012 at')
+    count_one: re.Pattern  # 'One comment': a declared count of one
 
 
 def _alt(words) -> str:
     return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
+
+
+def _join(fragments) -> str:
+    """Regex fragments as one alternation, in their order (a user's in front)."""
+    return "|".join(fragments)
 
 
 def _first_letters(words) -> str:
@@ -92,6 +108,20 @@ def lexicon(profile_name: str = "unknown", extra_dir: str | None = None) -> Lexi
         author_suffix=re.compile(rf"\s*(?:{_alt(spec['author_suffixes'])})\s*$", re.I),
         months={w.lower().rstrip("."): int(num) for num, words in spec["month_names"].items() for w in words},
         dates={key: tuple(spec[key]) for key in DATE_KEYS},
+        name_trail=re.compile(rf"\s*(?:{_join(spec['name_trail_verbs'])})?\s*(?::|\.{{2,}}|…)*\s*$", re.I),
+        name_lead=re.compile(rf"^\s*(?:{_join(spec['name_lead_words'])})\s*:?\s+", re.I),
+        connector_only=re.compile(rf"^(?:\W|\b(?:{_join(spec['stamp_connector_words'])})\b)*$", re.I),
+        after_name=re.compile(rf"^\W*(?:{_join(spec['name_after_date_words'])})\b|^\s*[|—–-]\s*\w", re.I),
+        connect_tail=re.compile(
+            rf"(?:\s*(?:\b(?:{_join(spec['name_date_connectors'])})\b|[|:,\-–—@·•/(]|\.\.\.|…))+\s*$", re.I),
+        connect_head=re.compile(
+            r"^\s*(?:[|:,\-–—@·•/)]|" + "|".join(rf"\b{w}\b" for w in spec["name_after_date_words"]) + r"|\s)+", re.I),
+        dump_after_name=re.compile(
+            r"^\s*(?:[|—–\-·•\[]|" + "|".join(rf"{w}\b" for w in spec["dump_name_after_date_words"]) + ")", re.I),
+        lead_connect=re.compile(rf"^\s*(?:{_join(spec['date_lead_words'])})\s*$", re.I),
+        not_a_name=re.compile(rf"^\s*(?:{_join(spec['not_name_words'])})\b", re.I),
+        continued=re.compile("(?:" + "|".join(rf"\b{w}" for w in spec["time_continuation_words"]) + r"|@|-|–|,)$", re.I),
+        count_one=re.compile(rf"(?:{_join(spec['count_one_words'])})\b", re.I),
     )
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import html
 import re
-import tomllib
 import unicodedata
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -24,7 +23,7 @@ from urllib.parse import urlsplit
 
 from newsmill.extract.dates import find_date
 from newsmill.extract.lexicon import not_titles
-from newsmill.profiles import PROFILE_DIR
+from newsmill.profiles import profile_spec
 
 # separators between a headline and its decorations: ' | ', ' - ', ' – ', ' — ', ' · ', ' :: ', ' * ', ' ~ '
 _SEP = re.compile(r"\s+(?:\||-|–|—|·|•|::|\*|~|/|»|«)\s+|\s*\|\s*")
@@ -37,7 +36,7 @@ _GLUE = " |-–—·•:*~/»«｜："
 
 @cache
 def _lexicon() -> tuple[re.Pattern, re.Pattern]:
-    spec = tomllib.loads((PROFILE_DIR / "_default.toml").read_text(encoding="utf-8"))
+    spec = profile_spec()
     words = sorted(spec.get("author_joiners", []), key=len, reverse=True)
     alt = "|".join((rf"(?<!\w){re.escape(w)}(?!\w)" if _WORD.match(w) else re.escape(w)) for w in words)
     # case-sensitive: 'a'/'e'/'y' join names, 'A.' or 'E.' are initials
@@ -49,14 +48,14 @@ def _lexicon() -> tuple[re.Pattern, re.Pattern]:
 
 @cache
 def _author_box() -> re.Pattern:
-    spec = tomllib.loads((PROFILE_DIR / "_default.toml").read_text(encoding="utf-8"))
+    spec = profile_spec()
     words = sorted(spec.get("author_box_headings", []), key=len, reverse=True)
     return re.compile(r"^(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE) if words else re.compile(r"[^\s\S]")
 
 
 @cache
 def navigation_markers() -> tuple[str, ...]:
-    spec = tomllib.loads((PROFILE_DIR / "_default.toml").read_text(encoding="utf-8"))
+    spec = profile_spec()
     return tuple(w.lower() for w in spec.get("heading_navigation", []))
 
 
@@ -71,7 +70,7 @@ def has_joiner(s: str) -> bool:
 
 @cache
 def author_labels() -> frozenset[str]:
-    spec = tomllib.loads((PROFILE_DIR / "_default.toml").read_text(encoding="utf-8"))
+    spec = profile_spec()
     return frozenset(w.casefold() for w in spec.get("author_labels", []))
 
 
