@@ -139,3 +139,14 @@ def test_profiles_are_read_and_compiled_once_per_profiles_dir(tmp_path, monkeypa
     assert again[0] is first[0] and again[1] is first[1]
     assert lexicon_of(first[0]["unknown"]) is first[1]
     assert first[1] is not lexicon() and profiles.load_profiles(d) is not profiles.load_profiles()
+
+
+def test_article_metadata_reads_the_publication_date_and_author_label_with_the_users_words(tmp_path, user_dir):
+    (tmp_path / "_default.toml").write_text('author_labels = ["Autor tekstu"]\n' + _USER_DEFAULT, encoding="utf-8")
+    page = ('<html><head><title>Artykuł</title><meta property="article:published_time" content="3 maja 2012">'
+            '<meta name="twitter:label1" content="Autor tekstu"><meta name="twitter:data1" content="Jan Kowalski">'
+            '</head><body><article><h1>Artykuł o czymś</h1><p>' + "Tekst artykułu, kilka zdań. " * 20 + '</p></article></body></html>')
+    with_dir = extract_html(page, url="https://news.example/a", profiles_dir=user_dir)
+    without = extract_html(page, url="https://news.example/a")
+    assert with_dir.published_raw == "3 maja 2012" and without.published_raw != "3 maja 2012"
+    assert "Jan Kowalski" in with_dir.authors and "Jan Kowalski" not in without.authors
