@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
+SYSTEMS_DIR = PROFILE_DIR / "systems"
 
 
 @dataclass(frozen=True)
@@ -102,11 +103,11 @@ def merge(base: dict, over: dict) -> dict:
     return out
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path, what: str = "site profile") -> dict:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"site profile {path}: {exc}") from exc
+        raise ValueError(f"{what} {path}: {exc}") from exc
 
 
 @cache
@@ -135,6 +136,25 @@ def profile_spec(name: str = "unknown", extra_dir: str | None = None) -> dict:
     file); an unknown name gives the generic spec.  Callers must not change it (it is shared)."""
     specs = _specs(extra_dir)
     return specs.get(name, specs["unknown"])
+
+
+@cache
+def system_specs(extra_dir: str | None = None) -> tuple[tuple[Path, dict], ...]:
+    """The comment-system profiles (``systems/*.toml``, built-in then ``<extra_dir>/systems``) with their
+    paths, read once per ``profiles_dir``; '_' files are shared data (:func:`systems_common`)."""
+    files = sorted(SYSTEMS_DIR.glob("*.toml"))
+    if extra_dir and (Path(extra_dir) / "systems").is_dir():
+        files += sorted((Path(extra_dir) / "systems").glob("*.toml"))
+    return tuple((path, _read(path, "comment system profile")) for path in files if not path.name.startswith("_"))
+
+
+@cache
+def systems_common(extra_dir: str | None = None) -> dict:
+    """``systems/_common.toml`` (widget nodes of every system, places no comment stands in, script JSON
+    keys), extended by ``<extra_dir>/systems/_common.toml`` by the same rule as the site profiles."""
+    common = _read(SYSTEMS_DIR / "_common.toml", "comment system profile")
+    user = Path(extra_dir) / "systems" / "_common.toml" if extra_dir else None
+    return merge(common, _read(user, "comment system profile")) if user is not None and user.is_file() else common
 
 
 @cache

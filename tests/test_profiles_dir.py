@@ -150,3 +150,20 @@ def test_article_metadata_reads_the_publication_date_and_author_label_with_the_u
     without = extract_html(page, url="https://news.example/a")
     assert with_dir.published_raw == "3 maja 2012" and without.published_raw != "3 maja 2012"
     assert "Jan Kowalski" in with_dir.authors and "Jan Kowalski" not in without.authors
+
+
+def test_a_users_systems_common_extends_the_script_json_keys(tmp_path):
+    (tmp_path / "systems").mkdir()
+    (tmp_path / "systems" / "_common.toml").write_text('[script_json]\ntext_keys = ["tresc"]\n', encoding="utf-8")
+    common = profiles.systems_common(str(tmp_path))
+    assert common["script_json"]["text_keys"][0] == "tresc" and "body" in common["script_json"]["text_keys"]
+    assert common["ui"] == profiles.systems_common()["ui"]
+    said = ["Zgadzam się z autorem w zupełności, dobry tekst.", "Nie do końca, brakuje tu kilku ważnych faktów."]
+    data = ",".join(f'{{"tresc": "{t}", "author": "{n}", "createdAt": "2012-05-0{i + 3}T10:00:00Z"}}'
+                    for i, (n, t) in enumerate(zip(["Ania", "Bartek"], said)))
+    page = ('<html><head><title>Artykuł</title></head><body><article><h1>Artykuł</h1><p>' + "Tekst artykułu. " * 30
+            + '</p></article><script type="application/json">{"comments": [' + data + ']}</script></body></html>')
+    with_dir = extract_html(page, url="https://news.example/a", profiles_dir=str(tmp_path))
+    without = extract_html(page, url="https://news.example/a")
+    assert [(c.author, c.text) for c in with_dir.comments] == list(zip(["Ania", "Bartek"], said))
+    assert without.comments == []

@@ -255,7 +255,7 @@ def _nearest(node, members, stop=None, *, inclusive: bool = False):
 
 def extract(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
     _set_page(profile)
-    anchors = outside_widgets(_anchors(tree, profile.day_first, _page().lex), tree)
+    anchors = outside_widgets(_anchors(tree, profile.day_first, _page().lex), tree, profile.extra_dir)
     if len(anchors) < 1:
         return []
     scored = []
