@@ -38,7 +38,8 @@ _ALTERNATING = re.compile(r"^(?:alt|odd|even)[-_]+|[-_]+(?:alt|odd|even)$")
 
 def _sig(el) -> tuple:
     # 'alt-comment'/'comment' and 'comment_odd'/'comment_even' are one kind of block
-    cls = tuple(sorted({_DIGITS.sub("N", _ALTERNATING.sub("", c)) for c in (el.get("class") or "").split() if not _page().profile.volatile_class.match(c)}))
+    volatile = _page().profile.volatile_class.match
+    cls = tuple(sorted({_DIGITS.sub("N", _ALTERNATING.sub("", c)) for c in (el.get("class") or "").split() if not volatile(c)}))
     ident = _DIGITS.sub("N", el.get("id") or "") if not cls and _DIGITS.search(el.get("id") or "") else ""
     return el.tag, cls, ident
 
