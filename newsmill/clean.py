@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from newsmill import ids, neardup
 from newsmill.extract.dates import find_date
-from newsmill.extract.lexicon import not_titles
+from newsmill.extract.lexicon import lexicon_of, not_titles
 from newsmill.profiles import Profile, source_key
 from newsmill.records import PageInput, RawComment, RawPage
 from newsmill.text import normalize_text, paragraphs, tokens
@@ -73,7 +73,7 @@ def _when(raw: str | None, profile: Profile, *, default_year: int | None = None,
     if not raw:
         return None, None, None
     order = profile.day_first if day_first is None else day_first
-    m = find_date(raw, day_first=order, default_year=default_year, relative=captured_at is not None)
+    m = find_date(raw, day_first=order, default_year=default_year, relative=captured_at is not None, lex=lexicon_of(profile))
     if m is None:
         return None, None, None
     if m.relative:
@@ -100,7 +100,7 @@ def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContex
     published_raw, pub_date, pub_at, pub_match = candidates[0] if candidates else (raw.published_raw, None, None, None)
     _, upd_at, _ = _when(raw.updated_raw, profile, captured_at=page.captured_at)
     flags = list(raw.flags)
-    if title is not None and not _plausible_title(title):
+    if title is not None and not _plausible_title(title, profile):
         title = None
         flags.append("title_rejected")
     if not body:
@@ -239,12 +239,12 @@ def _date_candidates(raw: RawPage, profile: Profile, captured_at) -> list[tuple]
 _PLACEHOLDER_TITLE = re.compile(r"^\[[^\]]{0,40}\]$")
 
 
-def _plausible_title(title: str) -> bool:
+def _plausible_title(title: str, profile: Profile) -> bool:
     """Not a w3m image placeholder ('[p]', '[sd_hub_ico]'), not page furniture ('Home', profile data),
     not a bare date, not without any word."""
-    if _PLACEHOLDER_TITLE.match(title) or not re.search(r"\w", title) or " ".join(title.casefold().split()) in not_titles():
+    if _PLACEHOLDER_TITLE.match(title) or not re.search(r"\w", title) or " ".join(title.casefold().split()) in not_titles(profile.extra_dir):
         return False
-    m = find_date(title)  # only a date: no word of two letters outside it
+    m = find_date(title, lex=lexicon_of(profile))  # only a date: no word of two letters outside it
     return m is None or bool(re.search(r"[^\W\d_]{2,}", title[: m.start] + " " + title[m.end:]))
 
 
@@ -275,7 +275,7 @@ def _date_order(raws: list[RawComment], profile: Profile, article_date, default_
         return None
     scores = {}
     for order in (True, False):
-        days = [m.date for raw in stamps if (m := find_date(raw, day_first=order, default_year=default_year))]
+        days = [m.date for raw in stamps if (m := find_date(raw, day_first=order, default_year=default_year, lex=lexicon_of(profile)))]
         if not days:
             return None
         early = sum(1 for d in days if article_date and d < article_date - timedelta(days=1))

@@ -1,9 +1,15 @@
 """Site profiles: what newsmill knows about particular sites, kept as data.
 
-A profile is a TOML file in ``newsmill/profiles/`` (or a folder named in
-``newsmill.toml``).  ``_default.toml`` holds the generic patterns; site files
-add their own words in front and override scalars (time zone, publication).
-Profiles are compiled once per process; code only holds generic logic.
+A profile is a TOML file in ``newsmill/profiles/`` (or in the user's ``profiles_dir``
+named in ``newsmill.toml``).  ``_default.toml`` holds the generic patterns and words;
+a ``_default.toml`` in ``profiles_dir`` extends it, and site files extend the
+result.  One rule merges them all: a list is added in front of the one it
+extends, a table is merged entry by entry (by the same rule), a scalar replaces
+(time zone, publication).  :func:`profile_spec` is that one loader: everything
+that reads profile data (the compiled :class:`Profile`, the lexicon of
+``extract/lexicon.py``, the title and date words) goes through it, so a user's
+``profiles_dir`` reaches every word.  Specs are read once per ``profiles_dir``;
+code only holds generic logic.
 """
 from __future__ import annotations
 
@@ -15,10 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
-_LIST_KEYS = (
-    "ui_artifacts", "comment_headers", "comment_end", "article_end", "section_patterns",
-    "date_line_prefixes", "byline_prefixes", "domains", "names", "comment_container_hints", "listing_hints", "comment_author_hints",
-)
+SYSTEMS_DIR = PROFILE_DIR / "systems"
 
 
 @dataclass(frozen=True)
@@ -44,13 +47,16 @@ class Profile:
     comment_hint: re.Pattern  # a class or id of a comment list or comment ('comment', 'kommentar', 'replies')
     listing_hint: re.Pattern  # a class or id of a list that is no comment list ('related', 'teaser', 'faq')
     author_hint: re.Pattern  # a class or id of a commenter's name ('author', 'user', 'fn')
+    volatile_class: re.Pattern  # a class that differs between blocks of one kind ('odd', 'depth-2', 'bypostauthor')
+    commenter_link: re.Pattern  # an href to a commenter or a reply form, not to another story
+    extra_dir: str | None = None  # the profiles_dir it was loaded with: its lexicon comes from the same place
 
 
 def _alternation(words) -> str:
     return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
 
 
-def _compile(spec: dict) -> Profile:
+def _compile(spec: dict, extra_dir: str | None) -> Profile:
     pats = lambda key: tuple(re.compile(p, re.IGNORECASE if key != "section_patterns" else 0) for p in spec[key])  # noqa: E731
     art = _alternation(spec["ui_artifacts"])
     return Profile(
@@ -75,39 +81,86 @@ def _compile(spec: dict) -> Profile:
         comment_hint=re.compile("|".join(f"(?:{p})" for p in spec.get("comment_container_hints") or ["(?!)"]), re.I),
         listing_hint=re.compile("|".join(f"(?:{p})" for p in spec.get("listing_hints") or ["(?!)"]), re.I),
         author_hint=re.compile("|".join(f"(?:{p})" for p in spec.get("comment_author_hints") or ["(?!)"]), re.I),
+        volatile_class=re.compile(rf"^(?:{'|'.join(spec.get('comment_volatile_classes') or ['(?!)'])})$"),
+        commenter_link=re.compile("|".join(spec.get("commenter_link_patterns") or ["(?!)"]), re.I),
+        extra_dir=extra_dir,
     )
 
 
-def _merge(base: dict, site: dict) -> dict:
+def merge(base: dict, over: dict) -> dict:
+    """``over`` on top of ``base``: lists are put in front of the base's, tables merged entry by entry
+    (a list inside extends too: a user adds a language's month names or time units without restating
+    the bundled ones), scalars replace."""
     out = dict(base)
-    for key, value in site.items():
-        out[key] = [*value, *base.get(key, [])] if key in _LIST_KEYS else value
+    for key, value in over.items():
+        old = base.get(key)
+        if isinstance(value, list):
+            out[key] = [*value, *(old if isinstance(old, list) else [])]
+        elif isinstance(value, dict) and isinstance(old, dict):
+            out[key] = merge(old, value)
+        else:
+            out[key] = value
     return out
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path, what: str = "site profile") -> dict:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"site profile {path}: {exc}") from exc
+        raise ValueError(f"{what} {path}: {exc}") from exc
+
+
+@cache
+def _specs(extra_dir: str | None = None) -> dict[str, dict]:
+    """Every profile's merged spec by name, ``'unknown'`` (the generic one) first."""
+    base = _read(PROFILE_DIR / "_default.toml")
+    files = sorted(PROFILE_DIR.glob("*.toml"))
+    if extra_dir:
+        user = Path(extra_dir)
+        if (user / "_default.toml").is_file():  # the user's generic words: extend every profile
+            base = merge(base, {k: v for k, v in _read(user / "_default.toml").items() if k != "name"})
+        files += sorted(user.glob("*.toml"))
+    specs = {"unknown": base}
+    for path in files:
+        if path.name.startswith("_"):
+            continue
+        spec = merge(base, _read(path))
+        if spec["name"] in specs:
+            raise ValueError(f"site profile {path}: name {spec['name']!r} is used twice")
+        specs[spec["name"]] = spec
+    return specs
+
+
+def profile_spec(name: str = "unknown", extra_dir: str | None = None) -> dict:
+    """The merged data of one profile (bundled ``_default.toml``, the user's ``_default.toml``, the site
+    file); an unknown name gives the generic spec.  Callers must not change it (it is shared)."""
+    specs = _specs(extra_dir)
+    return specs.get(name, specs["unknown"])
+
+
+@cache
+def system_specs(extra_dir: str | None = None) -> tuple[tuple[Path, dict], ...]:
+    """The comment-system profiles (``systems/*.toml``, built-in then ``<extra_dir>/systems``) with their
+    paths, read once per ``profiles_dir``; '_' files are shared data (:func:`systems_common`)."""
+    files = sorted(SYSTEMS_DIR.glob("*.toml"))
+    if extra_dir and (Path(extra_dir) / "systems").is_dir():
+        files += sorted((Path(extra_dir) / "systems").glob("*.toml"))
+    return tuple((path, _read(path, "comment system profile")) for path in files if not path.name.startswith("_"))
+
+
+@cache
+def systems_common(extra_dir: str | None = None) -> dict:
+    """``systems/_common.toml`` (widget nodes of every system, places no comment stands in, script JSON
+    keys), extended by ``<extra_dir>/systems/_common.toml`` by the same rule as the site profiles."""
+    common = _read(SYSTEMS_DIR / "_common.toml", "comment system profile")
+    user = Path(extra_dir) / "systems" / "_common.toml" if extra_dir else None
+    return merge(common, _read(user, "comment system profile")) if user is not None and user.is_file() else common
 
 
 @cache
 def load_profiles(extra_dir: str | None = None) -> dict[str, Profile]:
     """All profiles by name; ``'unknown'`` is the generic default."""
-    base = _read(PROFILE_DIR / "_default.toml")
-    files = sorted(PROFILE_DIR.glob("*.toml"))
-    if extra_dir:
-        files += sorted(Path(extra_dir).glob("*.toml"))
-    profiles = {"unknown": _compile(base)}
-    for path in files:
-        if path.name.startswith("_"):
-            continue
-        spec = _merge(base, _read(path))
-        if spec["name"] in profiles:
-            raise ValueError(f"site profile {path}: name {spec['name']!r} is used twice")
-        profiles[spec["name"]] = _compile(spec)
-    return profiles
+    return {name: _compile(spec, extra_dir) for name, spec in _specs(extra_dir).items()}
 
 
 def default_profile() -> Profile:

@@ -1,26 +1,22 @@
-"""Worded knowledge the text-dump parser needs beyond what :class:`Profile` compiles.
+"""Worded knowledge the date reader and the comment parsers need beyond what :class:`Profile` compiles.
 
-Time-zone abbreviations, relative-time words and the words comment widgets put
-around names and dates are language data, so they live in ``_default.toml``
-next to the other generic patterns (a site profile may add to the lists or
-replace the tables).  They are read here rather than in ``profiles.py`` so the
-profile format stays backward compatible: unknown keys are simply ignored there.
+Month and weekday names, time-zone abbreviations, relative-time words and the
+words comment widgets put around names and dates are language data, so they
+live in ``_default.toml`` next to the other generic patterns (the user's
+``profiles_dir`` and a site profile extend the lists and tables).  The data comes
+from the one loader, :func:`newsmill.profiles.profile_spec`; a lexicon is
+compiled once per (profile, ``profiles_dir``).
 """
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
-from newsmill.profiles import PROFILE_DIR
-
-_LIST_KEYS = ("stamp_noise", "section_closers", "sidebar_headers", "not_title_patterns", "reply_references", "author_verbs", "author_prefixes",
-              "author_suffixes", "relative_patterns")
+from newsmill.profiles import Profile, profile_spec
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # (hashed by identity: one per profile and profiles_dir, compiled rules cached on it)
 class Lexicon:
     tz_offsets: dict[str, int]  # upper-case abbreviation -> minutes east of UTC
     relative_units: dict[str, int]  # lower-case unit word -> seconds
@@ -38,10 +34,28 @@ class Lexicon:
     author_verb_inline: re.Pattern  # the same verb inside a stamp line ('by Jo (123) writes: on DATE')
     author_prefix: re.Pattern  # 'Posted by:', 'Comment by' before a name
     author_suffix: re.Pattern  # "'s picture", '(not verified)' after a name
+    months: dict[str, int]  # lower-case month name or abbreviation (no trailing dot) -> month number
+    dates: dict[str, tuple[str, ...]]  # the date reader's word lists (regex fragments), compiled in ``dates``
+    name_trail: re.Pattern  # a verb and punctuation after a name ('says:'), for the HTML reader
+    name_lead: re.Pattern  # 'Posted by:' before a name, for the HTML reader
+    connector_only: re.Pattern  # a piece of a stamp line with no name in it ('Posted on')
+    after_name: re.Pattern  # a name (or a separator) follows the date ('DATE by Jo', 'DATE | Jo')
+    connect_tail: re.Pattern  # connectors between a name and the date after it ('Jo said on')
+    connect_head: re.Pattern  # connectors between a date and the name after it ('— by Jo')
+    dump_after_name: re.Pattern  # ``after_name`` of the text-dump stamp reader
+    lead_connect: re.Pattern  # a line part that is only 'on' before the date ('on DATE Jo')
+    not_a_name: re.Pattern  # what follows such a date and is no name ('in Category')
+    continued: re.Pattern  # a stamp line that goes on in the next line ('May 1, 2012 at')
+    count_one: re.Pattern  # 'One comment': a declared count of one
 
 
 def _alt(words) -> str:
     return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
+
+
+def _join(fragments) -> str:
+    """Regex fragments as one alternation, in their order (a user's in front)."""
+    return "|".join(fragments)
 
 
 def _first_letters(words) -> str:
@@ -63,25 +77,15 @@ def _marker_words(patterns) -> set[str]:
     return out
 
 
-def _read(path: Path) -> dict:
-    return tomllib.loads(path.read_text(encoding="utf-8"))
+# the date reader's lists (``dates`` compiles them); each holds regex fragments, case ignored
+DATE_KEYS = ("weekday_patterns", "weekday_date_articles", "day_suffixes", "day_month_joiners", "month_year_joiners",
+             "time_connectors", "time_date_connectors")
 
 
 @cache
-def _site_specs() -> dict[str, dict]:
-    out = {}
-    for path in sorted(PROFILE_DIR.glob("*.toml")):
-        if not path.name.startswith("_"):
-            spec = _read(path)
-            out[spec.get("name", path.stem)] = spec
-    return out
-
-
-@cache
-def lexicon(profile_name: str = "unknown") -> Lexicon:
-    spec = dict(_read(PROFILE_DIR / "_default.toml"))
-    for key, value in _site_specs().get(profile_name, {}).items():
-        spec[key] = [*value, *spec.get(key, [])] if key in _LIST_KEYS else value
+def lexicon(profile_name: str = "unknown", extra_dir: str | None = None) -> Lexicon:
+    """The lexicon of a profile, with the words of ``extra_dir`` (the user's ``profiles_dir``)."""
+    spec = profile_spec(profile_name, extra_dir)
     units = {w.lower(): secs for secs, words in ((_UNIT_SECONDS[u], ws) for u, ws in spec["relative_units"].items())
              for w in words}
     unit_alt = _alt(units)
@@ -102,7 +106,28 @@ def lexicon(profile_name: str = "unknown") -> Lexicon:
         author_verb_inline=re.compile(rf"\S\s+(?:{_alt(spec['author_verbs'])})\s*[:.…,]", re.I),
         author_prefix=re.compile(rf"^\s*(?:{_alt(spec['author_prefixes'])})\s*:?\s+", re.I),
         author_suffix=re.compile(rf"\s*(?:{_alt(spec['author_suffixes'])})\s*$", re.I),
+        months={w.lower().rstrip("."): int(num) for num, words in spec["month_names"].items() for w in words},
+        dates={key: tuple(spec[key]) for key in DATE_KEYS},
+        name_trail=re.compile(rf"\s*(?:{_join(spec['name_trail_verbs'])})?\s*(?::|\.{{2,}}|…)*\s*$", re.I),
+        name_lead=re.compile(rf"^\s*(?:{_join(spec['name_lead_words'])})\s*:?\s+", re.I),
+        connector_only=re.compile(rf"^(?:\W|\b(?:{_join(spec['stamp_connector_words'])})\b)*$", re.I),
+        after_name=re.compile(rf"^\W*(?:{_join(spec['name_after_date_words'])})\b|^\s*[|—–-]\s*\w", re.I),
+        connect_tail=re.compile(
+            rf"(?:\s*(?:\b(?:{_join(spec['name_date_connectors'])})\b|[|:,\-–—@·•/(]|\.\.\.|…))+\s*$", re.I),
+        connect_head=re.compile(
+            r"^\s*(?:[|:,\-–—@·•/)]|" + "|".join(rf"\b{w}\b" for w in spec["name_after_date_words"]) + r"|\s)+", re.I),
+        dump_after_name=re.compile(
+            r"^\s*(?:[|—–\-·•\[]|" + "|".join(rf"{w}\b" for w in spec["dump_name_after_date_words"]) + ")", re.I),
+        lead_connect=re.compile(rf"^\s*(?:{_join(spec['date_lead_words'])})\s*$", re.I),
+        not_a_name=re.compile(rf"^\s*(?:{_join(spec['not_name_words'])})\b", re.I),
+        continued=re.compile("(?:" + "|".join(rf"\b{w}" for w in spec["time_continuation_words"]) + r"|@|-|–|,)$", re.I),
+        count_one=re.compile(rf"(?:{_join(spec['count_one_words'])})\b", re.I),
     )
+
+
+def lexicon_of(profile: Profile) -> Lexicon:
+    """The lexicon that goes with a compiled profile (same site, same ``profiles_dir``)."""
+    return lexicon(profile.name, profile.extra_dir)
 
 
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400,
@@ -110,6 +135,6 @@ _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 
 
 
 @cache
-def not_titles() -> frozenset[str]:
+def not_titles(extra_dir: str | None = None) -> frozenset[str]:
     """Case-folded lines that are page furniture, never an article's title ('Home', 'Main menu')."""
-    return frozenset(" ".join(w.casefold().split()) for w in _read(PROFILE_DIR / "_default.toml").get("not_titles", []))
+    return frozenset(" ".join(w.casefold().split()) for w in profile_spec("unknown", extra_dir).get("not_titles", []))

@@ -22,11 +22,8 @@ NAME_MAX_CHARS = 48
 IMAGE = re.compile(r"\[[^\]\s]{0,40}(?:\s[^\]\s]{1,20}){0,3}\]\s*")
 _IMAGES_LEAD = re.compile(r"^(?:\s*(?:\[[^\]]{0,40}\]|_)\s*)+")
 _NUMBER_LEAD = re.compile(r"^(?:#?\d{1,4}[.):]?\s+|#\d{1,4}\s*)")
-# connectors left between a name and a date: 'Jo on', 'Jo at', 'Jo |', 'Jo -', 'Jo said on'
-_CONNECT_TAIL = re.compile(
-    r"(?:\s*(?:\b(?:on|at|am|um|le|el|il|den|the|posted|wrote|writes|said|says|—|–)\b|[|:,\-–—@·•/(]|\.\.\.|…))+\s*$", re.I
-)
-_CONNECT_HEAD = re.compile(r"^\s*(?:[|:,\-–—@·•/)]|\bby\b|\bvon\b|\bpar\b|\bpor\b|\bdi\b|\s)+", re.I)
+# (the connectors left between a name and a date, 'Jo on', 'Jo said on', '— by Jo', are words of the
+# lexicon: ``connect_tail`` and ``connect_head``)
 _SENTENCE_END = re.compile(r"[.!?…]['\"”’)]*$")
 _WORD = re.compile(r"\w")
 _COUNT = re.compile(r"(?<![\w,.])\d{1,5}(?![\w,.])")
@@ -35,10 +32,9 @@ _URL_LEAD = re.compile(r"^(?:https?://|www\.)\S+\s+(?=\S)")
 # 'A Thrifty Mrs26 October 2012 17:40': a name set right against the date (adjacent elements)
 GLUED_DATE = re.compile(r"(?<=[^\W\d_])(?=\d{1,2}(?:st|nd|rd|th)?\s+[^\W\d_]{3,}\.?,?\s+\d{4}\b|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b)")
 _EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
-# 'on DATE Jo': a line that opens with the date's own preposition is a stamp whose name follows
-# the date; w3m often shows an avatar placeholder between them ('[6aea6] Jo'), lynx shows none
-_LEAD_CONNECT = re.compile(r"^\s*(?:on|am|le|el|il)\s*$", re.I)
-_NOT_A_NAME = re.compile(r"^\s*(?:in|under|to|at|with|from|for|and|of)\b", re.I)  # 'on DATE in Category'
+# 'on DATE Jo': a line that opens with the date's own preposition (the lexicon's ``lead_connect``) is a
+# stamp whose name follows the date, unless what follows is no name ('on DATE in Category': ``not_a_name``);
+# w3m often shows an avatar placeholder between them ('[6aea6] Jo'), lynx shows none
 
 
 
@@ -61,7 +57,7 @@ def clean_name(s: str, lex: Lexicon) -> str | None:
     for _ in range(2):
         s = lex.author_suffix.sub("", s)
         s = lex.author_verb.sub("", s)
-        s = _CONNECT_TAIL.sub("", s)
+        s = lex.connect_tail.sub("", s)
     s = s.strip(" \t\"'“”:|-–—")
     if not s or len(s) > NAME_MAX_CHARS or len(s.split()) > NAME_MAX_WORDS:
         return None
@@ -82,7 +78,7 @@ def parse_stamp(text: str, i: int, lex: Lexicon, *, day_first: bool, default_yea
     """The stamp on one line (already stripped of its list bullet), or None."""
     if not text or len(text) > 200:
         return None
-    m = find_date(text, day_first=day_first, default_year=default_year, relative=True)
+    m = find_date(text, day_first=day_first, default_year=default_year, relative=True, lex=lex)
     if m is None:
         return None
     before, after = text[: m.start], text[m.end :]
@@ -95,11 +91,11 @@ def parse_stamp(text: str, i: int, lex: Lexicon, *, day_first: bool, default_yea
     if _WORD.search(after_clean):
         # 'DATE — Jo (not verified)', 'DATE | Jo', 'On DATE Jo said:': a name after the date needs a
         # separator or a verb, and no name before the date
-        if not (verb or re.match(r"^\s*(?:[|—–\-·•\[]|by\b|von\b|par\b|por\b)", after, re.I)
-                or _LEAD_CONNECT.match(before) and not _NOT_A_NAME.match(after)) \
-                or _WORD.search(_CONNECT_TAIL.sub("", _IMAGES_LEAD.sub("", lex.stamp_noise.sub(" ", before)))):
+        if not (verb or lex.dump_after_name.match(after)
+                or lex.lead_connect.match(before) and not lex.not_a_name.match(after)) \
+                or _WORD.search(lex.connect_tail.sub("", _IMAGES_LEAD.sub("", lex.stamp_noise.sub(" ", before)))):
             return None
-        author = clean_name(_CONNECT_HEAD.sub("", after_clean), lex)
+        author = clean_name(lex.connect_head.sub("", after_clean), lex)
         if author is None:
             return None
         author_after = True
@@ -111,7 +107,7 @@ def parse_stamp(text: str, i: int, lex: Lexicon, *, day_first: bool, default_yea
         name = clean_name(before_clean, lex)
         if name is not None and author is None:
             author = name
-        elif _WORD.search(_CONNECT_TAIL.sub("", lex.author_prefix.sub("", before_clean))):
+        elif _WORD.search(lex.connect_tail.sub("", lex.author_prefix.sub("", before_clean))):
             return None  # prose before the date, or names on both sides
     elif author is None and not m.has_time and not m.relative and date_coverage(text, m) < 0.6:
         return None

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from newsmill import profiles as _profiles
 from newsmill.extract.dates import date_coverage, find_date
-from newsmill.extract.lexicon import Lexicon, lexicon, not_titles
+from newsmill.extract.lexicon import Lexicon, lexicon_of, not_titles
 from newsmill.extract.stamps import GLUED_DATE, IMAGE, Stamp, clean_name, parse_anchor, parse_stamp
 from newsmill.records import RawComment, RawPage
 from newsmill.text import normalize_line
@@ -128,7 +128,7 @@ def parse_text_dump(text: str, profile: _profiles.Profile | None = None, *, url:
     lines = _lines(text)
     if profile is None:
         profile = _detect_profile(lines, url, profiles_dir)
-    lex = lexicon(profile.name)
+    lex = lexicon_of(profile)
     wrap = _wrap_width(lines)
     page = RawPage(extractor=EXTRACTOR, url=url, profile=profile.name)
 
@@ -182,9 +182,6 @@ def parse_text_dump(text: str, profile: _profiles.Profile | None = None, *, url:
 # --------------------------------------------------------------------------- the comment section
 
 
-_CONTINUED = re.compile(r"(?:\bat|\bum|\bà|@|-|–|,)$", re.I)
-
-
 def _stamps(lines, lex: Lexicon, profile, year: int | None) -> list[Stamp]:
     """Every stamp line; a stamp wrapped over two lines in a narrow column ('May 1, 2012 at' / '3:04 pm') counts once."""
     out = []
@@ -194,7 +191,7 @@ def _stamps(lines, lex: Lexicon, profile, year: int | None) -> list[Stamp]:
         st = parse_stamp(ln.text, i, lex, day_first=profile.day_first, default_year=year)
         if st is None and GLUED_DATE.search(ln.text):
             st = parse_stamp(GLUED_DATE.sub(" ", ln.text, count=1), i, lex, day_first=profile.day_first, default_year=year)
-        if (st is None or not st.match.has_time) and _CONTINUED.search(ln.text) and i + 1 < len(lines) and lines[i + 1].text:
+        if (st is None or not st.match.has_time) and lex.continued.search(ln.text) and i + 1 < len(lines) and lines[i + 1].text:
             st = parse_stamp(ln.text + " " + lines[i + 1].text, i, lex, day_first=profile.day_first, default_year=year) or st
             if st is not None and st.match.end > len(ln.text):
                 out.append(st)
@@ -230,11 +227,11 @@ def _is_closer(ln: _Line, profile, lex: Lexicon) -> bool:
     return bool(t) and (bool(_matches(profile.comment_end, t)) or bool(lex.section_closer.search(t)))
 
 
-def _declared(m: re.Match, text: str) -> int | None:
+def _declared(m: re.Match, text: str, lex: Lexicon) -> int | None:
     c = m.groupdict().get("count")
     if c:
         return int(re.sub(r"[,.]", "", c))
-    return 1 if re.match(r"(?i)(?:one|1)\b", text) else None
+    return 1 if lex.count_one.match(text) else None
 
 
 class _StampIndex:
@@ -298,11 +295,11 @@ def _choose_section(lines, stamps: list[Stamp], closers: list[int], profile, lex
         if not ln.text or len(ln.text) > 250 or not (m := _matches(profile.comment_headers, ln.text)):
             continue
         k, e, end, closed = _run_after(lines, i, index, closers, len(lines))
-        if k == e or stamps[k].line - i > _MAX_HEADER_GAP or _declared(m, ln.text) == 0:  # '0 Comments'
-            found.append((_Section(i, i + 1, i + 1, False, [], _declared(m, ln.text)), k, k, 0, None))
+        if k == e or stamps[k].line - i > _MAX_HEADER_GAP or _declared(m, ln.text, lex) == 0:  # '0 Comments'
+            found.append((_Section(i, i + 1, i + 1, False, [], _declared(m, ln.text, lex)), k, k, 0, None))
         else:
             size, last = index.regular_size_and_last(k, e)
-            found.append((_Section(i, i + 1, end, closed, [], _declared(m, ln.text)), k, e, size, last))
+            found.append((_Section(i, i + 1, end, closed, [], _declared(m, ln.text, lex)), k, e, size, last))
     groups: dict[int, list[tuple]] = {}
     for entry in found:
         if entry[3]:
@@ -664,7 +661,7 @@ def _page_year(lines: list[_Line], profile) -> int | None:
     years: Counter[int] = Counter()
     for ln in lines:
         t = ln.text
-        if t and len(t) <= 160 and _YEAR.search(t) and (m := find_date(t, day_first=profile.day_first)):
+        if t and len(t) <= 160 and _YEAR.search(t) and (m := find_date(t, day_first=profile.day_first, lex=lexicon_of(profile))):
             if profile.date_line.match(t) and not years:
                 return m.year
             years[m.year] += 1
@@ -682,7 +679,7 @@ def _find_date_line(lines: list[_Line], profile, stop: int) -> int | None:
         t = lines[i].text
         if not t or len(t) > 120:
             continue
-        m = find_date(t, day_first=profile.day_first)
+        m = find_date(t, day_first=profile.day_first, lex=lexicon_of(profile))
         if m is None:
             continue
         prefix = profile.date_line.match(t) or _ci(profile.byline.pattern).match(t)
@@ -732,9 +729,9 @@ def _title_score(lines, i: int, distance: int, profile, lex: Lexicon, date_idx: 
         return None
     if t.endswith(":") or t.startswith(("[", "«", "‹")) or t.endswith(("»", "›")) or " | Main" in t \
             or _matches(profile.comment_headers, t) or lex.not_title.search(t) or _is_closer(ln, profile, lex) \
-            or " ".join(t.casefold().split()) in not_titles():
+            or " ".join(t.casefold().split()) in not_titles(profile.extra_dir):
         return None
-    date = find_date(t, day_first=profile.day_first)
+    date = find_date(t, day_first=profile.day_first, lex=lexicon_of(profile))
     if date is not None and date_coverage(t, date) >= 0.5:
         return None
     prev = lines[i - 1] if i else None
@@ -834,9 +831,9 @@ def _title_text(lines, i: int) -> str:
 def _fill_article(page: RawPage, lines, profile, date_idx: int | None, stop: int, wrap) -> None:
     if date_idx is not None:
         raw_line = lines[date_idx].text
-        m = find_date(raw_line, day_first=profile.day_first)
+        m = find_date(raw_line, day_first=profile.day_first, lex=lexicon_of(profile))
         page.published_raw = raw_line[m.start : m.end]
-    title_idx = _choose_title(lines, profile, lexicon(profile.name), date_idx, stop)
+    title_idx = _choose_title(lines, profile, lexicon_of(profile), date_idx, stop)
     page.title = _title_text(lines, title_idx) if title_idx is not None else None
 
     body_start = (date_idx if date_idx is not None else (title_idx if title_idx is not None else -1)) + 1
@@ -855,7 +852,7 @@ def _fill_article(page: RawPage, lines, profile, date_idx: int | None, stop: int
             if g.get("publication"):
                 page.publication = g["publication"].strip()
             if g.get("date") and page.published_raw is None:
-                d = find_date(g["date"], day_first=profile.day_first)
+                d = find_date(g["date"], day_first=profile.day_first, lex=lexicon_of(profile))
                 page.published_raw = g["date"][d.start : d.end] if d else None
             break
         prose = prose or _is_prose(lines[i])

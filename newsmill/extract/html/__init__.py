@@ -68,7 +68,7 @@ def extract_html(text: str, *, url: str | None = None, captured_at: datetime | N
     # claims come from the DOM layers (each comment they keep is claimed) or, on an odd page, from the source
     claimed = layer not in (None, "jsonld", "script") or marked
     doc = _body(tree, url, claimed, precise=body_mode == "precise", stated=schemaorg.article_body(jsonld))
-    meta = metadata.article_metadata(tree, jsonld, attrs=attrs, url=url)
+    meta = metadata.article_metadata(tree, jsonld, attrs=attrs, url=url, profile=profile)
     paragraphs = _paragraphs(doc, comments)
     page_url = url or meta["url"]
     profile = _profiles.match(page_url, meta["publication"], extra_dir=profiles_dir)

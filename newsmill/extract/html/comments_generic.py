@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from contextvars import ContextVar
+from typing import NamedTuple
 
 from lxml import etree
 
 from newsmill.extract.dates import find_date
-from newsmill.extract.lexicon import lexicon
+from newsmill.extract.lexicon import Lexicon, lexicon_of
 from newsmill.extract.html.common import Found, build, stamp_parts
 from newsmill.extract.html.attrs import page_attrs
 from newsmill.extract.html.comments_profiles import outside_widgets
@@ -26,7 +27,6 @@ from newsmill.records import RawComment
 
 _TEXTS = etree.XPath("//body//text()[string-length(normalize-space()) > 3][string-length(normalize-space()) < 120]")
 _TIMES = etree.XPath("//body//time[@datetime] | //body//abbr[@title][contains(@class,'published') or contains(@class,'date')]")
-_VOLATILE = re.compile(r"^(?:odd|even|alt|first|last|thread-\w+|depth-\d+|bypostauthor|byuser|comment-author-\S+|highlight\w*|new|selected|active|clearfix|clear|group|cf)$")
 _DIGITS = re.compile(r"\d+")
 MAX_LEVELS = 7
 MIN_TEXT = 15
@@ -38,15 +38,16 @@ _ALTERNATING = re.compile(r"^(?:alt|odd|even)[-_]+|[-_]+(?:alt|odd|even)$")
 
 def _sig(el) -> tuple:
     # 'alt-comment'/'comment' and 'comment_odd'/'comment_even' are one kind of block
-    cls = tuple(sorted({_DIGITS.sub("N", _ALTERNATING.sub("", c)) for c in (el.get("class") or "").split() if not _VOLATILE.match(c)}))
+    volatile = _page().profile.volatile_class.match
+    cls = tuple(sorted({_DIGITS.sub("N", _ALTERNATING.sub("", c)) for c in (el.get("class") or "").split() if not volatile(c)}))
     ident = _DIGITS.sub("N", el.get("id") or "") if not cls and _DIGITS.search(el.get("id") or "") else ""
     return el.tag, cls, ident
 
 
-def _anchors(tree, day_first: bool) -> list:
+def _anchors(tree, day_first: bool, lex: Lexicon) -> list:
     """(element holding a date, raw date) in document order."""
     out, seen = [], set()
-    maybe_date = lexicon().maybe_date.search
+    maybe_date = lex.maybe_date.search
     for el in _TIMES(tree):
         out.append(el)
         seen.add(el)
@@ -60,7 +61,7 @@ def _anchors(tree, day_first: bool) -> list:
             continue
         if next(el.iterancestors(*SKIP_TAGS), None) is not None:  # (tag filter in C: no proxy per ancestor)
             continue
-        if find_date(str(t), day_first=day_first, relative=True, default_year=None) is None:
+        if find_date(str(t), day_first=day_first, relative=True, default_year=None, lex=lex) is None:
             continue
         seen.add(el)
         out.append(el)
@@ -91,9 +92,19 @@ def _candidates(anchors: list) -> dict:
     return groups
 
 
-# the profile's (comment hint, listing hint) patterns for the page being read, set by extract (a context
-# variable: pages may be read in threads)
-_PATTERNS: ContextVar[tuple] = ContextVar("comment_patterns")
+class _Page(NamedTuple):
+    profile: Profile  # its comment and listing hints, volatile classes, commenter links
+    lex: Lexicon  # its words (dates, stamps)
+
+
+# the profile and lexicon of the page being read, set by extract and undated (a context variable: pages may
+# be read in threads)
+_PAGE: ContextVar[_Page] = ContextVar("comment_page")
+_page = _PAGE.get
+
+
+def _set_page(profile: Profile) -> None:
+    _PAGE.set(_Page(profile, lexicon_of(profile)))
 
 
 @lru_cache(maxsize=16384)
@@ -103,11 +114,11 @@ def _found(pattern: re.Pattern, attrs: str) -> bool:
 
 
 def _hint(attrs: str) -> bool:
-    return _found(_PATTERNS.get()[0], attrs)
+    return _found(_page().profile.comment_hint, attrs)
 
 
 def _listing_hint(attrs: str) -> bool:
-    return _found(_PATTERNS.get()[1], attrs)
+    return _found(_page().profile.listing_hint, attrs)
 
 
 def _hinted(el) -> bool:
@@ -152,10 +163,9 @@ def _headline(el) -> bool:
     if len(words) < 5:
         return False
     text = " ".join(el.text_content().split())
-    return find_date(text, day_first=None, relative=True, default_year=None) is None
+    return find_date(text, day_first=None, relative=True, default_year=None, lex=_page().lex) is None
 
 
-_USER_LINK = re.compile(r"[#?]|/(?:users?|members?|profiles?|authors?|people|u)/|replytocom|javascript:", re.I)
 
 
 def _listing_block(el, *, headings: bool = False) -> bool:
@@ -167,11 +177,12 @@ def _listing_block(el, *, headings: bool = False) -> bool:
         return True
     total = len(" ".join(el.text_content().split()))
     linked = 0
+    commenter_link = _page().profile.commenter_link
     for a in _LINKS(el):
         href = (a.get("href") or "").strip()
         text_len = len(" ".join(a.text_content().split()))
         linked += text_len
-        if not href or _USER_LINK.search(href) or re.search(r"nofollow|ugc|external", a.get("rel") or ""):
+        if not href or commenter_link.search(href) or re.search(r"nofollow|ugc|external", a.get("rel") or ""):
             continue
         if _headline(a):
             return True
@@ -244,8 +255,8 @@ def _nearest(node, members, stop=None, *, inclusive: bool = False):
 
 
 def extract(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
-    _PATTERNS.set((profile.comment_hint, profile.listing_hint))
-    anchors = outside_widgets(_anchors(tree, profile.day_first), tree)
+    _set_page(profile)
+    anchors = outside_widgets(_anchors(tree, profile.day_first, _page().lex), tree, profile.extra_dir)
     if len(anchors) < 1:
         return []
     scored = []
@@ -370,7 +381,7 @@ def _named(runs: list[tuple]) -> bool:
     an article's own timeline, not its comments."""
     named = 0
     for stamp, _ in runs[:10]:
-        a, _d = stamp_parts(node_text(stamp), day_first=None)
+        a, _d = stamp_parts(node_text(stamp), day_first=None, lex=_page().lex)
         named += bool(a and _NAME.search(a))
     return named * 2 > min(len(runs), 10)
 
@@ -521,7 +532,7 @@ def _name_node(item, author_hint, skip=frozenset()):
 def undated(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
     """Comment lists that show no date: the children of a comment-named container (``ol.commentlist``,
     ``div#comments``) that repeat one kind of block, each with a short name line and a text."""
-    _PATTERNS.set((profile.comment_hint, profile.listing_hint))
+    _set_page(profile)
     attrs = page_attrs(tree)
     if profile.comment_hint.search(attrs.classes) is None and profile.comment_hint.search(attrs.ids) is None:
         return []  # no class or id names a comment list (hints are words within one name: no match spans two)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import threading
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -21,10 +20,9 @@ from lxml.cssselect import CSSSelector
 from newsmill.extract.html.attrs import PageAttrs, page_attrs
 from newsmill.extract.html.common import Found, build
 from newsmill.extract.html.tree import claim
-from newsmill.profiles import PROFILE_DIR, Profile
+from newsmill.profiles import Profile, system_specs, systems_common
 from newsmill.records import RawComment
 
-SYSTEMS_DIR = PROFILE_DIR / "systems"
 _FIELDS = ("author", "date", "text", "likes", "stamp", "ui")
 
 
@@ -64,10 +62,8 @@ def _compile(spec: dict, common: dict, path: Path) -> System:
         raise ValueError(f"comment system profile {path}: {exc}") from exc
 
 
-@cache
-def _not_inside_css() -> str | None:
-    common = tomllib.loads((SYSTEMS_DIR / "_common.toml").read_text(encoding="utf-8"))
-    return common.get("not_inside") or None
+def _not_inside_css(extra_dir: str | None = None) -> str | None:
+    return systems_common(extra_dir).get("not_inside") or None
 
 
 def _test(part: str) -> str | None:
@@ -110,50 +106,41 @@ def walk_narrowed(css: str, present: set) -> etree.XPath | CSSSelector | None:
     return one_walk(tuple(parts[i] for i in active)) or _narrowed(css, active)
 
 
-def not_inside(present: set) -> etree.XPath | CSSSelector | None:
+def not_inside(present: set, extra_dir: str | None = None) -> etree.XPath | CSSSelector | None:
     """The places no comment stands in (``not_inside`` of ``_common.toml``) that a page with the class
     and id names ``present`` can have."""
-    css = _not_inside_css()
+    css = _not_inside_css(extra_dir)
     return walk_narrowed(css, present) if css is not None else None
 
 
 _WIDGETS = threading.local()  # the last tree's widget nodes: the profile and generic layers both ask
 
 
-def _widget_nodes(tree) -> set:
+def _widget_nodes(tree, extra_dir: str | None) -> set:
     """Every node inside a dialog, pop-up or template of ``tree``, computed once per tree."""
     last = getattr(_WIDGETS, "last", None)
-    if last is not None and last[0] is tree:
-        return last[1]
-    sel = not_inside(page_attrs(tree).present)
+    if last is not None and last[0] is tree and last[1] == extra_dir:
+        return last[2]
+    sel = not_inside(page_attrs(tree).present, extra_dir)
     # one walk of the (few, small) widgets, not a climb per element
     inside = {n for b in sel(tree) for n in b.iter()} if sel is not None else set()
-    _WIDGETS.last = (tree, inside)
+    _WIDGETS.last = (tree, extra_dir, inside)
     return inside
 
 
-def outside_widgets(elements: list, tree) -> list:
+def outside_widgets(elements: list, tree, extra_dir: str | None = None) -> list:
     """``elements`` without those inside a dialog, pop-up or template (``not_inside``)."""
     if not elements:
         return elements
-    inside = _widget_nodes(tree)
+    inside = _widget_nodes(tree, extra_dir)
     return [el for el in elements if el not in inside] if inside else elements
-
-
-def system_files(extra_dir: str | None = None) -> list[Path]:
-    """The system profiles, built-in then the user's (``<extra_dir>/systems``); '_' files are shared data."""
-    files = sorted(SYSTEMS_DIR.glob("*.toml"))
-    if extra_dir and (Path(extra_dir) / "systems").is_dir():
-        files += sorted((Path(extra_dir) / "systems").glob("*.toml"))
-    return [p for p in files if not p.name.startswith("_")]
 
 
 @cache
 def load_systems(extra_dir: str | None = None) -> tuple[System, ...]:
-    common = tomllib.loads((SYSTEMS_DIR / "_common.toml").read_text(encoding="utf-8"))
+    common = systems_common(extra_dir)
     systems = []
-    for path in system_files(extra_dir):
-        spec = tomllib.loads(path.read_text(encoding="utf-8"))
+    for path, spec in system_specs(extra_dir):
         if "detect" not in spec and spec.get("embed"):
             continue  # a system known only by its script embed (``embeds``): no markup to read comments from
         systems.append(_compile(spec, common, path))
@@ -313,7 +300,7 @@ def extract(tree, profile: Profile, *, captured_at=None, extra_dir: str | None =
             continue
         if not _narrow(system.detect, present)(tree):
             continue
-        elements = outside_widgets(_items(system, tree, present), tree)
+        elements = outside_widgets(_items(system, tree, present), tree, extra_dir)
         if not elements:
             continue
         comments = _read(system, elements, profile, captured_at, present)

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from datetime import datetime, timezone
 from functools import cache
 
 from lxml import etree
 
 from newsmill.extract.html.common import Found
-from newsmill.profiles import PROFILE_DIR, Profile
+from newsmill.profiles import Profile, systems_common
 from newsmill.records import RawComment
 
 _SCRIPTS = etree.XPath("//script[not(@src)]")
@@ -28,17 +27,17 @@ MAX_NODES = 200_000  # JSON nodes visited per page
 
 
 @cache
-def _keys() -> dict:
-    spec = tomllib.loads((PROFILE_DIR / "systems" / "_common.toml").read_text(encoding="utf-8"))["script_json"]
+def _keys(extra_dir: str | None = None) -> dict:
+    spec = systems_common(extra_dir)["script_json"]
     return {
         "text": tuple(spec["text_keys"]), "author": tuple(spec["author_keys"]), "date": tuple(spec["date_keys"]),
         "reply": tuple(spec["reply_keys"]), "state": re.compile(spec["state_assignment"]),
     }
 
 
-def _blobs(tree) -> list:
+def _blobs(tree, extra_dir: str | None = None) -> list:
     """Parsed JSON values of the page's scripts (JSON-LD excluded)."""
-    keys = _keys()
+    keys = _keys(extra_dir)
     out = []
     decoder = json.JSONDecoder()
     for script in _SCRIPTS(tree):
@@ -106,10 +105,10 @@ def _is_comment(d, keys) -> bool:
 def extract(tree, profile: Profile, *, captured_at=None) -> list[RawComment]:
     from newsmill.extract.html.schemaorg import _html_text, build_from_text
 
-    blobs = _blobs(tree)
+    blobs = _blobs(tree, profile.extra_dir)
     if not blobs:
         return []
-    keys = _keys()
+    keys = _keys(profile.extra_dir)
     hint = profile.comment_hint
     found: list[tuple[dict, int, int | None]] = []
     seen: set[int] = set()

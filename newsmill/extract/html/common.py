@@ -16,7 +16,7 @@ from lxml import etree
 
 from newsmill.extract.dates import DateMatch, find_date
 from newsmill.extract.html.tree import flat_text, node_text
-from newsmill.extract.lexicon import lexicon
+from newsmill.extract.lexicon import Lexicon, lexicon, lexicon_of
 from newsmill.extract.stamps import clean_name
 from newsmill.profiles import Profile
 from newsmill.records import RawComment
@@ -26,9 +26,7 @@ _EPOCH = re.compile(r"^\s*(1[0-9]{9})(?:\d{3})?\s*$")
 _COUNT = re.compile(r"[+-]?\d[\d,.]*\s*[kK]?")
 _DATED = etree.XPath(".//time[@datetime] | .//abbr[@title] | .//*[@datetime] | .//*[@itemprop][@content]")
 _DATE_ATTRS = ("datetime", "content", "title", "data-datetime", "data-time", "data-timestamp", "data-utime", "data-date")
-_AUTHOR_TRAIL = re.compile(r"\s*(?:says|said|wrote|writes|schreibt|schrieb|meint|sagt|a écrit|dit|escribió|dice|dijo|scrive)?\s*(?::|\.{2,}|…)*\s*$", re.I)
 _EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
-_LEAD_BY = re.compile(r"^\s*(?:posted\s+by|comment\s+by|written\s+by|submitted\s+by|by|von|par|por|di)\s*:?\s+", re.I)
 
 
 @dataclass
@@ -62,8 +60,9 @@ def date_from_attrs(el) -> str | None:
     return None
 
 
-def date_from_text(text: str, *, day_first: bool, default_year: int | None = None) -> tuple[str | None, DateMatch | None]:
-    m = find_date(text, day_first=day_first, default_year=default_year, relative=True)
+def date_from_text(text: str, *, day_first: bool, default_year: int | None = None,
+                   lex: Lexicon | None = None) -> tuple[str | None, DateMatch | None]:
+    m = find_date(text, day_first=day_first, default_year=default_year, relative=True, lex=lex)
     if m is None:
         return None, None
     return text[m.start : m.end].strip(" ,|-–—·•()"), m
@@ -84,47 +83,43 @@ def parse_count(text: str | None) -> int | None:
         return None
 
 
-def author_name(text: str | None) -> str | None:
+def author_name(text: str | None, lex: Lexicon | None = None) -> str | None:
     if not text:
         return None
+    lex = lex or lexicon()
     s = " ".join(_EMPTY_BRACKETS.sub(" ", text).split())
-    s = _LEAD_BY.sub("", s)
-    s = _AUTHOR_TRAIL.sub("", s).strip(" |:-–—")
+    s = lex.name_lead.sub("", s)
+    s = lex.name_trail.sub("", s).strip(" |:-–—")
     if not re.search(r"[^\W\d_]", s):
         return None  # a counter or a time ('1', '10:16') is no name
-    name = clean_name(s, lexicon()) if s else None
+    name = clean_name(s, lex) if s else None
     return name or (s if s and len(s) <= 48 and len(s.split()) <= 6 else None)
 
 
-_CONNECTOR_ONLY = re.compile(
-    r"^(?:\W|\b(?:posted|written|submitted|published|comment(?:ed)?|reply|replied|on|at|by|am|um|le|el|il|den|the|der|"
-    r"said|says|wrote|writes|von|par|por|di|in|from|de|du|la|klo)\b)*$", re.I)
-_AFTER_NAME = re.compile(r"^\W*(?:by|von|par|por|di)\b|^\s*[|—–-]\s*\w", re.I)
-
-
-def _name_in(piece: str) -> str | None:
-    piece = lexicon().stamp_noise.sub(" ", piece)
-    if _CONNECTOR_ONLY.match(piece):
+def _name_in(piece: str, lex: Lexicon) -> str | None:
+    piece = lex.stamp_noise.sub(" ", piece)
+    if lex.connector_only.match(piece):
         return None
-    name = author_name(piece)
-    return None if not name or _CONNECTOR_ONLY.match(name) else name
+    name = author_name(piece, lex)
+    return None if not name or lex.connector_only.match(name) else name
 
 
-def stamp_parts(text: str, *, day_first: bool) -> tuple[str | None, str | None]:
+def stamp_parts(text: str, *, day_first: bool, lex: Lexicon | None = None) -> tuple[str | None, str | None]:
     """(author, date) from a stamp line such as 'Jo on May 1, 2012 at 3:04 pm', 'Posted by: Jo | May 1, 2012'
     or 'posted on DATE by Jo'; the author may also stand on a line of its own before the date."""
+    lex = lex or lexicon()
     lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
     author = date = None
     for ln in lines[:6]:
-        raw, m = date_from_text(ln, day_first=day_first)
+        raw, m = date_from_text(ln, day_first=day_first, lex=lex)
         if m is not None and date is None:
             date = raw
             before, after = ln[: m.start], ln[m.end :]
-            for piece in ((after, before) if _AFTER_NAME.search(after) else (before, after)):
+            for piece in ((after, before) if lex.after_name.search(after) else (before, after)):
                 if author is None and re.search(r"\w", piece):
-                    author = _name_in(piece)
+                    author = _name_in(piece, lex)
         elif author is None and m is None and len(ln) <= 60:
-            author = _name_in(ln)
+            author = _name_in(ln, lex)
         if author and date:
             break
     return author, date
@@ -142,19 +137,20 @@ def _artifact_free(text: str, profile: Profile) -> str:
 def build(found: Found, profile: Profile, *, captured_at: datetime | None = None) -> RawComment | None:
     """The comment a layer located, with missing fields read generically; None when it has no text."""
     day_first = profile.day_first
+    lex = lexicon_of(profile)
     skip = set(found.skip)
     author = found.author
     if author is not None and not isinstance(author, str):
         skip.add(author)
-        author = author_name(flat_text(author))
+        author = author_name(flat_text(author), lex)
     posted = found.date
     if posted is not None and not isinstance(posted, str):
         skip.add(posted)
-        posted = date_from_attrs(posted) or date_from_text(flat_text(posted), day_first=day_first)[0] or None
+        posted = date_from_attrs(posted) or date_from_text(flat_text(posted), day_first=day_first, lex=lex)[0] or None
     if found.stamp is not None:
         skip.add(found.stamp)
         if author is None or posted is None:
-            a, d = stamp_parts(node_text(found.stamp), day_first=day_first)
+            a, d = stamp_parts(node_text(found.stamp), day_first=day_first, lex=lex)
             author = author or a
             posted = posted or date_from_attrs(found.stamp) or d
     likes = found.likes
@@ -168,21 +164,21 @@ def build(found: Found, profile: Profile, *, captured_at: datetime | None = None
         text = "\n\n".join(t for t in (node_text(t, skip) for t in found.text) if t)
         if (author is None or posted is None) and found.element is not None:
             # what the comment shows around its text (a header or footer line) holds the stamp
-            a, d = stamp_parts(node_text(found.element, skip | set(found.text)), day_first=day_first)
+            a, d = stamp_parts(node_text(found.element, skip | set(found.text)), day_first=day_first, lex=lex)
             author, posted = author or a, posted or d
         if posted is None:  # 'On May 1, 2012 at 2:35am, Rosa said:' opening the text block
-            head, rest = _split_head(text, day_first=day_first)
+            head, rest = _split_head(text, day_first=day_first, lex=lex)
             if head and len(head) <= 160 and rest:
-                a, d = stamp_parts(head, day_first=day_first)
+                a, d = stamp_parts(head, day_first=day_first, lex=lex)
                 if d:
                     author, posted, text = author or a, d, rest
     else:
         text = node_text(found.element, skip)
         if author is None or posted is None:
             # the stamp is in the item's own text: take it from the first lines and drop those lines
-            head, rest = _split_head(text, day_first=day_first)
+            head, rest = _split_head(text, day_first=day_first, lex=lex)
             if head:
-                a, d = stamp_parts(head, day_first=day_first)
+                a, d = stamp_parts(head, day_first=day_first, lex=lex)
                 if d or a:
                     author, posted, text = author or a, posted or d, rest
     text = _artifact_free(text, profile).strip()
@@ -192,7 +188,7 @@ def build(found: Found, profile: Profile, *, captured_at: datetime | None = None
                       likes=likes, parent_index=found.parent)
 
 
-def _split_head(text: str, *, day_first: bool) -> tuple[str, str]:
+def _split_head(text: str, *, day_first: bool, lex: Lexicon) -> tuple[str, str]:
     """The item's leading short lines up to and including its date line, and the rest."""
     lines = text.split("\n")
     for i, ln in enumerate(lines[:5]):
@@ -201,7 +197,7 @@ def _split_head(text: str, *, day_first: bool) -> tuple[str, str]:
             continue
         if len(s) > 160:
             break
-        if find_date(s, day_first=day_first, relative=True):
+        if find_date(s, day_first=day_first, relative=True, lex=lex):
             return "\n".join(lines[: i + 1]), "\n".join(lines[i + 1 :]).strip()
     return "", text
 

@@ -32,7 +32,6 @@ they need (as in ``comments_profiles``).
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
@@ -41,7 +40,8 @@ from lxml import etree
 from lxml.cssselect import CSSSelector
 
 from newsmill.extract.html.attrs import PageAttrs, Present, page_attrs
-from newsmill.extract.html.comments_profiles import _narrow, system_files, walk_narrowed
+from newsmill.extract.html.comments_profiles import _narrow, walk_narrowed
+from newsmill.profiles import system_specs
 
 UNKNOWN = "unknown_script"
 
@@ -204,11 +204,7 @@ def _compile(spec: dict, path: Path) -> Embed:
 def load_embeds(extra_dir: str | None = None) -> tuple[Embed, ...]:
     """Every ``[[embed]]`` of the system profiles (and of ``<extra_dir>/systems``), by priority."""
     out = []
-    for path in system_files(extra_dir):
-        try:
-            spec = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"comment system profile {path}: {exc}") from exc
+    for path, spec in system_specs(extra_dir):
         out += [_compile(e, path) for e in spec.get("embed", [])]
     return tuple(sorted(out, key=lambda e: (e.priority, e.id)))
 

@@ -13,9 +13,11 @@ from functools import cache
 from lxml import etree
 
 from newsmill.extract.dates import find_date
+from newsmill.extract.lexicon import lexicon_of
 from newsmill.extract.html import schemaorg, titles
 from newsmill.extract.html.titles import clean_name, split_names
 from newsmill.extract.html.attrs import PageAttrs, page_attrs
+from newsmill.profiles import Profile
 
 # any *Article / *Posting type (NewsArticle, ReportageNewsArticle, AnalysisNewsArticle, LiveBlogPosting, ...)
 _ARTICLE_TYPES = re.compile(r"(?:^|[/:#])\w*(?:Article|Posting)$")
@@ -166,14 +168,22 @@ _AUTHOR_KEYS = ("author", "article:author", "og:article:author", "og:author", "d
 
 
 def article_metadata(tree, jsonld: list[dict], traf_doc=None, attrs: PageAttrs | None = None,
-                     url: str | None = None) -> dict:
+                     url: str | None = None, profile: Profile | None = None) -> dict:
     """title, url, publication, published_raw, date_candidates, updated_raw, section, authors, language.
 
     ``date_candidates`` are the other publication-time strings the page gives (meta tags, ``<time>``,
     the URL path), best first: ``clean`` falls back on them when the first cannot be read or
-    disagrees with the page's comments.
+    disagrees with the page's comments.  Dates, titles and names are read with ``profile``'s words
+    (the generic ones when None).
     """
+    with titles.reading(profile):
+        return _article_metadata(tree, jsonld, traf_doc, attrs, url, profile)
+
+
+def _article_metadata(tree, jsonld: list[dict], traf_doc, attrs: PageAttrs | None, url: str | None,
+                      profile: Profile | None) -> dict:
     attrs = attrs or page_attrs(tree)
+    lex = lexicon_of(profile) if profile is not None else None
     meta, meta_subject = _meta(tree)
     if traf_doc is None:
         traf_doc = _Fallback(tree, attrs, meta_subject)
@@ -192,7 +202,7 @@ def article_metadata(tree, jsonld: list[dict], traf_doc=None, attrs: PageAttrs |
     dates = [_text(art.get("datePublished")), micro.get("datePublished"), *(meta.get(k) for k in _PUBLISHED_KEYS),
              *_time_pubdates(tree, attrs), _url_date(url or page_url)]
     # only strings that hold a calendar date ('Fri Apr 28 19:20:36 CEST 2023' or '1 day ago' do not)
-    dates = [d for d in dict.fromkeys(d.strip() for d in dates if d and d.strip()) if find_date(d) is not None]
+    dates = [d for d in dict.fromkeys(d.strip() for d in dates if d and d.strip()) if find_date(d, lex=lex) is not None]
     if not dates and traf_doc and (d := t(traf_doc, "date", None)):
         dates = [d]
     authors = _authors([_names(art.get("author")), [n for a in micro.get("authors") or [] for n in split_names(a)],

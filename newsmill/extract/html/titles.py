@@ -10,21 +10,23 @@ decoration is recognised by what the page itself says its name is (URL host,
 ``og:site_name``, publisher) or by another statement of the page that lacks it,
 never by a list of sites.  Author values get the same treatment: the names in one
 value are split (joining words are language data in ``profiles/_default.toml``),
-and prefixes, e-mail addresses, URLs and dates are no names.
+and prefixes, e-mail addresses, URLs and dates are no names.  The words come from the
+page's profile (with the user's ``profiles_dir``), set around a page's reading by :func:`reading`.
 """
 from __future__ import annotations
 
 import html
 import re
-import tomllib
 import unicodedata
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from urllib.parse import urlsplit
 
 from newsmill.extract.dates import find_date
-from newsmill.extract.lexicon import not_titles
-from newsmill.profiles import PROFILE_DIR
+from newsmill.extract.lexicon import Lexicon, lexicon, not_titles
+from newsmill.profiles import Profile, profile_spec
 
 # separators between a headline and its decorations: ' | ', ' - ', ' – ', ' — ', ' · ', ' :: ', ' * ', ' ~ '
 _SEP = re.compile(r"\s+(?:\||-|–|—|·|•|::|\*|~|/|»|«)\s+|\s*\|\s*")
@@ -35,9 +37,32 @@ _PARTNER = {"»": "«", "«": "»", "›": "‹", "‹": "›"}
 _GLUE = " |-–—·•:*~/»«｜："
 
 
-@cache
+# (profile name, profiles_dir) of the page being read: whose words the functions below use (a context
+# variable: pages may be read in threads); the generic words outside :func:`reading`
+_PROFILE: ContextVar[tuple[str, str | None]] = ContextVar("title_profile", default=("unknown", None))
+
+
+@contextmanager
+def reading(profile: Profile | None):
+    """Titles and names read with ``profile``'s words (its site's, the user's ``profiles_dir``) inside."""
+    token = _PROFILE.set((profile.name, profile.extra_dir) if profile is not None else ("unknown", None))
+    try:
+        yield
+    finally:
+        _PROFILE.reset(token)
+
+
+def _lex() -> Lexicon:
+    return lexicon(*_PROFILE.get())
+
+
 def _lexicon() -> tuple[re.Pattern, re.Pattern]:
-    spec = tomllib.loads((PROFILE_DIR / "_default.toml").read_text(encoding="utf-8"))
+    return _compiled(*_PROFILE.get())
+
+
+@cache
+def _compiled(name: str, extra_dir: str | None) -> tuple[re.Pattern, re.Pattern]:
+    spec = profile_spec(name, extra_dir)
     words = sorted(spec.get("author_joiners", []), key=len, reverse=True)
     alt = "|".join((rf"(?<!\w){re.escape(w)}(?!\w)" if _WORD.match(w) else re.escape(w)) for w in words)
     # case-sensitive: 'a'/'e'/'y' join names, 'A.' or 'E.' are initials
@@ -47,16 +72,24 @@ def _lexicon() -> tuple[re.Pattern, re.Pattern]:
     return joiner, prefix
 
 
-@cache
 def _author_box() -> re.Pattern:
-    spec = tomllib.loads((PROFILE_DIR / "_default.toml").read_text(encoding="utf-8"))
+    return _author_box_of(*_PROFILE.get())
+
+
+@cache
+def _author_box_of(name: str, extra_dir: str | None) -> re.Pattern:
+    spec = profile_spec(name, extra_dir)
     words = sorted(spec.get("author_box_headings", []), key=len, reverse=True)
     return re.compile(r"^(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE) if words else re.compile(r"[^\s\S]")
 
 
-@cache
 def navigation_markers() -> tuple[str, ...]:
-    spec = tomllib.loads((PROFILE_DIR / "_default.toml").read_text(encoding="utf-8"))
+    return _navigation_markers(*_PROFILE.get())
+
+
+@cache
+def _navigation_markers(name: str, extra_dir: str | None) -> tuple[str, ...]:
+    spec = profile_spec(name, extra_dir)
     return tuple(w.lower() for w in spec.get("heading_navigation", []))
 
 
@@ -69,9 +102,13 @@ def has_joiner(s: str) -> bool:
     return bool(_lexicon()[0].search(text(s)))
 
 
-@cache
 def author_labels() -> frozenset[str]:
-    spec = tomllib.loads((PROFILE_DIR / "_default.toml").read_text(encoding="utf-8"))
+    return _author_labels(*_PROFILE.get())
+
+
+@cache
+def _author_labels(name: str, extra_dir: str | None) -> frozenset[str]:
+    spec = profile_spec(name, extra_dir)
     return frozenset(w.casefold() for w in spec.get("author_labels", []))
 
 
@@ -142,13 +179,13 @@ class SiteNames:
 
 def _is_date(s: str) -> bool:
     """Only a date: nothing of two letters or more outside it ('12.03.2024', 'Monday 11.12.12', 'OCT 19, 2012')."""
-    m = find_date(s)
+    m = find_date(s, lex=_lex())
     return m is not None and not re.search(r"[^\W\d_]{2,}", s[: m.start] + " " + s[m.end:])
 
 
 def plausible(title: str | None, site: SiteNames | None = None) -> bool:
     """A title is words, not a placeholder, page furniture ('Home'), a bare date or the site's own name."""
-    if not title or not _WORD.search(title) or _PLACEHOLDER.match(title) or title.casefold() in not_titles():
+    if not title or not _WORD.search(title) or _PLACEHOLDER.match(title) or title.casefold() in not_titles(_PROFILE.get()[1]):
         return False
     if _is_date(title):
         return False
@@ -312,6 +349,6 @@ def clean_name(name: str | None) -> str | None:
         return None
     if "://" in s or "www." in s or _EMAIL.search(s) or "@" in s.strip("@")[1:] or ":" in s or s[0] in "([{":
         return None  # an address, or a credit line ('(Image: Getty Images)')
-    if find_date(s) is not None or prefix.match(s + " x"):
+    if find_date(s, lex=_lex()) is not None or prefix.match(s + " x"):
         return None  # a date, or only the word 'By'
     return s
