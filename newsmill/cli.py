@@ -128,7 +128,7 @@ def cmd_run(args) -> int:
             from newsmill import server
 
             server.use_local_server()  # PREFECT_API_URL, else newsmill's local server, else the temporary one
-            from flows.newsmill_flow import run_flow
+            from newsmill.flow import run_flow
 
             before = os.environ.get("NEWSMILL_AUTHORS")
             if args.authors:  # the flow reads its settings itself; the environment outranks newsmill.toml

@@ -21,7 +21,7 @@ forwarded to the child's process group; a second Ctrl-C kills it; a client that
 dies makes its child stop (it watches the socket).
 
 The zygote is started by the first client that finds none (under a lock: two
-clients start one), replaced when the code it imported (newsmill, flows, the
+clients start one), replaced when the code it imported (newsmill, the
 Python, the installed packages) no longer matches the client's (a fingerprint
 sent with each request), and exits after ``NEWSMILL_DAEMON_IDLE`` seconds without
 a request (default 1800). ``NEWSMILL_DAEMON=0`` or ``newsmill run --no-daemon``
@@ -115,18 +115,12 @@ def warn(msg: str) -> None:
 
 
 def code_roots() -> list[Path]:
-    """The folders of the ``newsmill`` and ``flows`` packages this process would import (no import)."""
-    import importlib.util
-
-    roots = [Path(__file__).resolve().parent]
-    spec = importlib.util.find_spec("flows")
-    if spec and spec.submodule_search_locations:
-        roots += [Path(p).resolve() for p in spec.submodule_search_locations]
-    return roots
+    """The folder of the ``newsmill`` package this process imports (the flow is inside it)."""
+    return [Path(__file__).resolve().parent]
 
 
 def fingerprint() -> str:
-    """What the zygote's imports depend on: the Python and ``PYTHONPATH``, newsmill's and flows' code (path,
+    """What the zygote's imports depend on: the Python and ``PYTHONPATH``, newsmill's code (path,
     size, mtime of every .py file) and the installed packages (site-packages changes when one is installed)."""
     h = hashlib.sha256()
     exe = Path(sys.executable)

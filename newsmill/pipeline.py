@@ -1,6 +1,6 @@
 """The pipeline as plain functions: extract -> clean per batch, then validate -> publish.
 
-Prefect flows (``flows/``) and the Dask runner only wire these together, so
+The Prefect flow (``newsmill.flow``) and the Dask runner only wire these together, so
 the same code runs in a test, a notebook, a flow or a cluster.
 """
 from __future__ import annotations

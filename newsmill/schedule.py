@@ -18,7 +18,7 @@ from pathlib import Path
 
 from newsmill.config import ConfigError, ScheduleSettings, Settings, is_url, parse_interval
 
-FLOW_ENTRYPOINT = "flows.newsmill_flow.newsmill_flow"
+FLOW_ENTRYPOINT = "newsmill.flow.newsmill_flow"
 
 
 def api_url() -> str | None:
@@ -88,7 +88,7 @@ def serve(settings: Settings, paths: list[str], *, project_file: str | None = No
     url = api_url() or _local_server()
     from prefect.flows import EntrypointType
 
-    from flows.newsmill_flow import newsmill_flow
+    from newsmill.flow import newsmill_flow
 
     if print_message:
         print(f"newsmill serve: deployment 'newsmill/{settings.schedule.name}', {describe(settings.schedule)}, "

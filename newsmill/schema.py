@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 
 _ARROW_TYPES = {
     "string": pa.string(),

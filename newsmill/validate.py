@@ -39,7 +39,7 @@ from newsmill import regex_search, schema
 if TYPE_CHECKING:
     import great_expectations as gx
 
-SUITE_DIR = Path(__file__).resolve().parent.parent / "validations"
+SUITE_DIR = Path(__file__).resolve().parent / "validations"
 SEVERITIES = ("warning", "error", "critical")  # ascending
 QUARANTINING = ("error", "critical")
 # Our levels -> GX's FailureSeverity, so GX-native tooling (actions, notify_on) agrees with us.

@@ -109,8 +109,8 @@ def _import_all() -> None:
 
     import newsmill.cli  # noqa: F401
     import newsmill.server  # noqa: F401
+    import newsmill.flow  # noqa: F401
     import prefect  # noqa: F401
-    import flows.newsmill_flow  # noqa: F401
     from newsmill import validate
 
     validate._gx()  # builds nothing thread-bound: an in-memory context
@@ -152,7 +152,7 @@ def _forget_cached_data() -> None:
 
     keep = {validate._gx}
     for name, mod in list(sys.modules.items()):
-        if not (name == "newsmill" or name.startswith(("newsmill.", "flows"))) or mod is None:
+        if not (name == "newsmill" or name.startswith("newsmill.")) or mod is None:
             continue
         for value in list(vars(mod).values()):
             if callable(getattr(value, "cache_clear", None)) and value not in keep:

@@ -389,7 +389,7 @@ def test_new_code_replaces_the_worker_and_exit_1_on_a_critical_failure(home, inp
     a critical failure): the next run replaces the stale worker, runs the new code and exits 1, as the
     in-process run of the same code does."""
     code = tmp_path / "code"
-    for name in ("newsmill", "flows", "schemas", "validations"):
+    for name in ("newsmill",):
         shutil.copytree(REPO / name, code / name, ignore=shutil.ignore_patterns("__pycache__"))
     own = tmp_path / "prefect"  # its own worker; the module's server
     HOMES.append(own)

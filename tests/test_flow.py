@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def flow_output(tmp_path_factory, prefect_server):
-    from flows.newsmill_flow import newsmill_flow
+    from newsmill.flow import newsmill_flow
 
     d = tmp_path_factory.mktemp("in")
     shutil.copy(SEED, d / "seed.txt")
@@ -60,7 +60,7 @@ def test_cli_run_prints_summary_and_paths(tmp_path, prefect_server, capsys):
 def test_critical_failure_fails_the_flow_run_and_exits_1(tmp_path, prefect_server, monkeypatch, capsys):
     """A run whose critical expectation failed is a Failed flow run in Prefect (what a schedule shows),
     and the CLI still gets the summary and exits 1."""
-    from flows.newsmill_flow import newsmill_flow
+    from newsmill.flow import newsmill_flow
     from newsmill import ids
     from newsmill.cli import main
 

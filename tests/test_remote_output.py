@@ -506,7 +506,7 @@ def test_a_reader_whose_version_was_collected_meanwhile_reads_the_new_one(mem, t
 
 @pytest.mark.slow
 def test_prefect_flow_publishes_to_a_remote_url(mem, tmp_path, monkeypatch, prefect_server):
-    from flows.newsmill_flow import newsmill_flow
+    from newsmill.flow import newsmill_flow
 
     monkeypatch.setenv("NEWSMILL_AUTHOR_KEY", KEY.decode())
     summary = newsmill_flow(paths=[str(grown_page_dir(tmp_path, 2))], output_dir=mem, batch_size=1)

@@ -61,7 +61,7 @@ def test_dask_runs_give_the_same_dataset(pages, tmp_path, prefect_server, monkey
     from distributed import LocalCluster
     from prefect.client.schemas.objects import StateType
 
-    from flows.newsmill_flow import newsmill_flow
+    from newsmill.flow import newsmill_flow
 
     monkeypatch.setenv("NEWSMILL_AUTHOR_KEY", "k" * 32)  # comparable ids across the outputs
     monkeypatch.chdir(tmp_path)
