@@ -43,7 +43,7 @@ def prepare_src(rev: str = "HEAD") -> Path:
 
 
 def use_src(src: Path) -> None:
-    """Import newsmill (and flows) from ``src`` in this process."""
+    """Import newsmill from ``src`` in this process."""
     os.environ["NEWSMILL_BENCH_SRC"] = str(src)
     if str(src) not in sys.path:
         sys.path.insert(0, str(src))

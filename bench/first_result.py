@@ -51,7 +51,7 @@ import _benchlib as bl
 THROUGHPUT = Path(__file__).resolve().parent / "throughput.py"
 SHARED = Path(os.environ.get("NEWSMILL_SHARED", bl.REPO.parent / "shared"))
 IMPORTS = ["newsmill.cli", "newsmill.pipeline", "newsmill.validate", "newsmill.extract.html", "lxml.html", "warcio",
-           "trafilatura", "pandas", "pyarrow", "great_expectations", "prefect", "flows.newsmill_flow"]
+           "trafilatura", "pandas", "pyarrow", "great_expectations", "prefect", "newsmill.flow"]
 
 
 def default_page() -> Path:
@@ -156,7 +156,7 @@ def warm_worker(system: str, page: Path, work: Path) -> dict:
     timer = bl.StageTimer(time.perf_counter())
     timer.instrument_newsmill()
     if system == "flow":
-        import flows.newsmill_flow  # noqa: F401
+        import newsmill.flow  # noqa: F401
 
         timer.instrument_prefect_server()
     timer.wrap(__import__("newsmill.validate", fromlist=["_gx"]), "_gx", "finalize/validate/gx_import+context")

@@ -111,7 +111,7 @@ def cmd_run(args) -> int:
         except ConfigError as exc:
             print(f"newsmill: {exc}", file=sys.stderr)
             return 2
-    from newsmill import progress
+    from newsmill.runtime import progress
     from newsmill.remote import RemoteError
 
     try:
@@ -125,9 +125,9 @@ def cmd_run(args) -> int:
                                                                                          workers=args.workers)
                                        ).to_dict()
         else:
-            from newsmill import server
+            from newsmill.service import prefect_server
 
-            server.use_local_server()  # PREFECT_API_URL, else newsmill's local server, else the temporary one
+            prefect_server.use_local_server()  # PREFECT_API_URL, else newsmill's local server, else the temporary one
             from newsmill.flow import run_flow
 
             before = os.environ.get("NEWSMILL_AUTHORS")
@@ -224,7 +224,7 @@ def cmd_serve(args) -> int:
         if args.name:
             sched = replace(sched, name=args.name)
         settings = replace(settings, schedule=sched)
-        from newsmill import schedule
+        from newsmill.runtime import schedule
 
         schedule.serve(settings, list(args.paths), project_file=args.config, batch_size=args.batch_size)
     except ConfigError as exc:
@@ -237,21 +237,21 @@ def cmd_serve(args) -> int:
 
 def cmd_server(args) -> int:
     """The local Prefect server that `newsmill run` and `newsmill serve` use when PREFECT_API_URL is not set."""
-    from newsmill import server
+    from newsmill.service import prefect_server
 
     if args.action == "start":
         try:
-            info = server.ensure(ui=args.ui)
-        except server.ServerError as exc:
+            info = prefect_server.ensure(ui=args.ui)
+        except prefect_server.ServerError as exc:
             print(f"newsmill: {exc}", file=sys.stderr)
             return 1
     else:
-        info = server.status()
+        info = prefect_server.status()
     if args.action == "stop":
-        print("newsmill server: stopped" if server.stop() else "newsmill server: not running")
+        print("newsmill server: stopped" if prefect_server.stop() else "newsmill server: not running")
         return 0
     if info is None:
-        print(f"newsmill server: not running (PREFECT_HOME {server.home()})")
+        print(f"newsmill server: not running (PREFECT_HOME {prefect_server.home()})")
         return 3
     state = "running" if info.get("healthy", True) else "starting (not answering yet)"
     print(f"newsmill server: {state}, pid {info['pid']}\n  api:  {info['api_url']}  "
@@ -261,29 +261,29 @@ def cmd_server(args) -> int:
 
 def cmd_daemon(args) -> int:
     """The warm worker that takes `newsmill run` from a thin client (see newsmill/daemon.py)."""
-    from newsmill import daemon
+    from newsmill.service import warm_client
 
     if args.action == "stop":
-        print("newsmill daemon: stopped (runs in progress finish)" if daemon.stop() else "newsmill daemon: not running")
+        print("newsmill daemon: stopped (runs in progress finish)" if warm_client.stop() else "newsmill daemon: not running")
         return 0
     if args.action == "start":
-        info = daemon.status()
+        info = warm_client.status()
         if info is not None and not info["current"]:  # it runs other code: replace it
-            daemon.stop()
+            warm_client.stop()
         try:
-            daemon.start().close()
+            warm_client.start().close()
         except (OSError, RuntimeError) as exc:
             print(f"newsmill: the warm worker did not start: {exc}", file=sys.stderr)
             return 1
-    info = daemon.status()
+    info = warm_client.status()
     if info is None:
-        print(f"newsmill daemon: not running (PREFECT_HOME {daemon.home()})")
+        print(f"newsmill daemon: not running (PREFECT_HOME {warm_client.home()})")
         return 3
     since = f", up since {_clock(info['started'])}" if info.get("started") else ""
     print(f"newsmill daemon: {info.get('state', 'running')}, pid {info.get('pid')}{since}"
           f"{'' if info['current'] else ' (runs older code: replaced at the next run)'}\n"
           f"  imports {info.get('imports_s', '?')} s, warm-up {info.get('warm_up_s', '?')} s\n"
-          f"  log:  {daemon.home() / daemon.LOG}")
+          f"  log:  {warm_client.home() / warm_client.LOG}")
     return 0
 
 
@@ -361,15 +361,15 @@ def main(argv: list[str] | None = None) -> int:
     dmn.set_defaults(func=cmd_daemon)
     args = parser.parse_args(argv)
     if command_line and args.command == "run":
-        from newsmill import daemon
+        from newsmill.service import warm_client
 
-        if daemon.enabled(args):
-            code = daemon.run_remote(sys.argv[1:])
+        if warm_client.enabled(args):
+            code = warm_client.run_remote(sys.argv[1:])
             if code is not None:
                 return code
         code = args.func(args)
-        daemon.trace("run_returned")
-        daemon.exit_without_teardown(code)  # a run in this process: skip the 1-2 s teardown of its heap
+        warm_client.trace("run_returned")
+        warm_client.exit_without_teardown(code)  # a run in this process: skip the 1-2 s teardown of its heap
     return args.func(args)
 
 

@@ -345,7 +345,7 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)  # [schedule] table: newsmill serve
     dask: DaskSettings = field(default_factory=DaskSettings)  # [dask] table: batch tasks on Dask
     output: OutputSettings = field(default_factory=OutputSettings)  # [output] table: remote output URLs
-    workers: int | None = None  # worker processes for the batches (newsmill.workers): None = one per CPU, 1 = in process
+    workers: int | None = None  # worker processes for the batches (newsmill.runtime.executors): None = one per CPU, 1 = in process
     body: str = "precise"  # article body extraction: precise | fast (see BODY_MODES)
 
     def __post_init__(self):

@@ -14,7 +14,8 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
-from newsmill import pipeline, remote, scaleout, staging, workers
+from newsmill import pipeline, remote, staging
+from newsmill.runtime import batch_runner, executors
 from newsmill.config import load_settings, output_location
 
 
@@ -22,8 +23,8 @@ from newsmill.config import load_settings, output_location
 def extract_batch(uris: list[str], ctx: pipeline.RunContext, expected: dict | None = None, index: int = 0,
                   folder: str | None = None) -> staging.StagedBatch:
     """Runs in the flow's process; the batch itself goes to the run's executor (its local worker
-    processes or its Dask client, ``newsmill.workers.call``), or runs here with ``workers=1``."""
-    return workers.call(ctx.run_id, pipeline.stage_batch, uris, ctx, expected, index=index, folder=folder)
+    processes or its Dask client, ``newsmill.runtime.executors.call``), or runs here with ``workers=1``."""
+    return executors.call(ctx.run_id, pipeline.stage_batch, uris, ctx, expected, index=index, folder=folder)
 
 
 @task(name="fetch-sources", cache_policy=NO_CACHE)
@@ -56,7 +57,7 @@ def newsmill_flow(paths: list[str], output_dir: str | None = None, batch_size: i
     fetched = fetch_sources(live, settings, ctx) if live else None
     work = pipeline.plan(paths, settings.batch_size, ctx, fetched)
     with staging.area(ctx.output_dir, ctx.run_id) as area:
-        results = scaleout.run_batches(extract_batch, work, ctx, area, workers=settings.workers,
+        results = batch_runner.run_batches(extract_batch, work, ctx, area, workers=settings.workers,
                                        dask_workers=settings.dask.workers, address=settings.dask.address)
         summary = validate_and_publish([work.listed, *results], ctx, started)
     if summary["exit_code"] == 1:  # a scheduled run must show as failed in Prefect, not only in its report

@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
-from newsmill import failpoints
+from newsmill.runtime import failpoints
 
 log = logging.getLogger(__name__)
 

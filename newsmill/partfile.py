@@ -26,7 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from newsmill import failpoints, upsert
+from newsmill import upsert
+from newsmill.runtime import failpoints
 from newsmill import schema as schemas
 from newsmill.conform import check_compatible
 from newsmill.newrows import Run, sort_columns

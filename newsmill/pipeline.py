@@ -16,8 +16,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from newsmill import ids, ledger, neardup, profiles, progress, remote, schema, staging
-from newsmill import workers as workers_mod
+from newsmill import ids, ledger, neardup, profiles, remote, schema, staging
+from newsmill.runtime import executors as workers_mod
+from newsmill.runtime import progress
 from newsmill.clean import CleanContext, clean_page
 from newsmill.config import Settings
 from newsmill.extract import extract_page
@@ -265,7 +266,7 @@ def stage_batch(uris: list[str], ctx: RunContext, expected: dict[str, str] | Non
 
 def run(paths: list[str], settings: Settings) -> RunSummary:
     """The whole pipeline without Prefect (tests, notebooks, benchmarks): the batches in worker
-    processes (``settings.workers``, see ``newsmill.workers``), the rest in this process."""
+    processes (``settings.workers``, see ``newsmill.runtime.executors``), the rest in this process."""
     started = time.monotonic()
     ctx = start_run(settings)
     paths, live = resolve_inputs(paths, settings)  # no PATH: the project file's inputs and sources

@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING, Callable
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from newsmill import card, failpoints, manifest, partfile, upsert, versions
+from newsmill import card, manifest, partfile, upsert, versions
+from newsmill.runtime import failpoints
 from newsmill import schema as schemas
 from newsmill.config import is_url
 from newsmill.conform import NULL_PARTITION, SchemaMismatchError  # noqa: F401 (this module's API)

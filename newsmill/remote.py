@@ -52,7 +52,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from newsmill import failpoints, ids, ledger, manifest, versions
+from newsmill import ids, ledger, manifest, versions
+from newsmill.runtime import failpoints
 from newsmill import schema as schemas
 from newsmill.config import ConfigError, is_url
 from newsmill.lock import OutputLock

@@ -47,7 +47,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsmill import failpoints, manifest
+from newsmill import manifest
+from newsmill.runtime import failpoints
 
 CURRENT = "current"
 VERSIONS = "_versions"

@@ -46,11 +46,11 @@ def _no_worker_left_running():
     """A run through the CLI may start newsmill's local Prefect server and warm worker in this session's
     PREFECT_HOME: stop them at the end (tests that start their own stop them themselves)."""
     yield
-    from newsmill import daemon, server
+    from newsmill.service import prefect_server, warm_client
 
     home = Path(os.environ["PREFECT_HOME"])
-    daemon.stop(home)
-    server.stop(home)
+    warm_client.stop(home)
+    prefect_server.stop(home)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 A case copies a prepared output folder, lets a child process (``publish_child.py``)
 publish a prepared batch and kills it at the n-th hit of a failpoint
-(``newsmill.failpoints``), or after a delay. Afterwards the four readers must all
+(``newsmill.runtime.failpoints``), or after a delay. Afterwards the four readers must all
 see exactly the state before the batch or exactly the state after it, the same
 for both tables; the files they can reach must be exactly those of a committed
 version (or, for an unmigrated folder, the old ones), with intact checksums.
@@ -32,7 +32,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from newsmill import failpoints, lock, manifest, publish, schema, versions
+from newsmill import lock, manifest, publish, schema, versions
+from newsmill.runtime import failpoints
 from tests.test_publish import articles, by_key, make_legacy, read_all_ways, row, sample_articles, sample_comments
 
 REPO = Path(__file__).resolve().parent.parent

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from newsmill import daemon, publish, server
+from newsmill import publish
+from newsmill.service import prefect_server, warm_client
 from tests.conftest import REPO, SAMPLES, SEED, our_processes
 
 PY = sys.executable
@@ -34,9 +35,9 @@ def test_messages_carry_file_descriptors_and_undecodable_text():
     r, w = os.pipe()
     try:
         msg = {"env": {"ODD": "caf\udce9", "X": "1" * 200_000}, "argv": ["run", "é"]}  # bigger than one recv
-        daemon.send(a, msg, [w])
-        daemon.send(a, {"go": True})
-        reader = daemon.Reader(b)
+        warm_client.send(a, msg, [w])
+        warm_client.send(a, {"go": True})
+        reader = warm_client.Reader(b)
         assert reader.recv(want_fds=True) == msg
         (got,) = reader.fds
         assert reader.recv() == {"go": True}
@@ -55,23 +56,23 @@ def test_fingerprint_follows_the_code(tmp_path, monkeypatch):
     pkg = tmp_path / "pkg"
     pkg.mkdir()
     (pkg / "a.py").write_text("x = 1\n")
-    monkeypatch.setattr(daemon, "code_roots", lambda: [pkg])
-    first = daemon.fingerprint()
-    assert daemon.fingerprint() == first
+    monkeypatch.setattr(warm_client, "code_roots", lambda: [pkg])
+    first = warm_client.fingerprint()
+    assert warm_client.fingerprint() == first
     (pkg / "notes.txt").write_text("not code")
-    assert daemon.fingerprint() == first
+    assert warm_client.fingerprint() == first
     (pkg / "a.py").write_text("x = 22\n")
-    assert daemon.fingerprint() != first
+    assert warm_client.fingerprint() != first
 
 
 def test_who_uses_the_worker(monkeypatch):
     ns = argparse.Namespace
     monkeypatch.delenv("NEWSMILL_DAEMON", raising=False)
-    assert daemon.enabled(ns(no_prefect=False, daemon=None))
-    assert not daemon.enabled(ns(no_prefect=True, daemon=None))
-    assert not daemon.enabled(ns(no_prefect=False, daemon=False))  # --no-daemon
+    assert warm_client.enabled(ns(no_prefect=False, daemon=None))
+    assert not warm_client.enabled(ns(no_prefect=True, daemon=None))
+    assert not warm_client.enabled(ns(no_prefect=False, daemon=False))  # --no-daemon
     monkeypatch.setenv("NEWSMILL_DAEMON", "0")
-    assert not daemon.enabled(ns(no_prefect=False, daemon=None))
+    assert not warm_client.enabled(ns(no_prefect=False, daemon=None))
 
 
 def test_python_callers_run_in_their_own_process(monkeypatch, capsys):
@@ -81,27 +82,27 @@ def test_python_callers_run_in_their_own_process(monkeypatch, capsys):
     def boom(argv):
         raise AssertionError("the worker was asked")
 
-    monkeypatch.setattr(daemon, "run_remote", boom)
+    monkeypatch.setattr(warm_client, "run_remote", boom)
     monkeypatch.delenv("NEWSMILL_DAEMON", raising=False)
     assert cli.main(["run", str(SEED), "--workers", "0"]) == 2
     assert "at least 1" in capsys.readouterr().err
 
 
 def test_no_worker_no_status(tmp_path):
-    assert daemon.status(tmp_path) is None and daemon.stop(tmp_path) is False
+    assert warm_client.status(tmp_path) is None and warm_client.stop(tmp_path) is False
 
 
 def test_a_long_home_is_reached_through_its_folder(tmp_path):
     home = tmp_path / ("x" * 60) / ("y" * 60)
     home.mkdir(parents=True)
-    with daemon.socket_address(home) as addr:
+    with warm_client.socket_address(home) as addr:
         assert addr.startswith("/proc/self/fd/")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(addr)
         listener.listen(1)
     try:
-        assert (home / daemon.SOCKET).exists()
-        client = daemon._connect(home)
+        assert (home / warm_client.SOCKET).exists()
+        client = warm_client._connect(home)
         assert client is not None
         client.close()
     finally:
@@ -114,8 +115,8 @@ def test_unreachable_worker_means_a_run_in_this_process(monkeypatch, capsys, tmp
     def fails(*a, **k):
         raise RuntimeError("it exited with code 4")
 
-    monkeypatch.setattr(daemon, "start", fails)
-    assert daemon.run_remote(["run", str(SEED)]) is None
+    monkeypatch.setattr(warm_client, "start", fails)
+    assert warm_client.run_remote(["run", str(SEED)]) is None
     assert "did not start (it exited with code 4): running in this process" in capsys.readouterr().err
 
 
@@ -123,23 +124,23 @@ def test_no_local_server_means_the_temporary_one_with_a_warning(monkeypatch, cap
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.delenv("NEWSMILL_PREFECT_SERVER", raising=False)
     monkeypatch.delenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", raising=False)
-    monkeypatch.setattr(server, "configured_api_url", lambda: None)
+    monkeypatch.setattr(prefect_server, "configured_api_url", lambda: None)
 
     def fails(*a, **k):
-        raise server.ServerError("the Prefect server did not answer")
+        raise prefect_server.ServerError("the Prefect server did not answer")
 
-    monkeypatch.setattr(server, "ensure", fails)
-    assert server.use_local_server() is None
+    monkeypatch.setattr(prefect_server, "ensure", fails)
+    assert prefect_server.use_local_server() is None
     assert "temporary server" in capsys.readouterr().err
     assert os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] == "90"  # not Prefect's 20 s
-    with pytest.raises(server.ServerError):
-        server.use_local_server(required=True)  # newsmill serve: no schedule without a server
+    with pytest.raises(prefect_server.ServerError):
+        prefect_server.use_local_server(required=True)  # newsmill serve: no schedule without a server
 
 
 def test_a_configured_server_is_used_as_is(monkeypatch):
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
-    monkeypatch.setattr(server, "ensure", lambda *a, **k: pytest.fail("started a server"))
-    assert server.use_local_server() == "http://127.0.0.1:9/api"
+    monkeypatch.setattr(prefect_server, "ensure", lambda *a, **k: pytest.fail("started a server"))
+    assert prefect_server.use_local_server() == "http://127.0.0.1:9/api"
 
 
 # --------------------------------------------------------------------------- real processes
@@ -148,8 +149,8 @@ HOMES: list[Path] = []  # every PREFECT_HOME this module used: the last test che
 
 
 def stop_everything(home: Path) -> None:
-    daemon.stop(home)
-    server.stop(home)
+    warm_client.stop(home)
+    prefect_server.stop(home)
     deadline = time.monotonic() + 30  # runs still finishing their exit work
     while our_processes(str(home)) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -188,7 +189,7 @@ def summary_lines(stdout: str, out: Path) -> list[str]:
 
 
 def daemon_pid(home: Path) -> int | None:
-    info = daemon.status(home)
+    info = warm_client.status(home)
     return info["pid"] if info else None
 
 
@@ -218,8 +219,8 @@ def test_worker_run_equals_in_process_run(home, inputs, tmp_path, monkeypatch):
     assert via.returncode == 0, via.stderr
     pid = daemon_pid(home)
     monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])  # the fingerprint covers PYTHONPATH: compare as the client
-    assert pid is not None and daemon.status(home)["current"]
-    srv = server.status(home)
+    assert pid is not None and warm_client.status(home)["current"]
+    srv = prefect_server.status(home)
     assert srv is not None and srv["healthy"]
     direct = newsmill(["run", str(inputs), "-o", str(tmp_path / "direct"), "--no-daemon"], env, tmp_path)
     assert direct.returncode == 0, direct.stderr
@@ -394,7 +395,7 @@ def test_new_code_replaces_the_worker_and_exit_1_on_a_critical_failure(home, inp
     own = tmp_path / "prefect"  # its own worker; the module's server
     HOMES.append(own)
     newsmill(["server", "start"], client_env(home), tmp_path)
-    env = client_env(own, code, PREFECT_API_URL=server.status(home)["api_url"])
+    env = client_env(own, code, PREFECT_API_URL=prefect_server.status(home)["api_url"])
     try:
         first = newsmill(["run", str(inputs), "-o", str(tmp_path / "a")], env, tmp_path)
         assert first.returncode == 0, first.stderr
@@ -417,16 +418,16 @@ def test_new_code_replaces_the_worker_and_exit_1_on_a_critical_failure(home, inp
 @pytest.mark.slow
 def test_a_worker_that_cannot_start_means_a_run_in_the_client(home, tmp_path):
     own = tmp_path / "prefect"
-    (own / daemon.SOCKET).mkdir(parents=True)  # where the worker's socket would go: it cannot bind
+    (own / warm_client.SOCKET).mkdir(parents=True)  # where the worker's socket would go: it cannot bind
     HOMES.append(own)
     newsmill(["server", "start"], client_env(home), tmp_path)
-    env = client_env(own, PREFECT_API_URL=server.status(home)["api_url"])
+    env = client_env(own, PREFECT_API_URL=prefect_server.status(home)["api_url"])
     try:
         p = newsmill(["run", str(SEED), "-o", str(tmp_path / "out")], env, tmp_path)
         assert p.returncode == 0, p.stderr
         assert "warm worker did not start" in p.stderr and "running in this process" in p.stderr
         assert "comments   published      33" in p.stdout
-        assert daemon.status(own) is None
+        assert warm_client.status(own) is None
     finally:
         stop_everything(own)
 

@@ -88,27 +88,34 @@ def _write_inputs(folder: Path, tag: str, title: str) -> list[Path]:
 
 
 def test_concurrent_publishes_are_serialised_not_interleaved(out, tmp_path):
+    """A holds the lock until the test lets it go, and the test lets it go only once B has said that it
+    waits: every step is an event, so a slow or loaded machine changes the timings and not the outcome."""
     publish.publish_run({"articles": sample_articles(), "comments": sample_comments()}, out, run_id="base")
     trace = {t: tmp_path / f"trace-{t}" for t in "AB"}
+    release = tmp_path / "release-A"
+    os.mkfifo(release)
     first = spawn("publish", out, "A", *_write_inputs(tmp_path / "A", "A", "Title by A"),
-                  env={"NEWSMILL_FAILPOINT_PAUSE": "locked:2.5", "NEWSMILL_FAILPOINT_TRACE": str(trace["A"])})
+                  env={"NEWSMILL_FAILPOINT_WAIT": f"locked:{release}", "NEWSMILL_FAILPOINT_TRACE": str(trace["A"])})
     wait_line(first, "ready")
-    deadline = time.monotonic() + 10
-    while (lock.holder(out) or {}).get("run_id") != "A":  # B starts only once A holds the lock
-        assert time.monotonic() < deadline and first.poll() is None
-        time.sleep(0.01)
+    wait_line(first, "failpoint locked")  # A holds the lock and waits for the test
+    assert lock.holder(out)["run_id"] == "A"
     second = spawn("publish", out, "B", *_write_inputs(tmp_path / "B", "B", "Title by B"),
                    env={"NEWSMILL_FAILPOINT_TRACE": str(trace["B"])})
     wait_line(second, "ready")
-    b_ready = time.monotonic()  # B is now asking for the lock
-    outs = {t: p.communicate(timeout=60) for t, p in (("A", first), ("B", second))}
+    told = ""
+    while "waiting for" not in told:  # B asks for the lock and says whom it waits for
+        told = second.stderr.readline()
+        assert told, f"B ended without waiting: {second.communicate()}"
+    assert "run 'A'" in told, told
+    b_waiting = time.monotonic()
+    release.write_text("go")  # opens the pipe: A goes on
+    outs = {t: p.communicate(timeout=120) for t, p in (("A", first), ("B", second))}
     assert first.returncode == 0 and second.returncode == 0, outs
-    assert "waiting for" in outs["B"][1] and "run 'A'" in outs["B"][1]  # B says who it waits for
 
     steps = {t: [(line.split()[0], float(line.split()[1])) for line in trace[t].read_text().splitlines()]
              for t in "AB"}
     a_done = dict(steps["A"])["done:1"]
-    assert b_ready < a_done, "B did not overlap with A: the test proved nothing"
+    assert b_waiting < a_done, "B did not overlap with A: the test proved nothing"
     assert all(at > a_done for _, at in steps["B"])  # every step of B after A finished: no interleaving
     got = {n: by_key(t.to_pylist(), n) for n, t in publish.read_tables(out).items()}
     ids = [r["article_id"] for r in got["articles"]]

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from newsmill import progress, schedule
+from newsmill.runtime import progress, schedule
 from newsmill.config import ConfigError, DaskSettings, ScheduleSettings, load_settings, parse_interval
 from tests.conftest import SEED
 
@@ -107,15 +107,15 @@ def test_serve_without_a_server_or_a_schedule_exits_2(tmp_path, monkeypatch, cap
     from newsmill.cli import main
 
     monkeypatch.chdir(tmp_path)
-    from newsmill import server
+    from newsmill.service import prefect_server
 
     monkeypatch.setattr(schedule, "api_url", lambda: None)
 
     def no_server(*a, **k):
-        raise server.ServerError("port taken")
+        raise prefect_server.ServerError("port taken")
 
-    monkeypatch.setattr(server, "configured_api_url", lambda: None)
-    monkeypatch.setattr(server, "ensure", no_server)  # the local server cannot start
+    monkeypatch.setattr(prefect_server, "configured_api_url", lambda: None)
+    monkeypatch.setattr(prefect_server, "ensure", no_server)  # the local server cannot start
     assert main(["serve", str(SEED)]) == 2
     assert "no schedule" in capsys.readouterr().err
     assert main(["serve", "--interval", "10s", str(SEED)]) == 2

@@ -1,7 +1,9 @@
 """`newsmill serve` against a real Prefect server: a scheduled run publishes data, the next one finds the
 inputs unchanged. Everything runs on 127.0.0.1 with an ephemeral port and a throwaway PREFECT_HOME;
 every process started here is stopped (by process group, and by a marker in its environment for
-anything that left the group), also when the test fails. Bounded to ~90 s."""
+anything that left the group), also when the test fails. Each step waits for its event (the server
+answers, a run completes, a summary appears) however long a loaded machine takes; a step has a
+generous bound only so that a hang ends (measured: ~25 s for a fresh server, ~50 s in all)."""
 from __future__ import annotations
 
 import json
@@ -21,7 +23,7 @@ from tests.conftest import SAMPLES, our_processes
 pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent
-BUDGET = 90.0  # seconds for the whole test (measured: ~25 s for a fresh server, ~50 s in all)
+STEP_BOUND = 600.0  # seconds a step may wait for its event before the test reports a hang
 INTERVAL = 5
 
 
@@ -31,7 +33,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def stop(proc: subprocess.Popen, grace: float = 10.0) -> None:
+def stop(proc: subprocess.Popen, grace: float = 120.0) -> None:
     """SIGTERM to the process group (serve shuts down gracefully and pauses its schedule; SIGINT
     would do too, but a shell running tests in the background makes its children ignore SIGINT),
     then SIGKILL for anything left."""
@@ -56,7 +58,9 @@ def api(url: str, path: str, body: dict | None = None):
     return r.json()
 
 
-def wait_for(what: str, check, deadline: float, procs: dict, every: float = 0.5):
+def wait_for(what: str, check, procs: dict, every: float = 0.5):
+    """Poll the server or the output for an event (neither can notify), failing as soon as a process dies."""
+    deadline = time.monotonic() + STEP_BOUND
     while time.monotonic() < deadline:
         for name, p in procs.items():
             if p.poll() is not None:
@@ -68,7 +72,7 @@ def wait_for(what: str, check, deadline: float, procs: dict, every: float = 0.5)
         if got:
             return got
         time.sleep(every)
-    pytest.fail(f"timed out waiting for {what}")
+    pytest.fail(f"no {what} within {STEP_BOUND:.0f} s: hung")
 
 
 def completed_runs(url: str, deployment: str) -> list[dict]:
@@ -79,7 +83,6 @@ def completed_runs(url: str, deployment: str) -> list[dict]:
 
 def test_serve_runs_the_flow_on_its_schedule(tmp_path):
     started = time.monotonic()
-    deadline = started + BUDGET
     home = tmp_path / "prefect-home"
     port = free_port()
     url = f"http://127.0.0.1:{port}/api"
@@ -101,7 +104,7 @@ def test_serve_runs_the_flow_on_its_schedule(tmp_path):
         procs["server"] = subprocess.Popen(
             [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-ui"],
             env=env, cwd=tmp_path, stdout=logs["server"], stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for("the Prefect server", lambda: api(url, "/health") is True, deadline, procs)
+        wait_for("the Prefect server", lambda: api(url, "/health") is True, procs)
         server_up = time.monotonic() - started
 
         procs["serve"] = subprocess.Popen([str(BIN / "newsmill"), "serve"], env={**env, "PREFECT_API_URL": url},
@@ -110,7 +113,7 @@ def test_serve_runs_the_flow_on_its_schedule(tmp_path):
         out = project / "out"
         first = wait_for("a scheduled run that completes and publishes",
                          lambda: (completed_runs(url, f"every-{INTERVAL}s") and any((out / "articles").rglob("*.parquet"))
-                                  and completed_runs(url, f"every-{INTERVAL}s")), deadline, procs)
+                                  and completed_runs(url, f"every-{INTERVAL}s")), procs)
         run = first[0]
         assert "auto-scheduled" in run["tags"]  # made by the server's scheduler, not started by hand
         assert run["parameters"]["output_dir"] == str(out.resolve())
@@ -123,7 +126,7 @@ def test_serve_runs_the_flow_on_its_schedule(tmp_path):
             done = [json.loads(p.read_text()) for p in sorted((out / "reports").glob("*/summary.json"))]
             return done[1] if len(done) > 1 else None
 
-        again = wait_for("a second scheduled run", second_summary, deadline, procs)
+        again = wait_for("a second scheduled run", second_summary, procs)
         assert again["unchanged_inputs"] == 3 and again["articles_published"] == 0 and again["exit_code"] == 0
         print(f"\nserver up after {server_up:.1f} s, first scheduled run done after {first_run_done:.1f} s, "
               f"second after {time.monotonic() - started:.1f} s")
@@ -148,4 +151,3 @@ def test_serve_runs_the_flow_on_its_schedule(tmp_path):
         for f in logs.values():
             f.close()
     assert our_processes(str(home)) == []
-    assert time.monotonic() - started < BUDGET + 30

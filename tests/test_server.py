@@ -4,7 +4,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from newsmill import server
+from newsmill.service import prefect_server
 
 pytestmark = pytest.mark.slow
 
@@ -12,15 +12,15 @@ pytestmark = pytest.mark.slow
 def test_start_reuse_stop(tmp_path):
     home = tmp_path / "prefect"
     try:
-        info = server.start(home)
+        info = prefect_server.start(home)
         assert info["api_url"].startswith("http://127.0.0.1:")
         assert httpx.get(info["api_url"] + "/health", timeout=5).status_code == 200
-        again = server.start(home)  # a second start finds the running one
-        assert again["pid"] == info["pid"] and server.status(home)["port"] == info["port"]
+        again = prefect_server.start(home)  # a second start finds the running one
+        assert again["pid"] == info["pid"] and prefect_server.status(home)["port"] == info["port"]
     finally:
-        assert server.stop(home)
-    assert server.status(home) is None
-    assert not server._alive(info["pid"])
+        assert prefect_server.stop(home)
+    assert prefect_server.status(home) is None
+    assert not prefect_server._alive(info["pid"])
     with pytest.raises(httpx.HTTPError):
         httpx.get(info["api_url"] + "/health", timeout=2)
 
@@ -29,7 +29,7 @@ def test_stale_state_is_ignored(tmp_path):
     home = tmp_path / "prefect"
     home.mkdir()
     (home / "newsmill-server.json").write_text('{"pid": 999999, "port": 1, "api_url": "http://127.0.0.1:1/api"}')
-    assert server.status(home) is None
+    assert prefect_server.status(home) is None
     assert not (home / "newsmill-server.json").exists()
 
 
@@ -40,11 +40,11 @@ def test_two_commands_at_once_start_one_server(tmp_path):
     home = tmp_path / "prefect"
     try:
         with ThreadPoolExecutor(2) as pool:
-            a, b = pool.map(lambda _: server.ensure(home), range(2))
+            a, b = pool.map(lambda _: prefect_server.ensure(home), range(2))
         assert a["pid"] == b["pid"] and a["port"] == b["port"]
     finally:
-        server.stop(home)
-    assert server.status(home) is None
+        prefect_server.stop(home)
+    assert prefect_server.status(home) is None
 
 
 def test_cli_server_commands(tmp_path, monkeypatch, capsys):

@@ -8,15 +8,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from newsmill import workers
+from newsmill.runtime import executors
 from newsmill.config import ConfigError, Settings, load_settings
 
 
 def test_count_defaults_to_cpus_and_never_exceeds_the_batches():
-    assert workers.count(None, 1000) == (os.cpu_count() or 1)
-    assert workers.count(4, 2) == 2
-    assert workers.count(4, 0) == 1
-    assert workers.count(1, 50) == 1
+    assert executors.count(None, 1000) == (os.cpu_count() or 1)
+    assert executors.count(4, 2) == 2
+    assert executors.count(4, 0) == 1
+    assert executors.count(1, 50) == 1
 
 
 def test_window_bounds_what_is_in_flight_and_collects_everything():
@@ -33,7 +33,7 @@ def test_window_bounds_what_is_in_flight_and_collects_everything():
         return i * i
 
     with ThreadPoolExecutor(8) as ex:
-        workers.windowed(lambda i: ex.submit(job, i), 30, 3, lambda i, r: seen.append((i, r)))
+        executors.windowed(lambda i: ex.submit(job, i), 30, 3, lambda i, r: seen.append((i, r)))
     assert sorted(seen) == [(i, i * i) for i in range(30)]
     assert peak[0] <= 3
 
@@ -52,15 +52,15 @@ def test_window_stops_submitting_after_an_error_and_raises_it():
         return ex.submit(job, i)
 
     with ThreadPoolExecutor(2) as ex, pytest.raises(RuntimeError, match="batch 2 broke"):
-        workers.windowed(submit, 100, 2, lambda i, r: None)
+        executors.windowed(submit, 100, 2, lambda i, r: None)
     assert len(submitted) < 10
 
 
 def test_pool_runs_functions_in_other_processes():
-    with workers.pool(2) as ex:
+    with executors.pool(2) as ex:
         pids = {ex.submit(os.getpid).result() for _ in range(4)}
     assert os.getpid() not in pids
-    with workers.pool(1) as ex:
+    with executors.pool(1) as ex:
         assert ex is None  # one worker: in process
 
 

@@ -1,7 +1,7 @@
 """Where the flow's batch tasks do their work: local worker processes, or a Dask cluster.
 
 Each batch is one Prefect task run, in a thread of the flow's process, that hands
-its batch to the run's executor and waits (``newsmill.workers.call``): by default
+its batch to the run's executor and waits (``newsmill.runtime.executors.call``): by default
 the run's pool of local worker processes (``newsmill run --workers N``, one per
 CPU), or with the ``[dask]`` table a Dask cluster: ``workers = N`` starts a local
 one for the run (N processes, one thread each), ``--dask tcp://host:port`` uses an
@@ -31,7 +31,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from newsmill import progress
+from newsmill.runtime import progress
 from newsmill.config import check_reachable
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ QUIET_DASK = {"DASK_LOGGING__DISTRIBUTED": "warning"}  # Dask logs every worker 
 def dask_executor(workers: int | None = None, address: str | None = None) -> Iterator[tuple[object, int]]:
     """A Dask client's executor and its number of worker threads: a local cluster of ``workers``
     processes for the block, or the scheduler at ``address``."""
-    from newsmill import workers as local
+    from newsmill.runtime import executors as local
 
     logging.getLogger("distributed").setLevel(max(logging.getLogger("distributed").getEffectiveLevel(),
                                                   logging.WARNING))
@@ -72,7 +72,7 @@ def run_batches(task, plan, ctx, area, *, workers: int | None = None, dask_worke
     from prefect.task_runners import ThreadPoolTaskRunner
 
     from newsmill import staging
-    from newsmill import workers as local
+    from newsmill.runtime import executors as local
 
     expected = plan.expected or [{} for _ in plan.batches]
     results: list = [None] * len(plan.batches)

@@ -3,7 +3,7 @@
 A cold ``newsmill run`` spends seconds before the first page: importing Prefect
 (~1.9 s), Great Expectations (3.5-7 s) and the extraction stack, and again on
 first use of each (lazy imports, the GX context, template compilation). A
-long-lived local process, the *zygote* (:mod:`newsmill.zygote`), pays that once:
+long-lived local process, the *zygote* (:mod:`newsmill.service.warm_worker`), pays that once:
 it imports everything, warms it up on a built-in page, and then, per request,
 forks a child that runs the command exactly as the in-process path would
 (``newsmill.cli.main``, a Prefect flow on the persistent local server).
@@ -116,7 +116,9 @@ def warn(msg: str) -> None:
 
 def code_roots() -> list[Path]:
     """The folder of the ``newsmill`` package this process imports (the flow is inside it)."""
-    return [Path(__file__).resolve().parent]
+    import newsmill
+
+    return [Path(newsmill.__file__).resolve().parent]
 
 
 def fingerprint() -> str:
@@ -248,7 +250,7 @@ def start(h: Path | None = None, timeout: float | None = None) -> socket.socket:
         if log.exists() and log.stat().st_size > 2_000_000:
             log.replace(log.with_suffix(".log.1"))
         boot = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]) + [p for p in sys.path if p]; "
-                "from newsmill.zygote import main; main()")  # not '': the cwd of each run is not code
+                "from newsmill.service.warm_worker import main; main()")  # not '': the cwd of each run is not code
         path = [str(r.parent) for r in code_roots()]
         with open(log, "ab") as out:
             proc = subprocess.Popen([sys.executable, "-c", boot, json.dumps(path)], stdin=subprocess.DEVNULL,

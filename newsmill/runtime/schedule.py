@@ -1,7 +1,7 @@
 """``newsmill serve``: the flow as a Prefect deployment, run on the project file's schedule.
 
 Serving needs a real Prefect server: the one of ``PREFECT_API_URL`` (or of the
-Prefect profile), else newsmill's local server (:mod:`newsmill.server`, started if
+Prefect profile), else newsmill's local server (:mod:`newsmill.service.prefect_server`, started if
 needed and left running, shared with ``newsmill run``). Prefect's temporary server
 lives only as long as its process and has no scheduler. ``flow.serve`` registers the
 deployment ``newsmill/<name>`` with the schedule and the run's parameters, then
@@ -31,11 +31,11 @@ def api_url() -> str | None:
 
 def _local_server() -> str:
     """newsmill's local Prefect server (started if needed), or a ConfigError saying what to do instead."""
-    from newsmill import server
+    from newsmill.service import prefect_server
 
     try:
-        return server.use_local_server(required=True)
-    except server.ServerError as exc:
+        return prefect_server.use_local_server(required=True)
+    except prefect_server.ServerError as exc:
         raise ConfigError("newsmill serve needs a Prefect server and the local one could not be started "
                           f"({str(exc).splitlines()[0]}); start one with `prefect server start` and set "
                           "PREFECT_API_URL (e.g. http://127.0.0.1:4200/api); Prefect's temporary server "

@@ -1,6 +1,6 @@
 """The warm worker, server side: a process that imports once and forks a child per ``newsmill run``.
 
-Started by a client (:func:`newsmill.daemon.start`) with the client's environment,
+Started by a client (:func:`newsmill.service.warm_client.start`) with the client's environment,
 in its own session, output to ``PREFECT_HOME/newsmill-daemon.log``. It
 
 1. takes the life lock (one zygote per ``PREFECT_HOME``), records its fingerprint;
@@ -42,7 +42,7 @@ import time
 import traceback
 from pathlib import Path
 
-from newsmill import daemon
+from newsmill.service import warm_client
 
 _stop = False
 GRACE = 10.0  # seconds a run told to stop (Ctrl-C, its client gone) has before it is killed
@@ -108,14 +108,14 @@ def _import_all() -> None:
     import importlib
 
     import newsmill.cli  # noqa: F401
-    import newsmill.server  # noqa: F401
+    import newsmill.service.prefect_server  # noqa: F401
     import newsmill.flow  # noqa: F401
     import prefect  # noqa: F401
     from newsmill import validate
 
     validate._gx()  # builds nothing thread-bound: an in-memory context
     for name in ("newsmill.pipeline", "newsmill.report", "newsmill.publish", "newsmill.card", "newsmill.manifest",
-                 "newsmill.progress", "newsmill.scaleout", "newsmill.ledger", "newsmill.schedule",
+                 "newsmill.runtime.progress", "newsmill.runtime.batch_runner", "newsmill.ledger", "newsmill.runtime.schedule",
                  "newsmill.sources.live", "prefect.flow_engine", "prefect.task_engine", "prefect.engine",
                  "prefect.utilities.visualization", "prefect.client.orchestration", "distributed", "fastapi",
                  "anyio._backends._asyncio", "opentelemetry.metrics", "opentelemetry._logs", "pydantic.color",
@@ -171,7 +171,7 @@ def _stop_library_threads() -> None:
 
 
 def _take_life_lock(h: Path, wait: float = 15.0) -> int | None:
-    fd = os.open(h / daemon.LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(h / warm_client.LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     deadline = time.monotonic() + wait  # a retiring predecessor may still be exiting
     while True:
         try:
@@ -195,7 +195,7 @@ def _on_signal(signum, _frame) -> None:
 
 
 def main() -> None:
-    h = daemon.home()
+    h = warm_client.home()
     os.umask(0o077)
     lock_fd = _take_life_lock(h)
     if lock_fd is None:
@@ -203,29 +203,29 @@ def main() -> None:
         sys.exit(3)
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(s, _on_signal)
-    fp = daemon.fingerprint()  # before importing: a file changed meanwhile shows up as a mismatch later
+    fp = warm_client.fingerprint()  # before importing: a file changed meanwhile shows up as a mismatch later
     details = {"pid": os.getpid(), "fingerprint": fp, "state": "starting", "started": time.time(),
-               "python": sys.executable, "code": [str(r) for r in daemon.code_roots()],
-               "socket": str(h / daemon.SOCKET)}
+               "python": sys.executable, "code": [str(r) for r in warm_client.code_roots()],
+               "socket": str(h / warm_client.SOCKET)}
     _write_details(lock_fd, details)
     log(f"starting: python {sys.version.split()[0]}, code {details['code']}")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    with daemon.socket_address(h) as addr:  # bound first: a folder that cannot hold a socket fails in a second
+    with warm_client.socket_address(h) as addr:  # bound first: a folder that cannot hold a socket fails in a second
         try:
             os.unlink(addr)  # ours to replace: we hold the life lock
         except FileNotFoundError:
             pass
         listener.bind(addr)  # umask 077: the socket file is 0600 from the start; refused until listen()
-    os.chmod(h / daemon.SOCKET, 0o600)
-    ino = os.stat(h / daemon.SOCKET).st_ino
+    os.chmod(h / warm_client.SOCKET, 0o600)
+    ino = os.stat(h / warm_client.SOCKET).st_ino
     try:
         _start(listener, lock_fd, details)
         _serve(listener, lock_fd, h, ino, fp)
     finally:
         listener.close()
         try:
-            if os.stat(h / daemon.SOCKET).st_ino == ino:
-                os.unlink(h / daemon.SOCKET)
+            if os.stat(h / warm_client.SOCKET).st_ino == ino:
+                os.unlink(h / warm_client.SOCKET)
         except FileNotFoundError:
             pass
         log("stopped")
@@ -236,15 +236,15 @@ def _start(listener: socket.socket, lock_fd: int, details: dict) -> None:
     """Server (not waited for), imports, warm-up, the no-thread check; then clients are let in."""
     t0 = time.monotonic()
     try:
-        from newsmill import server
+        from newsmill.service import prefect_server
 
-        if server.configured_api_url() is None and \
-                os.environ.get("NEWSMILL_PREFECT_SERVER", "").strip().lower() not in server._FALSE:
-            if (info := server.spawn()) is not None:
+        if prefect_server.configured_api_url() is None and \
+                os.environ.get("NEWSMILL_PREFECT_SERVER", "").strip().lower() not in prefect_server._FALSE:
+            if (info := prefect_server.spawn()) is not None:
                 log(f"started the Prefect server (pid {info['pid']}, {info['api_url']})")
         _import_all()
         t1 = time.monotonic()
-        if os.environ.get("NEWSMILL_DAEMON_WARMUP", "1").strip().lower() not in daemon._FALSE:
+        if os.environ.get("NEWSMILL_DAEMON_WARMUP", "1").strip().lower() not in warm_client._FALSE:
             _warm_up()
         t2 = time.monotonic()
     except Exception:  # noqa: BLE001
@@ -262,7 +262,7 @@ def _start(listener: socket.socket, lock_fd: int, details: dict) -> None:
 
 
 def _serve(listener: socket.socket, lock_fd: int, h: Path, ino: int, fp: str) -> None:
-    idle = float(os.environ.get("NEWSMILL_DAEMON_IDLE") or daemon.IDLE_TIMEOUT)
+    idle = float(os.environ.get("NEWSMILL_DAEMON_IDLE") or warm_client.IDLE_TIMEOUT)
     children: dict[int, float] = {}
     last = time.monotonic()
     last_check = last
@@ -277,13 +277,13 @@ def _serve(listener: socket.socket, lock_fd: int, h: Path, ino: int, fp: str) ->
         if now - last_check > 30:
             last_check = now
             try:
-                if os.stat(h / daemon.SOCKET).st_ino != ino:
+                if os.stat(h / warm_client.SOCKET).st_ino != ino:
                     log("socket replaced: exiting")
                     return
             except FileNotFoundError:
                 log("socket removed: exiting")
                 return
-            if not children and daemon.fingerprint() != fp:
+            if not children and warm_client.fingerprint() != fp:
                 log("the code changed on disk: exiting")
                 return
         try:
@@ -329,7 +329,7 @@ def _peer_uid(conn: socket.socket) -> int | None:
 
 
 def _handle(conn: socket.socket, listener: socket.socket, lock_fd: int, fp: str, children: dict) -> str | None:
-    reader = daemon.Reader(conn)
+    reader = warm_client.Reader(conn)
     try:
         if _peer_uid(conn) != os.getuid():
             log("refused a connection from another user")
@@ -338,11 +338,11 @@ def _handle(conn: socket.socket, listener: socket.socket, lock_fd: int, fp: str,
         req = reader.recv(want_fds=True)
         if req is None:
             return None
-        if req.get("v") != daemon.PROTOCOL or req.get("fingerprint") != fp:
+        if req.get("v") != warm_client.PROTOCOL or req.get("fingerprint") != fp:
             log("a client runs other code: retiring (it starts a new zygote)")
             listener.close()  # no new connections; the caller unlinks the socket file
             _unlink_socket()
-            daemon.send(conn, {"stale": "the worker runs other code"})
+            warm_client.send(conn, {"stale": "the worker runs other code"})
             return "retire"
         sys.stdout.flush()
         sys.stderr.flush()
@@ -365,9 +365,9 @@ def _handle(conn: socket.socket, listener: socket.socket, lock_fd: int, fp: str,
 
 
 def _unlink_socket() -> None:
-    h = daemon.home()
+    h = warm_client.home()
     try:
-        os.unlink(h / daemon.SOCKET)
+        os.unlink(h / warm_client.SOCKET)
     except FileNotFoundError:
         pass
 
@@ -380,7 +380,7 @@ def _unlink_socket() -> None:
 # (a SIGKILL, a crash): the client ends the way an in-process run would have.
 
 
-def _child(conn: socket.socket, reader: daemon.Reader, req: dict, listener: socket.socket, lock_fd: int) -> None:
+def _child(conn: socket.socket, reader: warm_client.Reader, req: dict, listener: socket.socket, lock_fd: int) -> None:
     try:
         for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(s, signal.SIG_IGN)  # the supervisor outlives the run to report how it ended
@@ -393,18 +393,18 @@ def _child(conn: socket.socket, reader: daemon.Reader, req: dict, listener: sock
         os.environ.update(req["env"])
         os.umask(int(req["umask"]))
         sys.argv = ["newsmill", *req["argv"]]
-        conn.settimeout(daemon.HANDSHAKE_TIMEOUT)
+        conn.settimeout(warm_client.HANDSHAKE_TIMEOUT)
         try:
             os.chdir(req["cwd"])
         except OSError as exc:  # e.g. a folder this process may not enter: the client runs it itself
-            daemon.send(conn, {"error": f"cannot enter {req['cwd']}: {exc}"})
+            warm_client.send(conn, {"error": f"cannot enter {req['cwd']}: {exc}"})
             os._exit(0)
-        daemon.send(conn, {"started": os.getpid()})
+        warm_client.send(conn, {"started": os.getpid()})
         go = reader.recv()
         if not go or not go.get("go"):  # the client gave up before the run started: it runs it itself
             os._exit(0)
         conn.settimeout(None)
-        daemon.trace("supervisor")
+        warm_client.trace("supervisor")
         rfd, wfd = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -423,13 +423,13 @@ def _child(conn: socket.socket, reader: daemon.Reader, req: dict, listener: sock
     except BaseException:  # noqa: BLE001
         try:
             traceback.print_exc()
-            daemon.send(conn, {"error": "the worker failed: see its log"})
+            warm_client.send(conn, {"error": "the worker failed: see its log"})
         finally:
             os._exit(1)
     os._exit(code & 0xFF)  # the zygote's log shows how the run ended
 
 
-def _supervise(conn: socket.socket, reader: daemon.Reader, pid: int, rfd: int) -> int:
+def _supervise(conn: socket.socket, reader: warm_client.Reader, pid: int, rfd: int) -> int:
     """Relay the client's signals until the runner reports its exit code or dies; returns that code."""
     finished = threading.Event()
     threading.Thread(target=_watch_client, args=(reader, pid, finished), name="newsmill-client-watch",
@@ -450,13 +450,13 @@ def _supervise(conn: socket.socket, reader: daemon.Reader, pid: int, rfd: int) -
 
 def _report(conn: socket.socket, msg: dict) -> None:
     try:
-        daemon.send(conn, msg)
+        warm_client.send(conn, msg)
     except OSError:
         pass
     conn.close()
 
 
-def _watch_client(reader: daemon.Reader, pid: int, finished: threading.Event) -> None:
+def _watch_client(reader: warm_client.Reader, pid: int, finished: threading.Event) -> None:
     """Signals the client forwards go to the run's process group; a client that vanishes stops the run.
 
     A run told to stop gets ``GRACE`` seconds, then is killed: on Ctrl-C Prefect marks the flow run
@@ -502,7 +502,7 @@ def _run(wfd: int, argv: list[str]) -> None:
         _fresh_runtime()
         from newsmill import cli
 
-        daemon.trace("runner")
+        warm_client.trace("runner")
         try:
             code = cli.main(argv)
         except SystemExit as exc:  # argparse
@@ -521,11 +521,11 @@ def _run(wfd: int, argv: list[str]) -> None:
         except Exception:  # noqa: BLE001 (a closed pipe)
             pass
         _release_stdio()  # a caller reading our output to its end, e.g. $(newsmill run ...), is not kept waiting
-        daemon.trace("runner_done")
+        warm_client.trace("runner_done")
         os.write(wfd, f"{code}\n".encode())
         os.close(wfd)
         signal.alarm(60)  # exit work that hangs (an unreachable server) must not keep the process
-        daemon.exit_without_teardown(code)  # Prefect's logs and events reach the server after the client has its answer
+        warm_client.exit_without_teardown(code)  # Prefect's logs and events reach the server after the client has its answer
 
 
 def _release_stdio() -> None:

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator
 log = logging.getLogger(__name__)
 
 # Imported once by the fork server, inherited by every worker it forks.
-PRELOAD = ["newsmill.pipeline", "newsmill.extract.html", "newsmill.extract.textdump", "py3langid", "newsmill._forked"]
+PRELOAD = ["newsmill.pipeline", "newsmill.extract.html", "newsmill.extract.textdump", "py3langid", "newsmill.runtime._forked"]
 WINDOW_PER_WORKER = 2  # batches in flight per worker: one running, one ready to start
 
 _pools: dict[str, ProcessPoolExecutor] = {}  # run id -> this process' pool (tasks running in its threads find it)

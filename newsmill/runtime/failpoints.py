@@ -7,7 +7,10 @@ environment decides what happens there (nothing, in production):
 - ``NEWSMILL_FAILPOINT=name:n``: SIGKILL this process at the n-th hit of ``name``
   (n defaults to 1) — no cleanup handler, ``finally`` or flush runs, as in a
   power cut of the process.
-- ``NEWSMILL_FAILPOINT_PAUSE=name:seconds``: sleep there (to force two runs to overlap).
+- ``NEWSMILL_FAILPOINT_PAUSE=name:seconds``: sleep there.
+- ``NEWSMILL_FAILPOINT_WAIT=name:path``: print ``failpoint <name>`` on stdout, then wait there until
+  something is written to the named pipe ``path``: a test holds a run at a step for exactly as long
+  as it needs (to make two runs overlap), whatever the machine's load.
 - ``NEWSMILL_FAILPOINT_TRACE=path``: append every hit as ``name:n <monotonic time>`` to
   ``path``, so a test can enumerate the points a run really passes instead of keeping a
   list by hand, and order the steps of two processes (the clock is system-wide).
@@ -23,8 +26,8 @@ _counts: Counter[str] = Counter()
 
 
 def hit(name: str) -> None:
-    kill, pause, trace = (os.environ.get(f"NEWSMILL_FAILPOINT{s}") for s in ("", "_PAUSE", "_TRACE"))
-    if not (kill or pause or trace):
+    kill, pause, wait, trace = (os.environ.get(f"NEWSMILL_FAILPOINT{s}") for s in ("", "_PAUSE", "_WAIT", "_TRACE"))
+    if not (kill or pause or wait or trace):
         return
     _counts[name] += 1
     n = _counts[name]
@@ -35,6 +38,12 @@ def hit(name: str) -> None:
         where, _, seconds = pause.rpartition(":")
         if where == name:
             time.sleep(float(seconds))
+    if wait:
+        where, _, path = wait.partition(":")
+        if where == name:
+            print(f"failpoint {name}", flush=True)
+            with open(path, "rb") as fifo:  # blocks until the test opens the pipe for writing
+                fifo.read()
     if kill:
         where, _, nth = kill.partition(":")
         if where == name and n == int(nth or 1):
