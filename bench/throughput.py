@@ -118,7 +118,7 @@ def worker_newsmill(system: str, corpus: Path, out: Path, batch_size: int | None
         import newsmill.flow  # noqa: F401 - prefect
         imp["prefect+flow"] = time.perf_counter() - s
         timer.instrument_prefect_server()
-    s_gx = timer.wrap(__import__("newsmill.validate", fromlist=["_gx"]), "_gx", "finalize/validate/gx_import+context")
+    s_gx = timer.wrap(__import__("newsmill.validate.gx_run", fromlist=["_gx"]), "_gx", "finalize/validate/gx_import+context")
     del s_gx
     argv = ["run", str(corpus), "--output", str(out)]
     if batch_size:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from newsmill.config import AUTHOR_MODES, ConfigError, check_reachable, is_url, load_settings, output_location
+from newsmill.store import layout
 from newsmill.text import shown
 
 EXIT_REMOTE = 3  # a remote output could not be read or written, or its commit was refused: nothing committed
@@ -36,7 +37,7 @@ def _print_summary(s: dict) -> None:
     reasons = ", ".join(f"{shown(k)}: {v}" for k, v in sorted(s["reject_reasons"].items()))
     print(f"  rejected inputs      {s['rejected']:>7}" + (f"   ({reasons})" if reasons else ""))
     if "comments_not_captured" in s:
-        from newsmill.report import not_captured_line
+        from newsmill.validate.report import not_captured_line
 
         print(f"  {not_captured_line(s['comments_not_captured'])}")
     if s.get("skipped_records"):
@@ -68,7 +69,7 @@ def _print_summary(s: dict) -> None:
         print(f"  mirror:     {r['mirror']}")
     else:
         print(f"  data:       {out / 'articles'}  and  {out / 'comments'}")
-        print(f"  quarantine: {out / 'quarantine'}")
+        print(f"  quarantine: {layout.quarantine_dir(out)}")
         print(f"  report:     {Path(s['report_dir']) / 'summary.md'}")
         if s.get("data_docs"):
             print(f"  data docs:  {s['data_docs']}")
@@ -112,7 +113,7 @@ def cmd_run(args) -> int:
             print(f"newsmill: {exc}", file=sys.stderr)
             return 2
     from newsmill.runtime import progress
-    from newsmill.remote import RemoteError
+    from newsmill.store.remote import RemoteError
 
     try:
         if args.no_prefect:
@@ -130,19 +131,10 @@ def cmd_run(args) -> int:
             prefect_server.use_local_server()  # PREFECT_API_URL, else newsmill's local server, else the temporary one
             from newsmill.flow import run_flow
 
-            before = os.environ.get("NEWSMILL_AUTHORS")
-            if args.authors:  # the flow reads its settings itself; the environment outranks newsmill.toml
-                os.environ["NEWSMILL_AUTHORS"] = args.authors
-            try:
-                with progress.display(args.progress):
-                    summary = run_flow(paths=paths, output_dir=str(output), batch_size=args.batch_size,
-                                       project_file=args.config, full=args.full, workers=args.workers,
-                                       dask_address=args.dask)
-            finally:
-                if before is None:
-                    os.environ.pop("NEWSMILL_AUTHORS", None)
-                else:
-                    os.environ["NEWSMILL_AUTHORS"] = before
+            with progress.display(args.progress):
+                summary = run_flow(paths=paths, output_dir=str(output), batch_size=args.batch_size,
+                                   project_file=args.config, full=args.full, workers=args.workers,
+                                   dask_address=args.dask, authors=args.authors)
     except ConfigError as exc:  # e.g. an author key or authors mode that does not match the output's data
         print(f"newsmill: {exc}", file=sys.stderr)
         return 2
@@ -175,7 +167,7 @@ def cmd_fetch(args) -> int:
     run_id = new_run_id(datetime.now(timezone.utc))
     target = None
     if is_url(output):  # fetched into the mirror, then the raw WARC is uploaded beside the dataset
-        from newsmill import remote
+        from newsmill.store import remote
 
         try:
             target = remote.target(settings.with_overrides(output_dir=output), need_key=False)
@@ -198,7 +190,7 @@ def cmd_fetch(args) -> int:
         print(f"  over max_urls {c['over_max_urls']:>7}   (not fetched)")
     print(f"  raw WARC:     {res.warc_path}")
     if target is not None and res.warc_path:
-        from newsmill.remote import RemoteError, upload_side_file
+        from newsmill.store.remote import RemoteError, upload_side_file
 
         try:
             print(f"  uploaded to:  {upload_side_file(target, Path(res.warc_path).relative_to(output).as_posix())}")
@@ -224,7 +216,7 @@ def cmd_serve(args) -> int:
         if args.name:
             sched = replace(sched, name=args.name)
         settings = replace(settings, schedule=sched)
-        from newsmill.runtime import schedule
+        from newsmill.service import schedule
 
         schedule.serve(settings, list(args.paths), project_file=args.config, batch_size=args.batch_size)
     except ConfigError as exc:

@@ -3,7 +3,7 @@
 One task per batch of pages (never per record: each task run costs the
 Prefect server ~30 ms of CPU and ~20 KB of database), then one task that
 validates everything and publishes atomically. A batch task's records go to the
-run's staging area on disk; the task returns a small handle (``newsmill.staging``).
+run's staging area on disk; the task returns a small handle (``newsmill.store.staging``).
 """
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
-from newsmill import pipeline, remote, staging
-from newsmill.runtime import batch_runner, executors
+from newsmill import pipeline
 from newsmill.config import load_settings, output_location
+from newsmill.runtime import batch_runner, executors
+from newsmill.store import staging
+from newsmill.store.output import Output
 
 
 @task(name="extract-clean-batch", cache_policy=NO_CACHE)
@@ -35,30 +37,32 @@ def fetch_sources(sources, settings, ctx: pipeline.RunContext):
 
 @task(name="validate-publish", cache_policy=NO_CACHE)
 def validate_and_publish(results: list, ctx: pipeline.RunContext, started: float) -> dict:
-    return remote.push_run(ctx, pipeline.finalize(results, ctx, started=started)).to_dict()
+    return pipeline.finalize(results, ctx, started=started).to_dict()
 
 
 @flow(name="newsmill", validate_parameters=False)
 def newsmill_flow(paths: list[str], output_dir: str | None = None, batch_size: int | None = None,
                   project_file: str | None = None, full: bool = False, workers: int | None = None,
-                  dask_address: str | None = None) -> dict:
+                  dask_address: str | None = None, authors: str | None = None) -> dict:
     """Extract -> clean (per batch) -> validate -> publish; returns the run summary.
 
     Incremental unless ``full``; batch tasks on ``workers`` local processes (default: one per CPU),
-    or on Dask with ``dask_address`` (an existing cluster) or the project file's [dask] table.
+    or on Dask with ``dask_address`` (an existing cluster) or the project file's [dask] table;
+    ``authors`` (keep | pseudonymize | drop) over the project file's and the environment's.
     """
     started = time.monotonic()
     settings = load_settings(Path(project_file) if project_file else None)
     settings = settings.with_overrides(output_dir=output_location(output_dir) if output_dir else None,
-                                       batch_size=batch_size)
+                                       batch_size=batch_size, authors=authors)
     settings = settings.with_run_options(full=full, workers=workers, dask_address=dask_address)
     ctx = pipeline.start_run(settings)
     paths, live = pipeline.resolve_inputs(paths, settings)  # no PATH: the project file's inputs and sources
     fetched = fetch_sources(live, settings, ctx) if live else None
     work = pipeline.plan(paths, settings.batch_size, ctx, fetched)
-    with staging.area(ctx.output_dir, ctx.run_id) as area:
-        results = batch_runner.run_batches(extract_batch, work, ctx, area, workers=settings.workers,
-                                       dask_workers=settings.dask.workers, address=settings.dask.address)
+    with Output.of(ctx).work_area(ctx.run_id) as area:
+        results = batch_runner.run_batches(work, ctx, area, stage=pipeline.stage_batch, warm=pipeline.warm_validation,
+                                           task=extract_batch, workers=settings.workers,
+                                           dask_workers=settings.dask.workers, address=settings.dask.address)
         summary = validate_and_publish([work.listed, *results], ctx, started)
     if summary["exit_code"] == 1:  # a scheduled run must show as failed in Prefect, not only in its report
         return Failed(message=_failure(summary), data=summary)

@@ -30,9 +30,10 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Callable
 
-from newsmill.runtime import progress
 from newsmill.config import check_reachable
+from newsmill.runtime import progress
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +65,18 @@ def dask_executor(workers: int | None = None, address: str | None = None) -> Ite
         yield client.get_executor(pure=False), int(workers)
 
 
-def run_batches(task, plan, ctx, area, *, workers: int | None = None, dask_workers: int | None = None,
-                address: str | None = None) -> list:
-    """Run ``task(uris, ctx, expected, index, folder)`` on every batch of ``plan`` and return the staged
+def run_batches(plan, ctx, area, *, stage: Callable, warm: Callable[[], None] | None = None, task=None,
+                workers: int | None = None, dask_workers: int | None = None, address: str | None = None) -> list:
+    """Run ``stage(uris, ctx, expected, index, folder)`` on every batch of ``plan`` and return the staged
     results in plan order; at most a window of batches in flight; the progress display advances as
-    each batch completes."""
-    from prefect.task_runners import ThreadPoolTaskRunner
+    each batch completes. ``warm`` runs in a thread meanwhile when the batches run elsewhere.
 
-    from newsmill import staging
+    The executor: ``workers`` local processes (one: in this process), or Dask (``dask_workers`` for a
+    local cluster, ``address`` for an existing one). The same runner serves the library path and the
+    flow: with ``task`` (a Prefect task taking the same parameters, the flow's), each batch is one task
+    run in a thread of this process that hands the batch to the run's executor
+    (``newsmill.runtime.executors.call``); without, batches go to the executor directly.
+    """
     from newsmill.runtime import executors as local
 
     expected = plan.expected or [{} for _ in plan.batches]
@@ -81,14 +86,23 @@ def run_batches(task, plan, ctx, area, *, workers: int | None = None, dask_worke
         return {"uris": plan.batches[i], "ctx": ctx, "expected": expected[i], "index": i, "folder": folder}
 
     def collect(i: int, res) -> None:
-        results[i] = staging.materialize(res, area)  # records sent back by a remote worker: written now
+        results[i] = area.materialize(res)  # records sent back by a remote worker: written now
         progress.batch_done(len(plan.batches[i]))
 
-    def batches(width: int, folder: str | None, warm: bool) -> list:
-        from newsmill.pipeline import warm_validation
+    def batches(executor, width: int, folder: str | None, warming: bool) -> list:
+        with local.warming(warm if warming else None):
+            if task is not None:
+                from prefect.task_runners import ThreadPoolTaskRunner
 
-        with ThreadPoolTaskRunner(max_workers=width) as threads, local.warming(warm_validation if warm else None):
-            local.windowed(lambda i: threads.submit(task, params(i, folder)), len(plan.batches), width, collect)
+                with ThreadPoolTaskRunner(max_workers=width) as threads:
+                    local.windowed(lambda i: threads.submit(task, params(i, folder)), len(plan.batches), width,
+                                   collect)
+            elif executor is None:  # in this process, one batch at a time
+                for i in range(len(plan.batches)):
+                    collect(i, stage(**params(i, folder)))
+            else:
+                local.windowed(lambda i: executor.submit(stage, **params(i, folder)), len(plan.batches), width,
+                               collect)
         return results
 
     with progress.tracking(plan):
@@ -96,8 +110,8 @@ def run_batches(task, plan, ctx, area, *, workers: int | None = None, dask_worke
             return []
         if dask_workers or address:
             with dask_executor(dask_workers, address) as (executor, slots), local.registered(ctx.run_id, executor):
-                return batches(local.WINDOW_PER_WORKER * slots, None if address else str(area.path), True)
+                return batches(executor, local.WINDOW_PER_WORKER * slots, None if address else str(area.path), True)
         n = local.count(workers, len(plan.batches))
-        with local.pool(n, ctx.run_id):
+        with local.pool(n, ctx.run_id) as executor:
             # in process (n = 1): one batch at a time
-            return batches(local.WINDOW_PER_WORKER * n if n > 1 else 1, str(area.path), n > 1)
+            return batches(executor, local.WINDOW_PER_WORKER * n if n > 1 else 1, str(area.path), n > 1)

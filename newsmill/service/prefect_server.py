@@ -17,8 +17,6 @@ never killed.
 """
 from __future__ import annotations
 
-import errno
-import fcntl
 import http.client
 import json
 import os
@@ -30,7 +28,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from newsmill.lock import pid_alive
+from newsmill.runtime import flock
+from newsmill.store.lock import pid_alive
 
 _STATE_FILE = "newsmill-server.json"
 _LOCK_FILE = "newsmill-server.lock"
@@ -116,21 +115,13 @@ def _locked(path: Path, timeout: float | None):
     """flock on ``path`` (waits up to ``timeout`` s; None: returns at once with False if busy)."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        deadline = time.monotonic() + (timeout or 0.0)
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-            if timeout is None:
+        if timeout is None:
+            if not flock.try_lock(fd):
                 yield False
                 return
-            if time.monotonic() >= deadline:
-                raise ServerError(f"another newsmill command has been starting the Prefect server for "
-                                  f"{timeout:.0f} s (lock {path})")
-            time.sleep(0.1)
+        elif not flock.wait_lock(fd, timeout=timeout, poll=0.1):
+            raise ServerError(f"another newsmill command has been starting the Prefect server for "
+                              f"{timeout:.0f} s (lock {path})")
         yield True
     finally:
         os.close(fd)

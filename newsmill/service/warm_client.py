@@ -43,6 +43,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from newsmill.runtime import flock
+
 PROTOCOL = 1
 SOCKET = "newsmill-daemon.sock"
 LOCK = "newsmill-daemon.lock"  # flock held by the live zygote for its whole life; holds its details
@@ -212,15 +214,8 @@ def _connect(h: Path) -> socket.socket | None:
 def _flock(path: Path, timeout: float):
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
-                    raise
-            time.sleep(0.05)
+        if not flock.wait_lock(fd, timeout=timeout, poll=0.05):
+            raise BlockingIOError(errno.EAGAIN, f"{path} stayed locked for {timeout} s")
         yield
     finally:
         os.close(fd)

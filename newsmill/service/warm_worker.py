@@ -111,11 +111,11 @@ def _import_all() -> None:
     import newsmill.service.prefect_server  # noqa: F401
     import newsmill.flow  # noqa: F401
     import prefect  # noqa: F401
-    from newsmill import validate
+    from newsmill.validate import gx_run
 
-    validate._gx()  # builds nothing thread-bound: an in-memory context
-    for name in ("newsmill.pipeline", "newsmill.report", "newsmill.publish", "newsmill.card", "newsmill.manifest",
-                 "newsmill.runtime.progress", "newsmill.runtime.batch_runner", "newsmill.ledger", "newsmill.runtime.schedule",
+    gx_run._gx()  # builds nothing thread-bound: an in-memory context
+    for name in ("newsmill.pipeline", "newsmill.validate.report", "newsmill.store.publish", "newsmill.store.card", "newsmill.store.manifest",
+                 "newsmill.runtime.progress", "newsmill.runtime.batch_runner", "newsmill.store.ledger", "newsmill.service.schedule",
                  "newsmill.sources.live", "prefect.flow_engine", "prefect.task_engine", "prefect.engine",
                  "prefect.utilities.visualization", "prefect.client.orchestration", "distributed", "fastapi",
                  "anyio._backends._asyncio", "opentelemetry.metrics", "opentelemetry._logs", "pydantic.color",
@@ -148,9 +148,9 @@ def _warm_up() -> None:
 
 def _forget_cached_data() -> None:
     """Empty newsmill's functools caches (profiles, schemas, lexicons...): a run must read today's files."""
-    from newsmill import validate
+    from newsmill.validate import gx_run
 
-    keep = {validate._gx}
+    keep = {gx_run._gx}
     for name, mod in list(sys.modules.items()):
         if not (name == "newsmill" or name.startswith("newsmill.")) or mod is None:
             continue
