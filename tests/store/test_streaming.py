@@ -180,7 +180,7 @@ def test_a_key_duplicated_across_chunks_is_quarantined_as_in_one_chunk(pages, tm
 
 def test_area_of_a_dead_run_is_removed_a_live_one_kept(tmp_path):
     root = staging.area_path(tmp_path, "x").parent
-    code = ("import sys, time; from newsmill import staging\n"
+    code = ("import sys, time; from newsmill.store import staging\n"
             "with staging.area(sys.argv[1], 'alive') as a:\n"
             "    (a.path / 'f').write_bytes(b'x'); print('ready', flush=True); time.sleep(60)")
     holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)],
