@@ -3,7 +3,8 @@
 An editable install and the test run both see the checkout's files; a wheel sees only what it
 ships. This builds the wheel, installs it into a fresh virtual environment in a temporary folder
 (its dependencies come from the running environment, so nothing is downloaded), runs
-``newsmill run`` on the samples there and compares the published rows with a run of the checkout.
+``newsmill run`` on the samples there (in process, and with the batches on a local Dask cluster, whose
+workers so start from the installed wheel) and compares the published rows with a run of the checkout.
 """
 from __future__ import annotations
 
@@ -73,6 +74,17 @@ def test_the_wheel_runs_outside_the_checkout_and_publishes_the_same_rows(tmp_pat
     installed = json.loads(seen.stdout)
     assert Path(installed["module"]).is_relative_to(venv)  # the wheel's code, not the checkout's
     assert Path(installed["schemas"]).is_relative_to(venv)
+
+    # the batches on a local Dask cluster: its worker processes start from the venv's Python, so they
+    # too run the wheel's code (the checkout is on no path of theirs)
+    on_dask = work / "out-dask"
+    run = subprocess.run([str(venv / "bin" / "newsmill"), "run", str(SAMPLES), "--output", str(on_dask), "--no-daemon",
+                          "--batch-size", "1"], cwd=work, env={**env, "NEWSMILL_DASK_WORKERS": "2"},
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    dask = json.loads(subprocess.run([str(venv / "bin" / "python"), "-c", REPORT, str(on_dask)], cwd=work, env=env,
+                                     capture_output=True, text=True, check=True).stdout)
+    assert (dask["articles"], dask["comments"]) == (installed["articles"], installed["comments"])
 
     here = tmp_path / "checkout-out"
     pipeline.run([str(SAMPLES)], Settings(output_dir=here, author_key=KEY.encode(), workers=1))
