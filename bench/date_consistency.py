@@ -51,10 +51,11 @@ def main(argv=None) -> int:
     if not root.is_dir():
         print(f"skip: Dragnet HTML not found at {root} (set NEWSMILL_SHARED)")
         return 0
-    from newsmill import schema, validate
+    from newsmill import schema
     from newsmill.clean import CleanContext, clean_page
     from newsmill.extract import extract_page
     from newsmill.records import PageInput, Reject
+    from newsmill.validate import gx_run
 
     paths = sorted(root.glob("*.html.gz"))
     if args.limit and args.limit < len(paths):
@@ -74,7 +75,7 @@ def main(argv=None) -> int:
         page_of[a["article_id"]] = p.name.split(".")[0]
         articles.append(a)
         comments += cs
-    res = validate.validate_tables(schema.to_arrow("articles", articles), schema.to_arrow("comments", comments), now=NOW)
+    res = gx_run.validate_tables(schema.to_arrow("articles", articles), schema.to_arrow("comments", comments), now=NOW)
     print(f"Dragnet HTML: {len(articles)} articles, {len(comments)} comments "
           f"({sum(1 for a in articles if a['comment_count_extracted'])} articles with comments)")
     for flag in DATE_FLAGS:

@@ -13,7 +13,7 @@ the dataset.  This harness does what a user does, on the evaluation pages:
 2. runs the real CLI, ``python -m newsmill.cli run INPUTS --output TMP`` with the default
    config, in a private ``PREFECT_HOME`` (local Prefect server and warm worker, stopped at
    the end; ``--no-daemon`` to run without the warm worker);
-3. reads the published tables with ``newsmill.publish.read_tables``, the quarantine
+3. reads the published tables with ``newsmill.store.publish.read_tables``, the quarantine
    tables and the rejects, maps every row to its page through ``input_uri``, and scores the
    PUBLISHED rows with the per-page harnesses' own scoring (imported, not copied):
    quarantined and rejected records count as misses and are listed with their reasons.
@@ -458,7 +458,7 @@ def _read_quarantine(output: Path, name: str, columns: list[str]) -> list[dict]:
 
 def read_output(output: Path) -> RunOutput:
     """The published tables (newsmill's own reader), the quarantine tables, the rejects and the report."""
-    from newsmill.publish import read_tables
+    from newsmill.store.reading import read_tables
 
     tables = read_tables(output)
     articles = tables["articles"].select(ARTICLE_COLUMNS).to_pylist()

@@ -7,7 +7,7 @@
 Measured, each in fresh processes (rounds alternate the scenarios):
 
 1. interpreter start (``python -c pass``) and the import of each heavy package alone
-   (``python -c "import X"``): newsmill.cli, newsmill.pipeline, newsmill.validate (pandas, pyarrow),
+   (``python -c "import X"``): newsmill.cli, newsmill.pipeline, newsmill.validate.gx_run (pandas, pyarrow),
    newsmill.extract.html (lxml), trafilatura, pandas, pyarrow, great_expectations, prefect, the flow;
 2. ``python -X importtime`` of a real flow run: import time attributed to the top-level package
    that pulled it in first;
@@ -50,8 +50,8 @@ import _benchlib as bl
 
 THROUGHPUT = Path(__file__).resolve().parent / "throughput.py"
 SHARED = Path(os.environ.get("NEWSMILL_SHARED", bl.REPO.parent / "shared"))
-IMPORTS = ["newsmill.cli", "newsmill.pipeline", "newsmill.validate", "newsmill.extract.html", "lxml.html", "warcio",
-           "trafilatura", "pandas", "pyarrow", "great_expectations", "prefect", "flows.newsmill_flow"]
+IMPORTS = ["newsmill.cli", "newsmill.pipeline", "newsmill.validate.gx_run", "newsmill.extract.html", "lxml.html", "warcio",
+           "trafilatura", "pandas", "pyarrow", "great_expectations", "prefect", "newsmill.flow"]
 
 
 def default_page() -> Path:
@@ -156,10 +156,10 @@ def warm_worker(system: str, page: Path, work: Path) -> dict:
     timer = bl.StageTimer(time.perf_counter())
     timer.instrument_newsmill()
     if system == "flow":
-        import flows.newsmill_flow  # noqa: F401
+        import newsmill.flow  # noqa: F401
 
         timer.instrument_prefect_server()
-    timer.wrap(__import__("newsmill.validate", fromlist=["_gx"]), "_gx", "finalize/validate/gx_import+context")
+    timer.wrap(__import__("newsmill.validate.gx_run", fromlist=["_gx"]), "_gx", "finalize/validate/gx_import+context")
     runs = []
     for i in range(2):
         out = work / f"warm-{system}-{i}"

@@ -46,8 +46,9 @@ def main() -> int:
     import logging
 
     logging.disable(logging.WARNING)
-    from newsmill import pipeline, remote
+    from newsmill import pipeline
     from newsmill.config import Settings
+    from newsmill.store import remote
 
     timed: dict[str, float] = {}
     for name in ("push", "pull"):

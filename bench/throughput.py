@@ -115,10 +115,10 @@ def worker_newsmill(system: str, corpus: Path, out: Path, batch_size: int | None
     imp = {"newsmill": time.perf_counter() - s}
     if not system.startswith("lib"):
         s = time.perf_counter()
-        import flows.newsmill_flow  # noqa: F401 - prefect
+        import newsmill.flow  # noqa: F401 - prefect
         imp["prefect+flow"] = time.perf_counter() - s
         timer.instrument_prefect_server()
-    s_gx = timer.wrap(__import__("newsmill.validate", fromlist=["_gx"]), "_gx", "finalize/validate/gx_import+context")
+    s_gx = timer.wrap(__import__("newsmill.validate.gx_run", fromlist=["_gx"]), "_gx", "finalize/validate/gx_import+context")
     del s_gx
     argv = ["run", str(corpus), "--output", str(out)]
     if batch_size:
@@ -170,9 +170,9 @@ def worker_cli(corpus: Path, out: Path) -> dict:
 
     import psutil
 
-    from newsmill import daemon
+    from newsmill.service import warm_client
 
-    info = daemon.status() or {}
+    info = warm_client.status() or {}
     if not info.get("current"):  # the client would start a warm worker first: not what this system measures
         return {"system": "cli", "rc": 2, "error": f"no current warm worker for this code and environment: {info}"}
     peak = [0]

@@ -188,7 +188,8 @@ def main(argv=None) -> int:
     a_path, c_path = seed_rows(args.corpus, args.seed_pages)
     import pyarrow.parquet as pq
 
-    from newsmill import profiles, schema, validate
+    from newsmill import profiles, schema
+    from newsmill.validate import gx_run as validate
 
     seed_a = pq.read_table(a_path).cast(schema.to_arrow("articles", []).schema)
     seed_c = pq.read_table(c_path).cast(schema.to_arrow("comments", []).schema)

@@ -20,13 +20,13 @@ def read_table(name: str, location, *, storage_options: dict | None = None):
     version, found through its pointer; ``storage_options`` as for fsspec/pandas).
     Imported on use: ``import newsmill`` stays cheap.
     """
-    from newsmill import publish
+    from newsmill.store import reading
 
-    return publish.read_table(name, location, storage_options=storage_options)
+    return reading.read_table(name, location, storage_options=storage_options)
 
 
 def read_tables(location, *, storage_options: dict | None = None) -> dict:
     """Both tables from one and the same version: ``{"articles": Table, "comments": Table}``."""
-    from newsmill import publish
+    from newsmill.store import reading
 
-    return publish.read_tables(location, storage_options=storage_options)
+    return reading.read_tables(location, storage_options=storage_options)

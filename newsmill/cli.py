@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from newsmill.config import AUTHOR_MODES, ConfigError, check_reachable, is_url, load_settings, output_location
+from newsmill.store import layout
 from newsmill.text import shown
 
 EXIT_REMOTE = 3  # a remote output could not be read or written, or its commit was refused: nothing committed
@@ -36,7 +37,7 @@ def _print_summary(s: dict) -> None:
     reasons = ", ".join(f"{shown(k)}: {v}" for k, v in sorted(s["reject_reasons"].items()))
     print(f"  rejected inputs      {s['rejected']:>7}" + (f"   ({reasons})" if reasons else ""))
     if "comments_not_captured" in s:
-        from newsmill.report import not_captured_line
+        from newsmill.validate.report import not_captured_line
 
         print(f"  {not_captured_line(s['comments_not_captured'])}")
     if s.get("skipped_records"):
@@ -68,7 +69,7 @@ def _print_summary(s: dict) -> None:
         print(f"  mirror:     {r['mirror']}")
     else:
         print(f"  data:       {out / 'articles'}  and  {out / 'comments'}")
-        print(f"  quarantine: {out / 'quarantine'}")
+        print(f"  quarantine: {layout.quarantine_dir(out)}")
         print(f"  report:     {Path(s['report_dir']) / 'summary.md'}")
         if s.get("data_docs"):
             print(f"  data docs:  {s['data_docs']}")
@@ -111,8 +112,8 @@ def cmd_run(args) -> int:
         except ConfigError as exc:
             print(f"newsmill: {exc}", file=sys.stderr)
             return 2
-    from newsmill import progress
-    from newsmill.remote import RemoteError
+    from newsmill.runtime import progress
+    from newsmill.store.remote import RemoteError
 
     try:
         if args.no_prefect:
@@ -125,24 +126,15 @@ def cmd_run(args) -> int:
                                                                                          workers=args.workers)
                                        ).to_dict()
         else:
-            from newsmill import server
+            from newsmill.service import prefect_server
 
-            server.use_local_server()  # PREFECT_API_URL, else newsmill's local server, else the temporary one
-            from flows.newsmill_flow import run_flow
+            prefect_server.use_local_server()  # PREFECT_API_URL, else newsmill's local server, else the temporary one
+            from newsmill.flow import run_flow
 
-            before = os.environ.get("NEWSMILL_AUTHORS")
-            if args.authors:  # the flow reads its settings itself; the environment outranks newsmill.toml
-                os.environ["NEWSMILL_AUTHORS"] = args.authors
-            try:
-                with progress.display(args.progress):
-                    summary = run_flow(paths=paths, output_dir=str(output), batch_size=args.batch_size,
-                                       project_file=args.config, full=args.full, workers=args.workers,
-                                       dask_address=args.dask)
-            finally:
-                if before is None:
-                    os.environ.pop("NEWSMILL_AUTHORS", None)
-                else:
-                    os.environ["NEWSMILL_AUTHORS"] = before
+            with progress.display(args.progress):
+                summary = run_flow(paths=paths, output_dir=str(output), batch_size=args.batch_size,
+                                   project_file=args.config, full=args.full, workers=args.workers,
+                                   dask_address=args.dask, authors=args.authors)
     except ConfigError as exc:  # e.g. an author key or authors mode that does not match the output's data
         print(f"newsmill: {exc}", file=sys.stderr)
         return 2
@@ -175,7 +167,7 @@ def cmd_fetch(args) -> int:
     run_id = new_run_id(datetime.now(timezone.utc))
     target = None
     if is_url(output):  # fetched into the mirror, then the raw WARC is uploaded beside the dataset
-        from newsmill import remote
+        from newsmill.store import remote
 
         try:
             target = remote.target(settings.with_overrides(output_dir=output), need_key=False)
@@ -198,7 +190,7 @@ def cmd_fetch(args) -> int:
         print(f"  over max_urls {c['over_max_urls']:>7}   (not fetched)")
     print(f"  raw WARC:     {res.warc_path}")
     if target is not None and res.warc_path:
-        from newsmill.remote import RemoteError, upload_side_file
+        from newsmill.store.remote import RemoteError, upload_side_file
 
         try:
             print(f"  uploaded to:  {upload_side_file(target, Path(res.warc_path).relative_to(output).as_posix())}")
@@ -224,7 +216,7 @@ def cmd_serve(args) -> int:
         if args.name:
             sched = replace(sched, name=args.name)
         settings = replace(settings, schedule=sched)
-        from newsmill import schedule
+        from newsmill.service import schedule
 
         schedule.serve(settings, list(args.paths), project_file=args.config, batch_size=args.batch_size)
     except ConfigError as exc:
@@ -237,21 +229,21 @@ def cmd_serve(args) -> int:
 
 def cmd_server(args) -> int:
     """The local Prefect server that `newsmill run` and `newsmill serve` use when PREFECT_API_URL is not set."""
-    from newsmill import server
+    from newsmill.service import prefect_server
 
     if args.action == "start":
         try:
-            info = server.ensure(ui=args.ui)
-        except server.ServerError as exc:
+            info = prefect_server.ensure(ui=args.ui)
+        except prefect_server.ServerError as exc:
             print(f"newsmill: {exc}", file=sys.stderr)
             return 1
     else:
-        info = server.status()
+        info = prefect_server.status()
     if args.action == "stop":
-        print("newsmill server: stopped" if server.stop() else "newsmill server: not running")
+        print("newsmill server: stopped" if prefect_server.stop() else "newsmill server: not running")
         return 0
     if info is None:
-        print(f"newsmill server: not running (PREFECT_HOME {server.home()})")
+        print(f"newsmill server: not running (PREFECT_HOME {prefect_server.home()})")
         return 3
     state = "running" if info.get("healthy", True) else "starting (not answering yet)"
     print(f"newsmill server: {state}, pid {info['pid']}\n  api:  {info['api_url']}  "
@@ -261,29 +253,29 @@ def cmd_server(args) -> int:
 
 def cmd_daemon(args) -> int:
     """The warm worker that takes `newsmill run` from a thin client (see newsmill/daemon.py)."""
-    from newsmill import daemon
+    from newsmill.service import warm_client
 
     if args.action == "stop":
-        print("newsmill daemon: stopped (runs in progress finish)" if daemon.stop() else "newsmill daemon: not running")
+        print("newsmill daemon: stopped (runs in progress finish)" if warm_client.stop() else "newsmill daemon: not running")
         return 0
     if args.action == "start":
-        info = daemon.status()
+        info = warm_client.status()
         if info is not None and not info["current"]:  # it runs other code: replace it
-            daemon.stop()
+            warm_client.stop()
         try:
-            daemon.start().close()
+            warm_client.start().close()
         except (OSError, RuntimeError) as exc:
             print(f"newsmill: the warm worker did not start: {exc}", file=sys.stderr)
             return 1
-    info = daemon.status()
+    info = warm_client.status()
     if info is None:
-        print(f"newsmill daemon: not running (PREFECT_HOME {daemon.home()})")
+        print(f"newsmill daemon: not running (PREFECT_HOME {warm_client.home()})")
         return 3
     since = f", up since {_clock(info['started'])}" if info.get("started") else ""
     print(f"newsmill daemon: {info.get('state', 'running')}, pid {info.get('pid')}{since}"
           f"{'' if info['current'] else ' (runs older code: replaced at the next run)'}\n"
           f"  imports {info.get('imports_s', '?')} s, warm-up {info.get('warm_up_s', '?')} s\n"
-          f"  log:  {daemon.home() / daemon.LOG}")
+          f"  log:  {warm_client.home() / warm_client.LOG}")
     return 0
 
 
@@ -361,15 +353,15 @@ def main(argv: list[str] | None = None) -> int:
     dmn.set_defaults(func=cmd_daemon)
     args = parser.parse_args(argv)
     if command_line and args.command == "run":
-        from newsmill import daemon
+        from newsmill.service import warm_client
 
-        if daemon.enabled(args):
-            code = daemon.run_remote(sys.argv[1:])
+        if warm_client.enabled(args):
+            code = warm_client.run_remote(sys.argv[1:])
             if code is not None:
                 return code
         code = args.func(args)
-        daemon.trace("run_returned")
-        daemon.exit_without_teardown(code)  # a run in this process: skip the 1-2 s teardown of its heap
+        warm_client.trace("run_returned")
+        warm_client.exit_without_teardown(code)  # a run in this process: skip the 1-2 s teardown of its heap
     return args.func(args)
 
 

@@ -308,7 +308,7 @@ def output_location(value) -> Path | str:
 @dataclass(frozen=True)
 class OutputSettings:
     """``[output]``: how a remote output URL (``output_dir = "s3://..."``) is reached and mirrored
-    (see ``newsmill.remote``). Ignored for a local output folder."""
+    (see ``newsmill.store.remote``). Ignored for a local output folder."""
 
     storage_options: dict = field(default_factory=dict, repr=False)  # fsspec options, e.g. client_kwargs
     mirror: str | None = None  # local working copy; default <cache>/remote/<hash of the URL>
@@ -331,7 +331,7 @@ class OutputSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    output_dir: Path | str = Path("output")  # a folder, or a filesystem URL (newsmill.remote)
+    output_dir: Path | str = Path("output")  # a folder, or a filesystem URL (newsmill.store.remote)
     batch_size: int = 50  # pages per task: big enough to amortise orchestration, small enough to bound memory
     profiles_dir: str | None = None  # extra site profiles, on top of the bundled ones
     min_date: str = "1990-01-01"  # earliest plausible publication/comment date
@@ -345,7 +345,7 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)  # [schedule] table: newsmill serve
     dask: DaskSettings = field(default_factory=DaskSettings)  # [dask] table: batch tasks on Dask
     output: OutputSettings = field(default_factory=OutputSettings)  # [output] table: remote output URLs
-    workers: int | None = None  # worker processes for the batches (newsmill.workers): None = one per CPU, 1 = in process
+    workers: int | None = None  # worker processes for the batches (newsmill.runtime.executors): None = one per CPU, 1 = in process
     body: str = "precise"  # article body extraction: precise | fast (see BODY_MODES)
 
     def __post_init__(self):

@@ -1,6 +1,6 @@
 """The pipeline as plain functions: extract -> clean per batch, then validate -> publish.
 
-Prefect flows (``flows/``) and the Dask runner only wire these together, so
+The Prefect flow (``newsmill.flow``) and the Dask runner only wire these together, so
 the same code runs in a test, a notebook, a flow or a cluster.
 """
 from __future__ import annotations
@@ -16,14 +16,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from newsmill import ids, ledger, neardup, profiles, progress, remote, schema, staging
-from newsmill import workers as workers_mod
+from newsmill import neardup, profiles, schema
 from newsmill.clean import CleanContext, clean_page
 from newsmill.config import Settings
 from newsmill.extract import extract_page
-from newsmill.newrows import NewRows
 from newsmill.records import Reject
+from newsmill.runtime import batch_runner
 from newsmill.sources import inventory, read_input
+from newsmill.store import author_key, ledger, staging
+from newsmill.store.ledger import StagedInputs
+from newsmill.store.output import Output
+from newsmill.store.remote import Target
+from newsmill.store.sorted_runs import NewRows
 from newsmill.version import __version__
 
 log = logging.getLogger(__name__)
@@ -46,8 +50,8 @@ class RunContext:
     authors_mode: str = "keep"  # keep | pseudonymize | drop (config.AUTHOR_MODES), applied in clean
     body_mode: str = "precise"  # precise | fast (config.BODY_MODES), applied in extract
     author_key_source: str = "environment"  # 'environment' (NEWSMILL_AUTHOR_KEY) | 'output' (random, per output)
-    incremental: bool = True  # skip inputs the ledger (newsmill.ledger) says are unchanged; False: --full
-    remote: remote.Target | None = field(default=None, repr=False)  # a URL output; output_dir is then its mirror
+    incremental: bool = True  # skip inputs the ledger (newsmill.store.ledger) says are unchanged; False: --full
+    remote: Target | None = field(default=None, repr=False)  # a URL output; output_dir is then its mirror
 
 
 @dataclass
@@ -94,9 +98,9 @@ class RunSummary:
     # where the author_id/comment_id key came from: 'environment' (comparable across outputs made with
     # the same NEWSMILL_AUTHOR_KEY) or 'output' (random key in <output>/_state: ids only comparable within it)
     author_key_source: str = "environment"
-    # inputs skipped because an earlier run already processed these very bytes (the ledger, newsmill.ledger)
+    # inputs skipped because an earlier run already processed these very bytes (the ledger, newsmill.store.ledger)
     unchanged_inputs: int = 0
-    remote: dict | None = None  # a URL output: where the run was committed (newsmill.remote.push_run)
+    remote: dict | None = None  # a URL output: where the run was committed (newsmill.store.remote.push)
     # published articles whose comment section a script loads and the capture lacks (comments_in_capture
     # false), by comment_system: the comments this dataset does not hold
     comments_not_captured: dict[str, int] = field(default_factory=dict)
@@ -133,14 +137,13 @@ def new_run_id(now: datetime) -> str:
 def start_run(settings: Settings) -> RunContext:
     now = datetime.now(timezone.utc)
     run_id = new_run_id(now)
-    target = remote.attach(settings, run_id)  # a URL output: its local mirror, synced with what the remote committed
-    out = Path(target.mirror if target else settings.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ids.check_authors_mode(settings.authors, out)
+    output = Output.open(settings, run_id)  # a URL output: its local mirror, synced with what the remote committed
+    out = output.path
+    author_key.check_authors_mode(settings.authors, out)
     return RunContext(
         run_id=run_id,
-        output_dir=str(out.resolve()),
-        author_key=ids.resolve_author_key(settings.author_key, out),
+        output_dir=str(out),
+        author_key=author_key.resolve_author_key(settings.author_key, out),
         extracted_at=now,
         profiles_dir=settings.profiles_dir,
         min_date=settings.min_date,
@@ -149,7 +152,7 @@ def start_run(settings: Settings) -> RunContext:
         body_mode=settings.body,
         author_key_source="environment" if settings.author_key else "output",
         incremental=settings.incremental,
-        remote=target,
+        remote=output.remote,
     )
 
 
@@ -265,46 +268,24 @@ def stage_batch(uris: list[str], ctx: RunContext, expected: dict[str, str] | Non
 
 def run(paths: list[str], settings: Settings) -> RunSummary:
     """The whole pipeline without Prefect (tests, notebooks, benchmarks): the batches in worker
-    processes (``settings.workers``, see ``newsmill.workers``), the rest in this process."""
+    processes (``settings.workers``, see ``newsmill.runtime.executors``), the rest in this process."""
     started = time.monotonic()
     ctx = start_run(settings)
     paths, live = resolve_inputs(paths, settings)  # no PATH: the project file's inputs and sources
     fetched = fetch_sources(live, settings, ctx) if live else None
     work = plan(paths, settings.batch_size, ctx, fetched)
-    with staging.area(ctx.output_dir, ctx.run_id) as area:
-        results = run_batches(work, ctx, area, workers=settings.workers)
-        return remote.push_run(ctx, finalize([work.listed, *results], ctx, started=started))
-
-
-def run_batches(work: Plan, ctx: RunContext, area: staging.Area, *, workers: int | None = None
-                ) -> list[staging.StagedBatch]:
-    """Every batch of ``work`` staged in ``area``, results in plan order; progress as batches finish."""
-    expected = work.expected or [{} for _ in work.batches]
-    results: list = [None] * len(work.batches)
-    n = workers_mod.count(workers, len(work.batches))
-
-    def collect(i: int, res) -> None:
-        results[i] = res
-        progress.batch_done(len(work.batches[i]))
-
-    with progress.tracking(work), workers_mod.pool(n) as pool, \
-            workers_mod.warming(warm_validation if n > 1 else None):
-        if pool is None:
-            for i, batch in enumerate(work.batches):
-                collect(i, stage_batch(batch, ctx, expected[i], index=i, folder=str(area.path)))
-        else:
-            workers_mod.windowed(lambda i: pool.submit(stage_batch, work.batches[i], ctx, expected[i], index=i,
-                                                       folder=str(area.path)),
-                                 len(work.batches), workers_mod.WINDOW_PER_WORKER * n, collect)
-    return results
+    with Output.of(ctx).work_area(ctx.run_id) as area:
+        results = batch_runner.run_batches(work, ctx, area, stage=stage_batch, warm=warm_validation,
+                                           workers=settings.workers)
+        return finalize([work.listed, *results], ctx, started=started)
 
 
 def warm_validation() -> None:
     """Great Expectations' import and context (~4-5 s), and the suites: done while workers extract."""
-    from newsmill import validate
+    from newsmill.validate import gx_run
 
     empty = {n: schema.load(n).arrow().empty_table() for n in schema.TABLES}
-    validate.validate_tables(empty["articles"], empty["comments"])
+    gx_run.validate_tables(empty["articles"], empty["comments"])
 
 
 # --- finalize: the batches' records, validated chunk by chunk, published ----------------------
@@ -428,7 +409,7 @@ def _chunks(m: _Merged, limit: int) -> list[list[int]]:
 
 
 def _ledger_rows(m: _Merged, chunk: list[int], outcome) -> pa.Table | None:
-    """What happened to each input the chunk's batches read, for the next incremental run (``newsmill.ledger``):
+    """What happened to each input the chunk's batches read, for the next incremental run (``newsmill.store.ledger``):
     published, quarantined, rejected with a reason that depends on the bytes, or (outcome null) unchanged."""
     seen = [staging.read(m.batches[p], "seen") for p in chunk if m.batches[p].rows.get("seen")]
     if not seen:
@@ -455,29 +436,6 @@ def _ledger_rows(m: _Merged, chunk: list[int], outcome) -> pa.Table | None:
     return seen.filter(pc.not_equal(pc.fill_null(seen.column("outcome"), "-"), ""))
 
 
-def _record_ledger(path: Path | None, critical_failed: bool, ctx: RunContext) -> None:
-    """After the commit, under the output lock: the staged ledger rows into the ledger. Never fails the
-    run (its data is committed): a ledger left behind only means those inputs are processed again."""
-    if critical_failed:  # something is wrong with the whole run: let the next one retry everything
-        log.warning("a critical expectation failed: inputs are not recorded as seen; the next run reprocesses them")
-        return
-    if path is None:
-        return
-
-    def rows():
-        with pa.memory_map(str(path)) as source:
-            reader = pa.ipc.open_file(source)
-            for i in range(reader.num_record_batches):
-                for r in reader.get_batch(i).to_pylist():
-                    yield r
-
-    try:
-        ledger.Ledger(ctx.output_dir).record(rows(), run_id=ctx.run_id, pipeline_version=ctx.pipeline_version)
-    except Exception as exc:  # noqa: BLE001 (the data is committed; the ledger is an optimisation)
-        log.warning("could not update the input ledger (%s: %s): these inputs will be processed again next run",
-                    type(exc).__name__, exc)
-
-
 def _concat(parts: list[pa.Table], name: str) -> pa.Table:
     parts = [p for p in parts if p.num_rows]
     return pa.concat_tables(parts) if parts else schema.load(name).arrow().empty_table()
@@ -485,7 +443,7 @@ def _concat(parts: list[pa.Table], name: str) -> pa.Table:
 
 @dataclass
 class _Validated:
-    outcome: object  # validate.ValidationOutcome of the whole run (its tables empty: the rows are in ``rows``)
+    outcome: object  # gx_run.ValidationOutcome of the whole run (its tables empty: the rows are in ``rows``)
     rows: dict[str, NewRows]  # rows that passed, as sorted runs on disk, ready to publish
     published: dict[str, int]
     quarantined: dict[str, int]
@@ -494,21 +452,22 @@ class _Validated:
 
 
 def _validate(m: _Merged, ctx: RunContext, area: staging.Area) -> _Validated:
-    """Validate the run chunk by chunk (see ``newsmill.chunkvalidation``): quarantine files written,
+    """Validate the run chunk by chunk (see ``newsmill.validate.chunked``): quarantine files written,
     passed rows staged for the publish, ledger rows staged for after it."""
-    from newsmill import chunkvalidation, publish, validate
+    from newsmill.store import publish
+    from newsmill.validate import chunked, gx_run
 
     params = {"min_date": ctx.min_date, "max_days_before_article": ctx.max_days_before_article,
               "ui_artifact_regex": profiles.ui_artifact_regex(ctx.profiles_dir)}
     now = datetime.now(timezone.utc)  # one reference time for every chunk
-    uniq = chunkvalidation.Uniqueness(chunkvalidation.unique_checks())
+    uniq = chunked.Uniqueness(chunked.unique_checks())
     for pos in range(len(m.batches)):
         for name in schema.TABLES:
             if m.batches[pos].rows.get(name):
                 uniq.add(name, _batch_rows(m, pos, name, uniq.columns(name)))
     uniq.finish()
 
-    merger = chunkvalidation.Merger()
+    merger = chunked.Merger()
     v = _Validated(None, {n: NewRows(n, area.file("publish")) for n in schema.TABLES},
                    dict.fromkeys(schema.TABLES, 0), dict.fromkeys(schema.TABLES, 0), None)
     quarantine = {n: publish.SideFile(n, Path(ctx.output_dir), run_id=ctx.run_id) for n in schema.TABLES}
@@ -518,8 +477,8 @@ def _validate(m: _Merged, ctx: RunContext, area: staging.Area) -> _Validated:
             tables = {n: _concat([_batch_rows(m, p, n) for p in chunk], n) for n in schema.TABLES}
             outcome = None
             if any(t.num_rows for t in tables.values()):
-                outcome = validate.validate_tables(tables["articles"], tables["comments"], params=params, now=now)
-                outcome = chunkvalidation.apply_uniqueness(outcome, uniq)
+                outcome = gx_run.validate_tables(tables["articles"], tables["comments"], params=params, now=now)
+                outcome = chunked.apply_uniqueness(outcome, uniq)
                 merger.add(outcome, {n: t.num_rows for n, t in tables.items()})
                 _count_not_captured(outcome.articles, v.comments_not_captured)
                 for n in schema.TABLES:
@@ -539,7 +498,7 @@ def _validate(m: _Merged, ctx: RunContext, area: staging.Area) -> _Validated:
             del outcome
         if merger.outcomes is None:  # nothing to validate: the suites' (empty) results still go in the report
             empty = {n: schema.load(n).arrow().empty_table() for n in schema.TABLES}
-            merger.add(validate.validate_tables(empty["articles"], empty["comments"], params=params, now=now), {})
+            merger.add(gx_run.validate_tables(empty["articles"], empty["comments"], params=params, now=now), {})
         merger.uniqueness(uniq)
         for w in quarantine.values():
             w.close()
@@ -566,55 +525,49 @@ def _count_not_captured(articles: pa.Table, counts: dict[str, int]) -> None:
 
 
 def finalize(results: list, ctx: RunContext, *, started: float | None = None) -> RunSummary:
-    """Validate everything the batches produced, publish what passed, quarantine the rest, report.
+    """Validate everything the batches produced, hand what passed to the output (``Output.commit``:
+    publish, input ledger, remote commit, report), quarantine the rest.
 
     ``results``: per batch in plan order, a ``staging.StagedBatch`` or an in-memory ``BatchResult``.
     The records are read back chunk by chunk (``CHUNK_BYTES``); memory does not grow with the run.
     """
-    from newsmill import card, manifest, publish, report
+    from newsmill.store import card, manifest, publish
 
     started = started or time.monotonic()
-    out = Path(ctx.output_dir)
-    with staging.area(ctx.output_dir, ctx.run_id) as area:
+    output = Output.of(ctx)
+    with output.work_area(ctx.run_id) as area:
         m = _merge(_staged(results, area), ctx)
         v = _validate(m, ctx, area)  # quarantine files written: per-run side files come first
-        publish.write_rejects(schema.to_arrow("rejects", m.rejects), out, run_id=ctx.run_id)
+        publish.write_rejects(schema.to_arrow("rejects", m.rejects), output.path, run_id=ctx.run_id)
         info = manifest.run_info(m.inputs, v.outcome, m.rejects, unchanged=m.unchanged, published=v.published,
                                  quarantined=v.quarantined)
-        # both tables commit together as one version (the last step)
-        commit = publish.publish_run(v.rows, out, run_id=ctx.run_id, pipeline_version=ctx.pipeline_version,
-                                     run_info=info,
-                                     pseudonymisation=card.pseudonymisation(ctx.authors_mode, ctx.author_key_source),
-                                     after_commit=lambda _commit: _record_ledger(v.ledger, v.outcome.critical_failed,
-                                                                                 ctx))
-    stats = [asdict(s) for s in commit.stats]
-
-    reasons: dict[str, int] = {}
-    for r in m.rejects:
-        reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
-    summary = RunSummary(
-        run_id=ctx.run_id,
-        output_dir=ctx.output_dir,
-        report_dir=str(out / "reports" / ctx.run_id),
-        inputs=m.inputs,
-        articles_published=v.published["articles"],
-        comments_published=v.published["comments"],
-        articles_quarantined=v.quarantined["articles"],
-        comments_quarantined=v.quarantined["comments"],
-        rejected=len(m.rejects),
-        critical_failed=v.outcome.critical_failed,
-        accounting_ok=m.inputs == (v.published["articles"] + v.quarantined["articles"] + len(m.rejects)
-                                   + m.unchanged),
-        seconds=0.0,
-        reject_reasons=reasons,
-        skipped_records=m.skipped,
-        failed_expectations=[asdict(o) for o in v.outcome.outcomes if not o.success],
-        publish=stats,
-        authors_mode=ctx.authors_mode,
-        author_key_source=ctx.author_key_source,
-        unchanged_inputs=m.unchanged,
-        comments_not_captured=dict(sorted(v.comments_not_captured.items(), key=lambda kv: (-kv[1], kv[0]))),
-    )
-    summary.seconds = round(time.monotonic() - started, 3)
-    report.write_report(summary, v.outcome, Path(summary.report_dir))
-    return summary
+        reasons: dict[str, int] = {}
+        for r in m.rejects:
+            reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
+        summary = RunSummary(
+            run_id=ctx.run_id,
+            output_dir=ctx.output_dir,
+            report_dir=str(output.report_dir(ctx.run_id)),
+            inputs=m.inputs,
+            articles_published=v.published["articles"],
+            comments_published=v.published["comments"],
+            articles_quarantined=v.quarantined["articles"],
+            comments_quarantined=v.quarantined["comments"],
+            rejected=len(m.rejects),
+            critical_failed=v.outcome.critical_failed,
+            accounting_ok=m.inputs == (v.published["articles"] + v.quarantined["articles"] + len(m.rejects)
+                                       + m.unchanged),
+            seconds=0.0,
+            reject_reasons=reasons,
+            skipped_records=m.skipped,
+            failed_expectations=[asdict(o) for o in v.outcome.outcomes if not o.success],
+            authors_mode=ctx.authors_mode,
+            author_key_source=ctx.author_key_source,
+            unchanged_inputs=m.unchanged,
+            comments_not_captured=dict(sorted(v.comments_not_captured.items(), key=lambda kv: (-kv[1], kv[0]))),
+        )
+        # both tables commit together as one version, then the ledger, the remote commit, the report
+        inputs = StagedInputs(v.ledger, ctx.run_id, ctx.pipeline_version, v.outcome.critical_failed)
+        return output.commit(v.rows, ctx=ctx, summary=summary, outcome=v.outcome, run_info=info,
+                             pseudonymisation=card.pseudonymisation(ctx.authors_mode, ctx.author_key_source),
+                             inputs=inputs, started=started)

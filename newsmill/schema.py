@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 
 _ARROW_TYPES = {
     "string": pa.string(),
@@ -132,6 +132,16 @@ def load(name: str) -> TableSchema:
 
 
 TABLES = ("articles", "comments")
+
+
+def row_key(table: pa.Table, columns: tuple[str, ...]) -> pa.Array:
+    """One string per row identifying it by ``columns`` (a primary key, a uniqueness check's columns);
+    composite keys joined with a unit separator; null when a part is null."""
+    import pyarrow.compute as pc
+
+    parts = [pc.cast(table.column(c), pa.string()) for c in columns]
+    k = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "\x1f")
+    return k.combine_chunks() if isinstance(k, pa.ChunkedArray) else k
 
 
 def to_arrow(name: str, rows: list[dict]) -> pa.Table:

@@ -36,6 +36,21 @@ def load_bench(name: str):
     return module
 
 
+COMMENTS = [("Alice Doe", "March 3, 2012 at 4:15 pm", "Finally some money for the roads."),
+            ("Bob Roe", "March 3, 2012 at 5:20 pm", "The schools needed it more than the roads."),
+            ("Carol Poe", "March 4, 2012 at 9:05 am", "Let us see whether the repairs really start this spring.")]
+
+
+def budget_page(n_comments: int) -> str:
+    """A small text dump whose thread grows between two crawls."""
+    head = ("Council approves new budget after long debate\n\nPublished: March 3, 2012\n\n"
+            "SPRINGFIELD: The city council approved the budget on Friday after a six-hour session.\n\n"
+            "Members argued over road repairs and school funding until late in the evening.\n\n"
+            f"{n_comments} Comments\n")
+    return head + "".join(f"\n  • {a}\n    {t}\n\n    {x}\n" for a, t, x in COMMENTS[:n_comments])
+
+
+
 @pytest.fixture(scope="session")
 def seed_text() -> str:
     return SEED.read_text(encoding="utf-8")
@@ -46,11 +61,11 @@ def _no_worker_left_running():
     """A run through the CLI may start newsmill's local Prefect server and warm worker in this session's
     PREFECT_HOME: stop them at the end (tests that start their own stop them themselves)."""
     yield
-    from newsmill import daemon, server
+    from newsmill.service import prefect_server, warm_client
 
     home = Path(os.environ["PREFECT_HOME"])
-    daemon.stop(home)
-    server.stop(home)
+    warm_client.stop(home)
+    prefect_server.stop(home)
 
 
 @pytest.fixture(scope="session")

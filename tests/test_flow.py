@@ -13,18 +13,18 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def flow_output(tmp_path_factory, prefect_server):
-    from flows.newsmill_flow import newsmill_flow
+    from newsmill.flow import newsmill_flow
 
     d = tmp_path_factory.mktemp("in")
     shutil.copy(SEED, d / "seed.txt")
     (d / "empty.txt").write_bytes(b"")
     out = tmp_path_factory.mktemp("out")
-    summary = newsmill_flow(paths=[str(d)], output_dir=str(out), batch_size=1)
-    return summary, out
+    state = newsmill_flow(paths=[str(d)], output_dir=str(out), batch_size=1, return_state=True)
+    return state.result(), out, state.state_details.flow_run_id
 
 
 def test_flow_publishes_and_accounts(flow_output):
-    s, out = flow_output
+    s, out, _ = flow_output
     assert (s["inputs"], s["articles_published"], s["comments_published"], s["rejected"]) == (2, 1, 33, 1)
     assert s["accounting_ok"] and s["exit_code"] == 0
 
@@ -34,9 +34,11 @@ def test_flow_ran_one_task_per_batch(flow_output, prefect_server):
 
     from prefect.client.orchestration import get_client
 
-    async def names():
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    async def names():  # of this flow run's tasks: other tests run flows on the same server
         async with get_client() as client:
-            runs = await client.read_task_runs()
+            runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_output[2]])))
             return [r.name for r in runs]
 
     task_names = asyncio.run(names())
@@ -60,9 +62,9 @@ def test_cli_run_prints_summary_and_paths(tmp_path, prefect_server, capsys):
 def test_critical_failure_fails_the_flow_run_and_exits_1(tmp_path, prefect_server, monkeypatch, capsys):
     """A run whose critical expectation failed is a Failed flow run in Prefect (what a schedule shows),
     and the CLI still gets the summary and exits 1."""
-    from flows.newsmill_flow import newsmill_flow
     from newsmill import ids
     from newsmill.cli import main
+    from newsmill.flow import newsmill_flow
 
     monkeypatch.setattr(ids, "comment_id", lambda *a, **k: "same-id")  # duplicate keys: a critical failure
     d = tmp_path / "in"
@@ -101,7 +103,7 @@ FIRST = datetime(2012, 2, 8, 12, 11, tzinfo=timezone.utc)
 def test_pandas_reads_utc(flow_output):
     import pandas as pd
 
-    _, out = flow_output
+    _, out, _ = flow_output
     c = pd.read_parquet(out / "comments").sort_values("position")
     assert str(c["posted_at"].dtype) == "datetime64[us, UTC]"
     assert c["posted_at"].iloc[0] == pd.Timestamp(FIRST)
@@ -114,7 +116,7 @@ def test_pyarrow_reads_utc(flow_output):
     import pyarrow as pa
     import pyarrow.dataset as ds
 
-    _, out = flow_output
+    _, out, _ = flow_output
     t = ds.dataset(out / "comments", format="parquet", partitioning="hive").to_table()
     assert t.schema.field("posted_at").type == pa.timestamp("us", tz="UTC")
     assert min(t["posted_at"].to_pylist()) == FIRST
@@ -123,7 +125,7 @@ def test_pyarrow_reads_utc(flow_output):
 
 def test_duckdb_reads_utc(flow_output):
     duckdb = pytest.importorskip("duckdb")
-    _, out = flow_output
+    _, out, _ = flow_output
     con = duckdb.connect()
     con.execute("SET TimeZone = 'Asia/Karachi'")
     rel = con.sql(f"""
@@ -140,7 +142,7 @@ def test_duckdb_reads_utc(flow_output):
 
 def test_polars_reads_utc(flow_output):
     pl = pytest.importorskip("polars")
-    _, out = flow_output
+    _, out, _ = flow_output
     df = pl.scan_parquet(str(out / "comments" / "**" / "*.parquet"), hive_partitioning=True).collect()
     assert df.schema["posted_at"] == pl.Datetime("us", "UTC")
     assert df.sort("position")["posted_at"][0] == FIRST

@@ -17,13 +17,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from newsmill import pipeline, publish
+from newsmill import pipeline
 from newsmill.config import Settings
 from newsmill.profiles import default_profile, source_key
 from newsmill.records import PageInput, Reject
-from newsmill.sources import discover, read_input
-from newsmill.sources import files as source_files
+from newsmill.sources import discover, files as source_files, read_input
 from newsmill.sources.decode import decode, looks_binary
+from newsmill.store import reading
 from tests.conftest import SEED
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
@@ -43,7 +43,7 @@ def _settings(out: Path, **kw) -> Settings:
 def _outcomes(out: Path, run_id: str) -> dict[str, list[tuple]]:
     """File name -> every record or reject it produced: ('published'|'quarantined'|'reject', detail)."""
     found: dict[str, list[tuple]] = {}
-    for r in publish.read_table("articles", out).to_pylist():
+    for r in reading.read_table("articles", out).to_pylist():
         found.setdefault(Path(r["input_uri"]).name, []).append(("published", r))
     qa = out / "quarantine" / "articles" / f"{run_id}.parquet"
     if qa.exists():
@@ -73,7 +73,7 @@ def _inputs(paths: list[str]) -> list[str]:
 
 
 def _comments(out: Path, run_id: str, name: str) -> tuple[list[dict], list[dict]]:
-    pub = [c for c in publish.read_table("comments", out).to_pylist() if Path(c["input_uri"]).name == name]
+    pub = [c for c in reading.read_table("comments", out).to_pylist() if Path(c["input_uri"]).name == name]
     qc = out / "quarantine" / "comments" / f"{run_id}.parquet"
     quar = [c for c in pq.read_table(qc).to_pylist() if Path(c["input_uri"]).name == name] if qc.exists() else []
     return pub, quar
@@ -312,7 +312,7 @@ def test_impossible_utc_offset_is_ignored_and_the_page_kept(tmp_path):
                                                                                   "March 3, 2012 at 5:20 pm +9999"))
     s = pipeline.run([str(tmp_path / "p.txt")], _settings(tmp_path / "out"))
     assert s.articles_published == 1 and s.rejected == 0
-    bob = next(c for c in publish.read_table("comments", tmp_path / "out").to_pylist() if c["position"] == 2)
+    bob = next(c for c in reading.read_table("comments", tmp_path / "out").to_pylist() if c["position"] == 2)
     # an offset no time zone has (+99:99) is ignored: the clock time stays, read in the site's zone
     assert bob["posted_at"] is not None and bob["posted_at"].hour == 17 and "timezone_assumed_utc" in bob["flags"]
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from newsmill import ids, neardup, pipeline, profiles, publish
+from newsmill import ids, neardup, pipeline, profiles
 from newsmill.clean import CleanContext, clean_page
 from newsmill.config import Settings
 from newsmill.records import PageInput, RawPage
+from newsmill.store import reading
 
 _VOCAB = ("council river market school bridge harvest winter budget museum league station doctor garden "
           "festival harbour railway library election tower village factory orchestra hospital forest "
@@ -46,7 +47,7 @@ def test_distinct_pages_with_the_same_wrong_title_and_no_date_stay_distinct(tmp_
         (d / f"{i:03d}.txt").write_text(_page(i), encoding="utf-8")
     s = pipeline.run([str(d)], _settings(tmp_path / "out"))
     assert s.rejected == 0 and s.accounting_ok
-    arts = publish.read_table("articles", tmp_path / "out")
+    arts = reading.read_table("articles", tmp_path / "out")
     assert arts.num_rows == 200 and len(set(arts["article_id"].to_pylist())) == 200
     assert arts["near_duplicate_of"].null_count == 200
     # 'Home' is page furniture, never a title: the articles are published without one
@@ -76,7 +77,7 @@ def test_a_near_duplicate_capture_is_kept_and_linked_to_the_first(tmp_path):
     (d / "c.txt").write_text(_page(4), encoding="utf-8")
     s = pipeline.run([str(d)], _settings(tmp_path / "out"))
     assert s.articles_published == 3 and s.rejected == 0
-    rows = {Path(r["input_uri"]).name: r for r in publish.read_table("articles", tmp_path / "out").to_pylist()}
+    rows = {Path(r["input_uri"]).name: r for r in reading.read_table("articles", tmp_path / "out").to_pylist()}
     assert rows["a.txt"]["article_id"] != rows["b.txt"]["article_id"]
     assert rows["b.txt"]["near_duplicate_of"] == rows["a.txt"]["article_id"]
     assert rows["a.txt"]["near_duplicate_of"] is None and rows["c.txt"]["near_duplicate_of"] is None

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from newsmill import pipeline, publish
+from newsmill import pipeline
 from newsmill.config import FetchSettings, Settings, SourceSpec
+from newsmill.store import reading
 from tests.localserver import robots, send, serving
 
 KEY = b"k" * 32
@@ -71,7 +72,7 @@ def live_settings(out, s) -> Settings:
 
 def rows(out, table: str) -> list[dict]:
     key = "article_id" if table == "articles" else "comment_id"
-    got = publish.read_table(table, out).to_pylist()
+    got = reading.read_table(table, out).to_pylist()
     return sorted(({k: v for k, v in r.items() if k != "extracted_at"} for r in got), key=lambda r: r[key])
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from newsmill import pipeline, publish
+from newsmill import pipeline
 from newsmill.config import Settings
+from newsmill.store import reading
 from tests.conftest import SEED
 
 BAD_COMMENT_PAGE = """Council approves new budget after long debate
@@ -82,7 +83,7 @@ def test_bad_comment_is_quarantined_with_reason_rest_published(tmp_path, inputs)
     q = pq.read_table(out / "quarantine" / "comments" / f"{s.run_id}.parquet").to_pylist()
     assert [r["author"] for r in q] == ["Bob Roe"]
     assert any("HTML" in reason or "tag" in reason for reason in q[0]["quarantine_reasons"])
-    comments = publish.read_table("comments", out).to_pylist()
+    comments = reading.read_table("comments", out).to_pylist()
     assert "Bob Roe" not in {c["author"] for c in comments}
     assert {c["author"] for c in comments if c["source"] != "tribune"} == {"Alice Doe"}
 
@@ -96,7 +97,7 @@ def test_same_run_twice_gives_identical_datasets(tmp_path, inputs):
     assert before == after
     assert second.articles_published == first.articles_published
     for name in ("articles", "comments"):
-        t = publish.read_table(name, out)
+        t = reading.read_table(name, out)
         key = "article_id" if name == "articles" else "comment_id"
         assert len(set(t[key].to_pylist())) == t.num_rows  # no duplicates
     stats = {p["table"]: p for p in second.publish}
@@ -176,7 +177,7 @@ def test_pages_with_script_loaded_comments_are_counted(tmp_path):
     line = "pages with script-loaded comments not in the capture: 3 (disqus 2, spotim 1)"
     assert line in (Path(s.report_dir) / "summary.md").read_text()
     assert json.loads((Path(s.report_dir) / "summary.json").read_text())["comments_not_captured"] == {"disqus": 2, "spotim": 1}
-    arts = publish.read_tables(out)["articles"].to_pylist()
+    arts = reading.read_tables(out)["articles"].to_pylist()
     by_file = {Path(a["input_uri"]).name: (a["comment_system"], a["comments_in_capture"]) for a in arts}
     assert by_file == {"disqus1.html": ("disqus", False), "disqus2.html": ("disqus", False),
                        "spotim.html": ("spotim", False), "captured.html": ("wordpress", True),
@@ -184,7 +185,7 @@ def test_pages_with_script_loaded_comments_are_counted(tmp_path):
 
 
 def test_summary_line_without_such_pages():
-    from newsmill.report import not_captured_line
+    from newsmill.validate.report import not_captured_line
 
     assert not_captured_line({}) == "pages with script-loaded comments not in the capture: 0"
     assert not_captured_line({"spotim": 1, "disqus": 12, "coral": 1}) == \

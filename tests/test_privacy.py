@@ -10,11 +10,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from newsmill import cli, ids, pipeline, publish
+from newsmill import cli, ids, pipeline
 from newsmill.clean import CleanContext, clean_page
 from newsmill.config import ConfigError, Settings, load_settings
 from newsmill.profiles import default_profile
 from newsmill.records import PageInput, RawComment, RawPage
+from newsmill.store import author_key, reading
 from tests.conftest import SEED
 
 KEY = b"privacy-test-key-0123456789abcdef"
@@ -108,54 +109,54 @@ def test_comment_id_is_keyed_so_names_cannot_be_confirmed_by_hashing():
 
 def test_random_key_file_is_private_reused_and_logged(tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="newsmill.ids")
-    k1 = ids.resolve_author_key(None, tmp_path)
+    k1 = author_key.resolve_author_key(None, tmp_path)
     path = tmp_path / "_state" / "author_key"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert len(k1) >= 32 and path.read_bytes().strip() == k1
     assert any("NEWSMILL_AUTHOR_KEY is not set" in r.getMessage() for r in caplog.records)
     caplog.clear()
-    assert ids.resolve_author_key(None, tmp_path) == k1  # same key next run: ids stay stable
+    assert author_key.resolve_author_key(None, tmp_path) == k1  # same key next run: ids stay stable
     assert any("NEWSMILL_AUTHOR_KEY is not set" in r.getMessage() for r in caplog.records)  # warned every run
-    assert ids.resolve_author_key(None, tmp_path / "other") != k1  # per output
+    assert author_key.resolve_author_key(None, tmp_path / "other") != k1  # per output
 
 
 def test_configured_key_wins_and_writes_no_key_file(tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="newsmill.ids")
-    assert ids.resolve_author_key(KEY, tmp_path) == KEY
+    assert author_key.resolve_author_key(KEY, tmp_path) == KEY
     assert not (tmp_path / "_state" / "author_key").exists()
     assert not caplog.records
-    ids.resolve_author_key(b"short", tmp_path / "o2")
+    author_key.resolve_author_key(b"short", tmp_path / "o2")
     assert any("only 5 bytes" in r.getMessage() for r in caplog.records)
 
 
 def test_key_change_on_an_output_with_data_is_refused(tmp_path):
-    ids.resolve_author_key(KEY, tmp_path)
-    ids.resolve_author_key(b"a-different-key-0123456789abcdef", tmp_path)  # no data yet: the new key takes over
+    author_key.resolve_author_key(KEY, tmp_path)
+    author_key.resolve_author_key(b"a-different-key-0123456789abcdef", tmp_path)  # no data yet: the new key takes over
     (tmp_path / "articles").mkdir()
-    with pytest.raises(ids.AuthorKeyError, match="differs"):
-        ids.resolve_author_key(KEY, tmp_path)
-    with pytest.raises(ids.AuthorKeyError, match="NEWSMILL_AUTHOR_KEY to the key used before"):
-        ids.resolve_author_key(None, tmp_path)  # nor would a new random key
+    with pytest.raises(author_key.AuthorKeyError, match="differs"):
+        author_key.resolve_author_key(KEY, tmp_path)
+    with pytest.raises(author_key.AuthorKeyError, match="NEWSMILL_AUTHOR_KEY to the key used before"):
+        author_key.resolve_author_key(None, tmp_path)  # nor would a new random key
 
 
 def test_lost_key_file_on_an_output_with_data_is_refused(tmp_path):
-    ids.resolve_author_key(None, tmp_path)
+    author_key.resolve_author_key(None, tmp_path)
     (tmp_path / "comments").mkdir()
     (tmp_path / "_state" / "author_key").unlink()
-    with pytest.raises(ids.AuthorKeyError, match="missing"):
-        ids.resolve_author_key(None, tmp_path)
+    with pytest.raises(author_key.AuthorKeyError, match="missing"):
+        author_key.resolve_author_key(None, tmp_path)
 
 
 def test_empty_or_readable_key_file(tmp_path, caplog):
     state = tmp_path / "_state"
     state.mkdir()
     (state / "author_key").write_bytes(b"")
-    with pytest.raises(ids.AuthorKeyError, match="empty or too short"):
-        ids.resolve_author_key(None, tmp_path)
+    with pytest.raises(author_key.AuthorKeyError, match="empty or too short"):
+        author_key.resolve_author_key(None, tmp_path)
     (state / "author_key").write_bytes(b"0123456789abcdef0123456789abcdef")
     os.chmod(state / "author_key", 0o644)
     caplog.set_level(logging.WARNING, logger="newsmill.ids")
-    ids.resolve_author_key(None, tmp_path)
+    author_key.resolve_author_key(None, tmp_path)
     assert any("readable by others" in r.getMessage() for r in caplog.records)
 
 
@@ -197,7 +198,7 @@ def test_cli_authors_mode_recorded_in_summary_and_output_refuses_another_mode(tm
     run_id = (out / "reports" / "LATEST").read_text().strip()
     summary = json.loads((out / "reports" / run_id / "summary.json").read_text())
     assert summary["authors_mode"] == "drop" and summary["author_key_source"] == "environment"
-    comments = publish.read_table("comments", out).to_pylist()
+    comments = reading.read_table("comments", out).to_pylist()
     assert comments and all(c["author"] is None and c["author_id"] is None for c in comments)
     assert any(c["parent_comment_id"] for c in comments)  # links kept
     # a 'keep' run into the same output would mix names into a dataset that says 'drop'

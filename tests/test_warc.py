@@ -11,6 +11,7 @@ from warcio.warcwriter import WARCWriter
 
 from newsmill.records import PageInput, Reject
 from newsmill.sources.warc import read_record, scan
+from newsmill.store import reading
 from tests.conftest import SEED
 
 HTML = b"<html><head><meta charset='utf-8'><title>T</title></head><body><p>Hello</p></body></html>"
@@ -82,7 +83,7 @@ def test_garbage_is_reported_not_raised(tmp_path):
 
 
 def test_pipeline_reads_archives(tmp_path):
-    from newsmill import pipeline, publish
+    from newsmill import pipeline
     from newsmill.config import Settings
 
     d = tmp_path / "in"
@@ -93,7 +94,7 @@ def test_pipeline_reads_archives(tmp_path):
     s = pipeline.run([str(d)], Settings(output_dir=tmp_path / "out", author_key=b"k" * 32))
     assert s.accounting_ok
     # the seed page (WET conversion record) comes out of the intact archive with its URL
-    arts = publish.read_table("articles", tmp_path / "out").to_pylist()
+    arts = reading.read_table("articles", tmp_path / "out").to_pylist()
     seed = [a for a in arts if a["title"] and a["title"].startswith("Working together")]
     assert len(seed) == 1 and seed[0]["url"] == "https://example.org/seed" and seed[0]["input_format"] == "wet"
     assert seed[0]["input_uri"].endswith(tuple(f"#{r.rpartition('#')[2]}" for r in scan(str(d / "crawl.warc.gz")).refs))

@@ -1,0 +1,1 @@
+"""Long-lived processes around runs: the warm worker (server side) and its client, newsmill's local Prefect server."""

@@ -1,0 +1,434 @@
+"""The warm worker, client side: ``newsmill run`` hands its run to a process that has done the imports.
+
+A cold ``newsmill run`` spends seconds before the first page: importing Prefect
+(~1.9 s), Great Expectations (3.5-7 s) and the extraction stack, and again on
+first use of each (lazy imports, the GX context, template compilation). A
+long-lived local process, the *zygote* (:mod:`newsmill.service.warm_worker`), pays that once:
+it imports everything, warms it up on a built-in page, and then, per request,
+forks a child that runs the command exactly as the in-process path would
+(``newsmill.cli.main``, a Prefect flow on the persistent local server).
+
+This module is what the thin client imports: the standard library only. The
+client sends its argv, working folder, environment and umask over a unix socket
+in ``PREFECT_HOME`` (mode 0600, the peer's uid checked), with its own stdin,
+stdout and stderr *file descriptors* (SCM_RIGHTS): the child writes straight to
+the client's terminal, pipe or file, so isatty, the terminal width, the progress
+bar, redirections and output order are those of an in-process run. The child
+reports its exit code on the socket, then closes the client's descriptors before
+Prefect's exit work (flushing logs to the server), so the client returns as soon
+as the summary is printed. Ctrl-C (and SIGTERM, SIGHUP) in the client is
+forwarded to the child's process group; a second Ctrl-C kills it; a client that
+dies makes its child stop (it watches the socket).
+
+The zygote is started by the first client that finds none (under a lock: two
+clients start one), replaced when the code it imported (newsmill, the
+Python, the installed packages) no longer matches the client's (a fingerprint
+sent with each request), and exits after ``NEWSMILL_DAEMON_IDLE`` seconds without
+a request (default 1800). ``NEWSMILL_DAEMON=0`` or ``newsmill run --no-daemon``
+run in the calling process instead; so does any failure to reach the worker
+(with a warning), before the run has started.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from newsmill.runtime import flock
+
+PROTOCOL = 1
+SOCKET = "newsmill-daemon.sock"
+LOCK = "newsmill-daemon.lock"  # flock held by the live zygote for its whole life; holds its details
+START_LOCK = "newsmill-daemon.start.lock"  # held by the client that is starting a zygote
+LOG = "newsmill-daemon.log"
+IDLE_TIMEOUT = 1800.0
+START_TIMEOUT = 120.0  # the zygote's imports and warm-up: ~10 s here, several times that on a loaded machine
+HANDSHAKE_TIMEOUT = 30.0
+_FALSE = {"0", "false", "no", "off"}
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def home() -> Path:
+    return Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser().resolve()
+
+
+def enabled(args) -> bool:
+    """Whether this ``newsmill run`` goes to the warm worker (a Prefect run, wanted, and possible here)."""
+    if getattr(args, "no_prefect", False) or getattr(args, "daemon", None) is False:
+        return False
+    if os.environ.get("NEWSMILL_DAEMON", "").strip().lower() in _FALSE:
+        return False
+    return hasattr(socket, "AF_UNIX") and hasattr(os, "fork") and hasattr(socket, "send_fds")
+
+
+def trace(event: str) -> None:
+    """``NEWSMILL_DAEMON_TRACE=path``: append ``event pid monotonic-time`` (a system-wide clock), so that
+    bench/first_result.py can split a run's time between the client, the worker and the exit work."""
+    path = os.environ.get("NEWSMILL_DAEMON_TRACE")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"{event} {os.getpid()} {time.monotonic():.6f}\n")
+
+
+def exit_without_teardown(code: int):
+    """Exit as Python would, less the teardown of the heap: after a Prefect run (GX, pandas, pyarrow
+    loaded), freeing every module and object took ~2 s here, after the summary was printed.
+
+    What an exit must do still happens, in Python's order: ``threading._shutdown`` (Prefect drains its
+    log and event services to the server there, and non-daemon threads are joined), then the ``atexit``
+    handlers (the temporary server's stop, logging's flush, temporary folders)."""
+    import atexit
+    import threading
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    try:
+        threading._shutdown()  # noqa: SLF001 (what the interpreter calls first at exit)
+    finally:
+        try:
+            atexit._run_exitfuncs()  # noqa: SLF001
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):
+                    pass
+            trace("exit_work_done")
+            os._exit(code)
+
+
+def warn(msg: str) -> None:
+    print(f"newsmill: warning: {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- what code the zygote runs
+
+
+def code_roots() -> list[Path]:
+    """The folder of the ``newsmill`` package this process imports (the flow is inside it)."""
+    import newsmill
+
+    return [Path(newsmill.__file__).resolve().parent]
+
+
+def fingerprint() -> str:
+    """What the zygote's imports depend on: the Python and ``PYTHONPATH``, newsmill's code (path,
+    size, mtime of every .py file) and the installed packages (site-packages changes when one is installed)."""
+    h = hashlib.sha256()
+    exe = Path(sys.executable)
+    h.update(f"{PROTOCOL}\0{exe}\0{exe.resolve()}\0{sys.version}\0{os.environ.get('PYTHONPATH', '')}\0".encode())
+    for root in code_roots():
+        for d, dirs, files in os.walk(root):
+            dirs[:] = sorted(x for x in dirs if x != "__pycache__")
+            for f in sorted(files):
+                if f.endswith((".py", ".so")):
+                    st = os.stat(os.path.join(d, f))
+                    h.update(f"{d}/{f}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    for p in sys.path:
+        if p.endswith(("site-packages", "dist-packages")):
+            try:
+                h.update(f"{p}\0{os.stat(p).st_mtime_ns}\0".encode())
+            except OSError:
+                pass
+    return h.hexdigest()[:32]
+
+
+# --------------------------------------------------------------------------- wire format
+
+
+@contextmanager
+def socket_address(h: Path):
+    """The socket's address; a long ``PREFECT_HOME`` (unix socket paths have ~107 bytes) is reached
+    through /proc/self/fd/<folder fd>."""
+    path = str(h / SOCKET)
+    if len(path.encode()) < 100:
+        yield path
+        return
+    fd = os.open(h, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{fd}/{SOCKET}"
+    finally:
+        os.close(fd)
+
+
+def send(sock: socket.socket, obj: dict, fds: list[int] = ()) -> None:
+    """One message: 4-byte length, JSON (ASCII: lone surrogates of undecodable bytes survive)."""
+    data = json.dumps(obj).encode("ascii")
+    msg = struct.pack(">I", len(data)) + data
+    sent = socket.send_fds(sock, [msg], list(fds)) if fds else 0
+    sock.sendall(msg[sent:])
+
+
+class Reader:
+    """Messages from a stream socket, in order; the first may carry file descriptors."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock, self.buf, self.fds = sock, b"", []
+
+    def _fill(self, want_fds: bool) -> bool:
+        if want_fds:
+            data, fds, _flags, _addr = socket.recv_fds(self.sock, 65536, 8)
+            self.fds += fds
+        else:
+            data = self.sock.recv(65536)
+        self.buf += data
+        return bool(data)
+
+    def recv(self, want_fds: bool = False) -> dict | None:
+        """The next message, or None at end of stream."""
+        while len(self.buf) < 4 or len(self.buf) < 4 + struct.unpack(">I", self.buf[:4])[0]:
+            if not self._fill(want_fds and not self.fds):
+                return None
+        n = struct.unpack(">I", self.buf[:4])[0]
+        msg, self.buf = self.buf[4 : 4 + n], self.buf[4 + n :]
+        return json.loads(msg)
+
+
+# --------------------------------------------------------------------------- client
+
+
+def _connect(h: Path) -> socket.socket | None:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        with socket_address(h) as addr:
+            s.connect(addr)
+        return s
+    except OSError:  # no socket file, nobody listening, a stale file
+        s.close()
+        return None
+
+
+@contextmanager
+def _flock(path: Path, timeout: float):
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if not flock.wait_lock(fd, timeout=timeout, poll=0.05):
+            raise BlockingIOError(errno.EAGAIN, f"{path} stayed locked for {timeout} s")
+        yield
+    finally:
+        os.close(fd)
+
+
+def _log_tail(h: Path, n: int = 1500) -> str:
+    try:
+        return (h / LOG).read_text(encoding="utf-8", errors="replace")[-n:].strip()
+    except OSError:
+        return ""
+
+
+def start(h: Path | None = None, timeout: float | None = None) -> socket.socket:
+    """Connect to the zygote, starting it (once, under a lock) if none answers. Raises OSError or
+    RuntimeError (with its log's tail) if it does not come up."""
+    import subprocess
+
+    h = h or home()
+    if (s := _connect(h)) is not None:
+        return s
+    h.mkdir(parents=True, exist_ok=True, mode=0o700)
+    timeout = timeout or float(os.environ.get("NEWSMILL_DAEMON_START_TIMEOUT") or START_TIMEOUT)
+    with _flock(h / START_LOCK, timeout):
+        if (s := _connect(h)) is not None:  # another client started it while we waited
+            return s
+        log = h / LOG
+        if log.exists() and log.stat().st_size > 2_000_000:
+            log.replace(log.with_suffix(".log.1"))
+        boot = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]) + [p for p in sys.path if p]; "
+                "from newsmill.service.warm_worker import main; main()")  # not '': the cwd of each run is not code
+        path = [str(r.parent) for r in code_roots()]
+        with open(log, "ab") as out:
+            proc = subprocess.Popen([sys.executable, "-c", boot, json.dumps(path)], stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=subprocess.STDOUT, cwd=h, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (s := _connect(h)) is not None:
+                return s
+            if proc.poll() not in (None, 3):  # 3: another zygote holds the life lock and is still starting
+                if (s := _connect(h)) is not None:
+                    return s
+                raise RuntimeError(f"it exited with code {proc.returncode}; log {log}:\n{_log_tail(h)}")
+            time.sleep(0.05)
+        raise RuntimeError(f"it did not answer within {timeout:.0f} s; log {log}:\n{_log_tail(h)}")
+
+
+def _request(argv: list[str], fp: str) -> dict:
+    stdio = {}
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        stdio[name] = {"encoding": getattr(stream, "encoding", None), "errors": getattr(stream, "errors", None)}
+    return {"v": PROTOCOL, "argv": list(argv), "cwd": os.getcwd(), "env": dict(os.environ),
+            "umask": _umask(), "fingerprint": fp, "stdio": stdio}
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _open_stdio() -> list[int]:
+    fds = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+            fds.append(fd)
+        except OSError:
+            pass
+    return fds
+
+
+def run_remote(argv: list[str]) -> int | None:
+    """Run ``newsmill <argv>`` in a child of the zygote; its exit code, or None when the worker could not
+    be reached before the run started (the caller then runs it in this process)."""
+    trace("client")
+    h = home()
+    try:
+        fp = fingerprint()
+        req = _request(argv, fp)
+    except OSError as exc:  # e.g. the working folder was removed
+        warn(f"the warm worker cannot take this run ({exc}): running in this process")
+        return None
+    for _attempt in range(3):
+        try:
+            sock = start(h)
+        except (OSError, RuntimeError) as exc:
+            warn(f"the warm worker did not start ({exc}): running in this process")
+            return None
+        with sock:
+            fds = _open_stdio()
+            try:
+                sock.settimeout(HANDSHAKE_TIMEOUT)
+                send(sock, {**req, "fds": fds}, fds)
+                reader = Reader(sock)
+                reply = reader.recv()
+            except TimeoutError:
+                reply = {"error": f"no answer within {HANDSHAKE_TIMEOUT:.0f} s"}
+            except OSError:  # reset: it was retiring
+                reply = None
+            if reply is None or "stale" in reply:  # it retired (other code, idle): the next attempt starts anew
+                continue
+            if "started" not in reply:
+                why = reply.get("error") or f"it failed before the run started; log {h / LOG}"
+                warn(f"the warm worker did not take the run ({why}): running in this process")
+                return None
+            try:
+                send(sock, {"go": True})  # from here on, the run is the child's: no fallback
+            except OSError as exc:
+                warn(f"the warm worker went away ({exc}): running in this process")
+                return None
+            sock.settimeout(None)
+            trace("client_started")
+            code = _follow(sock, reader)
+            trace("client_exit")
+            return code
+    warn("the warm worker closed the connection three times: running in this process")
+    return None
+
+
+def _follow(sock: socket.socket, reader: Reader) -> int:
+    """Wait for the child's exit code, forwarding signals to it meanwhile."""
+    interrupts = {"n": 0, "first": None}
+
+    def forward(signum, _frame):
+        sig = signum
+        interrupts["n"] += 1
+        interrupts["first"] = interrupts["first"] or signum
+        if signum == signal.SIGINT:
+            if interrupts["n"] > 1:  # a second Ctrl-C: stop now
+                sig = signal.SIGKILL
+            else:
+                print("\nnewsmill: stopping the run (killed in a few seconds if it does not stop; Ctrl-C again to "
+                      "kill it now)", file=sys.stderr, flush=True)
+        try:
+            send(sock, {"signal": int(sig)})
+        except OSError:
+            pass
+
+    previous = {s: signal.signal(s, forward) for s in _FORWARDED}
+    try:
+        while True:
+            try:
+                msg = reader.recv()
+            except OSError:
+                msg = None
+            if msg is None:
+                print(f"newsmill: the worker ended without an exit code (see {home() / LOG})", file=sys.stderr)
+                return 130 if interrupts["n"] else 1
+            if "exit" in msg:
+                break
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+    if msg.get("signal") == signal.SIGKILL and interrupts["first"]:  # we asked it to stop: it was
+        return 128 + int(interrupts["first"])
+    if msg.get("signal"):  # killed: end the same way, as the shell would have seen the run end in-process
+        sig = int(msg["signal"])
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+            os.kill(os.getpid(), sig)
+        except (OSError, ValueError):
+            pass
+    return int(msg["exit"])
+
+
+# --------------------------------------------------------------------------- status / stop
+
+
+def status(h: Path | None = None) -> dict | None:
+    """The live zygote's details (pid, fingerprint, started, socket), or None."""
+    h = h or home()
+    try:
+        fd = os.open(h / LOCK, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # we got it: nobody holds it, no zygote
+            return None
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+        try:
+            info = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        except ValueError:
+            info = {}
+        info["running"] = True
+        info["current"] = info.get("fingerprint") == fingerprint()
+        return info
+    finally:
+        os.close(fd)
+
+
+def stop(h: Path | None = None, timeout: float = 10.0) -> bool:
+    """Stop the zygote (runs in progress finish: they are its children's, not its own); True if one ran."""
+    h = h or home()
+    info = status(h)
+    if not info or not isinstance(info.get("pid"), int):
+        return False
+    try:
+        os.kill(info["pid"], signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if status(h) is None:
+            return True
+        time.sleep(0.05)
+    try:
+        os.kill(info["pid"], signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return True

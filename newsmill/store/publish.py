@@ -1,0 +1,395 @@
+"""Publish the record tables as hive-partitioned Parquet datasets, both tables as one version.
+
+Table layout, inside a version (see :mod:`newsmill.store.versions` for the folder):
+``<table>/source=<source>/year=<year>/part-<sha256 prefix>.parquet``, one zstd
+file per partition, rows sorted by the schema's ``sort_by``; partition columns
+live only in the path, every other field keeps its description. Readers open
+``<output>/<table>``, a symlink into the current version.
+
+Untyped readers infer partition types from the folder names: pandas gives
+categoricals (``source``: str categories, ``year``: int32 categories), DuckDB
+``year`` BIGINT (``hive_types={'year': INTEGER}``), Polars Int64
+(``hive_schema=``); a ``source`` that looks like a number (``0161``) can become
+one when every source does. :func:`read_table` types them from the schema. A
+null year would go to ``year=__HIVE_DEFAULT_PARTITION__``, which plain pandas
+cannot read next to real years (pandas issue #55400): undated pages use year 0.
+
+:func:`publish_run` is an upsert by primary key, safe to repeat: a row whose
+content is unchanged (ignoring ``upsert.VOLATILE`` provenance) keeps its old
+version, and a partition with no changed row is carried over as a hard link to
+the very same file. Under the output's lock, the run builds the new version
+(both tables, manifest, dataset card) beside the current one and commits it
+with one atomic symlink swap; old versions beyond ``keep_versions`` are then
+deleted. A version is homogeneous in schema: when the schema gained a nullable
+column, files written before are rewritten with it (readers given mixed files
+drop the new column or fail), and an incompatible change is refused.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from newsmill import schema as schemas
+from newsmill.runtime import failpoints
+from newsmill.store import card, layout, manifest, partfile, upsert, versions
+from newsmill.store.checks import check_compatible, checked_name, checked_run_id, conform_input
+from newsmill.store.checks import NULL_PARTITION, SchemaMismatchError  # noqa: F401 (this module's API)
+from newsmill.store.ledger import Ledger, StagedInputs
+from newsmill.store.lock import OutputLock
+from newsmill.store.sorted_runs import NewRows
+from newsmill.version import __version__
+
+VOLATILE = upsert.VOLATILE
+STAGING = layout.SIDE_STAGING  # quarantine and rejects files are staged here, then renamed into place
+COMPRESSION = "zstd"
+DEFAULT_KEEP_VERSIONS = 2  # the current version and the one before: a reader mid-way through it keeps working
+PART_RE = re.compile(r"^part-[0-9a-f]{16}\.parquet$")
+
+
+@dataclass
+class PublishStats:
+    table: str
+    rows_in: int
+    inserted: int
+    updated: int
+    unchanged: int
+    partitions_written: int
+    partitions_unchanged: int
+    partitions_migrated: int = 0  # rewritten only to bring an old file to the current schema
+
+
+@dataclass
+class Commit:
+    version: int
+    version_dir: Path
+    stats: list[PublishStats]
+    manifest: dict
+    removed_versions: list[str] = field(default_factory=list)
+
+
+
+def publish_table(name: str, table: pa.Table, output_dir: Path, *, run_id: str, **kw) -> PublishStats:
+    """Upsert one table (the other is carried over unchanged); see :func:`publish_run`."""
+    return publish_run({name: table}, output_dir, run_id=run_id, **kw).stats[0]
+
+
+def publish_run(tables: dict[str, pa.Table | NewRows], output_dir: Path, *, run_id: str, run_info: dict | None = None,
+                pipeline_version: str = __version__, keep_versions: int = DEFAULT_KEEP_VERSIONS,
+                lock_timeout: float | None = None,
+                pseudonymisation: str = card.DEFAULT_PSEUDONYMISATION,
+                inputs: StagedInputs | None = None) -> Commit:
+    """Upsert the tables and commit them together as one new version.
+
+    A table is given whole (``pa.Table``) or as ``newrows.NewRows`` (sorted runs written piece
+    by piece: what a run of any size publishes without holding it in memory); either way each
+    partition is built in one streaming pass (``newsmill.store.partfile``). Inputs are checked
+    (schema, keys, partition values) before anything is written or locked, so a refused batch
+    leaves no trace. Concurrent runs on
+    one output wait for each other (``lock_timeout``: None waits as long as it
+    takes); a run killed before the swap leaves the previous version current, and
+    the next run discards its leftovers. ``run_info`` (see ``manifest.run_info``)
+    goes into the manifest's provenance and the dataset card. ``inputs`` (the run's staged ledger
+    rows) go into the input ledger once the new version is current, still under the lock, so that
+    two runs record their inputs in the order of their commits; not when nothing committed.
+    """
+    out = Path(output_dir)
+    checked_run_id(run_id)
+    if keep_versions < 1:
+        raise ValueError(f"keep_versions must be at least 1, got {keep_versions}")
+    batches = {name: _prepare(name, table) for name, table in tables.items()}
+    opts = dict(pipeline_version=pipeline_version, pseudonymisation=pseudonymisation)
+    with OutputLock(out, run_id, timeout=lock_timeout):
+        failpoints.hit("locked")
+        store = versions.Store(out)
+        store.discard_incomplete()
+        legacy = store.legacy_tables()
+        if legacy:  # the pre-version layout: adopt its files as a first version, once
+            _commit(store, {}, run_id=run_id, label=f"{run_id}.migrated", base_roots={n: out / n for n in legacy},
+                    run_info={"note": "adopted from the unversioned layout"}, **opts)
+            for n in legacy:
+                store.retire_legacy(n)
+        store.ensure_links()
+        store.collect_garbage(keep_versions)  # complete versions a killed run never made current
+        commit = _commit(store, batches, run_id=run_id, run_info=run_info, **opts)
+        commit.removed_versions = store.collect_garbage(keep_versions)
+        if inputs is not None:
+            Ledger(out).record_staged(inputs)
+        failpoints.hit("done")
+    return commit
+
+
+def write_quarantine(name: str, table: pa.Table, output_dir: Path, *, run_id: str) -> Path | None:
+    """Keep rows that failed validation, for inspection: schema columns first (all
+    nullable, since breaking a constraint is why a row is here), extra columns such
+    as error messages after them."""
+    w = SideFile(name, output_dir, run_id=run_id)
+    w.add(table)
+    return w.close()
+
+
+class SideFile:
+    """A run's quarantine file of one table (see :func:`write_quarantine`), written piece by piece
+    (a run validates chunk by chunk) and moved into place whole when closed: readers see no
+    file, then the complete one. No rows, no file."""
+
+    def __init__(self, name: str, output_dir: Path, *, run_id: str):
+        checked_run_id(run_id)
+        if checked_name(name) == "rejects":
+            raise ValueError("rejects have their own writer: use write_rejects")
+        self.name, self.out, self.run_id = name, Path(output_dir), run_id
+        self.path = layout.quarantine_file(self.out, name, run_id)
+        self._writer: pq.ParquetWriter | None = None
+        self._tmp: Path | None = None
+        self.rows = 0
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        t = _quarantine_table(self.name, table)
+        if self._writer is None:
+            _inside(self.path, self.out)
+            staging = self.out / STAGING / f"{self.run_id}.{self.name}"
+            staging.mkdir(parents=True, exist_ok=True)
+            self._tmp = staging / f"{uuid.uuid4().hex}.parquet"
+            self._writer = pq.ParquetWriter(str(self._tmp), t.schema, compression=COMPRESSION)
+        else:
+            t = t.cast(self._writer.schema)
+        self._writer.write_table(t)
+        self.rows += t.num_rows
+
+    def abort(self) -> None:
+        """Nothing of this file reaches the output (an error before it was complete)."""
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            finally:
+                _clean_staging(self._tmp.parent)
+                self._writer = None
+
+    def close(self) -> Path | None:
+        if self._writer is None:
+            return None
+        try:
+            self._writer.close()
+            with open(self._tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self._tmp, self.path)
+            versions.fsync_dir(self.path.parent)
+        finally:
+            _clean_staging(self._tmp.parent)
+            self._writer = None
+        return self.path
+
+
+def _quarantine_table(name: str, table: pa.Table) -> pa.Table:
+    s = schemas.load(name)
+    full = s.arrow()
+    arrays, fields = [], []
+    for f in full:
+        arrays.append(table[f.name].cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type))
+        fields.append(f.with_nullable(True))
+    for i, f in enumerate(table.schema):
+        if f.name not in full.names:
+            arrays.append(table.column(i))
+            fields.append(f)
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=full.metadata))
+
+
+def write_rejects(table: pa.Table, output_dir: Path, *, run_id: str) -> Path | None:
+    """Inputs that produced no record at all, one file per run (schema "rejects")."""
+    checked_run_id(run_id)
+    if table.num_rows == 0:
+        return None
+    s = schemas.load("rejects")
+    out = _sorted(conform_input(table, s), s)
+    path = layout.quarantine_file(output_dir, "rejects", checked_run_id(run_id))
+    return _write_single(out, path, Path(output_dir), run_id)
+
+
+# --- building a version ----------------------------------------------------------
+
+def _commit(store: versions.Store, batches: dict[str, NewRows], *, run_id: str, run_info: dict | None,
+            pipeline_version: str, pseudonymisation: str, label: str | None = None,
+            base_roots: dict[str, Path] | None = None) -> Commit:
+    """Build every table of the new version from the current one (or ``base_roots``), then swap."""
+    base = store.current()
+    prev = manifest.read(base) if base else None
+    build = store.begin(label or run_id, versions.next_seq(prev, base))
+    try:
+        stats, tables = {}, {}
+        for name in schemas.TABLES:
+            if base_roots and name in base_roots:
+                old_root, known = base_roots[name], {}
+            else:
+                old_root = base / name if base else None
+                known = {f["path"]: f for f in ((prev or {}).get("tables", {}).get(name) or {}).get("files", [])}
+            stats[name], tables[name] = _build_table(name, batches.get(name), old_root, build.path / name, known)
+            if name not in batches:
+                tables[name]["stats"] = None
+        m = manifest.make(version=build.seq, version_dir=build.name, previous=prev, run_id=run_id,
+                          pipeline_version=pipeline_version, tables=tables, run_info=run_info,
+                          pseudonymisation=pseudonymisation)
+        versions.write_new(build.path / manifest.NAME, manifest.dumps(m))
+        versions.write_new(build.path / "README.md", card.render(m).encode())
+        failpoints.hit("manifest_written")
+        final = store.commit(build)
+    except BaseException:
+        store.abort(build)
+        raise
+    return Commit(build.seq, final, [stats[n] for n in batches], m)
+
+
+def _build_table(name: str, rows: NewRows | None, old_root: Path | None, new_root: Path,
+                 known: dict[str, dict]) -> tuple[PublishStats, dict]:
+    """One table of the new version: changed partitions written, the others linked.
+
+    Every old file's schema is checked before the first write, so an incompatible
+    dataset is refused whole rather than half-built.
+    """
+    s = schemas.load(name)
+    stats = PublishStats(name, rows.num_rows if rows else 0, 0, 0, 0, 0, 0)
+    new_root.mkdir()
+    old = _partition_files(old_root, s)
+    outdated = {}
+    for d, f in old.items():
+        file_schema = pq.read_schema(f)
+        check_compatible(file_schema, s, f)
+        outdated[d] = (file_schema.metadata or {}).get(b"newsmill.schema_hash", b"").decode() != s.fingerprint
+    incoming, moved_out, known_rows = {}, {}, None
+    if rows is not None and rows.num_rows:
+        old_keys = {d: upsert.key(pq.ParquetFile(f).read(columns=list(s.primary_key)), s.primary_key)
+                    for d, f in old.items()}
+        moved_out, known_rows = upsert.locate_existing(old_keys, rows.keys, rows.rel)
+        del old_keys
+        known_rows = known_rows.to_numpy(zero_copy_only=False)
+        incoming = rows.runs
+    files = []
+    for d in sorted(set(old) | set(incoming)):
+        runs = incoming.get(d, [])
+        mo = moved_out.get(d)
+        built = partfile.build(s, old.get(d), outdated.get(d, False), runs,
+                               [known_rows[r.offset:r.offset + r.rows] for r in runs],
+                               None if mo is None else mo.to_numpy(zero_copy_only=False), new_root / d, d)
+        stats.inserted += built.inserted
+        stats.updated += built.updated
+        stats.unchanged += built.unchanged
+        if built.kind == "unchanged":
+            stats.partitions_unchanged += 1
+        elif built.kind in ("written", "gone"):
+            stats.partitions_written += 1
+        if built.migrated:
+            stats.partitions_migrated += 1
+        if built.entry is not None:
+            files.append(built.entry)
+        elif built.kind in ("carried", "unchanged"):
+            files.append(_carry(old[d], new_root / d, d, known))
+    failpoints.hit("table_built")
+    return stats, {"schema_hash": s.fingerprint, "schema_version": s.version, "files": files,
+                   "stats": asdict(stats)}
+
+
+def _carry(src: Path, folder: Path, rel_dir: str, known: dict[str, dict]) -> dict:
+    """An unchanged partition: the same file, hard-linked (legacy files get their content name)."""
+    entry = known.get(f"{rel_dir}/{src.name}") if PART_RE.match(src.name) else None
+    if entry is None:
+        entry = manifest.file_entry("", path=src)
+    name = f"part-{entry['sha256'][:16]}.parquet"
+    folder.mkdir(parents=True, exist_ok=True)
+    versions.link_or_copy(src, folder / name)
+    failpoints.hit("part_linked")
+    return {**entry, "path": f"{rel_dir}/{name}"}
+
+
+def _partition_files(root: Path | None, s: schemas.TableSchema) -> dict[str, Path]:
+    """The one data file of each partition folder under ``root``; anything a reader would
+    pick up that does not fit the layout (a second file, a stray folder, a symlink) is an error."""
+    if root is None or not root.is_dir():
+        return {}
+    found: dict[str, Path] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        for n in (*dirnames, *filenames):
+            if (here / n).is_symlink():
+                raise versions.LayoutError(f"refusing to publish: {here / n} is a symlink inside the dataset")
+        dirnames[:] = [n for n in dirnames if not n.startswith((".", "_"))]
+        for fn in filenames:
+            if not fn.endswith(".parquet") or fn.startswith((".", "_")):
+                continue
+            rel = here.relative_to(root)
+            d = rel.as_posix()
+            ok = len(rel.parts) == len(s.partition_by) and all(
+                seg.startswith(f"{col}=") for seg, col in zip(rel.parts, s.partition_by))
+            if not ok or d in found:
+                raise versions.LayoutError(
+                    f"unexpected file {here / fn}: each {'/'.join(c + '=...' for c in s.partition_by)} folder "
+                    f"holds exactly one part file. Move it out of the dataset, then publish again.")
+            found[d] = here / fn
+    return found
+
+
+def _prepare(name: str, table: pa.Table | NewRows) -> NewRows:
+    if isinstance(table, NewRows):
+        if table.name != name:
+            raise ValueError(f"rows of table {table.name!r} given for {name!r}")
+        return table.finish()
+    checked_name(name)
+    if name not in schemas.TABLES:
+        raise ValueError(f"{name!r} is not a published table (one of {schemas.TABLES})")
+    rows = NewRows(name)
+    rows.add(table)
+    return rows.finish()
+
+
+def _sorted(table: pa.Table, s: schemas.TableSchema) -> pa.Table:
+    keys = [c for c in dict.fromkeys((*s.sort_by, *s.primary_key)) if c in table.column_names]
+    return table.sort_by([(c, "ascending") for c in keys])
+
+
+def _inside(path: Path, output_dir: Path) -> Path:
+    """Defence in depth after value checks: also catches symlinks pointing out."""
+    if not path.resolve().is_relative_to(Path(output_dir).resolve()):
+        raise ValueError(f"refusing to write {path}: outside the output folder {output_dir}")
+    return path
+
+
+# --- files ---------------------------------------------------------------------
+
+
+def _write_single(table: pa.Table, path: Path, output_dir: Path, run_id: str) -> Path:
+    staging = layout.side_staging(output_dir, checked_run_id(run_id))
+    try:
+        _write_atomic(table, path, staging, output_dir)
+    finally:
+        _clean_staging(staging)
+    return path
+
+
+def _write_atomic(table: pa.Table, final: Path, staging: Path, output_dir: Path) -> None:
+    """Readers see the old file or the new one, never a partial one: the temp file
+    lives outside the dataset (same filesystem, so the rename is atomic)."""
+    _inside(final, output_dir)
+    staging.mkdir(parents=True, exist_ok=True)
+    tmp = staging / f"{uuid.uuid4().hex}.parquet"
+    with open(tmp, "wb") as fh:
+        pq.write_table(table, fh, compression=COMPRESSION)
+        fh.flush()
+        os.fsync(fh.fileno())
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, final)
+    versions.fsync_dir(final.parent)
+
+
+def _clean_staging(staging: Path) -> None:
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        staging.parent.rmdir()  # only if no other run is staging
+    except OSError:
+        pass

@@ -1,0 +1,150 @@
+"""Reading a published dataset: the current version of a local output folder, or the committed
+version of a remote output URL (found through its pointer), typed as the schemas say.
+
+Apart from publishing (``newsmill.store.publish``) and the remote commit (``newsmill.store.remote``),
+which only write: readers need neither, and neither needs the readers.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from newsmill import schema as schemas
+from newsmill.config import is_url
+from newsmill.store import remote, versions
+from newsmill.store.checks import check_compatible, checked_name
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
+
+
+def dataset_path(name: str, output_dir: Path) -> Path:
+    return Path(output_dir) / checked_name(name)
+
+
+def hive_partitioning(name: str) -> ds.Partitioning:
+    """Typed hive partitioning: pass it to pyarrow or ``pandas.read_parquet(..., partitioning=)``
+    so that partition columns get the schema's types and the null-year marker reads as null."""
+    import pyarrow.dataset as ds  # imported on use: it pulls in pandas (~0.5 s), publishing does not need it
+
+    return ds.partitioning(schemas.load(checked_name(name)).partitioning_arrow(), flavor="hive")
+
+
+def current_version(output_dir: Path) -> Path | None:
+    """The current version's folder: its files never change, so reading from it is a snapshot."""
+    return versions.Store(Path(output_dir)).current()
+
+
+def read_table(name: str, output_dir: Path | str, *, storage_options: dict | None = None) -> pa.Table:
+    """The whole dataset with the full schema, partition columns typed as declared.
+
+    The table's folder is resolved once, so the read sees one version even if a
+    publish commits meanwhile. Every file's schema is checked first, so an
+    incompatible file fails with a clear message instead of a reader error;
+    files that lack a newer nullable column read it as null. ``output_dir`` may
+    be a remote output URL (``s3://...``, see ``newsmill.store.remote``).
+    """
+    if is_url(output_dir):
+        return _read_remote(output_dir, storage_options, names=(checked_name(name),))[name]
+    return _read_root(name, Path(os.path.realpath(dataset_path(name, output_dir))))
+
+
+def read_tables(output_dir: Path | str, *, storage_options: dict | None = None) -> dict[str, pa.Table]:
+    """Both tables from the same version (reading them one after the other could straddle a publish)."""
+    if is_url(output_dir):
+        return _read_remote(output_dir, storage_options)
+    v = current_version(output_dir)
+    if v is None:
+        return {n: read_table(n, output_dir) for n in schemas.TABLES}
+    return {n: _read_root(n, v / n) for n in schemas.TABLES}
+
+
+def _read_root(name: str, root: Path) -> pa.Table:
+    return read_files(name, str(root), [str(f) for f in _data_files(root)])
+
+
+def read_files(name: str, root: str, files: list[str], *, filesystem=None, check: bool = True) -> pa.Table:
+    """Part files under ``root`` (local, or on a pyarrow ``filesystem``) as one typed table.
+    ``check=False`` when the manifest already says the files have the current schema."""
+    s = schemas.load(checked_name(name))
+    if not files:
+        return s.arrow().empty_table()
+    if check:
+        for f in files:
+            check_compatible(pq.read_schema(f, filesystem=filesystem), s, f)
+    import pyarrow.dataset as ds
+
+    dataset = ds.dataset(
+        list(files),
+        schema=s.arrow(),
+        format="parquet",
+        partitioning=hive_partitioning(name),
+        partition_base_dir=root,
+        filesystem=filesystem,
+    )
+    return dataset.to_table()
+
+
+def _data_files(root: Path) -> list[Path]:
+    """Parquet files readers would see (pyarrow skips names starting with '.' or '_')."""
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*.parquet")
+                  if not any(part.startswith((".", "_")) for part in p.relative_to(root).parts))
+
+
+
+# --- a remote output ------------------------------------------------------------------
+
+def current_version_url(url: str, storage_options: dict | None = None) -> str | None:
+    """``<url>/_versions/<committed version>``: a folder whose files never change, for any reader
+    (pandas, pyarrow, DuckDB, Polars); None while nothing is committed."""
+    url = remote.normalize(url)
+    fs, root = remote.filesystem(url, storage_options)
+    with remote.storage_errors(url, "read"):
+        ptr, _ = remote.read_pointer(remote.objects(fs, root, url))
+    return None if ptr is None else f"{url}/{remote.VERSIONS}/{ptr['version_dir']}"
+
+
+def _read_remote(url: str, storage_options: dict | None = None,
+                names: tuple[str, ...] = schemas.TABLES) -> dict[str, "pa.Table"]:
+    """Tables of the committed version (one pointer read, so all from the same version), typed as schemas/ says.
+
+    A version is deleted two commits after it stopped being current; a read that loses a file
+    that way starts again from the new pointer.
+    """
+    url = remote.normalize(url)
+    fs, root = remote.filesystem(url, storage_options)
+    obj = remote.objects(fs, root, url)
+    for attempt in range(3):
+        with remote.storage_errors(url, "read"):
+            ptr, _ = remote.read_pointer(obj)
+            if ptr is None:
+                return {n: schemas.load(n).arrow().empty_table() for n in names}
+            try:
+                return _read_version(obj, ptr, names)
+            except (FileNotFoundError, remote.RemoteError):
+                moved = remote.read_pointer(obj)[0]
+                if attempt == 2 or moved is None or moved["version_dir"] == ptr["version_dir"]:
+                    raise
+    raise AssertionError("unreachable")
+
+
+def _read_version(obj: remote.Objects, ptr: dict, names: tuple[str, ...]) -> dict[str, "pa.Table"]:
+    from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+    m, _ = remote._read_manifest(obj, ptr)
+    files = remote._table_files(m)
+    pafs = PyFileSystem(FSSpecHandler(obj.fs))
+    out = {}
+    for n in names:
+        base = obj.key(f"{remote.VERSIONS}/{ptr['version_dir']}/{n}")
+        same = m["tables"].get(n, {}).get("schema_hash") == schemas.load(n).fingerprint
+        out[n] = read_files(n, base, [f"{base}/{f['path']}" for t, f in files if t == n],
+                                    filesystem=pafs, check=not same)
+    return out
+

@@ -1,0 +1,45 @@
+"""A separate publisher process for the crash, lock and concurrency tests.
+
+A crash has to be a real one (SIGKILL of another process: no ``finally``, no
+flush) and two publishers have to be two processes (flock is per open file, the
+kernel is what arbitrates), so these tests drive this script.
+
+    python tests/store/publish_child.py publish <output> <run_id> <articles.parquet> <comments.parquet>
+    python tests/store/publish_child.py hold <output> <run_id> <seconds>
+
+Prints ``ready`` just before publishing and ``locked`` once it holds the lock
+(``hold``), so a parent can time a kill or start a competitor.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from newsmill import schema
+from newsmill.store import publish
+from newsmill.store.lock import OutputLock
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    mode, out, run_id, *rest = argv
+    if mode == "hold":
+        with OutputLock(Path(out), run_id):
+            print("locked", flush=True)
+            time.sleep(float(rest[0]))
+        return 0
+    # ParquetFile, not read_table: keeps pyarrow.dataset (and pandas) out of this process's startup
+    tables = {name: pq.ParquetFile(path).read().cast(schema.load(name).arrow())
+              for name, path in zip(schema.TABLES, rest)}
+    print("ready", flush=True)
+    c = publish.publish_run(tables, Path(out), run_id=run_id)
+    print(f"committed {c.version_dir.name}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
