@@ -184,6 +184,10 @@ def test_single_gzip_member_with_several_records_reads_each(tmp_path):
     from newsmill.sources import read_input
 
     assert read_input(s.refs[3]).data == b"<html><body><p>page 3</p></body></html>"
+    # the ledger keys such a record as a record of its archive (skipped by file stat when unchanged)
+    from newsmill.store import ledger
+
+    assert ledger._split(s.refs[3]) == (str(path), "#" + s.refs[3].rpartition("#")[2])
 
 
 def test_single_gzip_member_over_the_limit_is_a_reject_per_record(tmp_path, monkeypatch):

@@ -88,7 +88,7 @@ def _split(ref: str) -> tuple[str, str]:
     from newsmill.sources import warc
 
     path, sep, offset = ref.rpartition("#")
-    if sep and offset.isdigit() and warc.is_archive(path):
+    if sep and warc.is_record_address(offset) and warc.is_archive(path):
         return path, f"#{offset}"
     return ref, ""
 
