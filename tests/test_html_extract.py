@@ -552,12 +552,13 @@ def test_stated_article_body_referees_a_precise_body_that_misses_most_of_it(monk
 
     calls = []
     real = trafilatura.bare_extraction
+    keep = {"lines": 2}  # the headline and one paragraph of five
 
     def cutting(*args, **kwargs):
         calls.append("precise" if kwargs.get("favor_precision") else "fast" if kwargs.get("fast") else "balanced")
         doc = real(*args, **kwargs)
         if kwargs.get("favor_precision") and doc is not None:
-            doc.text = doc.text.split("\n")[0]
+            doc.text = "\n".join(doc.text.split("\n")[:keep["lines"]])
         return doc
 
     monkeypatch.setattr(trafilatura, "bare_extraction", cutting)
@@ -572,5 +573,25 @@ def test_stated_article_body_referees_a_precise_body_that_misses_most_of_it(monk
     assert calls == ["precise", "balanced"] and sum(len(p.split()) for p in raw.paragraphs) >= 140
     # a stated body the balanced extraction does not cover better (other words): the precise body stays
     calls.clear()
+    keep["lines"] = 3
     raw = extract_html(page(" ".join(f"other{i}" for i in range(150))))
-    assert calls == ["precise", "balanced"] and sum(len(p.split()) for p in raw.paragraphs) < 60
+    assert calls == ["precise", "balanced"] and sum(len(p.split()) for p in raw.paragraphs) < 70
+
+
+def test_precise_body_cut_on_a_page_without_paragraph_elements_is_checked_against_its_visible_words(monkeypatch):
+    import trafilatura
+
+    calls = []
+    real = trafilatura.bare_extraction
+
+    def cutting(*args, **kwargs):
+        calls.append("precise" if kwargs.get("favor_precision") else "fast" if kwargs.get("fast") else "balanced")
+        doc = real(*args, **kwargs)
+        if kwargs.get("favor_precision") and doc is not None:
+            doc.text = doc.text.split("\n")[0]
+        return doc
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", cutting)
+    lines = "<br><br>".join(" ".join(f"v{n}x{i}" for i in range(30)) + "." for n in range(12))
+    raw = extract_html(f"<html><body><div class='post'><h2>Headline</h2><div>{lines}</div></div></body></html>")
+    assert calls == ["precise", "fast"] and sum(len(p.split()) for p in raw.paragraphs) > 300

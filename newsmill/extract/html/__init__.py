@@ -102,13 +102,26 @@ def _comment_system(tree, layer: str | None, comments, attrs: PageAttrs,
 
 # words in paragraphs outside the comments the layers claimed: what a page offers as running text
 _PARAGRAPH_TEXT = etree.XPath(f"//p[not(ancestor-or-self::*[@{CLAIM_ATTR}])]//text()", smart_strings=False)
-# precise mode keeping under this share of the page's paragraph words may have cut the article itself ...
+# and every visible word outside them (pages that set their text in <div>s and <br>s, not in <p>s)
+_VISIBLE_TEXT = etree.XPath(f"//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript or "
+                            f"ancestor::template or ancestor::*[@{CLAIM_ATTR}])]", smart_strings=False)
+# precise mode keeping under this share of the page's paragraph words, or under the smaller share of all its
+# visible words, may have cut the article itself ...
 PRECISE_SUSPECT_SHARE = 0.3
-PRECISE_CHECK_WORDS = 200  # (pages with fewer paragraph words are not checked: teasers, galleries)
+PRECISE_CHECK_WORDS = 200  # (pages with fewer paragraph words are not checked that way: teasers, galleries)
+PRECISE_SUSPECT_VISIBLE_SHARE = 0.1
 # ... and did when trafilatura's plain extraction keeps more than twice as much.  Not the balanced one:
 # on pages whose paragraphs are mostly reader comments it could not claim, the balanced extraction
 # takes them in (measured in docs/EVALUATION.md, "Article body: trafilatura's modes").
 PRECISE_CUT_RATIO = 0.5
+
+
+def _suspect(tree, kept: int) -> bool:
+    """Whether a precise body of ``kept`` words is short enough for the page to check it."""
+    offered = len(" ".join(_PARAGRAPH_TEXT(tree)).split())
+    if offered >= PRECISE_CHECK_WORDS and kept < PRECISE_SUSPECT_SHARE * offered:
+        return True
+    return kept < PRECISE_SUSPECT_VISIBLE_SHARE * len(" ".join(_VISIBLE_TEXT(tree)).split())
 
 
 # the publisher's own statement of the body (JSON-LD articleBody) referees a precise body that covers
@@ -144,8 +157,7 @@ def _body(tree, url: str | None, claimed: bool, *, precise: bool = True, stated:
                                                   prune_xpath=prune)
                 if _cover(ref, alt) >= cover + STATED_GAIN:
                     return alt
-            offered = len(" ".join(_PARAGRAPH_TEXT(tree)).split())
-            if offered < PRECISE_CHECK_WORDS or _words(doc) >= PRECISE_SUSPECT_SHARE * offered:
+            if not _suspect(tree, _words(doc)):
                 return doc
         fast = trafilatura.bare_extraction(tree, url=url, with_metadata=False, include_comments=False, fast=True,
                                            prune_xpath=prune)
