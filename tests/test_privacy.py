@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import logging
 import os
 import stat
@@ -16,6 +17,7 @@ from newsmill.config import ConfigError, Settings, load_settings
 from newsmill.profiles import default_profile
 from newsmill.records import PageInput, RawComment, RawPage
 from newsmill.store import author_key, reading
+from newsmill.text import normalize_text
 from tests.conftest import SEED
 
 KEY = b"privacy-test-key-0123456789abcdef"
@@ -228,3 +230,227 @@ def test_dataset_card_states_the_authors_mode(tmp_path):
     card_text = (out / "README.md").read_text(encoding="utf-8")
     assert "mode 'pseudonymize'" in card_text and "user-<author_id>" in card_text
     assert "only comparable within this dataset" in card_text  # no NEWSMILL_AUTHOR_KEY: per-output key
+
+
+# --------------------------------------------------------------------------- names without '@' (issue 13)
+
+def _named_page() -> tuple[RawPage, PageInput]:
+    raw = RawPage(
+        title="Council approves new budget", published_raw="March 3, 2012",
+        paragraphs=["The city council approved the budget on Friday after a six-hour session."],
+        comments=[
+            RawComment("Zelda Quill", "March 3, 2012 at 4:15 pm", "Finally some money for the roads."),
+            RawComment("Orson Vayle", "March 3, 2012 at 5:20 pm",
+                       "Reply to Zelda Quill\n\nZelda Quill wrote: finally.\n\nI disagree, zelda  quill. Ask Ike or "
+                       "the Quillsons; Zelda Quillfeather is not Zelda."),
+            RawComment("Ike", "March 3, 2012 at 6:00 pm",
+                       "Orson Vayle's point stands. \uff3a\uff45\uff4c\uff44\uff41 \uff31\uff55\uff49\uff4c\uff4c "
+                       "agrees. Mike and Ikea and Ikes are fine."),
+            RawComment("Zelda Quill", "Zelda Quill replied to Orson Vayle, March 4, 2012 at 9:00 am",
+                       "Thanks, @Ike. Written by Ze\u200blda Quill"),
+        ],
+    )
+    return raw, PageInput(uri="/in/named.txt", data=b"x", sha256="1" * 64, format="text")
+
+
+def _clean_named(mode: str):
+    raw, page = _named_page()
+    ctx = CleanContext(KEY, datetime(2026, 1, 1, tzinfo=timezone.utc), "test", authors_mode=mode)
+    return clean_page(raw, page, default_profile(), ctx)
+
+
+def _leaks(rows: list[dict], names=("Zelda Quill", "Orson Vayle", "Ike")) -> list[str]:
+    """The commenters' names still found in any field (also written in other widths or with hidden characters)."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", _strings(rows)).replace("\u200b", "")
+    return [n for n in names if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text, re.IGNORECASE)]
+
+
+def test_drop_removes_commenters_names_written_without_at():
+    _, keep = _clean_named("keep")
+    _, rows = _clean_named("drop")
+    assert _leaks(keep) == ["Zelda Quill", "Orson Vayle", "Ike"]
+    assert _leaks(rows) == []
+    assert rows[1]["text"] == ("Reply to [author]\n\n[author] wrote: finally.\n\nI disagree, [author]. Ask [author] or "
+                               "the Quillsons; Zelda Quillfeather is not Zelda.")  # not a name: left alone
+    assert rows[2]["text"] == "[author]'s point stands. [author] agrees. Mike and Ikea and Ikes are fine."
+    assert rows[3]["text"] == "Thanks, @[author]. Written by [author]"
+    assert rows[3]["posted_raw"] == "[author] replied to [author], March 4, 2012 at 9:00 am"
+    assert rows[3]["posted_at"] == keep[3]["posted_at"] is not None
+    for field in ("comment_id", "parent_comment_id", "quoted_comment_id"):
+        assert [r[field] for r in rows] == [r[field] for r in keep], field
+
+
+def test_keep_leaves_running_text_alone_and_pseudonymize_labels_it():
+    raw, _ = _named_page()
+    _, keep = _clean_named("keep")
+    assert [r["text"] for r in keep] == [normalize_text(rc.text) for rc in raw.comments]
+    _, rows = _clean_named("pseudonymize")
+    label = {r["author"]: f"user-{r['author_id']}" for r in keep}
+    assert _leaks(rows) == []
+    assert rows[1]["text"].startswith(f"Reply to {label['Zelda Quill']}\n\n{label['Zelda Quill']} wrote: finally.")
+    assert rows[2]["text"] == (f"{label['Orson Vayle']}'s point stands. {label['Zelda Quill']} agrees. "
+                               "Mike and Ikea and Ikes are fine.")
+    assert rows[3]["text"] == f"Thanks, @{label['Ike']}. Written by {label['Zelda Quill']}"
+
+
+# --------------------------------------------------------------------------- hidden characters in names
+
+
+def _impostor_rows(mode: str = "keep", names=("Jane Doe", "Ja\u200bne Doe", "Jane Doe\u2060", "Jane Doe")):
+    comments = [RawComment(n, f"March 3, 2012 at {i + 1}:15 pm", f"Comment {i} on the budget vote.")
+                for i, n in enumerate(names)]
+    comments.append(RawComment("Bob Roe", "March 3, 2012 at 9:00 pm", "@Jane Doe: you said it."))
+    raw = RawPage(title="Council approves new budget", published_raw="March 3, 2012",
+                  paragraphs=["The city council approved the budget on Friday after a six-hour session."],
+                  comments=comments)
+    page = PageInput(uri="/in/impostor.txt", data=b"x", sha256="2" * 64, format="text")
+    ctx = CleanContext(KEY, datetime(2026, 1, 1, tzinfo=timezone.utc), "test", authors_mode=mode)
+    return clean_page(raw, page, default_profile(), ctx)[1]
+
+
+def test_zero_width_character_does_not_give_the_real_persons_author_id():
+    rows = _impostor_rows()
+    real = ids.author_pseudonym(KEY, rows[0]["source"], "Jane Doe")
+    assert [r["author"] for r in rows[:4]] == ["Jane Doe"] * 4  # as a reader sees it
+    assert rows[0]["author_id"] == rows[3]["author_id"] == real  # an ordinary name keeps its id
+    assert len({rows[0]["author_id"], rows[1]["author_id"], rows[2]["author_id"]}) == 3
+    assert [("author_hidden_characters" in r["flags"]) for r in rows[:4]] == [False, True, True, False]
+    # '@Jane Doe:' is the name written as the real Jane Doe's: her latest comment, not an impostor's
+    assert rows[4]["parent_comment_id"] == rows[3]["comment_id"]
+    only_impostor_before = _impostor_rows(names=("Ja\u200bne Doe",))
+    assert only_impostor_before[1]["parent_comment_id"] == only_impostor_before[0]["comment_id"]  # matching: normalised
+
+
+def test_different_people_never_merge_and_the_same_name_always_does():
+    names = ("Jane Doe", "J\u0430ne Doe", "\uff2aane Doe", "Jane Doe\u202e", "Jane  Doe", "jane doe")
+    rows = _impostor_rows(names=names)
+    got = [r["author_id"] for r in rows[: len(names)]]
+    assert len(set(got[:4])) == 4  # Latin, Cyrillic 'а', fullwidth 'Ｊ', a bidi control: four people
+    assert got[4] == got[5] == got[0]  # spacing and case: the same name (as before: ids stay stable)
+
+
+def test_impostor_names_are_dropped_too():
+    rows = _impostor_rows("drop")
+    assert all(r["author"] is None and r["author_id"] is None for r in rows)
+    assert rows[4]["text"] == "@[author]: you said it."
+    assert "author_hidden_characters" in rows[1]["flags"]  # the flag names no one
+
+
+def test_hostile_impostor_page_zero_width_in_markup(tmp_path):
+    """The HTML of ``tests/hostile/files/impostor-zero-width.html``: names in elements, one with U+200B."""
+    from tests.hostile import make_corpus as corpus
+
+    page = tmp_path / "impostor.html"
+    page.write_bytes(corpus.SMALL["impostor-zero-width.html"])
+    for mode in ("keep", "drop"):
+        res = pipeline.process_batch([str(page)], pipeline.start_run(
+            Settings(output_dir=tmp_path / mode, author_key=KEY, authors=mode)))
+        assert not res.rejects and len(res.comments) == 4
+        if mode == "keep":
+            by = [(c["author"], c["author_id"], "author_hidden_characters" in c["flags"]) for c in res.comments]
+            assert [a for a, _, _ in by] == ["Marta Lind", "Marta Lind", "Per Holm", "Marta Lind"]
+            assert by[0][1] == by[3][1] != by[1][1] and [h for *_, h in by] == [False, True, False, False]
+        else:
+            assert _leaks(res.comments, names=("Marta Lind", "Per Holm")) == []
+
+
+# --------------------------------------------------------------------------- what a live run writes
+
+
+def _written_text(out) -> str:
+    """Every string the run wrote under ``out``: table cells of Parquet files, the bytes of every other file
+    (gzip opened), so that a name in any file, of any kind, is found."""
+    import gzip
+
+    import pyarrow.parquet as pq
+
+    parts = []
+    for p in sorted(out.rglob("*")):
+        if p.is_dir() or p.name == ids.KEY_FILE:
+            continue
+        if p.suffix == ".parquet":
+            t = pq.read_table(p)
+            parts += [str(v) for col in t.columns for v in col.to_pylist()]
+            continue
+        data = p.read_bytes()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        parts.append(data.decode("utf-8", "replace"))
+    return "\n".join(parts)
+
+
+def _live_page() -> bytes:
+    from tests.hostile import make_corpus as corpus
+
+    return corpus.IMPOSTOR.encode()
+
+
+@pytest.fixture()
+def live_site(monkeypatch):
+    from tests.localserver import robots, send, serving
+
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    routes = {"/robots.txt": robots("User-agent: *\nAllow: /\n"),
+              "/2012/03/bridge": lambda h: send(h, 200, _live_page())}
+    with serving(routes) as s:
+        yield s
+
+
+def _live_settings(out, site, **fetch):
+    from newsmill.config import FetchSettings, SourceSpec
+
+    return Settings(output_dir=out, author_key=KEY, authors="drop",
+                    sources=(SourceSpec("urls", urls=(site.url("/2012/03/bridge"),)),),
+                    fetch=FetchSettings(per_host_delay=0.0, retries=0, allow_private_addresses=True, **fetch))
+
+
+def test_live_drop_run_keeps_no_raw_capture_and_writes_no_name(tmp_path, live_site):
+    out = tmp_path / "out"
+    summary = pipeline.run([], _live_settings(out, live_site))
+    assert summary.accounting_ok and summary.comments_published == 4
+    assert not (out / "raw").exists() or not any((out / "raw").iterdir())
+    assert not any((out / "_state" / "staging").iterdir())  # the transient capture went with the run's area
+    written = _written_text(out)
+    assert "Harbour bridge reopens" in written and "the bridge is open again" in written  # the scan sees the data
+    assert [n for n in ("Marta", "Lind", "Per Holm") if n in written] == []
+
+
+def test_live_drop_run_keeps_the_raw_capture_only_when_asked_and_says_so(tmp_path, live_site, caplog):
+    out = tmp_path / "out"
+    caplog.set_level(logging.WARNING, logger="newsmill.sources.live")
+    summary = pipeline.run([], _live_settings(out, live_site, raw="keep"))
+    assert summary.accounting_ok and summary.comments_published == 4
+    (warc,) = (out / "raw").glob("*.warc.gz")
+    assert "Marta Lind" in _written_text(out)  # the page as served: that is what was asked for
+    assert any("raw" in r.getMessage() and "names" in r.getMessage() for r in caplog.records)
+    # the tables still name no one
+    assert [n for n in ("Marta", "Lind", "Per Holm")
+            if any(n in str(v) for t in ("articles", "comments") for r in publish.read_table(t, out).to_pylist()
+                   for v in r.values())] == []
+
+
+def test_raw_setting_values_and_what_each_mode_keeps(tmp_path):
+    from newsmill.config import FetchSettings
+    from newsmill.sources.live import raw_kept
+
+    assert FetchSettings().raw == "auto"
+    with pytest.raises(ConfigError, match="raw"):
+        FetchSettings(raw="sometimes")
+    assert [raw_kept(Settings(authors=m)) for m in ("keep", "pseudonymize", "drop")] == [True, False, False]
+    assert raw_kept(Settings(authors="drop", fetch=FetchSettings(raw="keep")))
+    assert not raw_kept(Settings(authors="keep", fetch=FetchSettings(raw="discard")))
+    f = tmp_path / "newsmill.toml"
+    f.write_text('[fetch]\nraw = "keep"\n')
+    assert load_settings(f, env={}).fetch.raw == "keep"
+    assert load_settings(f, env={"NEWSMILL_FETCH_RAW": "discard"}).fetch.raw == "discard"
+
+
+def test_cli_fetch_only_refuses_to_keep_names_under_drop(tmp_path, capsys):
+    toml = tmp_path / "newsmill.toml"
+    toml.write_text('[newsmill]\nauthors = "drop"\n\n[[sources]]\nkind = "urls"\nurls = ["http://127.0.0.1:9/x"]\n')
+    code = cli.main(["fetch", "--config", str(toml), "--output", str(tmp_path / "out")])
+    assert code == 2 and 'raw = "keep"' in capsys.readouterr().err
+    assert not (tmp_path / "out" / "raw").exists()

@@ -135,6 +135,31 @@ def _multi_member_gz() -> bytes:
     return gzip.compress(data[:half], mtime=0) + gzip.compress(data[half:], mtime=0)
 
 
+
+def _impostor_comment(n: int, name: str, text: str) -> str:
+    return f"""
+<li class="comment depth-1" id="li-comment-{n}"><div id="comment-{n}">
+  <div class="comment-author vcard"><cite class="fn">{name}</cite> <span class="says">says:</span></div>
+  <div class="comment-meta commentmetadata"><a href="#comment-{n}">March 3, 2012 at {n}:30 pm</a></div>
+  <p>{text}</p>
+  <div class="reply"><a class="comment-reply-link" href="#">Reply</a></div></div></li>"""
+
+
+# a commenter whose name carries a zero-width space (U+200B, invisible): looks like another commenter's name, and
+# must not get that person's author_id; the names are also written in the text without '@' (--authors drop)
+IMPOSTOR = ("""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Harbour bridge reopens | The Daily Example</title>
+<meta property="article:published_time" content="2012-03-03T09:00:00+00:00"></head>
+<body><article><h1 class="entry-title">Harbour bridge reopens</h1><div class="entry-content">
+<p>The harbour bridge reopened on Saturday after three months of repairs to its deck and railings, the city said.</p>
+<p>Traffic was light in the morning, and the ferry company said it would keep its extra sailings until Monday.</p>
+</div></article>
+<div id="comments"><h3 class="comments-title">4 Responses to "Harbour bridge reopens"</h3><ol class="commentlist">"""
+            + _impostor_comment(1, "Marta Lind", "Finally, the bridge is open again for the morning commute.")
+            + _impostor_comment(2, "Mar&#8203;ta Lind", "This is the real Marta Lind: the repairs were a waste of money.")
+            + _impostor_comment(3, "Per Holm", "Reply to Marta Lind: that second comment is not hers, I think.")
+            + _impostor_comment(4, "Marta Lind", "Per Holm is right, that was not me.")
+            + """</ol></div></body></html>""")
+
 # committed: name -> bytes
 SMALL: dict[str, bytes] = {
     "empty.txt": b"",
@@ -160,6 +185,7 @@ SMALL: dict[str, bytes] = {
     "punctuation-only.txt": b"---\n***\n...\n",
     "billion-laughs.xhtml": BILLION_LAUGHS.encode(),
     "billion-laughs.html": BILLION_LAUGHS.encode(),
+    "impostor-zero-width.html": IMPOSTOR.encode(),
 }
 
 FIFTY_MB = 50 * 1000 * 1000
@@ -237,6 +263,7 @@ EXPECTED: dict[str, str] = {
     "punctuation-only.txt": "quarantined",
     "billion-laughs.xhtml": "html",
     "billion-laughs.html": "html",
+    "impostor-zero-width.html": "published",
 }
 
 
