@@ -6,6 +6,7 @@ page shows, and every interpretation (time zones, ids, threading) is here.
 from __future__ import annotations
 
 import re
+import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -38,8 +39,45 @@ class CleanContext:
     authors_mode: str = "keep"  # keep | pseudonymize | drop (config.AUTHOR_MODES)
 
 
+def _match_char(c: str) -> str:
+    """One character as names are compared: NFKC (fullwidth and other compatibility forms read as the plain
+    letters), case folded; format characters (zero-width, bidi controls, soft hyphen, BOM) and variation
+    selectors count for nothing."""
+    if c.isascii():
+        return c.lower()
+    if unicodedata.category(c) == "Cf" or "\ufe00" <= c <= "\ufe0f":
+        return ""
+    return unicodedata.normalize("NFKC", c).casefold()
+
+
 def _name_key(name: str) -> str:
-    return "".join(name.casefold().split())
+    """A name as it is *matched* (reply links, mentions, names in running text): :func:`_match_char` on every
+    character, whitespace removed.  Never an identity: two people whose names match here keep their own
+    ``author_id`` (see :func:`identity_name`)."""
+    return "".join("".join(map(_match_char, name)).split())
+
+
+_HIDDEN = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufe00-\ufe0f\u061c]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # as normalize_text drops them (tabs, newlines: spaces)
+
+
+def identity_name(raw: str | None) -> str | None:
+    """The name an ``author_id`` is made of: the name as the page holds it, NFC, spacing collapsed, with its
+    invisible characters (zero-width space and joiners, word joiner, bidi controls, soft hyphen) *kept*.
+
+    Why kept: the shown ``author`` drops them, like all text (they are noise for reading and searching), so
+    'Ja<U+200B>ne Doe' is shown 'Jane Doe'.  But on the site it is another account, and a name that differs
+    from a real commenter's only by what a reader cannot see is how one commenter poses as another: keyed on
+    the shown text it would get the real person's ``author_id``, and every analysis by author would merge the
+    two.  Keyed on this name it gets its own id, and its rows are flagged ``author_hidden_characters``.
+    Case and spacing are not kept (as before: ids stay stable, and templates change case and spacing).
+    Homoglyphs (a Cyrillic 'а', a fullwidth 'Ｊ') are other characters: other ids already.  For matching a
+    mention or a name in the text to commenters, :func:`_name_key` normalises all of this away.
+    """
+    if not raw:
+        return None
+    name = " ".join(unicodedata.normalize("NFC", _CONTROLS.sub("", raw)).split())
+    return name or None
 
 
 def _language(page: RawPage, body: str) -> str | None:
@@ -291,6 +329,7 @@ def _clean_comments(raws: list[RawComment], aid: str, source: str, year, profile
                     ctx: CleanContext, provenance: dict, *, default_year: int | None = None,
                     captured_at: datetime | None = None, article_date=None) -> list[dict]:
     rows: list[dict] = []
+    idents: list[str | None] = []  # each row's identity_name (what its author_id is made of)
     seen_ids: dict[str, int] = {}
     order = _date_order(raws, profile, article_date, default_year)
     for pos, rc in enumerate(raws, start=1):
@@ -300,9 +339,12 @@ def _clean_comments(raws: list[RawComment], aid: str, source: str, year, profile
         if removed and "ui_artifact_removed" not in flags:
             flags.append("ui_artifact_removed")
         author = normalize_text(rc.author) if rc.author else None
+        ident = identity_name(rc.author) if author else None
         if not author:
             author = None
             flags.append("anonymous")
+        elif _HIDDEN.search(ident):
+            flags.append("author_hidden_characters")
         _, posted_at, match = _when(rc.posted_raw, profile, default_year=default_year, captured_at=captured_at,
                                     day_first=order)
         if order is not None and rc.posted_raw and _AMBIGUOUS.search(rc.posted_raw):
@@ -324,7 +366,7 @@ def _clean_comments(raws: list[RawComment], aid: str, source: str, year, profile
             "year": year,
             "position": pos,
             "author": author,
-            "author_id": ids.author_pseudonym(ctx.author_key, source, author),
+            "author_id": ids.author_pseudonym(ctx.author_key, source, ident),
             "posted_at": posted_at,
             "posted_raw": rc.posted_raw,
             "text": text,
@@ -336,43 +378,64 @@ def _clean_comments(raws: list[RawComment], aid: str, source: str, year, profile
             "flags": flags,
             **provenance,
         })
-    link_replies(rows)
+        idents.append(ident)
+    link_replies(rows, idents)
     link_quotes(rows)
-    apply_authors_mode(rows, ctx.authors_mode, ctx.author_key, source)
+    apply_authors_mode(rows, ctx.authors_mode, ctx.author_key, source, idents)
     return rows
 
 
-def apply_authors_mode(rows: list[dict], mode: str, key: bytes, source: str) -> None:
+def apply_authors_mode(rows: list[dict], mode: str, key: bytes, source: str,
+                       idents: list[str | None] | None = None) -> None:
     """Replace commenters' names per ``--authors`` (after replies and quotes were linked by name).
 
-    pseudonymize: ``author`` -> 'user-<author_id>'; ``reply_to_name`` and '@name' mentions
-    in the text -> the mentioned author's label (the label their own comments carry: both
-    are the keyed pseudonym of the name within the source); any other '@handle' -> the
-    label of that handle.  drop: ``author``/``author_id`` null, ``reply_to_name``
-    '[author]', mentions '@[author]'.  ``parent_comment_id`` and ``quoted_comment_id`` are
-    kept.  Names written in running text without '@' are not recognised.
+    pseudonymize: ``author`` -> 'user-<author_id>'; ``reply_to_name``, '@name' mentions and the
+    names of this page's commenters written in the text or in ``posted_raw`` without '@' ('Reply
+    to Jane Doe', 'Jane Doe wrote:') -> that commenter's label (the label their own comments carry:
+    both are the keyed pseudonym of the name within the source); any other '@handle' -> the label of
+    that handle.  drop: ``author``/``author_id`` null, and all of those -> '[author]' ('@[author]'
+    for a mention).  ``parent_comment_id`` and ``quoted_comment_id`` are kept.
+
+    A name in the text is a commenter's name when it is one of this page's commenters' names, whole
+    (word-bounded: 'Ike' is not replaced in 'Mike' or 'Ikea') and compared as :func:`_name_key`
+    compares names (case, spacing, width and invisible characters aside).  Any other word is left
+    alone, also a part of a name ('Zelda' of 'Zelda Quill'): the text is the commenter's, and only a
+    name that the page itself shows as a commenter's is known to be one.
     """
     if mode == "keep":
         return
     if mode not in ("pseudonymize", "drop"):
         raise ValueError(f"unknown authors mode {mode!r}")
-    id_by_name = {}  # name key -> that commenter's author_id, from the names as shown
-    for r in rows:
+    idents = idents if idents is not None else [identity_name(r["author"]) for r in rows]
+    exact, matched = {}, {}  # identity name / name key -> that commenter's author_id
+    for r, ident in zip(rows, idents):
         if r["author"]:
-            id_by_name.setdefault(_name_key(r["author"]), r["author_id"])
+            exact.setdefault(" ".join(ident.casefold().split()), r["author_id"])
+            matched.setdefault(_name_key(r["author"]), r["author_id"])
     names = sorted({r["author"] for r in rows if r["author"]}, key=len, reverse=True)  # 'Bob Roe' before 'Bob'
     shown = "|".join(r"\s+".join(re.escape(w) for w in n.split()) for n in names)
-    # one pass over the text, so a label put in is never read again as a mention
     mention = re.compile((rf"(?<![\w@.])@[ \t]?(?P<name>{shown})(?!\w)|" if shown else "") + _HANDLE.pattern,
                          re.IGNORECASE)
+    written = _names_pattern(names)
 
     def label(name: str) -> str:
         if mode == "drop":
             return DROPPED_AUTHOR
-        return ids.author_label(id_by_name.get(_name_key(name)) or ids.author_pseudonym(key, source, name.strip()))
+        found = exact.get(" ".join(name.casefold().split())) or matched.get(_name_key(name))
+        return ids.author_label(found or ids.author_pseudonym(key, source, name.strip()))
 
-    def relabel(m: re.Match) -> str:
-        return "@" + label(m.group("handle") if m.group("handle") is not None else m.group("name"))
+    def rewrite(text: str) -> str:
+        """Mentions and names written out, replaced in one pass: a label put in is never read again."""
+        spans = [(m.start(), m.end(), "@" + label(m.group("handle") if m.group("handle") is not None
+                                                   else m.group("name"))) for m in mention.finditer(text)]
+        spans += [(a, b, label(text[a:b])) for a, b in _name_spans(text, written)]
+        out, pos = [], 0
+        for a, b, repl in sorted(spans):
+            if a < pos:
+                continue  # inside a mention already replaced
+            out += [text[pos:a], repl]
+            pos = b
+        return "".join(out) + text[pos:]
 
     for row in rows:
         text, head = row["text"], ""
@@ -381,19 +444,57 @@ def apply_authors_mode(rows: list[dict], mode: str, key: bytes, source: str) -> 
                 head = f"@{label(row['reply_to_name'])}{':' if lead.group('name') is not None else ''}"
                 text = text[lead.end():]
             row["reply_to_name"] = label(row["reply_to_name"])
-        text = head + mention.sub(relabel, text)
-        row["text"] = text
-        if row["author"] and row["posted_raw"] and row["author"].casefold() in row["posted_raw"].casefold():
-            row["posted_raw"] = re.sub(re.escape(row["author"]), label(row["author"]).replace("\\", "\\\\"),
-                                       row["posted_raw"], flags=re.IGNORECASE)
+        row["text"] = head + rewrite(text)
+        if row["posted_raw"]:
+            row["posted_raw"] = rewrite(row["posted_raw"])
         if mode == "drop":
             row["author"] = row["author_id"] = None
         else:
             row["author"] = ids.author_label(row["author_id"])
 
 
-def link_replies(rows: list[dict]) -> None:
-    """'@Name:' opening a comment -> that author's latest earlier comment (case/space-insensitive)."""
+def _names_pattern(names: list[str]) -> re.Pattern | None:
+    """The names (longest first) as matched in :func:`_name_spans`: their :func:`_name_key` characters,
+    any run of spaces between words, whole words only."""
+    alts = []
+    for n in names:
+        words = ["".join(map(_match_char, w)) for w in n.split()]
+        words = [w for w in words if w]
+        if words:
+            alts.append(r"\s+".join(re.escape(w) for w in words))
+    if not alts:
+        return None
+    return re.compile(rf"(?<!\w)(?:{'|'.join(alts)})(?!\w)")
+
+
+def _name_spans(text: str, pattern: re.Pattern | None) -> list[tuple[int, int]]:
+    """Where in ``text`` the names of ``pattern`` are written: matched on the text mapped character by
+    character through :func:`_match_char` (so 'Ｚｅｌｄａ', 'ZELDA' and 'Zel<U+200B>da' are found), and
+    the spans given back in the original text."""
+    if pattern is None or not text:
+        return []
+    folded, origin = [], []  # origin[i]: the index in text of folded character i
+    for i, c in enumerate(text):
+        f = _match_char(c)
+        folded.append(f)
+        origin += [i] * len(f)
+    flat = "".join(folded)
+    out = []
+    for m in pattern.finditer(flat):
+        a, b = origin[m.start()], origin[m.end() - 1] + 1
+        out.append((a, b))
+    return out
+
+
+def link_replies(rows: list[dict], idents: list[str | None] | None = None) -> None:
+    """'@Name:' opening a comment -> that author's latest earlier comment.
+
+    The commenter whose name is written exactly so (case and spacing aside) is preferred; else the
+    names are compared as :func:`_name_key` compares them ('@ＪＡＮＥ' finds Jane).  So a reply to
+    'Jane Doe' goes to Jane Doe and not to a commenter named 'Jane<U+200B> Doe' posing as her, unless
+    she did not comment before it.
+    """
+    idents = idents if idents is not None else [identity_name(r["author"]) for r in rows]
     for i, row in enumerate(rows):
         m = _MENTION.match(row["text"])
         if not m:
@@ -402,8 +503,10 @@ def link_replies(rows: list[dict]) -> None:
         row["reply_to_name"] = name
         if row["parent_comment_id"] is not None:
             continue
-        key = _name_key(name)
-        target = next((r for r in reversed(rows[:i]) if r["author"] and _name_key(r["author"]) == key), None)
+        written, key = " ".join(name.casefold().split()), _name_key(name)
+        earlier = [(r, ident) for r, ident in zip(reversed(rows[:i]), reversed(idents[:i])) if r["author"]]
+        target = next((r for r, ident in earlier if " ".join(ident.casefold().split()) == written), None) \
+            or next((r for r, _ in earlier if _name_key(r["author"]) == key), None)
         if target is not None:
             row["parent_comment_id"] = target["comment_id"]
         else:

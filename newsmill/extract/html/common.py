@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from lxml import etree
 
 from newsmill.extract.dates import DateMatch, find_date
-from newsmill.extract.html.tree import flat_text, node_text
+from newsmill.extract.html.tree import flat_name, flat_text, node_text
 from newsmill.extract.lexicon import Lexicon, lexicon, lexicon_of
 from newsmill.extract.stamps import clean_name
 from newsmill.profiles import Profile
@@ -142,7 +142,7 @@ def build(found: Found, profile: Profile, *, captured_at: datetime | None = None
     author = found.author
     if author is not None and not isinstance(author, str):
         skip.add(author)
-        author = author_name(flat_text(author), lex)
+        author = author_name(flat_name(author), lex)
     posted = found.date
     if posted is not None and not isinstance(posted, str):
         skip.add(posted)

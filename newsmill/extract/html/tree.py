@@ -143,6 +143,14 @@ def flat_text(el) -> str:
     return flatten(_visible(el, frozenset()).replace(_PARA_BREAK, " "))
 
 
+def flat_name(el) -> str:
+    """A name element's visible text on one line, *with* its invisible characters (zero-width space and
+    joiners, soft hyphen, bidi controls): unlike :func:`flat_text`, which drops them as noise.  A name that
+    differs from another only by such a character is another account on the site; cleaning keys
+    ``author_id`` on it and shows it without them (``newsmill.clean.identity_name``)."""
+    return " ".join(_visible(el, frozenset()).replace(_PARA_BREAK, " ").split())
+
+
 def claim(el) -> None:
     el.set(CLAIM_ATTR, "1")
 
