@@ -153,10 +153,13 @@ def cmd_fetch(args) -> int:
     from datetime import datetime, timezone
 
     from newsmill.pipeline import new_run_id
-    from newsmill.sources.live import fetch_sources
+    from newsmill.sources.live import fetch_only_refused, fetch_sources
 
     settings = _settings_or_none(args)
     if settings is None:
+        return 2
+    if why := fetch_only_refused(settings):  # with authors pseudonymize/drop a raw capture is kept only on request
+        print(f"newsmill: {why}", file=sys.stderr)
         return 2
     live = settings.live_sources()
     if not live:

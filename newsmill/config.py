@@ -16,8 +16,19 @@ AUTHOR_KEY_ENV = "NEWSMILL_AUTHOR_KEY"
 #   keep          names as shown, plus the keyed author_id
 #   pseudonymize  author, reply_to_name and '@name' mentions -> 'user-<author_id>'
 #   drop          author and author_id null, reply_to_name '[author]', mentions '@[author]'
+# In both pseudonymize and drop, the names of a page's commenters written in its comments without '@'
+# ('Reply to Jane Doe', 'Jane Doe wrote:') and in posted_raw are replaced the same way, and a live run keeps
+# no raw capture of the pages (they hold the names as served) unless [fetch] raw = "keep" (see RAW_MODES).
+# Names are normalised (NFKC, case, invisible characters) to match them, never to merge two people: author_id
+# is keyed on the name with its invisible characters (newsmill.clean.identity_name).
 # Reply and quote links are resolved from the real names first, so they survive every mode.
 AUTHOR_MODES = ("keep", "pseudonymize", "drop")
+# What a live fetch keeps of the pages as served ([fetch] raw, NEWSMILL_FETCH_RAW):
+#   auto     <output>/raw/<run id>.warc.gz with authors = keep; with pseudonymize or drop the capture is
+#            transient: written to the run's staging area, read by the run and removed with it
+#   keep     always kept (with pseudonymize or drop: every run warns that it holds the names)
+#   discard  never kept (transient, as above)
+RAW_MODES = ("auto", "keep", "discard")
 # How the article body is taken from HTML (trafilatura underneath; measured in docs/EVALUATION.md,
 # "Article body: trafilatura's modes"):
 #   precise  trafilatura with its readability and jusText fallbacks and favor_precision: less boilerplate
@@ -82,8 +93,13 @@ class FetchSettings:
     # a local test server; one source: its own key); off: such URLs, redirects to them and names resolving
     # to them are refused ('private_address')
     allow_private_addresses: bool = False
+    # the raw capture of the pages (WARC): auto | keep | discard, see RAW_MODES; 'auto' keeps it only with
+    # authors = keep, because it holds the pages as served, commenters' names included
+    raw: str = "auto"
 
     def __post_init__(self):
+        if self.raw not in RAW_MODES:
+            raise ConfigError(f"[fetch] raw is {self.raw!r}: must be one of {', '.join(RAW_MODES)}")
         for f in fields(self):
             value = getattr(self, f.name)
             if f.type in ("int", "float") and (isinstance(value, bool) or not isinstance(value, (int, float))):

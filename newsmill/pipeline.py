@@ -165,9 +165,9 @@ def resolve_inputs(paths: list[str], settings: Settings) -> tuple[list[str], tup
 
 def fetch_sources(sources, settings: Settings, ctx: RunContext):
     """Live sources -> ``<output>/raw/<run id>.warc.gz`` (a step before planning); returns a FetchResult."""
-    from newsmill.sources.live import fetch_sources as fetch_live
+    from newsmill.sources.live import fetch_sources as fetch_live, raw_kept
 
-    return fetch_live(sources, settings.fetch, output_dir=ctx.output_dir, run_id=ctx.run_id)
+    return fetch_live(sources, settings.fetch, output_dir=ctx.output_dir, run_id=ctx.run_id, keep_raw=raw_kept(settings))
 
 
 def plan(paths: list[str], batch_size: int, ctx: RunContext, fetched=None) -> Plan:

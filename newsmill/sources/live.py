@@ -29,7 +29,8 @@ from typing import Callable
 
 import httpx
 
-from newsmill.config import FetchSettings, SourceSpec
+from newsmill import staging
+from newsmill.config import FetchSettings, Settings, SourceSpec
 from newsmill.records import Reject
 from newsmill.sources import feeds
 from newsmill.sources.fetch import Fetcher, Outcome, user_agent
@@ -91,19 +92,61 @@ class FetchResult:
         return {f"fetch:{k}": self.counts[k] for k in ("not_modified", "over_max_urls") if self.counts.get(k)}
 
 
+TRANSIENT_NAME = "raw-capture.warc.gz"  # in the run's staging area, when the raw capture is not kept
+
+
+def raw_kept(settings: Settings) -> bool:
+    """Whether a live fetch keeps the pages as served in ``<output>/raw/`` (``[fetch] raw``, see
+    ``config.RAW_MODES``).
+
+    A raw capture is the page as the server sent it: every commenter's name is in it, in the markup and
+    in the text, and no rewriting of a WARC can find them all.  So with ``authors = pseudonymize`` or
+    ``drop`` ('no name anywhere the run writes') the run keeps none by default: the capture is written to
+    the run's staging area, read by the run like any archive, and removed with the area when the run
+    ends (a run that is killed leaves it until the next run into the output sweeps the area).  Replay
+    (``newsmill run output/raw/...``) then needs ``raw = "keep"``, which every such run warns about.
+    """
+    mode = settings.fetch.raw
+    if mode == "keep" and settings.authors != "keep":
+        log.warning("[fetch] raw = \"keep\": the raw capture in <output>/raw/ holds the pages as served, with every "
+                    "commenter's names, although authors = %r keeps them out of the tables", settings.authors)
+    return mode == "keep" or mode == "auto" and settings.authors == "keep"
+
+
+def fetch_only_refused(settings: Settings) -> str | None:
+    """Why ``newsmill fetch`` (which only writes a raw capture) must not run with these settings, or None."""
+    if raw_kept(settings):
+        return None
+    why = (f"authors = {settings.authors!r} keeps no raw capture of the pages (it holds commenters' names)"
+           if settings.fetch.raw == "auto" else "[fetch] raw = \"discard\" keeps no raw capture")
+    return (f"{why}, and `newsmill fetch` writes nothing else: use `newsmill run` (it reads the capture and removes "
+            f"it), or set [fetch] raw = \"keep\" (or NEWSMILL_FETCH_RAW=keep) to keep the pages as served")
+
+
 def fetch_sources(sources, settings: FetchSettings, *, output_dir: str | Path, run_id: str,
                   transport: httpx.BaseTransport | None = None,
-                  trusted: Callable[[str], bool] | None = None) -> FetchResult:
+                  trusted: Callable[[str], bool] | None = None, keep_raw: bool = True) -> FetchResult:
     """Fetch every live source into ``<output>/raw/<run id>.warc.gz``.
 
     ``trusted(run_id)`` says whether validators remembered by that run may be
     sent (default: the run has a report); ``transport`` replaces the network.
+    ``keep_raw`` False (:func:`raw_kept`): the capture is transient instead, in the run's
+    staging area (``staging.hold``), removed by the run's ``staging.area`` block when it ends.
     """
     live = [s for s in sources if isinstance(s, SourceSpec) and s.live]
     trusted = trusted or (lambda rid: run_finished(output_dir, rid))
     cache = HttpCache(Path(output_dir).joinpath(*HTTP_CACHE))
-    store = RawStore(warc_path(output_dir, run_id), run_id=run_id,
-                     info={"http-header-user-agent": user_agent(settings), "operator": settings.contact or ""})
+    if keep_raw:
+        target = warc_path(output_dir, run_id)
+    else:
+        target = staging.hold(output_dir, run_id).file(TRANSIENT_NAME)
+    try:
+        store = RawStore(target, run_id=run_id,
+                         info={"http-header-user-agent": user_agent(settings), "operator": settings.contact or ""})
+    except BaseException:
+        if not keep_raw:
+            staging.release(output_dir, run_id)
+        raise
     counts: Counter = Counter()
     rejects: list[Reject] = []
 
@@ -139,7 +182,12 @@ def fetch_sources(sources, settings: FetchSettings, *, output_dir: str | Path, r
                         rejects.append(out.reject())
             counts.update({k: v for k, v in fetcher.stats.items() if k in ("requests", "retries", "robots")})
     except BaseException:
-        log.error("fetch %s stopped: the raw traffic so far is in %s", run_id, store.abort())
+        if keep_raw:
+            log.error("fetch %s stopped: the raw traffic so far is in %s", run_id, store.abort())
+        else:
+            store.abort()
+            staging.release(output_dir, run_id)  # the transient capture goes: nothing of it is kept
+            log.error("fetch %s stopped", run_id)
         raise
     path = store.close()
     cache.save()

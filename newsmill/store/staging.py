@@ -121,6 +121,31 @@ def area(output_dir, run_id: str) -> Iterator[Area]:
                 a.close()
 
 
+def hold(output_dir, run_id: str) -> Area:
+    """The run's area, opened before its :func:`area` block, for what the run writes ahead of its batches
+    and must not outlive it: the transient raw capture of a live fetch (``newsmill.sources.live``).  The
+    run's :func:`area` block (in this process) takes it over and removes it, with everything in it, when
+    it ends; :func:`release` removes it if the run stops before that block.  A run that dies leaves it
+    locked until its process ends, then the next run's sweep removes it, as it removes staged batches."""
+    key = str(area_path(output_dir, run_id))
+    with _open_lock:
+        a = _open.get(key)
+        if a is None:
+            a = _open[key] = Area(output_dir, run_id).open()
+    return a
+
+
+def release(output_dir, run_id: str) -> None:
+    """Remove an area that :func:`hold` opened and no :func:`area` block uses (the run stopped early)."""
+    key = str(area_path(output_dir, run_id))
+    with _open_lock:
+        a = _open.get(key)
+        if a is None or a._users:
+            return
+        del _open[key]
+    a.close()
+
+
 def sweep(root: Path, keep: str | None = None) -> list[str]:
     """Remove the areas of runs that died (their lock is free); returns their names."""
     removed = []
