@@ -9,6 +9,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -17,7 +18,7 @@ from newsmill.extract.dates import find_date
 from newsmill.extract.lexicon import lexicon_of, not_titles
 from newsmill.profiles import Profile, source_key
 from newsmill.records import PageInput, RawComment, RawPage
-from newsmill.text import normalize_text, paragraphs, tokens
+from newsmill.text import flatten_name, normalize_text, paragraphs, tokens
 
 _MENTION = re.compile(r"^@\s*(?P<name>[^:\n@]{1,40}?)\s*:|^@(?P<word>[\w.\-]{1,40})\b")
 _QUOTE_MIN_TOKENS = 6
@@ -39,6 +40,7 @@ class CleanContext:
     authors_mode: str = "keep"  # keep | pseudonymize | drop (config.AUTHOR_MODES)
 
 
+@lru_cache(maxsize=4096)
 def _match_char(c: str) -> str:
     """One character as names are compared: NFKC (fullwidth and other compatibility forms read as the plain
     letters), case folded; format characters (zero-width, bidi controls, soft hyphen, BOM) and variation
@@ -58,7 +60,6 @@ def _name_key(name: str) -> str:
 
 
 _HIDDEN = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufe00-\ufe0f\u061c]")
-_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # as normalize_text drops them (tabs, newlines: spaces)
 
 
 def identity_name(raw: str | None) -> str | None:
@@ -76,8 +77,7 @@ def identity_name(raw: str | None) -> str | None:
     """
     if not raw:
         return None
-    name = " ".join(unicodedata.normalize("NFC", _CONTROLS.sub("", raw)).split())
-    return name or None
+    return flatten_name(raw) or None
 
 
 def _language(page: RawPage, body: str) -> str | None:
@@ -143,7 +143,8 @@ def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContex
         flags.append("title_rejected")
     if not body:
         flags.append("body_missing")  # kept for its comments; with none, validation quarantines it
-    content = ids.content_key(title, body, [(rc.author, normalize_text(rc.text)) for rc in raw.comments])
+    content = ids.content_key(title, body, [(normalize_text(rc.author) if rc.author else None, normalize_text(rc.text))
+                                            for rc in raw.comments])  # the name as shown: as before flat_name
     aid = ids.article_id(url=None if _is_site_root(url) else url, source=source, content=content,
                          input_sha256=page.sha256)
     provenance = {
@@ -473,17 +474,14 @@ def _name_spans(text: str, pattern: re.Pattern | None) -> list[tuple[int, int]]:
     the spans given back in the original text."""
     if pattern is None or not text:
         return []
+    if text.isascii():  # most texts: one character for one, no map needed
+        return [m.span() for m in pattern.finditer(text.lower())]
     folded, origin = [], []  # origin[i]: the index in text of folded character i
     for i, c in enumerate(text):
         f = _match_char(c)
         folded.append(f)
         origin += [i] * len(f)
-    flat = "".join(folded)
-    out = []
-    for m in pattern.finditer(flat):
-        a, b = origin[m.start()], origin[m.end() - 1] + 1
-        out.append((a, b))
-    return out
+    return [(origin[m.start()], origin[m.end() - 1] + 1) for m in pattern.finditer("".join(folded))]
 
 
 def link_replies(rows: list[dict], idents: list[str | None] | None = None) -> None:

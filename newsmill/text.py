@@ -39,6 +39,12 @@ def flatten(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", _DROP.sub("", text)).split())
 
 
+def flatten_name(text: str) -> str:
+    """:func:`flatten` that keeps the invisible characters (zero-width, soft hyphen; bidi controls are kept
+    by both): for a name, where one is what tells two accounts apart (``newsmill.clean.identity_name``)."""
+    return " ".join(unicodedata.normalize("NFC", _CONTROL.sub("", text)).split())
+
+
 def normalize_text(text: str) -> str:
     """Normalised multi-line text: trimmed lines, at most one blank line between paragraphs."""
     if "\n" not in text and "\r" not in text:

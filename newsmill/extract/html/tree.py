@@ -12,7 +12,7 @@ import re
 from lxml import etree
 from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HTMLParser, HtmlProcessingInstruction, fromstring
 
-from newsmill.text import flatten, normalize_trimmed
+from newsmill.text import flatten, flatten_name, normalize_trimmed
 
 # attribute put on every subtree a comment layer claimed: pruned before body extraction
 CLAIM_ATTR = "data-newsmill-comment"
@@ -148,7 +148,7 @@ def flat_name(el) -> str:
     joiners, soft hyphen, bidi controls): unlike :func:`flat_text`, which drops them as noise.  A name that
     differs from another only by such a character is another account on the site; cleaning keys
     ``author_id`` on it and shows it without them (``newsmill.clean.identity_name``)."""
-    return " ".join(_visible(el, frozenset()).replace(_PARA_BREAK, " ").split())
+    return flatten_name(_visible(el, frozenset()).replace(_PARA_BREAK, " "))
 
 
 def claim(el) -> None:
