@@ -14,9 +14,10 @@ DEFAULT_PSEUDONYMISATION = "pseudonymize ids, names kept"
 # How each --authors mode shows in the card (the mode is recorded per output; runs cannot mix modes).
 AUTHORS_MODES = {
     "keep": "names as shown on the page, plus a keyed author_id",
-    "pseudonymize": "names replaced by `user-<author_id>` in author, reply_to_name and @mentions "
-                    "(names written in running text without '@' are not replaced)",
-    "drop": "authors removed (author and author_id null, @mentions replaced by '@[author]'); threading kept",
+    "pseudonymize": "names replaced by `user-<author_id>` in author, reply_to_name, @mentions and wherever a "
+                    "commenter of the page is named in a comment's text or posted_raw; no raw page capture kept",
+    "drop": "authors removed (author and author_id null; reply_to_name, @mentions and commenters' names written "
+            "in comments replaced by '[author]'); no raw page capture kept; threading kept",
 }
 KEY_SOURCES = {
     "environment": "key from NEWSMILL_AUTHOR_KEY: ids comparable across outputs made with the same key",
