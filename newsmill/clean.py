@@ -461,11 +461,22 @@ def _names_pattern(names: list[str]) -> re.Pattern | None:
     for n in names:
         words = ["".join(map(_match_char, w)) for w in n.split()]
         words = [w for w in words if w]
-        if words:
-            alts.append(r"\s+".join(re.escape(w) for w in words))
+        size = sum(c.isalnum() for w in words for c in w)
+        if words and size >= _NAME_MIN_CHARS:
+            alts.append((_SHORT_BEFORE if size <= _SHORT_NAME else "") + r"\s+".join(re.escape(w) for w in words))
     if not alts:
         return None
-    return re.compile(rf"(?<!\w)(?:{'|'.join(alts)})(?!\w)")
+    return re.compile(rf"(?<!\w)(?:{'|'.join(alts)})(?!\w){_NAME_AFTER}")
+
+
+# A name in running text is a whole word, and not part of a contraction: a name of one or two letters is not
+# taken after a letter and an apostrophe (commenter 'll' in "I'll", 're' in "you're"; a longer name is: "qu'Alice"),
+# and no name before an apostrophe and 't' (commenter 'Don' in "Don't"; "Tim's", "Tim'd" are Tim).  A
+# one-character name (an initial, or what extraction made of a missing name) is never searched in the text:
+# it names no one, and matches letters everywhere.
+_SHORT_BEFORE = r"(?<!\w['\u2019])"
+_NAME_AFTER = r"(?!['\u2019]t\b)"
+_NAME_MIN_CHARS, _SHORT_NAME = 2, 2
 
 
 def _name_spans(text: str, pattern: re.Pattern | None) -> list[tuple[int, int]]:

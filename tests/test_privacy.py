@@ -455,3 +455,22 @@ def test_cli_fetch_only_refuses_to_keep_names_under_drop(tmp_path, capsys):
     code = cli.main(["fetch", "--config", str(toml), "--output", str(tmp_path / "out")])
     assert code == 2 and 'raw = "keep"' in capsys.readouterr().err
     assert not (tmp_path / "out" / "raw").exists()
+
+
+def test_names_in_text_are_whole_words_not_contractions_or_single_letters():
+    comments = [RawComment("don", "March 3, 2012 at 1:15 pm", "First."),
+                RawComment("s", "March 3, 2012 at 2:15 pm", "Second."),
+                RawComment("ll", "March 3, 2012 at 2:30 pm", "Third."),
+                RawComment("Alice", "March 3, 2012 at 2:45 pm", "Fourth."),
+                RawComment("Tim", "March 3, 2012 at 3:15 pm", "I don't know, it's don's call, ask don. S is a letter; "
+                                                                "Tim's post, Tim\u2019s post, Tim'd agree, I'll see. "
+                                                                "Je crois qu'Alice a raison.")]
+    raw = RawPage(title="Council approves new budget", published_raw="March 3, 2012",
+                  paragraphs=["The city council approved the budget on Friday after a six-hour session."],
+                  comments=comments)
+    page = PageInput(uri="/in/words.txt", data=b"x", sha256="3" * 64, format="text")
+    ctx = CleanContext(KEY, datetime(2026, 1, 1, tzinfo=timezone.utc), "test", authors_mode="drop")
+    rows = clean_page(raw, page, default_profile(), ctx)[1]
+    assert rows[4]["text"] == ("I don't know, it's [author]'s call, ask [author]. S is a letter; "
+                               "[author]'s post, [author]\u2019s post, [author]'d agree, I'll see. "
+                               "Je crois qu'[author] a raison.")
