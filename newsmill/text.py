@@ -39,10 +39,41 @@ def flatten(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", _DROP.sub("", text)).split())
 
 
+def has_invisible(text: str) -> bool:
+    """Whether ``text`` holds a character that normalising drops as invisible (zero-width, soft hyphen, BOM)."""
+    return _INVISIBLE.search(text) is not None
+
+
 def flatten_name(text: str) -> str:
     """:func:`flatten` that keeps the invisible characters (zero-width, soft hyphen; bidi controls are kept
     by both): for a name, where one is what tells two accounts apart (``newsmill.clean.identity_name``)."""
     return " ".join(unicodedata.normalize("NFC", _CONTROL.sub("", text)).split())
+
+
+def name_as_written(name: str, lines) -> str | None:
+    """``name`` (read from normalised text, so without invisible characters) as one of ``lines`` (the
+    text before normalising) writes it, with its invisible characters, or None when no line holds it
+    with some: the name ``newsmill.clean.identity_name`` keys ``author_id`` on."""
+    words = name.split()
+    if not words:
+        return None
+    pattern = re.compile(r"\s+".join(re.escape(w) for w in words))
+    for line in lines:
+        if not _INVISIBLE.search(line):
+            continue
+        kept, origin = [], []  # the line without its invisible characters, and where each character came from
+        for i, c in enumerate(line):
+            if not _INVISIBLE.match(c):
+                kept.append(c)
+                origin.append(i)
+        seen = unicodedata.normalize("NFC", "".join(kept))
+        if len(seen) != len(kept):
+            continue  # NFC joined characters: the map no longer holds (rare; the name stays as read)
+        m = pattern.search(seen)
+        if m:
+            written = flatten_name(line[origin[m.start()]: origin[m.end() - 1] + 1])
+            return written if written != name else None
+    return None
 
 
 def normalize_text(text: str) -> str:

@@ -357,6 +357,25 @@ def test_hostile_impostor_page_zero_width_in_markup(tmp_path):
             assert _leaks(res.comments, names=("Marta Lind", "Per Holm")) == []
 
 
+def test_hostile_impostor_text_dump_zero_width_kept_from_the_dump(tmp_path):
+    """``tests/hostile/files/impostor-zero-width.txt``: the dump's lines are normalised (invisible characters
+    dropped) before the layout is read; the name is taken back as the dump writes it."""
+    from tests.hostile import make_corpus as corpus
+
+    page = tmp_path / "impostor.txt"
+    page.write_bytes(corpus.SMALL["impostor-zero-width.txt"])
+    for mode in ("keep", "drop"):
+        res = pipeline.process_batch([str(page)], pipeline.start_run(
+            Settings(output_dir=tmp_path / mode, author_key=KEY, authors=mode)))
+        assert not res.rejects and len(res.comments) == 3
+        if mode == "keep":
+            assert [c["author"] for c in res.comments] == ["Alice Doe", "Bob Roe", "Alice Doe"]
+            assert res.comments[0]["author_id"] != res.comments[2]["author_id"]
+            assert "author_hidden_characters" in res.comments[2]["flags"]
+        else:
+            assert _leaks(res.comments, names=("Alice Doe", "Bob Roe")) == []
+
+
 # --------------------------------------------------------------------------- what a live run writes
 
 

@@ -24,7 +24,7 @@ from newsmill.extract.dates import date_coverage, find_date
 from newsmill.extract.lexicon import Lexicon, lexicon_of, not_titles
 from newsmill.extract.stamps import GLUED_DATE, IMAGE, Stamp, clean_name, parse_anchor, parse_stamp
 from newsmill.records import RawComment, RawPage
-from newsmill.text import normalize_line
+from newsmill.text import has_invisible, name_as_written, normalize_line
 
 EXTRACTOR = "textdump/2"
 
@@ -172,11 +172,26 @@ def parse_text_dump(text: str, profile: _profiles.Profile | None = None, *, url:
     article_stop = section.header if section and section.header is not None else (
         comments[0][0] if comments else len(lines))
     _fill_article(page, lines, profile, date_idx, article_stop, wrap)
+    if comments and has_invisible(text):
+        _names_as_written(comments, text)
     page.comments = [c for _, c in comments]
     for ln in lines[article_stop:]:
         if m := _matches(profile.section_patterns, ln.text):
             page.section = m.group("section").strip()
     return page
+
+
+def _names_as_written(comments: list[tuple[int, RawComment]], text: str) -> None:
+    """Authors read from the normalised lines lost their invisible characters (a zero-width space that
+    w3m and lynx copy into the dump): each is looked up in its block's lines as written, so that a
+    name posing as another ('Ja<U+200B>ne Doe') keeps what tells it apart (``clean.identity_name``)."""
+    raws = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    starts = [start for start, _ in comments] + [len(raws)]
+    for k, (start, rc) in enumerate(comments):
+        if rc.author:
+            written = name_as_written(rc.author, raws[start: max(starts[k + 1], start + 1)])
+            if written:
+                rc.author = written
 
 
 # --------------------------------------------------------------------------- the comment section

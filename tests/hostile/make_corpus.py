@@ -160,6 +160,10 @@ IMPOSTOR = ("""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title
             + _impostor_comment(4, "Marta Lind", "Per Holm is right, that was not me.")
             + """</ol></div></body></html>""")
 
+# the same as a text dump (w3m and lynx copy the zero-width space into the dump)
+IMPOSTOR_DUMP = article("Harbour bridge reopens", comment="Reply to Alice Doe: I agree with Alice Doe.").replace(
+    "  • Carol Poe", "  • Ali\u200bce Doe")
+
 # committed: name -> bytes
 SMALL: dict[str, bytes] = {
     "empty.txt": b"",
@@ -186,6 +190,7 @@ SMALL: dict[str, bytes] = {
     "billion-laughs.xhtml": BILLION_LAUGHS.encode(),
     "billion-laughs.html": BILLION_LAUGHS.encode(),
     "impostor-zero-width.html": IMPOSTOR.encode(),
+    "impostor-zero-width.txt": IMPOSTOR_DUMP.encode(),
 }
 
 FIFTY_MB = 50 * 1000 * 1000
@@ -264,6 +269,7 @@ EXPECTED: dict[str, str] = {
     "billion-laughs.xhtml": "html",
     "billion-laughs.html": "html",
     "impostor-zero-width.html": "published",
+    "impostor-zero-width.txt": "published",
 }
 
 
