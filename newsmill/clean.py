@@ -9,8 +9,8 @@ import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from datetime import datetime, timedelta
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from newsmill import ids, neardup
@@ -144,7 +144,7 @@ def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContex
     if not body:
         flags.append("body_missing")  # kept for its comments; with none, validation quarantines it
     content = ids.content_key(title, body, [(normalize_text(rc.author) if rc.author else None, normalize_text(rc.text))
-                                            for rc in raw.comments])  # the name as shown: as before flat_name
+                                            for rc in raw.comments])  # names as shown: the key is what it was
     aid = ids.article_id(url=None if _is_site_root(url) else url, source=source, content=content,
                          input_sha256=page.sha256)
     provenance = {
