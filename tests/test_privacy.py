@@ -388,7 +388,7 @@ def _written_text(out) -> str:
 
     parts = []
     for p in sorted(out.rglob("*")):
-        if p.is_dir() or p.name == ids.KEY_FILE:
+        if p.is_dir() or p.name == author_key.KEY_FILE:
             continue
         if p.suffix == ".parquet":
             t = pq.read_table(p)
@@ -448,7 +448,7 @@ def test_live_drop_run_keeps_the_raw_capture_only_when_asked_and_says_so(tmp_pat
     assert any("raw" in r.getMessage() and "names" in r.getMessage() for r in caplog.records)
     # the tables still name no one
     assert [n for n in ("Marta", "Lind", "Per Holm")
-            if any(n in str(v) for t in ("articles", "comments") for r in publish.read_table(t, out).to_pylist()
+            if any(n in str(v) for t in ("articles", "comments") for r in reading.read_table(t, out).to_pylist()
                    for v in r.values())] == []
 
 

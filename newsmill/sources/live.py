@@ -29,7 +29,7 @@ from typing import Callable
 
 import httpx
 
-from newsmill import staging
+from newsmill.store import staging
 from newsmill.config import FetchSettings, Settings, SourceSpec
 from newsmill.records import Reject
 from newsmill.sources import feeds
