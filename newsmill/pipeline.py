@@ -167,7 +167,8 @@ def fetch_sources(sources, settings: Settings, ctx: RunContext):
     """Live sources -> ``<output>/raw/<run id>.warc.gz`` (a step before planning); returns a FetchResult."""
     from newsmill.sources.live import fetch_sources as fetch_live, raw_kept
 
-    return fetch_live(sources, settings.fetch, output_dir=ctx.output_dir, run_id=ctx.run_id, keep_raw=raw_kept(settings))
+    return fetch_live(sources, settings.fetch, output_dir=ctx.output_dir, run_id=ctx.run_id,
+                      transient=None if raw_kept(settings) else staging.Transient(ctx.output_dir, ctx.run_id))
 
 
 def plan(paths: list[str], batch_size: int, ctx: RunContext, fetched=None) -> Plan:

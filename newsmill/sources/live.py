@@ -29,7 +29,6 @@ from typing import Callable
 
 import httpx
 
-from newsmill.store import staging
 from newsmill.config import FetchSettings, Settings, SourceSpec
 from newsmill.records import Reject
 from newsmill.sources import feeds
@@ -125,27 +124,26 @@ def fetch_only_refused(settings: Settings) -> str | None:
 
 def fetch_sources(sources, settings: FetchSettings, *, output_dir: str | Path, run_id: str,
                   transport: httpx.BaseTransport | None = None,
-                  trusted: Callable[[str], bool] | None = None, keep_raw: bool = True) -> FetchResult:
+                  trusted: Callable[[str], bool] | None = None, transient=None) -> FetchResult:
     """Fetch every live source into ``<output>/raw/<run id>.warc.gz``.
 
     ``trusted(run_id)`` says whether validators remembered by that run may be
     sent (default: the run has a report); ``transport`` replaces the network.
-    ``keep_raw`` False (:func:`raw_kept`): the capture is transient instead, in the run's
-    staging area (``staging.hold``), removed by the run's ``staging.area`` block when it ends.
+    ``transient`` (a ``store.staging.Transient``; given when :func:`raw_kept` says no): the capture
+    is written to the run's work area instead, removed with it when the run ends, and at once
+    (``transient.discard()``) if the fetch fails.
     """
     live = [s for s in sources if isinstance(s, SourceSpec) and s.live]
     trusted = trusted or (lambda rid: run_finished(output_dir, rid))
     cache = HttpCache(Path(output_dir).joinpath(*HTTP_CACHE))
-    if keep_raw:
-        target = warc_path(output_dir, run_id)
-    else:
-        target = staging.hold(output_dir, run_id).file(TRANSIENT_NAME)
+    keep_raw = transient is None
+    target = warc_path(output_dir, run_id) if keep_raw else transient.path(TRANSIENT_NAME)
     try:
         store = RawStore(target, run_id=run_id,
                          info={"http-header-user-agent": user_agent(settings), "operator": settings.contact or ""})
     except BaseException:
         if not keep_raw:
-            staging.release(output_dir, run_id)
+            transient.discard()
         raise
     counts: Counter = Counter()
     rejects: list[Reject] = []
@@ -186,7 +184,7 @@ def fetch_sources(sources, settings: FetchSettings, *, output_dir: str | Path, r
             log.error("fetch %s stopped: the raw traffic so far is in %s", run_id, store.abort())
         else:
             store.abort()
-            staging.release(output_dir, run_id)  # the transient capture goes: nothing of it is kept
+            transient.discard()  # the transient capture goes: nothing of it is kept
             log.error("fetch %s stopped", run_id)
         raise
     path = store.close()

@@ -146,6 +146,22 @@ def release(output_dir, run_id: str) -> None:
     a.close()
 
 
+@dataclass(frozen=True)
+class Transient:
+    """Where a step before the batches writes what must not outlive the run (a live fetch's raw capture
+    that is not kept, ``newsmill.sources.live``): a file of the run's area, opened by :func:`hold`."""
+
+    output_dir: str
+    run_id: str
+
+    def path(self, name: str) -> Path:
+        return hold(self.output_dir, self.run_id).file(name)
+
+    def discard(self) -> None:
+        """The step failed: the area goes now (see :func:`release`)."""
+        release(self.output_dir, self.run_id)
+
+
 def sweep(root: Path, keep: str | None = None) -> list[str]:
     """Remove the areas of runs that died (their lock is free); returns their names."""
     removed = []
