@@ -148,10 +148,11 @@ def test_per_host_delay_between_request_starts(tmp_path):
         times = sorted(r.at for r in s.stats.requests)
     assert len(times) == 5  # robots.txt counts as a request to the host too
     gaps = [b - a for a, b in zip(times, times[1:])]
-    # server-side arrival times: on a loaded machine one arrival can lag (shrinking the next gap),
-    # but the whole span cannot shrink, and no gap comes near zero (which it would without the delay)
+    # server-side arrival times: on a loaded machine one arrival can lag by a good part of the delay
+    # (shrinking the next gap: 0.09 s of 0.2 s seen in a full suite at load 7), but the whole span cannot
+    # shrink, and without the delay the four concurrent requests would arrive together (gaps near zero)
     assert times[-1] - times[0] >= (len(times) - 1) * delay - 0.05, gaps
-    assert min(gaps) >= delay / 2, gaps
+    assert min(gaps) >= delay / 5, gaps
 
 
 def test_crawl_delay_from_robots_is_honoured(tmp_path):
