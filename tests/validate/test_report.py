@@ -3,10 +3,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import timedelta
+from html.parser import HTMLParser
+
+import pytest
 
 from newsmill.pipeline import RunSummary
-from newsmill.validate import gx_run, report
+from newsmill.validate import chunked, gx_run, report
 from newsmill.validate.gx_run import ExpectationOutcome, ValidationOutcome
+from tests.validate.conftest import PUBLISHED, art, com, good_articles, good_comments, run
 
 
 def summary(tmp_path, **kw) -> RunSummary:
@@ -32,7 +37,8 @@ def test_the_report_has_the_summary_the_failed_checks_and_no_row_lists(tmp_path,
     s = summary(tmp_path)
     md = report.write_report(s, outcome(), tmp_path / "reports" / "r1")
     written = json.loads((md.parent / "summary.json").read_text())
-    assert written == {**json.loads(json.dumps(s.to_dict())), "data_docs": str(md.parent / "data_docs" / "index.html")}
+    assert written == {**json.loads(json.dumps(s.to_dict())), "data_docs": str(md.parent / "data_docs" / "index.html"),
+                       "quarantine_samples": {}}
     text = md.read_text()
     assert "| comments | error | expect_column_values_to_not_be_null | text | 2 of 40 | a comment without text" in text
     assert "- articles: 2 rows in; 2 inserted" in text and "rejected inputs: 1 (empty: 1)" in text
@@ -60,3 +66,119 @@ def test_data_docs_that_cannot_be_built_leave_the_rest_of_the_report(tmp_path, m
     md = report.write_report(summary(tmp_path), outcome(), tmp_path / "reports" / "r1")
     assert json.loads((md.parent / "summary.json").read_text())["data_docs"] is None
     assert md.read_text().startswith("# newsmill run r1")
+
+
+# --------------------------------------------------------------------------- failures named by their records
+
+
+class _Page(HTMLParser):
+    """What a browser would show of a page (text outside script/style) and what it would load."""
+
+    def __init__(self):
+        super().__init__()
+        self.text, self.loads, self.elements, self._hidden = [], [], [], 0
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append(tag)
+        self._hidden += tag in ("script", "style")
+        a = dict(attrs)
+        if tag in ("script", "img", "iframe", "link", "object", "embed", "source") and (a.get("src") or a.get("href")):
+            self.loads.append(a.get("src") or a.get("href"))
+
+    def handle_endtag(self, tag):
+        self._hidden -= tag in ("script", "style")
+
+    def handle_data(self, data):
+        if not self._hidden:
+            self.text.append(data)
+
+
+def shown_page(path) -> _Page:
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    page.shown = " ".join(" ".join(page.text).split())
+    return page
+
+
+def reason(table: str, column: str) -> str:
+    """The rule's reason as the suite file states it (the one source the report must quote)."""
+    [e] = [e for e in gx_run.read_spec(table)["expectations"] if e["kwargs"].get("column") == column]
+    return e["meta"]["reason"]
+
+
+HOSTILE = "look <script>alert(1)</script><img src=http://x.invalid/p.png>\x1b[2J"
+
+
+@pytest.fixture(scope="module")
+def failing_run():
+    """A run with a comment posted long before its article (a warning on a derived column), a comment with
+    markup (quarantined), and an article whose title has markup (quarantined with its comment)."""
+    arts = [*good_articles(), art(3, title="<b>x</b>")]
+    coms = good_comments()
+    coms[1]["posted_at"] = PUBLISHED - timedelta(hours=108.37)  # a1-c2
+    coms[2]["text"] = HOSTILE  # a2-c1
+    coms.append(com("a3", 1))
+    return run(arts, coms)
+
+
+def write(tmp_path, monkeypatch, out) -> tuple:
+    monkeypatch.setattr(gx_run, "build_data_docs", lambda outcome, d: d / "data_docs" / "index.html")
+    s = summary(tmp_path, articles_quarantined=out.quarantine["articles"].num_rows,
+                comments_quarantined=out.quarantine["comments"].num_rows, articles_published=out.articles.num_rows,
+                comments_published=out.comments.num_rows, inputs=out.articles.num_rows + out.quarantine["articles"].num_rows + 1,
+                failed_expectations=[asdict(o) for o in out.outcomes if not o.success])
+    md = report.write_report(s, out, tmp_path / "reports" / "r1")
+    return md, md.with_name("summary.html")
+
+
+def test_a_failure_names_its_record_value_and_rule_never_a_derived_column_or_row_index(tmp_path, monkeypatch,
+                                                                                       failing_run):
+    md, page = write(tmp_path, monkeypatch, failing_run)
+    label = gx_run.shown_columns("comments")["_chk_hours_after_article"]
+    line = f"comment_id a1-c2, article_id a1, position 2, input_uri file:///in/x.html: {label} = -108.37"
+    for text in (md.read_text(encoding="utf-8"), shown_page(page).shown):
+        assert "_chk_" not in text and "Index" not in text
+        assert line in text
+        assert " ".join(reason("comments", "_chk_hours_after_article").split()) in " ".join(text.split())
+    # the quarantined records, per reason: the article, the comment that follows it, the comment with markup
+    text = md.read_text(encoding="utf-8")
+    quarantined = text[text.index("## Quarantined records"):]
+    assert "article_id a3, url https://example.com/3, input_uri file:///in/3.html" in quarantined
+    assert "comment_id a3-c1, article_id a3, position 1" in quarantined
+    assert "comment_id a2-c1, article_id a2, position 1" in quarantined
+    samples = json.loads(md.with_name("summary.json").read_text())["quarantine_samples"]
+    assert samples["comments"][reason("comments", "_chk_text_html")]["records"][0]["comment_id"] == "a2-c1"
+
+
+def test_summary_html_is_self_contained_and_shows_quarantined_records_with_their_text_inert(tmp_path, monkeypatch,
+                                                                                           failing_run):
+    md, path = write(tmp_path, monkeypatch, failing_run)
+    page = shown_page(path)
+    assert page.loads == []  # nothing fetched: no script, image, stylesheet or frame from anywhere
+    assert page.elements.count("script") == 0 and page.elements.count("img") == 0  # the page text stayed text
+    assert "style" in page.elements  # styled inline
+    for rid in ("a3", "a2-c1", "a3-c1"):
+        assert f"_id {rid}," in page.shown
+    assert "look <script>alert(1)</script><img src=http://x.invalid/p.png>\\x1b[2J" in page.shown  # ESC shown
+    assert "\x1b" not in path.read_text(encoding="utf-8")
+    assert f"articles quarantined {failing_run.quarantine['articles'].num_rows}" in page.shown
+    assert "GX Data Docs" in page.shown and "without network" in page.shown
+
+
+def test_records_and_quarantine_samples_add_up_over_chunks(tmp_path, monkeypatch):
+    """Chunk row positions mean nothing in the merged run: GX results keep records, samples cover both chunks."""
+    first = good_comments()
+    first[0]["text"] = "<p>one"
+    second = [com("a3", 1, text="<p>two"), com("a3", 2)]
+    merger = chunked.Merger()
+    for arts, coms in ((good_articles(), first), ([art(3)], second)):
+        out = run(arts, coms)
+        merger.add(out, {"articles": len(arts), "comments": len(coms)})
+    merged = merger.result(None, None, {})
+    [o] = [o for o in merged.outcomes if not o.success]
+    assert [(r["comment_id"], r["value"]) for r in o.records] == [("a1-c1", "<p>one"), ("a3-c1", "<p>two")]
+    why = reason("comments", "_chk_text_html")
+    assert merged.quarantine_samples["comments"][why]["rows"] == 2
+    assert [r["comment_id"] for r in merged.quarantine_samples["comments"][why]["records"]] == ["a1-c1", "a3-c1"]
+    [res] = [r for r in merged.gx_results["comments"]["results"] if not r["success"]]
+    assert [r["comment_id"] for r in res["result"]["unexpected_index_list"]] == ["a1-c1", "a3-c1"]
