@@ -5,6 +5,7 @@ import json
 from dataclasses import asdict
 from datetime import timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -182,3 +183,47 @@ def test_records_and_quarantine_samples_add_up_over_chunks(tmp_path, monkeypatch
     assert [r["comment_id"] for r in merged.quarantine_samples["comments"][why]["records"]] == ["a1-c1", "a3-c1"]
     [res] = [r for r in merged.gx_results["comments"]["results"] if not r["success"]]
     assert [r["comment_id"] for r in res["result"]["unexpected_index_list"]] == ["a1-c1", "a3-c1"]
+
+
+PAGE = """City budget passes after long debate
+
+By Jane Smith | March 2, 2012
+
+SPRINGFIELD: The city council approved the budget on Friday after a six-hour session.
+
+Members argued over road repairs and school funding until late in the evening.
+
+2 Comments
+
+  • Alice Doe
+    March 3, 2012 at 4:15 pm
+
+    Finally some money for the roads.
+
+  • Bob Roe
+    March 3, 2012 at 5:20 pm
+
+    Nice <b>bold</b> budget.
+"""
+
+
+def test_a_run_report_names_the_quarantined_comment_in_every_page(tmp_path):
+    """Through the pipeline: the id in the quarantine file is what summary.md, summary.html and the Data Docs
+    validation page show, with its input."""
+    import pyarrow.parquet as pq
+
+    from newsmill import pipeline
+    from newsmill.config import Settings
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "budget.txt").write_text(PAGE, encoding="utf-8")
+    s = pipeline.run([str(src)], Settings(output_dir=tmp_path / "out", batch_size=2, author_key=b"k" * 32))
+    [q] = pq.read_table(tmp_path / "out" / "quarantine" / "comments" / f"{s.run_id}.parquet").to_pylist()
+    rep = Path(s.report_dir)
+    named = f"comment_id {q['comment_id']}, article_id {q['article_id']}, position {q['position']}, input_uri {q['input_uri']}"
+    assert named in (rep / "summary.md").read_text(encoding="utf-8")
+    assert named in shown_page(rep / "summary.html").shown
+    [page] = (rep / "data_docs" / "validations" / "comments").rglob("*.html")
+    docs = page.read_text(encoding="utf-8")
+    assert q["comment_id"] in docs and "_chk_" not in docs
