@@ -5,8 +5,10 @@ A failure is shown by the records it concerns (their ids, URL or input, position
 ``meta.record`` columns), the value that failed and the rule's reason from the suite, never by a
 derived ``_chk_*`` column or a chunk's row number: those mean nothing to the person looking.
 GX Data Docs load their CSS and scripts from CDNs (Bootstrap, jQuery, bootstrap-table, Vega, Font
-Awesome; its site index is filled in by script), so without network they show an empty page:
-``summary.html`` has the same failures and the quarantined records, with nothing to load.
+Awesome; its site index is filled in by script), so without network they show an empty page, and
+GX has no option to bundle them. So the index gets a plain list of its pages (:func:`_static_index`),
+readable offline (unstyled), and ``summary.html`` has the same failures and the quarantined records,
+with nothing to load.
 """
 from __future__ import annotations
 
@@ -239,6 +241,28 @@ def _summarised(gx_results: dict) -> dict:
     return out
 
 
+_STATIC_INDEX = "newsmill-static-index"
+
+
+def _static_index(index: Path) -> None:
+    """Put a plain list of the site's pages at the top of GX's ``index.html``: GX fills its own list by
+    script from CDNs, so offline the index would be blank; these links need nothing."""
+    if not index.is_file():
+        return
+    site = index.parent
+    pages = [(f"validation results: {p.relative_to(site).parts[1]}", p)
+             for p in sorted((site / "validations").rglob("*.html"))]
+    pages += [(f"expectation suite: {p.stem}", p) for p in sorted((site / "expectations").glob("*.html"))]
+    items = "".join(f'<li><a href="{html.escape(p.relative_to(site).as_posix())}">{html.escape(label)}</a></li>'
+                    for label, p in pages)
+    block = (f'<nav id="{_STATIC_INDEX}" style="margin:1em;font:15px system-ui,sans-serif">'
+             f"<p>This run's pages (offline they open unstyled; the self-contained report is "
+             f'<a href="../summary.html">summary.html</a>):</p><ul>{items}</ul></nav>')
+    text = index.read_text(encoding="utf-8")
+    if _STATIC_INDEX not in text and "<body>" in text:
+        index.write_text(text.replace("<body>", "<body>" + block, 1), encoding="utf-8")
+
+
 def _quarantine_samples(outcome) -> dict:
     from newsmill import schema
     from newsmill.validate import gx_run, quarantine
@@ -256,7 +280,9 @@ def write_report(summary, outcome, report_dir: Path) -> Path:
     s = summary.to_dict()
     s["quarantine_samples"] = _quarantine_samples(outcome)
     try:
-        s["data_docs"] = str(gx_run.build_data_docs(outcome, report_dir))
+        index = gx_run.build_data_docs(outcome, report_dir)
+        _static_index(Path(index))
+        s["data_docs"] = str(index)
     except Exception as exc:  # the report must still be written if GX cannot render its pages
         log.error("could not build GX Data Docs: %s", exc)
         s["data_docs"] = None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -227,3 +228,17 @@ def test_a_run_report_names_the_quarantined_comment_in_every_page(tmp_path):
     [page] = (rep / "data_docs" / "validations" / "comments").rglob("*.html")
     docs = page.read_text(encoding="utf-8")
     assert q["comment_id"] in docs and "_chk_" not in docs
+
+
+def test_data_docs_index_lists_its_pages_without_scripts(tmp_path, failing_run):
+    """GX fills its index by script from CDNs (blank offline): the pages are also listed as plain links."""
+    md = report.write_report(summary(tmp_path), failing_run, tmp_path / "reports" / "r1")
+    index = md.parent / "data_docs" / "index.html"
+    page = shown_page(index)
+    for suite in ("articles", "comments"):
+        assert f"validation results: {suite}" in page.shown and f"expectation suite: {suite}" in page.shown
+    links = re.findall(r'<nav id="newsmill-static-index".*?</nav>', index.read_text(encoding="utf-8"), re.S)[0]
+    targets = re.findall(r'href="([^"]+)"', links)
+    assert len(targets) == 5 and all((index.parent / t).resolve().is_file() for t in targets)
+    report.write_report(summary(tmp_path), failing_run, tmp_path / "reports" / "r1")  # again: listed once
+    assert index.read_text(encoding="utf-8").count('id="newsmill-static-index"') == 1
