@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from newsmill import schema
+from newsmill.text import shown
 from newsmill.validate import arrow_regex
 from newsmill.validate.quarantine import (QUARANTINING, SEVERITIES, following_comments, quarantine_rows,  # noqa: F401
                                          quarantine_schema, worse)
@@ -611,8 +612,8 @@ def validate_tables(articles: pa.Table, comments: pa.Table, *, params: dict | No
 
 def _inert(value):
     """Failing values HTML-escaped: GX Data Docs render them unescaped, and page text is hostile."""
-    if isinstance(value, str):
-        return html.escape(value, quote=False)
+    if isinstance(value, str):  # and controls shown as \\xNN (an ESC from a page would reach the browser raw)
+        return html.escape(shown(value), quote=False)
     if isinstance(value, dict):
         return {k: _inert(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -129,7 +129,7 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding
 vertical-align:top}th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .critical{background:#fde2e2}.error{background:#fff1d6}.warning{background:#f5f5dc}
 .ok{color:#176b2c}.bad{color:#a40e0e;font-weight:bold}
-ul.records{margin:.2em 0 .6em;padding-left:1.2em}ul.records li{font-family:ui-monospace,monospace;font-size:.9em;
+ul.records{margin:.2em 0 .6em;padding-left:1.2em;min-width:24em}ul.records li{font-family:ui-monospace,monospace;font-size:.9em;
 overflow-wrap:anywhere}
 .note{color:#555;font-size:.9em}
 @media (prefers-color-scheme:dark){body{background:#161616;color:#e6e6e6}th{background:#2a2a2a}

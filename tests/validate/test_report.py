@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from dataclasses import asdict
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -240,5 +242,33 @@ def test_data_docs_index_lists_its_pages_without_scripts(tmp_path, failing_run):
     links = re.findall(r'<nav id="newsmill-static-index".*?</nav>', index.read_text(encoding="utf-8"), re.S)[0]
     targets = re.findall(r'href="([^"]+)"', links)
     assert len(targets) == 5 and all((index.parent / t).resolve().is_file() for t in targets)
+    # the page text's ESC reaches no page as a raw control character
+    assert not [p for p in index.parent.rglob("*.html") if "\x1b" in p.read_text(encoding="utf-8")]
     report.write_report(summary(tmp_path), failing_run, tmp_path / "reports" / "r1")  # again: listed once
     assert index.read_text(encoding="utf-8").count('id="newsmill-static-index"') == 1
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="needs headless Chromium (Debian package chromium)")
+def test_the_reports_render_in_headless_chromium_with_the_network_off(tmp_path, failing_run):
+    """What a browser without network shows: summary.html names the quarantined records; the Data Docs index
+    lists its pages and the validation page names the failing comment."""
+    md = report.write_report(summary(tmp_path), failing_run, tmp_path / "reports" / "r1")
+
+    def rendered(path) -> str:
+        profile = tmp_path / "chromium-profile"
+        done = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
+                               "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9",
+                               "--dump-dom", path.as_uri()], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        dumped = tmp_path / "dom.html"
+        dumped.write_text(done.stdout, encoding="utf-8")
+        return shown_page(dumped).shown
+
+    text = rendered(md.with_name("summary.html"))
+    for rid in ("article_id a3,", "comment_id a3-c1,", "comment_id a2-c1,"):
+        assert rid in text
+    index = md.parent / "data_docs" / "index.html"
+    assert "validation results: comments" in rendered(index)
+    [page] = (index.parent / "validations" / "comments").rglob("*.html")
+    text = rendered(page)
+    assert "a1-c2" in text and "-108.37" in text and "_chk_" not in text
