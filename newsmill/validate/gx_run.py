@@ -674,4 +674,19 @@ def build_data_docs(outcome: ValidationOutcome, report_dir: Path) -> Path:
     index = site_dir / "index.html"
     if not index.exists():
         raise RuntimeError(f"GX did not write {index}")
+    _relabel_suite_pages(site_dir, list(outcome.gx_results))
     return index
+
+
+def _relabel_suite_pages(site_dir: Path, names: list[str]) -> None:
+    """The suite pages name derived columns by what they hold, as the results pages do (``_relabelled``).
+    Rewritten after GX renders them: the context's stored suites are the ones the runs use."""
+    for name in names:
+        page = site_dir / "expectations" / f"{name}.html"
+        if not page.is_file():
+            continue
+        text = page.read_text(encoding="utf-8")
+        # longest first: no name is cut by a shorter one it starts with
+        for col, label in sorted(shown_columns(name).items(), key=lambda kv: -len(kv[0])):
+            text = text.replace(col, html.escape(label, quote=False))
+        page.write_text(text, encoding="utf-8")

@@ -1,6 +1,7 @@
 """The run report (``newsmill.validate.report``), tested directly: what a person reads after a run."""
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -242,6 +243,10 @@ def test_data_docs_index_lists_its_pages_without_scripts(tmp_path, failing_run):
     links = re.findall(r'<nav id="newsmill-static-index".*?</nav>', index.read_text(encoding="utf-8"), re.S)[0]
     targets = re.findall(r'href="([^"]+)"', links)
     assert len(targets) == 5 and all((index.parent / t).resolve().is_file() for t in targets)
+    # no page names a derived column: results and suite pages show what it holds
+    assert not [p for p in index.parent.rglob("*.html") if "_chk_" in p.read_text(encoding="utf-8")]
+    suite_page = (index.parent / "expectations" / "comments.html").read_text(encoding="utf-8")
+    assert html.escape(gx_run.shown_columns("comments")["_chk_hours_after_article"], quote=False) in suite_page
     # the page text's ESC reaches no page as a raw control character
     assert not [p for p in index.parent.rglob("*.html") if "\x1b" in p.read_text(encoding="utf-8")]
     report.write_report(summary(tmp_path), failing_run, tmp_path / "reports" / "r1")  # again: listed once
