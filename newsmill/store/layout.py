@@ -10,7 +10,7 @@
                    (``staging/<run id>/``)
       _staging/<run id>/   side files being written, renamed into place when complete
       quarantine/<table>/<run id>.parquet, quarantine/rejects/<run id>.parquet
-      reports/<run id>/    summary.json, summary.md, validation.json, data_docs/; reports/LATEST
+      reports/<run id>/    summary.json, summary.md, summary.html, validation.json, data_docs/; reports/LATEST
       raw/<run id>.warc.gz the pages a run fetched from live sources
 
 A remote output (``newsmill.store.remote``) has the same layout under its URL, with a pointer

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 
 from newsmill import schema
 from newsmill.validate import gx_run
+from newsmill.validate import quarantine as quarantine_mod
 from newsmill.validate.quarantine import following_comments, quarantine_rows, worse
 
 UNIQUE_TYPES = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique",
@@ -164,12 +165,14 @@ class Merger:
         self.outcomes: list[gx_run.ExpectationOutcome] | None = None
         self.gx: dict[str, dict] = {}
         self.rows = {n: 0 for n in schema.TABLES}  # rows validated so far, per table
+        self.samples: dict = {}  # quarantine reasons with a few records each (``quarantine.samples``)
+        self._record = {n: gx_run.record_columns(n) for n in schema.TABLES}
 
     def add(self, outcome: gx_run.ValidationOutcome, rows: dict[str, int]) -> None:
         if self.outcomes is None:
             self.outcomes = [copy.copy(o) for o in outcome.outcomes]
             for o in self.outcomes:
-                o.sample = list(o.sample)
+                o.sample, o.records = list(o.sample), list(o.records)
         else:
             for m, o in zip(self.outcomes, outcome.outcomes, strict=True):
                 if (m.table, m.expectation, m.column) != (o.table, o.expectation, o.column):
@@ -178,8 +181,10 @@ class Merger:
                 m.element_count += o.element_count
                 m.success = m.success and o.success
                 m.sample = (m.sample + list(o.sample))[:gx_run.SAMPLE_SIZE]
+                m.records = (m.records + list(o.records))[:gx_run.SAMPLE_SIZE]
         for name, res in outcome.gx_results.items():
             self.gx[name] = _merge_suite(self.gx.get(name), res, self.rows[name])
+        quarantine_mod.samples(outcome.quarantine, self._record, self.samples)
         for n in schema.TABLES:
             self.rows[n] += rows.get(n, 0)
 
@@ -202,7 +207,8 @@ class Merger:
             _restat(res)
         return gx_run.ValidationOutcome(
             articles=articles, comments=comments, quarantine=quarantine, outcomes=outcomes,
-            critical_failed=any(o.severity == "critical" and not o.success for o in outcomes), gx_results=self.gx)
+            critical_failed=any(o.severity == "critical" and not o.success for o in outcomes), gx_results=self.gx,
+            quarantine_samples=self.samples)
 
 
 _SUMMED = ("element_count", "unexpected_count", "missing_count")
@@ -226,7 +232,8 @@ def _merge_suite(acc: dict | None, res: dict, offset: int) -> dict:
                 a[k] = (a.get(k) or 0) + (b.get(k) or 0)
         for k in ("partial_unexpected_list", "unexpected_list", *_INDEXED):
             if k in b:
-                more = [i + offset for i in b[k]] if k in _INDEXED else b[k]
+                # rows named by their record (gx_run._named_rows) need no shift; bare positions do
+                more = [i + offset if isinstance(i, int) else i for i in b[k]] if k in _INDEXED else b[k]
                 cap = gx_run.SAMPLE_SIZE if k.startswith("partial") else MAX_ROW_LIST
                 a[k] = (list(a.get(k) or []) + list(more))[:cap]
         r["_counts"].update(_value_counts(b))

@@ -16,6 +16,7 @@ Arrow buffers.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import html
 import json
@@ -35,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from newsmill import schema
+from newsmill.text import shown
 from newsmill.validate import arrow_regex
 from newsmill.validate.quarantine import (QUARANTINING, SEVERITIES, following_comments, quarantine_rows,  # noqa: F401
                                          quarantine_schema, worse)
@@ -78,6 +80,9 @@ class ExpectationOutcome:
     unexpected_count: int
     element_count: int
     sample: list = field(default_factory=list)
+    # the first failing rows, each named by its record (the suite's ``meta.record`` columns: ids, URL or
+    # input, position) with the value that failed under "value": what a person looks up
+    records: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -90,6 +95,9 @@ class ValidationOutcome:
     outcomes: list[ExpectationOutcome]
     critical_failed: bool
     gx_results: dict[str, dict]
+    # per table, per quarantine reason: rows, worst severity, a few records (``quarantine.samples``);
+    # None: not collected (the report then takes them from ``quarantine``)
+    quarantine_samples: dict | None = None
 
 
 # --------------------------------------------------------------------------- GX setup
@@ -130,6 +138,9 @@ def load_suite(name: str) -> gx.ExpectationSuite:
     """
     gx, _, _ = _gx()
     spec = read_spec(name)
+    fields = {f.name for f in schema.load(name).fields}
+    if not (rec := (spec.get("meta") or {}).get("record")) or not set(rec) <= fields:
+        raise ValueError(f"suite {name}: meta.record must list the fields that name a record in the report")
     derived: dict[str, dict] = {}
     for i, exp in enumerate(spec["expectations"]):
         meta = exp.get("meta") or {}
@@ -142,6 +153,11 @@ def load_suite(name: str) -> gx.ExpectationSuite:
         note = f"{meta['severity']}: {meta['reason']}"
         if "derive" in meta:
             note += " " + _check_derive(name, i, exp, derived)
+        elif str(exp.get("kwargs", {}).get("column", "")).startswith("_chk_"):
+            if not str(meta.get("label", "")).strip():  # the report shows it instead of the internal column
+                raise ValueError(f"suite {name}: expectation #{i} tests a derived column and needs a meta.label "
+                                 "that says what it holds")
+            note += f" (checks: {meta['label']})"
         exp.setdefault("notes", note)  # shown in Data Docs
     suite = gx.ExpectationSuite(**spec)
     if len(suite.expectations) != len(spec["expectations"]):
@@ -179,7 +195,23 @@ def _check_derive(name: str, i: int, exp: dict, seen: dict[str, dict]) -> str:
     if seen.setdefault(target, d) != d:
         refuse(f"{target} is derived differently by another expectation")
     rx = f"the regex parameter {rx['$PARAMETER']}" if isinstance(rx, dict) else f"regex {rx}"
-    return f"({target}: {d['column']} where {rx} {_DERIVE_KINDS[kinds[0]]})"
+    return f"({d['column']} where {rx} {_DERIVE_KINDS[kinds[0]]})"
+
+
+def record_columns(name: str) -> list[str]:
+    """The columns that name a record of table ``name`` in reports (the suite's ``meta.record``)."""
+    return list(read_spec(name)["meta"]["record"])
+
+
+def shown_columns(name: str) -> dict[str, str]:
+    """Derived ``_chk_*`` column -> what a person reads instead: its ``meta.label``, or for a regex check the
+    column it tests.  From the suite file, the one place the checks are described."""
+    out = {}
+    for e in read_spec(name)["expectations"]:
+        col, meta = (e.get("kwargs") or {}).get("column"), e.get("meta") or {}
+        if isinstance(col, str) and col.startswith("_chk_"):
+            out[col] = meta.get("label") or (meta.get("derive") or {}).get("column") or col
+    return out
 
 
 def _run_suite(name: str) -> gx.ExpectationSuite:
@@ -406,7 +438,64 @@ def _exception(info: dict | None) -> str | None:
     return "; ".join(msgs) or None
 
 
-def _outcomes(name: str, suite, res, df: pd.DataFrame):
+SHOWN_CHARS = 200  # a failing value longer than this (a whole body) is cut in the report
+_INDEX_ROWS = 10_000  # per expectation and chunk: failing rows named by their record in the GX results
+
+
+def _plain(value):
+    """A failing value as JSON shows it: text cut to ``SHOWN_CHARS``, instants as ISO text, NA as null."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, (pd.Timestamp, datetime, date)):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return round(value, 2)
+    if isinstance(value, str) and len(value) > SHOWN_CHARS:
+        return value[:SHOWN_CHARS] + "…"
+    return value
+
+
+def _records(name: str, table: pa.Table, df: pd.DataFrame, columns: list[str], rows: list[int]) -> list[dict]:
+    """Rows ``rows`` named by their record (``record_columns``) with the failing value(s) under "value"."""
+    if not rows:
+        return []
+    take = pa.array(rows, pa.int64())
+    ids = table.select(record_columns(name)).take(take).to_pylist()
+    values = df[columns].iloc[rows]
+    out = []
+    for rec, vals in zip(ids, values.itertuples(index=False)):
+        vals = [_plain(v) for v in vals]
+        out.append({**{k: _plain(v) for k, v in rec.items()},
+                    "value": vals[0] if len(columns) == 1 else dict(zip(columns, vals))})
+    return out
+
+
+def _named_rows(name: str, res: dict, table: pa.Table, df: pd.DataFrame) -> dict:
+    """GX's JSON results with each failing row position replaced by its record, as GX itself reports rows
+    when given ``unexpected_index_column_names`` (Data Docs then show ids, not a chunk's row numbers)."""
+    shown = shown_columns(name)
+    ids = record_columns(name)
+    for r in res.get("results", []):
+        result, kw = r.get("result") or {}, (r.get("expectation_config") or {}).get("kwargs") or {}
+        columns = [kw["column"]] if "column" in kw else list(kw.get("column_list") or [])
+        if not columns or not result.get("unexpected_index_list"):
+            continue
+        for k in ("unexpected_index_list", "partial_unexpected_index_list"):
+            rows = [int(i) for i in (result.get(k) or [])[:_INDEX_ROWS]]
+            named = []
+            for rec in _records(name, table, df, columns, rows):
+                value = rec.pop("value")
+                named.append({**rec, **(value if isinstance(value, dict) else {shown.get(columns[0], columns[0]): value})})
+            result[k] = named
+        result["unexpected_index_column_names"] = ids
+    return res
+
+
+def _outcomes(name: str, suite, res, df: pd.DataFrame, table: pa.Table):
     """Per expectation: the outcome record and the failing row positions, in suite order."""
     order = {e.id: i for i, e in enumerate(suite.expectations)}
     broken, out = [], []
@@ -419,6 +508,7 @@ def _outcomes(name: str, suite, res, df: pd.DataFrame):
         result = r.result or {}
         column = cfg.kwargs.get("column") or ",".join(cfg.kwargs.get("column_list", [])) or None
         rows = [int(i) for i in result.get("unexpected_index_list") or []]
+        columns = [cfg.kwargs["column"]] if "column" in cfg.kwargs else list(cfg.kwargs.get("column_list", []))
         if column and column.startswith("_chk_"):  # a bare False or -3 says little: say whose row
             sample = [f"{k}: {v}" for k, v in df[[key, column]].iloc[rows[:SAMPLE_SIZE]].itertuples(index=False)]
         else:
@@ -427,7 +517,8 @@ def _outcomes(name: str, suite, res, df: pd.DataFrame):
             table=name, expectation=cfg.type, column=column,
             severity=cfg.meta["severity"], reason=cfg.meta["reason"], success=bool(r.success),
             unexpected_count=int(result.get("unexpected_count") or 0),
-            element_count=int(result.get("element_count") or 0), sample=sample), rows))
+            element_count=int(result.get("element_count") or 0), sample=sample,
+            records=_records(name, table, df, columns, rows[:SAMPLE_SIZE]) if columns else []), rows))
     if broken:  # a check that could not run is a broken check, not bad data: never publish past it
         raise RuntimeError("expectations could not be evaluated:\n" + "\n".join(broken))
     return out
@@ -489,8 +580,9 @@ def validate_tables(articles: pa.Table, comments: pa.Table, *, params: dict | No
             frames[n][col] = values.to_pandas().astype("str")
     with _LOCK:
         results = {n: _validate(n, suites[n], frames[n], p, now) for n in schema.TABLES}
-        checked = {n: _outcomes(n, suites[n], results[n], frames[n]) for n in schema.TABLES}
+        checked = {n: _outcomes(n, suites[n], results[n], frames[n], tables[n]) for n in schema.TABLES}
         gx_results = {n: results[n].to_json_dict() for n in schema.TABLES}
+    gx_results = {n: _named_rows(n, gx_results[n], tables[n], frames[n]) for n in schema.TABLES}
 
     a_reasons, a_worst = _collect(articles.num_rows, checked["articles"])
     c_reasons, c_worst = _collect(comments.num_rows, checked["comments"])
@@ -520,13 +612,25 @@ def validate_tables(articles: pa.Table, comments: pa.Table, *, params: dict | No
 
 def _inert(value):
     """Failing values HTML-escaped: GX Data Docs render them unescaped, and page text is hostile."""
-    if isinstance(value, str):
-        return html.escape(value, quote=False)
+    if isinstance(value, str):  # and controls shown as \\xNN (an ESC from a page would reach the browser raw)
+        return html.escape(shown(value), quote=False)
     if isinstance(value, dict):
         return {k: _inert(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_inert(v) for v in value]
     return value
+
+
+def _relabelled(name: str, res: dict) -> dict:
+    """Results whose derived ``_chk_*`` columns read as what they hold (``shown_columns``): Data Docs
+    print the tested column in each expectation's sentence."""
+    shown = shown_columns(name)
+    res = copy.deepcopy(res)
+    for r in res.get("results", []):
+        kw = (r.get("expectation_config") or {}).get("kwargs") or {}
+        if kw.get("column") in shown:
+            kw["column"] = shown[kw["column"]]
+    return res
 
 
 def build_data_docs(outcome: ValidationOutcome, report_dir: Path) -> Path:
@@ -556,7 +660,7 @@ def build_data_docs(outcome: ValidationOutcome, report_dir: Path) -> Path:
             run_id = RunIdentifier(run_name=run.get("run_name") or "newsmill",
                                    run_time=run.get("run_time") or datetime.now(UTC))
             key = ValidationResultIdentifier(ExpectationSuiteIdentifier(name), run_id, f"newsmill-{name}")
-            store.set(key, ExpectationSuiteValidationResultSchema().load(_inert(res)))
+            store.set(key, ExpectationSuiteValidationResultSchema().load(_inert(_relabelled(name, res))))
         if site not in ctx.list_data_docs_sites():
             ctx.add_data_docs_site(site_name=site, site_config={
                 "class_name": "SiteBuilder",
@@ -570,4 +674,19 @@ def build_data_docs(outcome: ValidationOutcome, report_dir: Path) -> Path:
     index = site_dir / "index.html"
     if not index.exists():
         raise RuntimeError(f"GX did not write {index}")
+    _relabel_suite_pages(site_dir, list(outcome.gx_results))
     return index
+
+
+def _relabel_suite_pages(site_dir: Path, names: list[str]) -> None:
+    """The suite pages name derived columns by what they hold, as the results pages do (``_relabelled``).
+    Rewritten after GX renders them: the context's stored suites are the ones the runs use."""
+    for name in names:
+        page = site_dir / "expectations" / f"{name}.html"
+        if not page.is_file():
+            continue
+        text = page.read_text(encoding="utf-8")
+        # longest first: no name is cut by a shorter one it starts with
+        for col, label in sorted(shown_columns(name).items(), key=lambda kv: -len(kv[0])):
+            text = text.replace(col, html.escape(label, quote=False))
+        page.write_text(text, encoding="utf-8")

@@ -59,3 +59,34 @@ def following_comments(article_ids: pa.Array | pa.ChunkedArray, quarantined: dic
     rows = np.flatnonzero(follow.to_numpy(zero_copy_only=False))
     aids = article_ids.take(pa.array(rows, pa.int64())).to_pylist()
     return rows, [article_reason(quarantined[a][0]) for a in aids], [quarantined[a][1] for a in aids]
+
+
+SAMPLES_PER_REASON = 3
+
+
+def samples(tables: dict[str, pa.Table], record: dict[str, list[str]], into: dict | None = None) -> dict:
+    """Add quarantined ``tables`` (quarantine rows by table) to ``into``: per table, per reason, the rows it
+    quarantined, their worst severity and the first ``SAMPLES_PER_REASON`` of them named by their record
+    (``record``: table -> the columns that name one), for a report a person reads."""
+    into = {} if into is None else into
+    for name, q in tables.items():
+        if q is None or not q.num_rows:
+            continue
+        per = into.setdefault(name, {})
+        counts = pc.value_counts(pc.list_flatten(q.column("quarantine_reasons")))
+        for v, n in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()):
+            per.setdefault(v, {"rows": 0, "severity": None, "records": []})["rows"] += n
+        cols = [c for c in record[name] if c in q.column_names]
+        ids = q.select(cols).to_pylist()
+        for rec, reasons, sev in zip(ids, q.column("quarantine_reasons").to_pylist(),
+                                     q.column("quarantine_severity").to_pylist()):
+            for r in reasons or []:
+                e = per[r]
+                e["severity"] = worse(e["severity"], sev)
+                if len(e["records"]) < SAMPLES_PER_REASON:
+                    e["records"].append({k: _shown(v) for k, v in rec.items()})
+    return into
+
+
+def _shown(value):
+    return value.isoformat() if hasattr(value, "isoformat") else value

@@ -402,8 +402,23 @@ def test_suite_loads_every_expectation(name):
         assert e.meta["severity"] in gx_run.SEVERITIES and e.meta["reason"]
 
 
-def _write_suite(tmp_path, expectations):
-    (tmp_path / "articles.json").write_text(json.dumps({"name": "articles", "expectations": expectations}))
+def _write_suite(tmp_path, expectations, meta=None):
+    meta = {"record": ["article_id", "url"]} if meta is None else meta
+    (tmp_path / "articles.json").write_text(json.dumps({"name": "articles", "meta": meta,
+                                                        "expectations": expectations}))
+
+
+@pytest.mark.parametrize(("meta", "exp", "message"), [
+    ({}, {"kwargs": {"column": "title"}}, "meta.record"),
+    ({"record": ["article_id", "nope"]}, {"kwargs": {"column": "title"}}, "meta.record"),
+    (None, {"kwargs": {"column": "_chk_empty_article"}}, "needs a meta.label"),
+])
+def test_suite_that_could_not_name_records_or_derived_checks_is_refused(tmp_path, monkeypatch, meta, exp, message):
+    _write_suite(tmp_path, [{"type": "expect_column_values_to_not_be_null", **exp,
+                             "meta": {"severity": "error", "reason": "r"}}], meta)
+    monkeypatch.setattr(gx_run, "SUITE_DIR", tmp_path)
+    with pytest.raises(ValueError, match=message):
+        gx_run.load_suite("articles")
 
 
 def test_suite_with_unknown_expectation_type_is_refused(tmp_path, monkeypatch):
