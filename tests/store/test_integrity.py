@@ -206,3 +206,20 @@ def test_malformed_ledger_pages_are_detected_on_read(tmp_path):
     assert led.record([{"ref": "/x/1", "sha256": "b" * 64, "outcome": "published"}], run_id="r2",
                       pipeline_version="v") == 1
     assert set(led.lookup(["/x/1"])) == {"/x/1"}
+
+
+def test_cli_says_damage_in_one_line_and_full_repairs_it(tmp_path, inputs, capsys, monkeypatch):
+    from newsmill.cli import main
+
+    monkeypatch.setenv("NEWSMILL_AUTHOR_KEY", KEY.decode())
+    out = tmp_path / "out"
+    assert main(["run", "--no-prefect", str(inputs), "-o", str(out)]) == 0
+    capsys.readouterr()
+    parts(out)[0].unlink()
+    code = main(["run", "--no-prefect", str(inputs), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = [ln for ln in err.splitlines() if ln.startswith("newsmill:")]
+    assert len(lines) == 1 and "--full" in lines[0] and "Traceback" not in err
+    assert main(["run", "--no-prefect", "--full", str(inputs), "-o", str(out)]) == 0
+    assert manifest.verify(current(out)) == []
