@@ -188,7 +188,7 @@ def ensure_sound_locked(store: versions.Store, run_id: str, *, rebuild: bool, ha
         log.warning("%d damaged part file(s) of %s (%d rows) dropped from it; --full rebuilds them from the inputs "
                     "(rows of inputs no longer given are lost); the damaged files are in %s", len(left), cur.name,
                     lost_rows, layout.state_dir(store.out) / "aside" / stamp)
-    if left or report.manifest_rebuilt or report.moved_aside:
+    if left or report.manifest_rebuilt:  # repaired files and moved-aside extras leave the manifest as it was
         _write_manifest(store, cur, _with_files(m, cur))
     return report
 

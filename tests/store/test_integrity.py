@@ -223,3 +223,16 @@ def test_cli_says_damage_in_one_line_and_full_repairs_it(tmp_path, inputs, capsy
     assert len(lines) == 1 and "--full" in lines[0] and "Traceback" not in err
     assert main(["run", "--no-prefect", "--full", str(inputs), "-o", str(out)]) == 0
     assert manifest.verify(current(out)) == []
+
+
+def test_stray_parquet_file_in_a_partition_is_moved_aside_not_read_twice(tmp_path, inputs):
+    out = tmp_path / "out"
+    run(inputs, out)
+    want = counts(out)
+    victim = parts(out)[0]
+    stray = victim.with_name("part-copy.parquet")
+    shutil.copy(victim, stray)  # a reader would now count that partition's rows twice
+    report = integrity.ensure_sound(out, "test-run", rebuild=False)
+    assert report.moved_aside == [f"articles/{victim.relative_to(current(out) / 'articles').parent}/part-copy.parquet"]
+    assert not stray.exists() and list((out / "_state" / "aside").rglob("part-copy.parquet"))
+    assert counts(out) == want and manifest.verify(current(out)) == []
