@@ -184,17 +184,19 @@ def ensure_sound_locked(store: versions.Store, run_id: str, *, rebuild: bool, ha
             f"{store.out}: the published version {cur.name} is damaged ({left[0]}{more}) and no kept version holds "
             f"an intact copy; nothing was published. Restore the file(s) from a backup, or run again with --full "
             f"to rebuild the damaged partitions from the inputs")
-    lost_rows = 0
+    lost_rows = 0 if all((p.entry or {}).get("rows") is not None for p in left) else None
     for p in left:
         src = cur / p.table / p.path
         if src.exists():
             _move_aside(src, layout.state_dir(store.out) / "aside" / stamp / cur.name / p.table / p.path, stamp=False)
         report.dropped.append(f"{p.table}/{p.path}")
-        lost_rows += (p.entry or {}).get("rows") or 0
+        if lost_rows is not None:
+            lost_rows += p.entry["rows"]
     if left:
-        log.warning("%d damaged part file(s) of %s (%d rows) dropped from it; --full rebuilds them from the inputs "
+        rows = "rows unknown: no manifest" if lost_rows is None else f"{lost_rows} rows"
+        log.warning("%d damaged part file(s) of %s (%s) dropped from it; --full rebuilds them from the inputs "
                     "(rows of inputs no longer given are lost); the damaged files are in %s", len(left), cur.name,
-                    lost_rows, layout.state_dir(store.out) / "aside" / stamp)
+                    rows, layout.state_dir(store.out) / "aside" / stamp)
     if left or report.manifest_rebuilt:  # repaired files and moved-aside extras leave the manifest as it was
         _write_manifest(store, cur, _with_files(m, cur))
     return report
