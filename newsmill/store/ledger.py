@@ -19,6 +19,10 @@ harmless. Entries from another pipeline version count as unseen (a new
 extractor may give other rows); ``newsmill run --full`` ignores the ledger
 (and refreshes it).
 
+A ledger SQLite cannot read (``file is not a database``, ``database disk image is malformed``) is
+moved aside (``ledger.sqlite.corrupt-<UTC time>``, with its journal) with one warning and started
+afresh: every input is then processed again, which the upsert makes harmless.
+
 Inputs whose outcome does not depend on their bytes are never recorded, so they
 are tried again: unreadable or missing files (no hash) and pages whose extraction
 raised an error.
@@ -129,7 +133,16 @@ class Ledger:
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.path, timeout=60)
-        version = con.execute("PRAGMA user_version").fetchone()[0]
+        try:
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            con.close()
+            if not _corrupt(exc):
+                raise
+            self._move_aside(exc)
+            con = sqlite3.connect(self.path, timeout=60)
+            version = 0
         if version not in (0, FORMAT):
             con.close()
             raise RuntimeError(f"{self.path}: ledger format {version} is newer than this newsmill "
@@ -140,11 +153,32 @@ class Ledger:
                 con.execute(f"PRAGMA user_version = {FORMAT}")
         return con
 
+    def _move_aside(self, exc: Exception) -> None:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        os.rename(self.path, aside)
+        for suffix in ("-journal", "-wal", "-shm"):
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                os.rename(side, aside.with_name(aside.name + suffix))
+        log.warning("the input ledger %s is corrupt (%s): moved to %s; a new one is started and every input "
+                    "is processed again", self.path, exc, aside.name)
+
     def lookup(self, keys: Iterable[str]) -> dict[str, Entry]:
-        """The recorded entries of these keys (absent keys: never recorded)."""
+        """The recorded entries of these keys (absent keys: never recorded; all of them when the
+        ledger turns out corrupt, which is then moved aside)."""
         keys = list(dict.fromkeys(keys))
         if not keys or not self.path.exists():
             return {}
+        try:
+            return self._lookup(keys)
+        except sqlite3.DatabaseError as exc:
+            if not _corrupt(exc):
+                raise
+            self._move_aside(exc)
+            return {}
+
+    def _lookup(self, keys: list[str]) -> dict[str, Entry]:
         found: dict[str, Entry] = {}
         with closing(self._connect()) as con:
             for i in range(0, len(keys), _CHUNK):
@@ -163,15 +197,27 @@ class Ledger:
         so a run's rows need not all be in memory); outcome None means "unchanged": only the file's
         size and mtime_ns are refreshed (the content and outcome are those recorded).
         """
+        again = rows if isinstance(rows, (list, tuple)) else None  # can be read a second time
         rows = iter(rows)
         head = next(rows, None)
         if head is None:
             return 0
+        try:
+            return self._record(itertools.chain([head], rows), run_id=run_id, pipeline_version=pipeline_version)
+        except sqlite3.DatabaseError as exc:  # the transaction is rolled back
+            if not _corrupt(exc):
+                raise
+            self._move_aside(exc)
+            if again is None:
+                raise
+        return self._record(iter(again), run_id=run_id, pipeline_version=pipeline_version)
+
+    def _record(self, rows, *, run_id: str, pipeline_version: str) -> int:
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         n = 0
         with closing(self._connect()) as con:
             with con:  # one transaction: all of the run's rows or none
-                for r in itertools.chain([head], rows):
+                for r in rows:
                     if r.get("outcome"):
                         con.execute("INSERT OR REPLACE INTO inputs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                     (r["ref"], r["sha256"], r.get("size"), r.get("mtime_ns"), pipeline_version,
@@ -201,7 +247,12 @@ class Ledger:
                     yield from reader.get_batch(i).to_pylist()
 
         try:
-            self.record(rows(), run_id=inputs.run_id, pipeline_version=inputs.pipeline_version)
+            try:
+                self.record(rows(), run_id=inputs.run_id, pipeline_version=inputs.pipeline_version)
+            except sqlite3.DatabaseError as exc:
+                if not _corrupt(exc):
+                    raise  # a corrupt ledger was moved aside by record(): this run's rows go into a new one
+                self.record(rows(), run_id=inputs.run_id, pipeline_version=inputs.pipeline_version)
         except Exception as exc:  # noqa: BLE001 (the data is committed; the ledger is an optimisation)
             log.warning("could not update the input ledger (%s: %s): these inputs will be processed again next run",
                         type(exc).__name__, exc)
@@ -216,15 +267,39 @@ class Ledger:
         if not self.path.exists():
             return 0
         keep = set(run_ids)
-        with closing(self._connect()) as con:
-            gone = [(r,) for (r,) in con.execute("SELECT DISTINCT run_id FROM inputs") if r not in keep]
-            with con:
-                before = con.total_changes
-                con.executemany("DELETE FROM inputs WHERE run_id = ?", gone)
-                return con.total_changes - before
+        try:
+            with closing(self._connect()) as con:
+                gone = [(r,) for (r,) in con.execute("SELECT DISTINCT run_id FROM inputs") if r not in keep]
+                with con:
+                    before = con.total_changes
+                    con.executemany("DELETE FROM inputs WHERE run_id = ?", gone)
+                    return con.total_changes - before
+        except sqlite3.DatabaseError as exc:
+            if not _corrupt(exc):
+                raise
+            self._move_aside(exc)  # nothing recorded any more: every input is processed again
+            return 0
 
     def count(self) -> int:
         if not self.path.exists():
             return 0
-        with closing(self._connect()) as con:
-            return con.execute("SELECT count(*) FROM inputs").fetchone()[0]
+        try:
+            with closing(self._connect()) as con:
+                return con.execute("SELECT count(*) FROM inputs").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            if not _corrupt(exc):
+                raise
+            self._move_aside(exc)
+            return 0
+
+
+_CORRUPT_CODES = {getattr(sqlite3, n) for n in ("SQLITE_CORRUPT", "SQLITE_NOTADB") if hasattr(sqlite3, n)}
+
+
+def _corrupt(exc: sqlite3.DatabaseError) -> bool:
+    """The file is damaged (not: locked, read-only, disk full, which moving it aside would not fix)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in _CORRUPT_CODES
+    text = str(exc)
+    return "file is not a database" in text or "malformed" in text

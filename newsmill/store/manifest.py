@@ -20,9 +20,27 @@ NAME = "manifest.json"
 MAX_RUNS = 50  # provenance kept in the manifest; older runs stay in reports/
 
 
+class CorruptManifest(ValueError):
+    """A manifest that is not JSON, or not a manifest (``newsmill.store.integrity`` moves it aside
+    and rebuilds it)."""
+
+
 def read(version_dir: Path) -> dict | None:
+    """The manifest of a version; None when it has none; :class:`CorruptManifest` when unreadable."""
     p = Path(version_dir) / NAME
-    return json.loads(p.read_text(encoding="utf-8")) if p.is_file() else None
+    if not p.is_file():
+        return None
+    try:
+        m = json.loads(p.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptManifest(f"{p}: {type(exc).__name__}: {exc}") from None
+    tables = m.get("tables") if isinstance(m, dict) else None
+    if not isinstance(tables, dict) or not all(
+            isinstance(t, dict) and isinstance(t.get("files"), list)
+            and all(isinstance(f, dict) and {"path", "bytes", "sha256", "rows"} <= f.keys() for f in t["files"])
+            for t in tables.values()):
+        raise CorruptManifest(f"{p}: not a dataset manifest (no tables and their files)")
+    return m
 
 
 def dumps(m: dict) -> bytes:

@@ -4,7 +4,9 @@ The rest of newsmill hands a run's results to an :class:`Output` and gets a summ
 what happens to them, and in which order, is decided here:
 
 - :meth:`Output.open` (before planning): a URL output's mirror is brought to what the remote
-  committed (``newsmill.store.remote.attach``); the folder exists afterwards.
+  committed (``newsmill.store.remote.attach``); the folder exists afterwards; the current version
+  is verified against its manifest and repaired, or the run stops before it plans anything
+  (``newsmill.store.integrity``: the ledger must not skip inputs whose rows are gone).
 - :meth:`Output.work_area`: the run's staging area (``newsmill.store.staging``), locked for it.
 - :meth:`Output.commit`: publish (both tables as one new version, under the output lock), then
   the input ledger (still under that lock, so runs record their inputs in the order of their
@@ -20,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from newsmill.store import layout, publish, reading, remote, staging
+from newsmill.store import integrity, layout, publish, reading, remote, staging
 from newsmill.store.ledger import StagedInputs
 
 
@@ -35,6 +37,8 @@ class Output:
         target = remote.attach(settings, run_id)
         path = Path(target.mirror if target else settings.output_dir)
         path.mkdir(parents=True, exist_ok=True)
+        # --full (no ledger) rebuilds damaged partitions from the inputs; otherwise damage left stops the run
+        integrity.ensure_sound(path, run_id, rebuild=not getattr(settings, "incremental", True))
         return cls(path.resolve(), target)
 
     @classmethod

@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 
 from newsmill import schema as schemas
 from newsmill.runtime import failpoints
-from newsmill.store import card, layout, manifest, partfile, upsert, versions
+from newsmill.store import card, integrity, layout, manifest, partfile, upsert, versions
 from newsmill.store.checks import check_compatible, checked_name, checked_run_id, conform_input
 from newsmill.store.checks import NULL_PARTITION, SchemaMismatchError  # noqa: F401 (this module's API)
 from newsmill.store.ledger import Ledger, StagedInputs
@@ -116,6 +116,8 @@ def publish_run(tables: dict[str, pa.Table | NewRows], output_dir: Path, *, run_
             for n in legacy:
                 store.retire_legacy(n)
         store.ensure_links()
+        # sizes only (the run's start hashed them): never build on a version that lost files since
+        integrity.ensure_sound_locked(store, run_id, rebuild=False, hashes=False)
         store.collect_garbage(keep_versions)  # complete versions a killed run never made current
         commit = _commit(store, batches, run_id=run_id, run_info=run_info, **opts)
         commit.removed_versions = store.collect_garbage(keep_versions)

@@ -287,7 +287,10 @@ def _local_files(store: versions.Store) -> dict[str, Path]:
     if not store.versions.is_dir():
         return out
     for v in sorted(store.versions.iterdir()):
-        m = manifest.read(v) if v.is_dir() else None
+        try:
+            m = manifest.read(v) if v.is_dir() else None
+        except manifest.CorruptManifest:
+            continue  # its files are not offered as copies (the installed version is verified anyway)
         for name, t in (m or {}).get("tables", {}).items():
             for f in t.get("files", []):
                 p = v / name / f["path"]
@@ -376,7 +379,10 @@ def _lineage(store: versions.Store, cur: Path) -> set[str]:
     predecessor): the remote may be at any of them, e.g. after two local runs and one push."""
     names, v = {cur.name}, cur
     while v is not None:
-        prev = (manifest.read(v) or {}).get("previous")
+        try:
+            prev = (manifest.read(v) or {}).get("previous")
+        except manifest.CorruptManifest:
+            break
         if not prev or prev in names:
             break
         names.add(prev)

@@ -99,7 +99,10 @@ class Store:
         names, v = [], self.current()
         while v is not None and len(names) < keep:
             names.append(v.name)
-            prev = (manifest.read(v) or {}).get("previous")
+            try:
+                prev = (manifest.read(v) or {}).get("previous")
+            except manifest.CorruptManifest:  # the current one is rebuilt by newsmill.store.integrity
+                prev = None
             v = self.versions / prev if prev and (self.versions / prev).is_dir() else None
         return names
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,17 @@ def plant(out: Path, name: str, rel: str, mutate) -> Path:
     t = pq.read_table(f)
     f.unlink()
     pq.write_table(mutate(t), f, compression="zstd")
+    # an older newsmill wrote a manifest that matches its files: the version stays sound
+    # (``newsmill.store.integrity`` would take a file that differs from its manifest for damage)
+    from newsmill.store import manifest as manifests
+
+    version = f.resolve().parents[len(Path(rel).parts) + 1]
+    m = manifests.read(version)
+    entry = next(e for e in m["tables"][name]["files"] if e["path"] == f"{rel}/{f.name}")
+    entry.update(manifests.file_entry(entry["path"], path=f))
+    mf = version / manifests.NAME
+    os.chmod(mf, 0o644)
+    mf.write_bytes(manifests.dumps(m))
     return f
 
 
