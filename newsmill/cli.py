@@ -249,8 +249,8 @@ def _check_remote(settings) -> Path:
             try:
                 fs.info(bucket)
             except FileNotFoundError:
-                raise remote.RemoteError(f"cannot write to {remote.display_url(t.url)}: the bucket {bucket!r} "
-                                         f"does not exist: create it first") from None
+                raise remote.RemoteError(f"cannot write to {remote.display_url(t.url)}: the bucket does not "
+                                         f"exist: create {bucket!r} first") from None
         remote.read_pointer(remote.objects(fs, root, t.url))
     return Path(t.mirror)
 
