@@ -104,6 +104,23 @@ def _remote_error_class():
     return getattr(mod, "RemoteError", None)
 
 
+class _NoEngineErrors(logging.Filter):
+    """On the terminal, Prefect's engine logs a failing task or flow run as a traceback (at ERROR) before
+    ``main`` says what failed in one line: those records stay in the run's logs (the server's API handler,
+    the UI), not on the terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno >= logging.ERROR and record.name.startswith(("prefect.flow_runs",
+                                                                                 "prefect.task_runs")))
+
+
+def _terminal_logs() -> None:
+    """The filter above on every handler of the root logger (Prefect may have added its console handler)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _NoEngineErrors) for f in handler.filters):
+            handler.addFilter(_NoEngineErrors())
+
+
 def _quiet_telemetry() -> None:
     """Before Prefect/GX are imported: keep their state local and their telemetry off."""
     os.environ.setdefault("PREFECT_HOME", str(Path(".prefect").resolve()))
@@ -302,6 +319,7 @@ def cmd_run(args) -> int:
         prefect_server.use_local_server()  # PREFECT_API_URL, else newsmill's local server, else the temporary one
         from newsmill.flow import run_flow
 
+        _terminal_logs()
         with progress.display(args.progress):
             summary = run_flow(paths=paths, output_dir=str(output), batch_size=args.batch_size,
                                project_file=args.config, full=args.full, workers=args.workers,
@@ -486,6 +504,9 @@ def main(argv: list[str] | None = None) -> int:
     command_line = argv is None
     _quiet_telemetry()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # GX sets this logger to INFO when imported, and says on every run that it made a temporary folder
+    logging.getLogger("great_expectations.data_context.types.base").addFilter(lambda r: r.levelno >= logging.WARNING)
+    _terminal_logs()
     from newsmill.version import __version__
 
     parser = _Parser(prog="newsmill", description="News pages -> validated article and comment datasets.",
