@@ -25,6 +25,7 @@ EXIT_READ_ONLY = 5  # a read-only file system where newsmill writes (EROFS)
 EXIT_PERMISSION = 6  # permission denied (EACCES, EPERM)
 EXIT_OUTPUT_PATH = 7  # the output location cannot be a folder: a dangling symlink, a file, a path nothing can create
 EXIT_OS = 8  # another operating-system failure: an I/O error, too many open files, out of memory, ...
+EXIT_SERVICE = 9  # the Prefect server or the warm worker could not be started, or stopped answering during a run
 EXIT_INTERNAL = 70  # a bug: an unexpected exception (one line; NEWSMILL_TRACEBACK=1 prints the traceback)
 EXIT_INTERRUPTED = 130  # Ctrl-C
 
@@ -64,6 +65,19 @@ def _chained_os_error(exc: BaseException) -> OSError | None:
     return None
 
 
+def _lost_server(exc: BaseException) -> BaseException | None:
+    """The HTTP transport error behind ``exc`` when the Prefect server went away during a run (killed,
+    restarted): Prefect's client raises httpx's errors, which are not OSErrors."""
+    httpx = sys.modules.get("httpx")
+    transport = getattr(httpx, "TransportError", None)
+    seen = 0
+    while transport is not None and exc is not None and seen < 16:
+        if isinstance(exc, transport):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
 def _say(message: str) -> None:
     """One line on stderr: control characters (newlines, escape sequences) in ``message`` are escaped."""
     print(f"newsmill: {shown(message)}", file=sys.stderr)
@@ -85,6 +99,16 @@ def _failed(exc: BaseException) -> int:
     if isinstance(exc, KeyboardInterrupt):
         _say("interrupted")
         return EXIT_INTERRUPTED
+    server_error = getattr(sys.modules.get("newsmill.service.prefect_server"), "ServerError", None)
+    if server_error is not None and isinstance(exc, server_error):
+        _say(str(exc))
+        return EXIT_SERVICE
+    lost = _lost_server(exc)
+    if lost is not None:
+        _say(f"the Prefect server ({os.environ.get('PREFECT_API_URL') or 'local'}) stopped answering: "
+             f"{type(lost).__name__}: {lost} (`newsmill server status`; what the run committed before is in "
+             f"its output's report)")
+        return EXIT_SERVICE
     os_error = _chained_os_error(exc)
     if os_error is not None:
         failure = _os_failure(os_error, "stopped")
@@ -422,8 +446,8 @@ def cmd_server(args) -> int:
         try:
             info = prefect_server.ensure(ui=args.ui)
         except prefect_server.ServerError as exc:
-            print(f"newsmill: {exc}", file=sys.stderr)
-            return 1
+            _say(str(exc))
+            return EXIT_SERVICE
     else:
         info = prefect_server.status()
     if args.action == "stop":
@@ -452,8 +476,8 @@ def cmd_daemon(args) -> int:
         try:
             warm_client.start().close()
         except (OSError, RuntimeError) as exc:
-            print(f"newsmill: the warm worker did not start: {exc}", file=sys.stderr)
-            return 1
+            _say(f"the warm worker did not start: {exc}")
+            return EXIT_SERVICE
     info = warm_client.status()
     if info is None:
         print(f"newsmill daemon: not running (PREFECT_HOME {warm_client.home()})")

@@ -262,3 +262,31 @@ def test_version():
     from newsmill.version import __version__
 
     assert r.returncode == 0 and r.stdout.strip() == f"newsmill {__version__}" and not r.stderr
+
+
+def test_prefect_server_gone_during_a_run_is_its_own_code(here, monkeypatch, capsys):
+    """A Prefect server killed during a run: Prefect's client raises httpx's transport errors (not OSErrors)."""
+    import httpx
+
+    from newsmill import pipeline
+
+    def finalize(*a, **kw):
+        raise RuntimeError("could not report the task's state") from httpx.ConnectError("All connection attempts failed")
+
+    monkeypatch.setattr(pipeline, "finalize", finalize)
+    assert cli.main([*RUN, "--workers", "1"]) == cli.EXIT_SERVICE
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "stopped answering" in err and "Traceback" not in err
+
+
+def test_disk_full_during_publish_through_python_m(here):
+    """The same failure in a process of its own: one line on the real stderr (no log line of a library)."""
+    script = ("import errno, sys\nfrom newsmill import cli\nfrom newsmill.store import partfile\n"
+              "def close(self):\n    raise OSError(errno.ENOSPC, 'No space left on device', 'out/x.parquet')\n"
+              "partfile._PartWriter.close = close\n"
+              "sys.exit(cli.main(['run', 'pages', '-o', 'out', '--no-prefect', '--no-progress', '--workers', '1']))\n")
+    r = subprocess.run([sys.executable, "-c", script], cwd=here, env={**os.environ, "PYTHONPATH": str(REPO)},
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == cli.EXIT_NO_SPACE, r.stderr
+    assert r.stderr.splitlines() == ["newsmill: stopped: No space left on device: out/x.parquet (free some space "
+                                     "there, or give another --output)"]
