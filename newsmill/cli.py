@@ -386,6 +386,7 @@ def cmd_fetch(args) -> int:
             print(f"newsmill: {exc}", file=sys.stderr)
             return 2
         output = Path(target.mirror)
+    _check_output_folder(Path(output), "mirror" if target is not None else "output")  # before any request
     res = fetch_sources(live, settings.fetch, output_dir=output, run_id=run_id)
     c = res.counts
     reasons: dict[str, int] = {}

@@ -290,3 +290,14 @@ def test_disk_full_during_publish_through_python_m(here):
     assert r.returncode == cli.EXIT_NO_SPACE, r.stderr
     assert r.stderr.splitlines() == ["newsmill: stopped: No space left on device: out/x.parquet (free some space "
                                      "there, or give another --output)"]
+
+
+def test_fetch_checks_its_output_before_any_request(here, monkeypatch, capsys):
+    (here / "newsmill.toml").write_text('[[sources]]\nkind = "urls"\nurls = ["http://192.0.2.1/a"]\n', encoding="utf-8")
+    dangling(here, monkeypatch)
+    from newsmill.sources import live
+
+    monkeypatch.setattr(live, "fetch_sources", lambda *a, **kw: pytest.fail("fetched"))
+    assert cli.main(["fetch", "--output", "out"]) == cli.EXIT_OUTPUT_PATH
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "which does not exist" in err
