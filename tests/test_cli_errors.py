@@ -301,3 +301,14 @@ def test_fetch_checks_its_output_before_any_request(here, monkeypatch, capsys):
     assert cli.main(["fetch", "--output", "out"]) == cli.EXIT_OUTPUT_PATH
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "which does not exist" in err
+
+
+def test_ctrl_c_in_a_run_in_this_process_is_130_in_one_line(here, monkeypatch, capsys):
+    from newsmill import pipeline
+
+    def finalize(*a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "finalize", finalize)
+    assert cli.main([*RUN, "--workers", "1"]) == cli.EXIT_INTERRUPTED
+    assert capsys.readouterr().err == "newsmill: interrupted\n"
