@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import glob
 import json
 import logging
 import os
@@ -12,7 +14,135 @@ from newsmill.config import AUTHOR_MODES, ConfigError, check_reachable, is_url, 
 from newsmill.store import layout
 from newsmill.text import shown
 
+# Exit codes, one meaning each (README "Exit codes"). Every failure but a run's own outcome (0, 1) is said in
+# one line on stderr, no traceback; the ones a run can be checked for are found before any page is read.
+EXIT_OK = 0
+EXIT_CRITICAL = 1  # the run completed, but a critical expectation failed or the accounting broke: see its report
+EXIT_USAGE = 2  # a bad option, setting, input path or secret (found up front); or no input could be read
 EXIT_REMOTE = 3  # a remote output could not be read or written, or its commit was refused: nothing committed
+EXIT_NO_SPACE = 4  # no space left on a device (ENOSPC) or over a disk quota (EDQUOT)
+EXIT_READ_ONLY = 5  # a read-only file system where newsmill writes (EROFS)
+EXIT_PERMISSION = 6  # permission denied (EACCES, EPERM)
+EXIT_OUTPUT_PATH = 7  # the output location cannot be a folder: a dangling symlink, a file, a path nothing can create
+EXIT_OS = 8  # another operating-system failure: an I/O error, too many open files, out of memory, ...
+EXIT_SERVICE = 9  # the Prefect server or the warm worker could not be started, or stopped answering during a run
+EXIT_INTERNAL = 70  # a bug: an unexpected exception (one line; NEWSMILL_TRACEBACK=1 prints the traceback)
+EXIT_INTERRUPTED = 130  # Ctrl-C
+
+
+class Failure(Exception):
+    """A failure said in one line with its exit code (raised by the checks before a run)."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+_ERRNO_EXIT = {errno.ENOSPC: EXIT_NO_SPACE, errno.EDQUOT: EXIT_NO_SPACE, errno.EFBIG: EXIT_NO_SPACE,
+               errno.EROFS: EXIT_READ_ONLY, errno.EACCES: EXIT_PERMISSION, errno.EPERM: EXIT_PERMISSION}
+_ERRNO_HINT = {EXIT_NO_SPACE: "free some space there, or give another --output",
+               EXIT_READ_ONLY: "that file system is mounted read-only: give another --output",
+               EXIT_PERMISSION: "check the owner and mode of that path and of the folders above it"}
+
+
+def _os_failure(exc: OSError, doing: str = "") -> Failure:
+    """An operating-system error as one line with its own exit code (``_ERRNO_EXIT``, else EXIT_OS)."""
+    code = _ERRNO_EXIT.get(exc.errno, EXIT_OS)
+    what = exc.strerror or (errno.errorcode.get(exc.errno) if exc.errno else None) or type(exc).__name__
+    where = f": {shown(exc.filename)}" if exc.filename is not None else ""
+    hint = _ERRNO_HINT.get(code)
+    return Failure(f"{doing + ': ' if doing else ''}{what}{where}" + (f" ({hint})" if hint else ""), code)
+
+
+def _chained_os_error(exc: BaseException) -> OSError | None:
+    """The operating-system error behind ``exc`` (itself, or what it was raised from), if any. Network
+    errors (ConnectionError, timeouts) are OSErrors too but not the machine's: they are left out."""
+    seen = 0
+    while exc is not None and seen < 16:
+        if isinstance(exc, OSError) and not isinstance(exc, (ConnectionError, TimeoutError)) and exc.errno:
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+def _lost_server(exc: BaseException) -> BaseException | None:
+    """The HTTP transport error behind ``exc`` when the Prefect server went away during a run (killed,
+    restarted): Prefect's client raises httpx's errors, which are not OSErrors."""
+    httpx = sys.modules.get("httpx")
+    transport = getattr(httpx, "TransportError", None)
+    seen = 0
+    while transport is not None and exc is not None and seen < 16:
+        if isinstance(exc, transport):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+def _say(message: str) -> None:
+    """One line on stderr: control characters (newlines, escape sequences) in ``message`` are escaped."""
+    print(f"newsmill: {shown(message)}", file=sys.stderr)
+
+
+def _failed(exc: BaseException) -> int:
+    """What ``main`` does with an exception a command raised: one line and the exit code for it."""
+
+    remote_error = _remote_error_class()
+    if isinstance(exc, Failure):
+        _say(str(exc))
+        return exc.code
+    if isinstance(exc, ConfigError):
+        _say(str(exc))
+        return EXIT_USAGE
+    if remote_error is not None and isinstance(exc, remote_error):
+        _say(str(exc))
+        return EXIT_REMOTE
+    if isinstance(exc, KeyboardInterrupt):
+        _say("interrupted")
+        return EXIT_INTERRUPTED
+    server_error = getattr(sys.modules.get("newsmill.service.prefect_server"), "ServerError", None)
+    if server_error is not None and isinstance(exc, server_error):
+        _say(str(exc))
+        return EXIT_SERVICE
+    lost = _lost_server(exc)
+    if lost is not None:
+        _say(f"the Prefect server ({os.environ.get('PREFECT_API_URL') or 'local'}) stopped answering: "
+             f"{type(lost).__name__}: {lost} (`newsmill server status`; what the run committed before is in "
+             f"its output's report)")
+        return EXIT_SERVICE
+    os_error = _chained_os_error(exc)
+    if os_error is not None:
+        failure = _os_failure(os_error, "stopped")
+        _say(str(failure))
+        return failure.code
+    if os.environ.get("NEWSMILL_TRACEBACK", "").strip().lower() in ("1", "true", "yes"):
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    _say(f"internal error: {type(exc).__name__}: {exc} (a bug; NEWSMILL_TRACEBACK=1 prints where)")
+    return EXIT_INTERNAL
+
+
+def _remote_error_class():
+    """RemoteError if the store was imported (a command that never imported it cannot have raised it)."""
+    mod = sys.modules.get("newsmill.store.objstore")
+    return getattr(mod, "RemoteError", None)
+
+
+class _NoEngineErrors(logging.Filter):
+    """On the terminal, Prefect's engine logs a failing task or flow run as a traceback (at ERROR) before
+    ``main`` says what failed in one line: those records stay in the run's logs (the server's API handler,
+    the UI), not on the terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno >= logging.ERROR and record.name.startswith(("prefect.flow_runs",
+                                                                                 "prefect.task_runs")))
+
+
+def _terminal_logs() -> None:
+    """The filter above on every handler of the root logger (Prefect may have added its console handler)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _NoEngineErrors) for f in handler.filters):
+            handler.addFilter(_NoEngineErrors())
 
 
 def _quiet_telemetry() -> None:
@@ -86,61 +216,139 @@ def _settings_or_none(args):
         return None
 
 
-def cmd_run(args) -> int:
-    settings = _settings_or_none(args)
-    if settings is None:
-        return 2
-    paths = list(args.paths)  # none given: the flow/pipeline read the project file's inputs and [[sources]]
-    if not paths and not settings.project_paths() and not settings.live_sources():
-        print("newsmill: no inputs: give PATH arguments, or 'inputs' or [[sources]] in newsmill.toml", file=sys.stderr)
-        return 2
-    output = output_location(args.output) if args.output else settings.output_dir
+def _check_inputs(paths: list[str], origin: str) -> None:
+    """Every PATH (file, folder, glob, ``archive#offset``) must match something, and a folder hold a page:
+    one that matches nothing is named here, before an output folder or a key is made."""
+    from newsmill.sources.files import ARCHIVE_SUFFIXES, _format_of
+
+    def holds_pages(folder: str) -> bool:
+        for _root, dirs, files in os.walk(folder):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            if any(not f.startswith(".") and (_format_of(f) or f.lower().endswith(ARCHIVE_SUFFIXES)) for f in files):
+                return True
+        return False
+
+    nothing, empty = [], []
+    for p in paths:
+        if glob.has_magic(p):
+            if next(glob.iglob(p, recursive=True), None) is None:
+                nothing.append(p)
+        elif os.path.isdir(p):
+            if not holds_pages(p):
+                empty.append(p)
+        elif not os.path.lexists(p) and not os.path.lexists(p.rpartition("#")[0] or p):
+            nothing.append(p)
+    if nothing:
+        raise ConfigError(f"{origin}{'s' if len(nothing) > 1 else ''} {', '.join(repr(p) for p in nothing)}: "
+                          f"{'matches' if len(nothing) == 1 else 'match'} nothing (no such file or folder, "
+                          f"or a glob without matches)")
+    if empty:
+        raise ConfigError(f"{origin}{'s' if len(empty) > 1 else ''} {', '.join(repr(p) for p in empty)}: no page files in "
+                          f"{'this folder' if len(empty) == 1 else 'these folders'} (.txt, .html, .warc.gz, ...)")
+
+
+def _check_output_folder(path: Path, what: str = "output") -> None:
+    """The output folder exists afterwards and a file can be written in it, or a one-line Failure with the
+    exit code of what is wrong (a dangling symlink, not a folder, read-only, no permission, no space)."""
+    import tempfile
+
+    if os.path.islink(path) and not os.path.exists(path):
+        raise Failure(f"{what} {shown(path)} is a symlink to {shown(os.readlink(path))}, which does not exist: "
+                      f"create its target or give another --output", EXIT_OUTPUT_PATH)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise Failure(f"{what} {shown(path)} exists and is not a folder: give another --output", EXIT_OUTPUT_PATH)
     try:
-        run_settings = settings.with_run_options(full=args.full, workers=args.workers, dask_address=args.dask)
-    except ConfigError as exc:
-        print(f"newsmill: {exc}", file=sys.stderr)
-        return 2
-    if args.no_prefect and args.dask:
-        print("newsmill: --dask runs the batch tasks on Dask through Prefect: drop --no-prefect", file=sys.stderr)
-        return 2
-    if args.workers is not None and args.dask:
-        print("newsmill: give --workers (local processes) or --dask (an existing cluster), not both", file=sys.stderr)
-        return 2
-    if run_settings.dask.address:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        failure = _os_failure(exc, f"{what} folder {shown(path)} cannot be created")
+        if failure.code == EXIT_OS:  # e.g. under /proc, or below a file: not a place for a folder
+            failure.code = EXIT_OUTPUT_PATH
+        raise failure from None
+    try:
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".newsmill-probe-")
         try:
-            check_reachable(run_settings.dask.address)  # before the flow: one line, not Prefect's traceback
-        except ConfigError as exc:
-            print(f"newsmill: {exc}", file=sys.stderr)
-            return 2
+            os.write(fd, b"newsmill")
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        raise _os_failure(exc, f"cannot write in the {what} folder {shown(path)}") from None
+
+
+def _check_remote(settings) -> Path:
+    """A URL output: the key, the URL, its mirror folder, and the storage (reachable, bucket there, credentials)
+    checked before anything runs; returns the mirror."""
+    from newsmill.store import remote
+
+    t = remote.target(settings)  # ConfigError: no NEWSMILL_AUTHOR_KEY, a bad URL, a missing package
+    _check_output_folder(Path(t.mirror), "mirror")
+    fs, root = t.filesystem()
+    with remote.storage_errors(t.url, "read"):
+        protocols = fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
+        if {"s3", "s3a", "gs", "gcs", "abfs", "az"} & set(protocols):  # a bucket must exist before anything is put
+            bucket = root.strip("/").split("/", 1)[0]
+            try:
+                fs.info(bucket)
+            except FileNotFoundError:
+                raise remote.RemoteError(f"cannot write to {remote.display_url(t.url)}: the bucket does not "
+                                         f"exist: create {bucket!r} first") from None
+        remote.read_pointer(remote.objects(fs, root, t.url))
+    return Path(t.mirror)
+
+
+def check_run(args, settings) -> None:
+    """Everything a run can be checked for before it starts: options, inputs, output, secrets, profiles,
+    the Dask scheduler. Raises ConfigError (exit 2), Failure (its code) or RemoteError (exit 3)."""
+    paths = list(args.paths)
+    if not paths and not settings.project_paths() and not settings.live_sources():
+        raise ConfigError("no inputs: give PATH arguments, or 'inputs' or [[sources]] in newsmill.toml")
+    if args.no_prefect and args.dask:
+        raise ConfigError("--dask runs the batch tasks on Dask through Prefect: drop --no-prefect")
+    if args.workers is not None and args.dask:
+        raise ConfigError("give --workers (local processes) or --dask (an existing cluster), not both")
+    _check_inputs(paths, "input") if paths else _check_inputs(settings.project_paths(), "project file input")
+    run_settings = settings.with_overrides(output_dir=output_location(args.output) if args.output else None,
+                                           batch_size=args.batch_size, authors=args.authors
+                                           ).with_run_options(full=args.full, workers=args.workers,
+                                                              dask_address=args.dask)
+    if run_settings.profiles_dir and not os.path.isdir(run_settings.profiles_dir):
+        raise ConfigError(f"setting 'profiles_dir' is {run_settings.profiles_dir!r}: no such folder")
+    if is_url(run_settings.output_dir):
+        _check_remote(run_settings)
+    else:
+        _check_output_folder(Path(run_settings.output_dir))
+    if run_settings.dask.address:
+        check_reachable(run_settings.dask.address)  # before the flow: one line, not Prefect's traceback
+
+
+def cmd_run(args) -> int:
+    settings = load_settings(Path(args.config) if args.config else None)
+    check_run(args, settings)
+    paths = list(args.paths)  # none given: the flow/pipeline read the project file's inputs and [[sources]]
+    output = output_location(args.output) if args.output else settings.output_dir
     from newsmill.runtime import progress
-    from newsmill.store.remote import RemoteError
 
-    try:
-        if args.no_prefect:
-            from newsmill import pipeline
+    if args.no_prefect:
+        from newsmill import pipeline
 
-            with progress.display(args.progress):
-                summary = pipeline.run(paths, settings.with_overrides(output_dir=output, batch_size=args.batch_size,
-                                                                      authors=args.authors
-                                                                      ).with_run_options(full=args.full,
-                                                                                         workers=args.workers)
-                                       ).to_dict()
-        else:
-            from newsmill.service import prefect_server
+        with progress.display(args.progress):
+            summary = pipeline.run(paths, settings.with_overrides(output_dir=output, batch_size=args.batch_size,
+                                                                  authors=args.authors
+                                                                  ).with_run_options(full=args.full,
+                                                                                     workers=args.workers)
+                                   ).to_dict()
+    else:
+        from newsmill.service import prefect_server
 
-            prefect_server.use_local_server()  # PREFECT_API_URL, else newsmill's local server, else the temporary one
-            from newsmill.flow import run_flow
+        prefect_server.use_local_server()  # PREFECT_API_URL, else newsmill's local server, else the temporary one
+        from newsmill.flow import run_flow
 
-            with progress.display(args.progress):
-                summary = run_flow(paths=paths, output_dir=str(output), batch_size=args.batch_size,
-                                   project_file=args.config, full=args.full, workers=args.workers,
-                                   dask_address=args.dask, authors=args.authors)
-    except ConfigError as exc:  # e.g. an author key or authors mode that does not match the output's data
-        print(f"newsmill: {exc}", file=sys.stderr)
-        return 2
-    except RemoteError as exc:  # unreachable storage, refused commit: said in one line, no traceback
-        print(f"newsmill: {exc}", file=sys.stderr)
-        return EXIT_REMOTE
+        _terminal_logs()
+        with progress.display(args.progress):
+            summary = run_flow(paths=paths, output_dir=str(output), batch_size=args.batch_size,
+                               project_file=args.config, full=args.full, workers=args.workers,
+                               dask_address=args.dask, authors=args.authors)
+    # failures (an author key that does not match the output, storage, the operating system) go to main
     report = Path(summary["report_dir"]) / "summary.json"
     if report.exists():
         summary = json.loads(report.read_text(encoding="utf-8"))
@@ -178,6 +386,7 @@ def cmd_fetch(args) -> int:
             print(f"newsmill: {exc}", file=sys.stderr)
             return 2
         output = Path(target.mirror)
+    _check_output_folder(Path(output), "mirror" if target is not None else "output")  # before any request
     res = fetch_sources(live, settings.fetch, output_dir=output, run_id=run_id)
     c = res.counts
     reasons: dict[str, int] = {}
@@ -238,8 +447,8 @@ def cmd_server(args) -> int:
         try:
             info = prefect_server.ensure(ui=args.ui)
         except prefect_server.ServerError as exc:
-            print(f"newsmill: {exc}", file=sys.stderr)
-            return 1
+            _say(str(exc))
+            return EXIT_SERVICE
     else:
         info = prefect_server.status()
     if args.action == "stop":
@@ -268,8 +477,8 @@ def cmd_daemon(args) -> int:
         try:
             warm_client.start().close()
         except (OSError, RuntimeError) as exc:
-            print(f"newsmill: the warm worker did not start: {exc}", file=sys.stderr)
-            return 1
+            _say(f"the warm worker did not start: {exc}")
+            return EXIT_SERVICE
     info = warm_client.status()
     if info is None:
         print(f"newsmill daemon: not running (PREFECT_HOME {warm_client.home()})")
@@ -295,20 +504,49 @@ def cmd_schema(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors in one line (argparse prints the usage first), exit code 2."""
+
+    def error(self, message: str):
+        _say(f"{self.prog.removeprefix('newsmill').strip() or 'usage'}: {message} (see {self.prog} --help)")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _at_least_one(text: str) -> int:
+    """A whole number >= 1 (``--batch-size 0`` and ``-5`` used to be taken, and ``-5`` processed nothing)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be at least 1")
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command. Called with no ``argv`` (the ``newsmill`` command itself), a Prefect run goes to the warm
     worker; called from Python with an ``argv``, everything runs in the calling process."""
     command_line = argv is None
     _quiet_telemetry()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(prog="newsmill", description="News pages -> validated article and comment datasets.")
+    # GX sets this logger to INFO when imported, and says on every run that it made a temporary folder
+    logging.getLogger("great_expectations.data_context.types.base").addFilter(lambda r: r.levelno >= logging.WARNING)
+    _terminal_logs()
+    from newsmill.version import __version__
+
+    parser = _Parser(prog="newsmill", description="News pages -> validated article and comment datasets.",
+                     epilog="exit codes: 0 ok, 1 a critical expectation failed, 2 bad option/setting/input/secret or "
+                            "nothing readable, 3 remote output, 4 no space, 5 read-only, 6 permission denied, "
+                            "7 output not usable as a folder, 8 other system error, 70 internal error, "
+                            "130 interrupted (README: Exit codes)")
+    parser.add_argument("--version", action="version", version=f"newsmill {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="extract, clean, validate and publish pages")
     run.add_argument("paths", nargs="*", help="files, folders or globs (.txt, .txt.gz, ...); none: the project "
                                               "file's inputs and [[sources]] (live ones fetched first)")
     run.add_argument("--output", "-o", help="output folder, or a filesystem URL such as s3://bucket/dataset "
                                             "(default: output/ or newsmill.toml)")
-    run.add_argument("--batch-size", type=int, help="pages per task")
+    run.add_argument("--batch-size", type=_at_least_one, metavar="N", help="pages per task (at least 1)")
     run.add_argument("--config", help="project file (default: ./newsmill.toml if present)")
     run.add_argument("--no-prefect", action="store_true", help="run in this process without Prefect")
     run.add_argument("--authors", choices=AUTHOR_MODES,
@@ -316,7 +554,7 @@ def main(argv: list[str] | None = None) -> int:
                           "@mentions and reply_to_name) or drop them; reply links are kept in every mode")
     run.add_argument("--full", action="store_true",
                      help="reprocess every input, also those an earlier run already processed with the same bytes")
-    run.add_argument("--workers", type=int, metavar="N",
+    run.add_argument("--workers", type=_at_least_one, metavar="N",
                      help="worker processes for the batches (default: one per CPU; 1: all in this process)")
     run.add_argument("--dask", metavar="ADDRESS",
                      help="run the batches on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (its workers need "
@@ -333,7 +571,7 @@ def main(argv: list[str] | None = None) -> int:
                                               "and [[sources]])")
     srv.add_argument("--output", "-o", help="output folder (default: output/ or newsmill.toml)")
     srv.add_argument("--config", help="project file (default: ./newsmill.toml if present)")
-    srv.add_argument("--batch-size", type=int, help="pages per task")
+    srv.add_argument("--batch-size", type=_at_least_one, metavar="N", help="pages per task (at least 1)")
     when = srv.add_mutually_exclusive_group()
     when.add_argument("--cron", help="override [schedule]: a cron string, e.g. '0 6 * * *'")
     when.add_argument("--interval", help="override [schedule]: seconds, or e.g. '90s', '15m', '1h'")
@@ -354,18 +592,32 @@ def main(argv: list[str] | None = None) -> int:
                                         "(started by the first run, exits when idle)")
     dmn.add_argument("action", choices=("start", "status", "stop"))
     dmn.set_defaults(func=cmd_daemon)
-    args = parser.parse_args(argv)
-    if command_line and args.command == "run":
-        from newsmill.service import warm_client
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, a usage error: a code, also when called from Python
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE if exc.code else EXIT_OK
+    try:
+        if command_line and args.command == "run":
+            from newsmill.service import warm_client
 
-        if warm_client.enabled(args):
-            code = warm_client.run_remote(sys.argv[1:])
-            if code is not None:
-                return code
-        code = args.func(args)
-        warm_client.trace("run_returned")
-        warm_client.exit_without_teardown(code)  # a run in this process: skip the 1-2 s teardown of its heap
-    return args.func(args)
+            if warm_client.enabled(args):
+                check_run(args, load_settings(Path(args.config) if args.config else None))  # here, not in the worker
+                code = warm_client.run_remote(sys.argv[1:])
+                if code is not None:
+                    return code
+            code = _guarded(args)
+            warm_client.trace("run_returned")
+            warm_client.exit_without_teardown(code)  # a run in this process: skip the 1-2 s teardown of its heap
+        return args.func(args)
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 (each kind has its exit code and one line)
+        return _failed(exc)
+
+
+def _guarded(args) -> int:
+    try:
+        return args.func(args)
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001
+        return _failed(exc)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,11 @@ project file can be committed and shared safely.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
+from datetime import date, datetime
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -365,6 +367,11 @@ class Settings:
     body: str = "precise"  # article body extraction: precise | fast (see BODY_MODES)
 
     def __post_init__(self):
+        for name in ("batch_size", "min_date", "max_days_before_article"):  # also when set from Python
+            try:
+                _coerce(name, getattr(self, name), "")
+            except ConfigError as exc:
+                raise ConfigError(f"setting {name!r}: {exc.__cause__}") from None
         if self.authors not in AUTHOR_MODES:
             raise ConfigError(f"setting 'authors' is {self.authors!r}: must be one of {', '.join(AUTHOR_MODES)}")
         if self.body not in BODY_MODES:
@@ -413,20 +420,26 @@ def _coerce(name: str, value, origin: str):
         if name == "output_dir":
             return output_location(value)
         if name == "batch_size":
-            n = int(value)
-            if n < 1:
-                raise ValueError("must be at least 1")
-            return n
+            return _whole_number(value, least=1)
+        if name == "min_date":
+            return _iso_date(value)
+        if name == "profiles_dir":
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{value!r} is not a folder path")
+            return value
         if name == "workers":
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError(f"{value!r} is not a whole number")
-            n = int(value)
-            if n < 1:
-                raise ValueError("must be at least 1")
-            return n
+            return _whole_number(value, least=1)
         if name == "max_days_before_article":
-            return float(value)
+            if isinstance(value, bool):
+                raise ValueError(f"{value!r} is not a number")
+            days = float(value)
+            if not math.isfinite(days) or days < 0:
+                raise ValueError(f"{value!r}: must be a number of days, at least 0")
+            return days
         if name == "inputs":
+            if isinstance(value, str) or not isinstance(value, (list, tuple)) \
+                    or not all(isinstance(v, str) and v.strip() for v in value):
+                raise ValueError(f"{value!r} is not an array of paths, e.g. [\"pages/\", \"crawl/*.warc.gz\"]")
             return tuple(value)
         if name == "incremental":
             if isinstance(value, bool):
@@ -452,6 +465,32 @@ def _coerce(name: str, value, origin: str):
         raise ConfigError(f"{origin}: setting {name!r} ({kinds.get(name)}): {exc}") from exc
 
 
+def _whole_number(value, *, least: int) -> int:
+    """An int from 5 or "5"; refuses True, 2.5 and "2.5" (int() would take the first two silently)."""
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"{value!r} is not a whole number")
+    try:
+        n = int(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a whole number") from None
+    if n < least:
+        raise ValueError(f"{value!r}: must be at least {least}")
+    return n
+
+
+def _iso_date(value) -> str:
+    """An ISO date (``1990-01-01``) as text; a TOML date value is taken too. Checked here, when the settings
+    are read: the validation step that uses it comes after every page was extracted."""
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return value.isoformat()
+    try:
+        return date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date: give it as YYYY-MM-DD, e.g. \"1990-01-01\"") from None
+
+
 def _output_settings(table, origin: str) -> OutputSettings:
     if not isinstance(table, dict):
         raise ConfigError(f"{origin}: [output] must be a table")
@@ -469,6 +508,9 @@ def _output_settings(table, origin: str) -> OutputSettings:
         raise ConfigError(f"{origin}: {exc}") from None
 
 
+TABLES = {"newsmill", "sources", "fetch", "schedule", "dask", "output"}  # the project file's top level
+
+
 def load_settings(project_file: Path | None = None, env: dict | None = None) -> Settings:
     """Defaults < ``newsmill.toml`` (``[newsmill]`` table) < ``NEWSMILL_*`` environment variables."""
     env = os.environ if env is None else env
@@ -479,6 +521,16 @@ def load_settings(project_file: Path | None = None, env: dict | None = None) -> 
             doc = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        except OSError as exc:
+            raise ConfigError(f"project file {path}: cannot be read: {exc.strerror or exc}") from None
+        unknown = set(doc) - TABLES
+        if unknown:
+            raise ConfigError(f"{path}: unknown table(s) or key(s) {', '.join(map(repr, sorted(unknown)))} at the top "
+                              f"(known: {', '.join(sorted(TABLES))})")
+        if not isinstance(doc.get("newsmill", {}), dict):
+            raise ConfigError(f"{path}: [newsmill] must be a table")
         known = {f.name for f in fields(Settings)} - {"author_key", "sources", "fetch", "schedule", "dask", "output"}
         for key, value in doc.get("newsmill", {}).items():
             if key not in known:
