@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
+import pytest
+
 from newsmill.extract.dates import find_date
 from newsmill.extract.html import extract_html
 from newsmill.text import tokens
@@ -512,30 +514,39 @@ def test_a_text_node_over_ten_megabytes_does_not_cut_the_page(where, blob):
     assert "riverside park" in body_of(raw)
 
 
-def test_precise_body_that_drops_most_of_the_article_falls_back_to_trafilatura_alone(monkeypatch):
+@pytest.fixture()
+def precise_cut(monkeypatch):
+    """trafilatura whose favor_precision result keeps only its first ``keep`` lines (as precision does on
+    some layouts); ``calls`` names each extraction made: 'precise', 'fast' or 'balanced'."""
+    import types
+
     import trafilatura
 
-    from newsmill.extract import html as html_extract
-
-    calls = []
     real = trafilatura.bare_extraction
-    cut = {"keep": 1}
+    state = types.SimpleNamespace(calls=[], keep=1)
 
-    def cutting(*args, **kwargs):  # favor_precision keeping a paragraph or two of many, as it does on some layouts
-        calls.append("precise" if kwargs.get("favor_precision") else "fast" if kwargs.get("fast") else "balanced")
+    def cutting(*args, **kwargs):
+        state.calls.append("precise" if kwargs.get("favor_precision") else "fast" if kwargs.get("fast") else "balanced")
         doc = real(*args, **kwargs)
         if kwargs.get("favor_precision") and doc is not None:
-            doc.text = "\n".join(doc.text.split("\n")[:cut["keep"]])
+            doc.text = "\n".join(doc.text.split("\n")[:state.keep])
         return doc
 
     monkeypatch.setattr(trafilatura, "bare_extraction", cutting)
+    return state
+
+
+def test_precise_body_that_drops_most_of_the_article_falls_back_to_trafilatura_alone(precise_cut, monkeypatch):
+    from newsmill.extract import html as html_extract
+
+    calls = precise_cut.calls
     paras = ["<p>" + " ".join(f"word{n}x{i}" for i in range(40)) + ".</p>" for n in range(8)]
     page = f"<html><body><article><h1>Headline</h1>{''.join(paras)}</article></body></html>"
     raw = extract_html(page)
     assert calls == ["precise", "fast"] and sum(len(p.split()) for p in raw.paragraphs) >= 300
-    # precise keeping under the suspect share, but not under half of what trafilatura alone keeps: precise stays
+    # precise keeping under the suspect share, but not under the (lowered) share of what trafilatura alone keeps
     calls.clear()
-    cut["keep"] = 3  # headline + 2 of 8 paragraphs: about 80 of 320 words, a quarter of what trafilatura alone keeps
+    precise_cut.keep = 3  # headline + 2 of 8 paragraphs: about 80 of 320 words, a quarter of what trafilatura alone keeps
     monkeypatch.setattr(html_extract, "PRECISE_CUT_RATIO", 0.2)
     raw = extract_html(page)
     assert calls == ["precise", "fast"] and sum(len(p.split()) for p in raw.paragraphs) < 120
@@ -545,23 +556,11 @@ def test_precise_body_that_drops_most_of_the_article_falls_back_to_trafilatura_a
     assert calls == ["precise"]
 
 
-def test_stated_article_body_referees_a_precise_body_that_misses_most_of_it(monkeypatch):
+def test_stated_article_body_referees_a_precise_body_that_misses_most_of_it(precise_cut):
     import json as _json
 
-    import trafilatura
-
-    calls = []
-    real = trafilatura.bare_extraction
-    keep = {"lines": 2}  # the headline and one paragraph of five
-
-    def cutting(*args, **kwargs):
-        calls.append("precise" if kwargs.get("favor_precision") else "fast" if kwargs.get("fast") else "balanced")
-        doc = real(*args, **kwargs)
-        if kwargs.get("favor_precision") and doc is not None:
-            doc.text = "\n".join(doc.text.split("\n")[:keep["lines"]])
-        return doc
-
-    monkeypatch.setattr(trafilatura, "bare_extraction", cutting)
+    calls = precise_cut.calls
+    precise_cut.keep = 2  # the headline and one paragraph of five
     texts = [" ".join(f"w{n}x{i}" for i in range(30)) + "." for n in range(5)]
     paras = "".join(f"<p>{t}</p>" for t in texts)
 
@@ -573,25 +572,12 @@ def test_stated_article_body_referees_a_precise_body_that_misses_most_of_it(monk
     assert calls == ["precise", "balanced"] and sum(len(p.split()) for p in raw.paragraphs) >= 140
     # a stated body the balanced extraction does not cover better (other words): the precise body stays
     calls.clear()
-    keep["lines"] = 3
+    precise_cut.keep = 3
     raw = extract_html(page(" ".join(f"other{i}" for i in range(150))))
     assert calls == ["precise", "balanced"] and sum(len(p.split()) for p in raw.paragraphs) < 70
 
 
-def test_precise_body_cut_on_a_page_without_paragraph_elements_is_checked_against_its_visible_words(monkeypatch):
-    import trafilatura
-
-    calls = []
-    real = trafilatura.bare_extraction
-
-    def cutting(*args, **kwargs):
-        calls.append("precise" if kwargs.get("favor_precision") else "fast" if kwargs.get("fast") else "balanced")
-        doc = real(*args, **kwargs)
-        if kwargs.get("favor_precision") and doc is not None:
-            doc.text = doc.text.split("\n")[0]
-        return doc
-
-    monkeypatch.setattr(trafilatura, "bare_extraction", cutting)
+def test_precise_body_cut_on_a_page_without_paragraph_elements_is_checked_against_its_visible_words(precise_cut):
     lines = "<br><br>".join(" ".join(f"v{n}x{i}" for i in range(30)) + "." for n in range(12))
     raw = extract_html(f"<html><body><div class='post'><h2>Headline</h2><div>{lines}</div></div></body></html>")
-    assert calls == ["precise", "fast"] and sum(len(p.split()) for p in raw.paragraphs) > 300
+    assert precise_cut.calls == ["precise", "fast"] and sum(len(p.split()) for p in raw.paragraphs) > 300
