@@ -141,29 +141,28 @@ def _cover(stated: Counter, doc) -> float:
 
 
 def _body(tree, url: str | None, claimed: bool, *, precise: bool = True, stated: str | None = None):
+    """The article body: trafilatura on the shared tree (it copies a tree it is given), the claimed
+    comment subtrees pruned.  precise: its readability and jusText fallbacks with favor_precision (less
+    boilerplate, fewer comment lines in the body), checked against the page's stated body and against
+    trafilatura alone where it looks cut; fast: trafilatura alone (fast=True)."""
     import trafilatura
 
-    prune = [CLAIMED_XPATH] if claimed else None
+    def extract(**options):
+        return trafilatura.bare_extraction(tree, url=url, with_metadata=False, include_comments=False,
+                                           prune_xpath=[CLAIMED_XPATH] if claimed else None, **options)
+
     try:
-        # trafilatura copies a tree it is given, so the shared tree stays intact.  precise: its readability
-        # and jusText fallbacks with favor_precision (less boilerplate, fewer comment lines in the body);
-        # fast: trafilatura alone (fast=True).
-        fast = None
-        if precise:
-            doc = trafilatura.bare_extraction(tree, url=url, with_metadata=False, include_comments=False,
-                                              favor_precision=True, prune_xpath=prune)
-            if stated and (cover := _cover(ref := Counter(tokens(stated)), doc)) < STATED_MIN_COVER:
-                alt = trafilatura.bare_extraction(tree, url=url, with_metadata=False, include_comments=False,
-                                                  prune_xpath=prune)
-                if _cover(ref, alt) >= cover + STATED_GAIN:
-                    return alt
-            if not _suspect(tree, _words(doc)):
-                return doc
-        fast = trafilatura.bare_extraction(tree, url=url, with_metadata=False, include_comments=False, fast=True,
-                                           prune_xpath=prune)
-        if not precise or _words(doc) < PRECISE_CUT_RATIO * _words(fast):
-            return fast
-        return doc
+        if not precise:
+            return extract(fast=True)
+        doc = extract(favor_precision=True)
+        if stated and (cover := _cover(ref := Counter(tokens(stated)), doc)) < STATED_MIN_COVER:
+            alt = extract()
+            if _cover(ref, alt) >= cover + STATED_GAIN:
+                return alt
+        if not _suspect(tree, _words(doc)):
+            return doc
+        fast = extract(fast=True)
+        return fast if _words(doc) < PRECISE_CUT_RATIO * _words(fast) else doc
     except (TypeError, ValueError, AttributeError):
         return None
 
