@@ -387,7 +387,9 @@ def cmd_fetch(args) -> int:
             return 2
         output = Path(target.mirror)
     _check_output_folder(Path(output), "mirror" if target is not None else "output")  # before any request
-    res = fetch_sources(live, settings.fetch, output_dir=output, run_id=run_id)
+    from newsmill.store import layout
+
+    res = fetch_sources(live, settings.fetch, places=layout.live_places(output, run_id), run_id=run_id)
     c = res.counts
     reasons: dict[str, int] = {}
     for r in res.rejects:

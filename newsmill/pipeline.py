@@ -23,7 +23,7 @@ from newsmill.extract import extract_page
 from newsmill.records import Reject
 from newsmill.runtime import batch_runner
 from newsmill.sources import inventory, read_input
-from newsmill.store import author_key, ledger, staging
+from newsmill.store import author_key, layout, ledger, staging
 from newsmill.store.ledger import StagedInputs
 from newsmill.store.output import Output
 from newsmill.store.remote import Target
@@ -167,7 +167,7 @@ def fetch_sources(sources, settings: Settings, ctx: RunContext):
     """Live sources -> ``<output>/raw/<run id>.warc.gz`` (a step before planning); returns a FetchResult."""
     from newsmill.sources.live import fetch_sources as fetch_live, raw_kept
 
-    return fetch_live(sources, settings.fetch, output_dir=ctx.output_dir, run_id=ctx.run_id,
+    return fetch_live(sources, settings.fetch, places=layout.live_places(ctx.output_dir, ctx.run_id), run_id=ctx.run_id,
                       transient=None if raw_kept(settings) else staging.Transient(ctx.output_dir, ctx.run_id))
 
 

@@ -19,7 +19,8 @@ from warcio.archiveiterator import ArchiveIterator
 from newsmill.config import FetchSettings, SourceSpec
 from newsmill.records import PageInput
 from newsmill.sources.fetch import Fetcher, user_agent
-from newsmill.sources.live import HTTP_CACHE, fetch_sources
+from newsmill.sources.live import fetch_sources
+from newsmill.store.layout import HTTP_CACHE, live_places
 from newsmill.sources.warc import read_record, scan
 from tests.localserver import page, robots, send, serving
 
@@ -54,7 +55,8 @@ def urls(*u: str) -> list[SourceSpec]:
 
 
 def fetch(tmp_path, srcs, fs, **kw):
-    return fetch_sources(srcs, fs, output_dir=tmp_path, run_id=kw.pop("run_id", "run1"), **kw)
+    run_id = kw.pop("run_id", "run1")
+    return fetch_sources(srcs, fs, places=live_places(tmp_path, run_id), run_id=run_id, **kw)
 
 
 # -- robots.txt ------------------------------------------------------------------------------------

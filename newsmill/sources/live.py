@@ -33,12 +33,22 @@ from newsmill.config import FetchSettings, Settings, SourceSpec
 from newsmill.records import Reject
 from newsmill.sources import feeds
 from newsmill.sources.fetch import Fetcher, Outcome, user_agent
-from newsmill.sources.rawstore import RawStore, warc_path
+from newsmill.sources.rawstore import RawStore
 from newsmill.text import shown
 
 log = logging.getLogger(__name__)
 
-HTTP_CACHE = ("_state", "http_cache.json")
+
+
+@dataclass(frozen=True)
+class LivePlaces:
+    """Where a live fetch keeps things, given by the output's layout (``store.layout.live_places``: this
+    package does not know the output folder's layout): the raw capture of this run, the HTTP validator
+    cache, and whether a run got as far as its report (only its validators may be sent)."""
+
+    raw: Path
+    http_cache: Path
+    finished: Callable[[str], bool]
 
 
 class HttpCache:
@@ -69,11 +79,6 @@ class HttpCache:
         tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps({"version": 1, "urls": self.urls}, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(tmp, self.path)
-
-
-def run_finished(output_dir: str | Path, run_id: str) -> bool:
-    """Whether the run got as far as its report (its pages were processed)."""
-    return bool(run_id) and (Path(output_dir) / "reports" / run_id / "summary.json").exists()
 
 
 @dataclass
@@ -122,22 +127,22 @@ def fetch_only_refused(settings: Settings) -> str | None:
             f"it), or set [fetch] raw = \"keep\" (or NEWSMILL_FETCH_RAW=keep) to keep the pages as served")
 
 
-def fetch_sources(sources, settings: FetchSettings, *, output_dir: str | Path, run_id: str,
+def fetch_sources(sources, settings: FetchSettings, *, places: LivePlaces, run_id: str,
                   transport: httpx.BaseTransport | None = None,
                   trusted: Callable[[str], bool] | None = None, transient=None) -> FetchResult:
-    """Fetch every live source into ``<output>/raw/<run id>.warc.gz``.
+    """Fetch every live source into the run's raw capture (``places.raw``).
 
     ``trusted(run_id)`` says whether validators remembered by that run may be
-    sent (default: the run has a report); ``transport`` replaces the network.
+    sent (default ``places.finished``: the run has a report); ``transport`` replaces the network.
     ``transient`` (a ``store.staging.Transient``; given when :func:`raw_kept` says no): the capture
     is written to the run's work area instead, removed with it when the run ends, and at once
     (``transient.discard()``) if the fetch fails.
     """
     live = [s for s in sources if isinstance(s, SourceSpec) and s.live]
-    trusted = trusted or (lambda rid: run_finished(output_dir, rid))
-    cache = HttpCache(Path(output_dir).joinpath(*HTTP_CACHE))
+    trusted = trusted or places.finished
+    cache = HttpCache(places.http_cache)
     keep_raw = transient is None
-    target = warc_path(output_dir, run_id) if keep_raw else transient.path(TRANSIENT_NAME)
+    target = places.raw if keep_raw else transient.path(TRANSIENT_NAME)
     try:
         store = RawStore(target, run_id=run_id,
                          info={"http-header-user-agent": user_agent(settings), "operator": settings.contact or ""})

@@ -36,14 +36,6 @@ ROLE_HEADER = "WARC-Newsmill-Role"
 _DROPPED = {b"transfer-encoding"}
 
 
-def raw_dir(output_dir: str | Path) -> Path:
-    return Path(output_dir) / "raw"
-
-
-def warc_path(output_dir: str | Path, run_id: str) -> Path:
-    return raw_dir(output_dir) / f"{run_id}.warc.gz"
-
-
 def _headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
     return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw if k.lower() not in _DROPPED]
 

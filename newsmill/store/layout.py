@@ -70,6 +70,22 @@ def raw_rel(run_id: str) -> str:
     return f"{RAW}/{run_id}.warc.gz"
 
 
+HTTP_CACHE = (STATE, "http_cache.json")
+
+
+def run_finished(output_dir, run_id: str) -> bool:
+    """Whether the run got as far as its report (its pages were processed)."""
+    return bool(run_id) and (report_dir(output_dir, run_id) / "summary.json").exists()
+
+
+def live_places(output_dir, run_id: str):
+    """Where a live fetch of ``run_id`` keeps its raw capture and HTTP validators (``sources.live``)."""
+    from newsmill.sources.live import LivePlaces
+
+    return LivePlaces(raw=Path(output_dir) / raw_rel(run_id), http_cache=Path(output_dir).joinpath(*HTTP_CACHE),
+                      finished=lambda rid: run_finished(output_dir, rid))
+
+
 def side_files(run_id: str) -> list[str]:
     """A run's files outside the versions, relative to the output: what a remote commit uploads with it."""
     return [quarantine_rel("articles", run_id), quarantine_rel("comments", run_id),
