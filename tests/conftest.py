@@ -104,3 +104,36 @@ def our_processes(marker: str) -> list[int]:
         except OSError:
             continue
     return pids
+
+
+# ---------------------------------------------------------------- a small HTML news page (extraction tests)
+
+ARTICLE = """
+<article>
+  <h1>Council approves the new riverside park</h1>
+  <p>The city council voted on Tuesday evening to approve the long-debated riverside park, ending
+  a planning dispute that has lasted for more than six years and divided two neighbourhoods.</p>
+  <p>Construction is expected to start next spring, the mayor said, with the first section of the
+  park opening to the public before the end of the following year if the weather allows it.</p>
+  <p>Opponents had argued that the money would be better spent on road repairs, but the final vote
+  was eleven to four in favour of the plan presented by the parks department last autumn.</p>
+</article>
+"""
+
+
+def article_page(comments: str, head: str = "", lang: str = "en") -> str:
+    """A small news page (the riverside-park article) with ``comments`` in a comment area."""
+    return f"""<!DOCTYPE html><html lang="{lang}"><head><title>Riverside park</title>{head}</head>
+<body><div id="main">{ARTICLE}</div><div id="comments-area">{comments}</div>
+<footer><p>Copyright 2012 The Daily Example</p></footer></body></html>"""
+
+
+# a WordPress comment list of two comments, for that page
+WP_COMMENTS = """<h3>2 Responses</h3><ol class="commentlist">
+<li class="comment" id="comment-1"><div class="comment-author vcard"><cite class="fn">Alice Doe</cite></div>
+<div class="comment-meta commentmetadata"><a href="#comment-1">March 3, 2012 at 4:15 pm</a></div>
+<div class="comment-content"><p>Finally a park on our side of the river, it took them long enough.</p></div></li>
+<li class="comment" id="comment-2"><div class="comment-author vcard"><cite class="fn">Bob Roe</cite></div>
+<div class="comment-meta commentmetadata"><a href="#comment-2">March 3, 2012 at 5:20 pm</a></div>
+<div class="comment-content"><p>The road repairs would have helped far more people than this park.</p></div></li>
+</ol>"""

@@ -13,7 +13,7 @@ from newsmill.extract.html import embeds, extract_html
 from newsmill.extract.html.tree import parse
 from newsmill.profiles import default_profile
 from newsmill.records import PageInput, RawPage
-from tests.test_html_extract import page
+from tests.conftest import WP_COMMENTS, article_page as page
 
 
 def _article(html: str) -> dict:
@@ -110,14 +110,6 @@ def test_share_like_and_count_widgets_are_not_a_comment_section(markup):
     assert row["comments_in_capture"] is None
 
 
-WP_COMMENTS = """<h3>2 Responses</h3><ol class="commentlist">
-<li class="comment" id="comment-1"><div class="comment-author vcard"><cite class="fn">Alice Doe</cite></div>
-<div class="comment-meta commentmetadata"><a href="#comment-1">March 3, 2012 at 4:15 pm</a></div>
-<div class="comment-content"><p>Finally a park on our side of the river, it took them long enough.</p></div></li>
-<li class="comment" id="comment-2"><div class="comment-author vcard"><cite class="fn">Bob Roe</cite></div>
-<div class="comment-meta commentmetadata"><a href="#comment-2">March 3, 2012 at 5:20 pm</a></div>
-<div class="comment-content"><p>The road repairs would have helped far more people than this park.</p></div></li>
-</ol>"""
 
 
 def test_captured_comments_in_a_known_system_embed():

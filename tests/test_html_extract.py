@@ -9,25 +9,7 @@ import pytest
 from newsmill.extract.dates import find_date
 from newsmill.extract.html import extract_html
 from newsmill.text import tokens
-
-ARTICLE = """
-<article>
-  <h1>Council approves the new riverside park</h1>
-  <p>The city council voted on Tuesday evening to approve the long-debated riverside park, ending
-  a planning dispute that has lasted for more than six years and divided two neighbourhoods.</p>
-  <p>Construction is expected to start next spring, the mayor said, with the first section of the
-  park opening to the public before the end of the following year if the weather allows it.</p>
-  <p>Opponents had argued that the money would be better spent on road repairs, but the final vote
-  was eleven to four in favour of the plan presented by the parks department last autumn.</p>
-</article>
-"""
-
-
-def page(comments: str, head: str = "", lang: str = "en") -> str:
-    return f"""<!DOCTYPE html><html lang="{lang}"><head><title>Riverside park</title>{head}</head>
-<body><div id="main">{ARTICLE}</div><div id="comments-area">{comments}</div>
-<footer><p>Copyright 2012 The Daily Example</p></footer></body></html>"""
-
+from tests.conftest import article_page as page
 
 def body_of(raw) -> str:
     return " ".join(tokens("\n".join(raw.paragraphs)))

@@ -159,8 +159,7 @@ def test_exit_codes():
 def test_pages_with_script_loaded_comments_are_counted(tmp_path):
     """The run summary, summary.md and the published rows say which pages have comments a script
     loads and the capture lacks; a page whose comments were captured and a text dump are not counted."""
-    from tests.test_html_embeds import WP_COMMENTS
-    from tests.test_html_extract import page
+    from tests.conftest import WP_COMMENTS, article_page as page
 
     d = tmp_path / "in"
     d.mkdir()
