@@ -137,3 +137,12 @@ WP_COMMENTS = """<h3>2 Responses</h3><ol class="commentlist">
 <div class="comment-meta commentmetadata"><a href="#comment-2">March 3, 2012 at 5:20 pm</a></div>
 <div class="comment-content"><p>The road repairs would have helped far more people than this park.</p></div></li>
 </ol>"""
+
+
+def bad_comment_page(second_comment: str) -> str:
+    """A small text dump with two comments, the second one's text given (markup a check rejects)."""
+    return ("Council approves new budget after long debate\n\nPublished: March 3, 2012\n\n"
+            "SPRINGFIELD: The city council approved the budget on Friday after a six-hour session.\n\n"
+            "Members argued over road repairs and school funding until late in the evening.\n\n"
+            "2 Comments\n\n  • Alice Doe\n    March 3, 2012 at 4:15 pm\n\n    Finally some money for the roads.\n\n"
+            f"  • Bob Roe\n    March 3, 2012 at 5:20 pm\n\n    {second_comment}\n")

@@ -12,28 +12,9 @@ import pytest
 from newsmill import pipeline
 from newsmill.config import Settings
 from newsmill.store import reading
-from tests.conftest import SEED
+from tests.conftest import SEED, bad_comment_page
 
-BAD_COMMENT_PAGE = """Council approves new budget after long debate
-
-Published: March 3, 2012
-
-SPRINGFIELD: The city council approved the budget on Friday after a six-hour session.
-
-Members argued over road repairs and school funding until late in the evening.
-
-2 Comments
-
-  • Alice Doe
-    March 3, 2012 at 4:15 pm
-
-    Finally some money for the roads.
-
-  • Bob Roe
-    March 3, 2012 at 5:20 pm
-
-    Nice <script>alert(1)</script> budget.
-"""
+BAD_COMMENT_PAGE = bad_comment_page("Nice <script>alert(1)</script> budget.")
 
 
 def _settings(out: Path) -> Settings:

@@ -16,6 +16,7 @@ import pytest
 from newsmill.pipeline import RunSummary
 from newsmill.validate import chunked, gx_run, report
 from newsmill.validate.gx_run import ExpectationOutcome, ValidationOutcome
+from tests.conftest import bad_comment_page
 from tests.validate.conftest import PUBLISHED, art, com, good_articles, good_comments, run
 
 
@@ -189,26 +190,7 @@ def test_records_and_quarantine_samples_add_up_over_chunks(tmp_path, monkeypatch
     assert [r["comment_id"] for r in res["result"]["unexpected_index_list"]] == ["a1-c1", "a3-c1"]
 
 
-PAGE = """City budget passes after long debate
-
-By Jane Smith | March 2, 2012
-
-SPRINGFIELD: The city council approved the budget on Friday after a six-hour session.
-
-Members argued over road repairs and school funding until late in the evening.
-
-2 Comments
-
-  • Alice Doe
-    March 3, 2012 at 4:15 pm
-
-    Finally some money for the roads.
-
-  • Bob Roe
-    March 3, 2012 at 5:20 pm
-
-    Nice <b>bold</b> budget.
-"""
+PAGE = bad_comment_page("Nice <b>bold</b> budget.")
 
 
 def test_a_run_report_names_the_quarantined_comment_in_every_page(tmp_path):
