@@ -499,6 +499,37 @@ def _clock(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
 
 
+def cmd_versions(args) -> int:
+    """The versions an output keeps, newest first: what ``read_tables(output, version=...)`` can read."""
+    from newsmill.store import history
+
+    settings = load_settings(Path(args.config) if args.config else None)
+    where = output_location(args.output) if args.output else settings.output_dir
+    if not is_url(where) and not Path(where).is_dir():
+        raise Failure(f"versions: the output folder {shown(where)} does not exist (give the folder a run published "
+                      f"to)", EXIT_USAGE)
+    kept = history.list_versions(where, storage_options=settings.output.storage_options or None)
+    if args.json:
+        print(json.dumps([v.as_dict() for v in kept], indent=1))
+        return EXIT_OK
+    if not kept:
+        print(f"{shown(where)} holds no published version yet")
+        return EXIT_OK
+    rows = [("version", "committed (UTC)", "run id", "articles", "comments", "changed by its run")]
+    for v in kept:
+        change = "; ".join(f"{t} +{c.get('inserted', 0)} ~{c.get('updated', 0)}"
+                           for t, c in sorted(v.changes.items()) if isinstance(c, dict))
+        rows.append((f"{v.seq}{' (current)' if v.current else ''}",
+                     v.created_at.strftime("%Y-%m-%d %H:%M:%S") if v.created_at else "?", v.run_id,
+                     str(v.rows.get("articles", "?")), str(v.rows.get("comments", "?")), change))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    print(f"read one with newsmill.read_tables({str(where)!r}, version=N) or as_of='YYYY-MM-DD'; the [history] "
+          f"table of newsmill.toml says how many are kept")
+    return EXIT_OK
+
+
 def cmd_schema(args) -> int:
     from newsmill import schema
 
@@ -583,6 +614,11 @@ def main(argv: list[str] | None = None) -> int:
     fet.add_argument("--output", "-o", help="output folder (default: output/ or newsmill.toml)")
     fet.add_argument("--config", help="project file (default: ./newsmill.toml if present)")
     fet.set_defaults(func=cmd_fetch)
+    ver = sub.add_parser("versions", help="list the published versions an output keeps, newest first")
+    ver.add_argument("output", nargs="?", help="output folder or URL (default: output/ or newsmill.toml)")
+    ver.add_argument("--config", help="project file (default: ./newsmill.toml if present)")
+    ver.add_argument("--json", action="store_true", help="as JSON")
+    ver.set_defaults(func=cmd_versions)
     sch = sub.add_parser("schema", help="print the data dictionary (Markdown) generated from schemas/")
     sch.set_defaults(func=cmd_schema)
     svr = sub.add_parser("server", help="the local Prefect server that run and serve use when PREFECT_API_URL "

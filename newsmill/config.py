@@ -6,6 +6,7 @@ project file can be committed and shared safely.
 from __future__ import annotations
 
 import math
+import contextlib
 import os
 import re
 import tomllib
@@ -274,6 +275,27 @@ class DaskSettings:
                                   f"(schemes: {', '.join(_DASK_SCHEMES)})")
 
 
+@dataclass(frozen=True)
+class HistorySettings:
+    """``[history]``: which published versions an output keeps (``newsmill versions`` lists them,
+    ``read_tables(output, version=...)`` reads one). A version is kept while it is among the newest
+    ``keep_versions`` and, when ``keep_days`` is above 0, younger than that; the current version and
+    the one before it are always kept (a reader may be half-way through the older one). Versions
+    share their unchanged part files (hard links), so a version costs only what its run changed."""
+
+    keep_versions: int = 30
+    keep_days: float = 365.0  # 0: no age limit
+
+    def __post_init__(self):
+        k = self.keep_versions
+        if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+            raise ConfigError(f"[history] keep_versions is {k!r}: must be a whole number, at least 2 "
+                              f"(the current version and the one before it)")
+        d = self.keep_days
+        if isinstance(d, bool) or not isinstance(d, (int, float)) or d < 0:
+            raise ConfigError(f"[history] keep_days is {d!r}: must be a number of days, 0 for no age limit")
+
+
 def _table_settings(cls, table, section: str, origin: str, env: dict, env_keys: dict[str, str],
                     exclusive: tuple[str, ...] = ()):
     """A frozen settings table from the project file's ``[section]``, then ``NEWSMILL_<...>`` variables.
@@ -299,6 +321,11 @@ def _table_settings(cls, table, section: str, origin: str, env: dict, env_keys: 
             values["interval"] = parse_interval(values["interval"])
         if section == "dask" and isinstance(values.get("workers"), str):
             values["workers"] = int(values["workers"])
+        if section == "history":
+            for key, kind in (("keep_versions", int), ("keep_days", float)):
+                if isinstance(values.get(key), str):
+                    with contextlib.suppress(ValueError):  # else HistorySettings says what it must be
+                        values[key] = kind(values[key])
         return cls(**values)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
@@ -363,6 +390,7 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)  # [schedule] table: newsmill serve
     dask: DaskSettings = field(default_factory=DaskSettings)  # [dask] table: batch tasks on Dask
     output: OutputSettings = field(default_factory=OutputSettings)  # [output] table: remote output URLs
+    history: HistorySettings = field(default_factory=HistorySettings)  # [history] table: versions kept
     workers: int | None = None  # worker processes for the batches (newsmill.runtime.executors): None = one per CPU, 1 = in process
     body: str = "precise"  # article body extraction: precise | fast (see BODY_MODES)
 
@@ -412,6 +440,7 @@ _ENV = {
 _SCHEDULE_ENV = {"NEWSMILL_SCHEDULE_CRON": "cron", "NEWSMILL_SCHEDULE_INTERVAL": "interval",
                  "NEWSMILL_SCHEDULE_TIMEZONE": "timezone", "NEWSMILL_SCHEDULE_NAME": "name"}
 _DASK_ENV = {"NEWSMILL_DASK_WORKERS": "workers", "NEWSMILL_DASK_ADDRESS": "address"}
+_HISTORY_ENV = {"NEWSMILL_HISTORY_KEEP_VERSIONS": "keep_versions", "NEWSMILL_HISTORY_KEEP_DAYS": "keep_days"}
 
 
 def _coerce(name: str, value, origin: str):
@@ -508,7 +537,7 @@ def _output_settings(table, origin: str) -> OutputSettings:
         raise ConfigError(f"{origin}: {exc}") from None
 
 
-TABLES = {"newsmill", "sources", "fetch", "schedule", "dask", "output"}  # the project file's top level
+TABLES = {"newsmill", "sources", "fetch", "schedule", "dask", "output", "history"}  # the project file's top level
 
 
 def load_settings(project_file: Path | None = None, env: dict | None = None) -> Settings:
@@ -531,7 +560,8 @@ def load_settings(project_file: Path | None = None, env: dict | None = None) -> 
                               f"(known: {', '.join(sorted(TABLES))})")
         if not isinstance(doc.get("newsmill", {}), dict):
             raise ConfigError(f"{path}: [newsmill] must be a table")
-        known = {f.name for f in fields(Settings)} - {"author_key", "sources", "fetch", "schedule", "dask", "output"}
+        known = {f.name for f in fields(Settings)} - {"author_key", "sources", "fetch", "schedule", "dask", "output",
+                                                      "history"}
         for key, value in doc.get("newsmill", {}).items():
             if key not in known:
                 raise ConfigError(f"{path}: unknown setting {key!r} in [newsmill] (known: {', '.join(sorted(known))})")
@@ -550,6 +580,8 @@ def load_settings(project_file: Path | None = None, env: dict | None = None) -> 
     values["dask"] = _table_settings(DaskSettings, tables.get("dask", {}), "dask", str(path), env, _DASK_ENV,
                                      exclusive=("workers", "address"))
     values["output"] = _output_settings(tables.get("output", {}), str(path))
+    values["history"] = _table_settings(HistorySettings, tables.get("history", {}), "history", str(path), env,
+                                        _HISTORY_ENV)
     for var, key in _ENV.items():
         if env.get(var):
             values[key] = _coerce(key, env[var], f"environment {var}")

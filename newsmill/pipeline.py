@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from newsmill import neardup, profiles, schema
 from newsmill.clean import CleanContext, clean_page
-from newsmill.config import Settings
+from newsmill.config import HistorySettings, Settings
 from newsmill.extract import extract_page
 from newsmill.records import Reject
 from newsmill.runtime import batch_runner
@@ -51,6 +51,8 @@ class RunContext:
     body_mode: str = "precise"  # precise | fast (config.BODY_MODES), applied in extract
     author_key_source: str = "environment"  # 'environment' (NEWSMILL_AUTHOR_KEY) | 'output' (random, per output)
     incremental: bool = True  # skip inputs the ledger (newsmill.store.ledger) says are unchanged; False: --full
+    keep_versions: int = HistorySettings.keep_versions  # the [history] policy: versions an output keeps
+    keep_days: float = HistorySettings.keep_days
     remote: Target | None = field(default=None, repr=False)  # a URL output; output_dir is then its mirror
 
 
@@ -152,6 +154,8 @@ def start_run(settings: Settings) -> RunContext:
         body_mode=settings.body,
         author_key_source="environment" if settings.author_key else "output",
         incremental=settings.incremental,
+        keep_versions=settings.history.keep_versions,
+        keep_days=settings.history.keep_days,
         remote=output.remote,
     )
 

@@ -76,10 +76,11 @@ def test_the_wheel_runs_outside_the_checkout_and_publishes_the_same_rows(tmp_pat
     assert Path(installed["schemas"]).is_relative_to(venv)
 
     # the batches on a local Dask cluster: its worker processes start from the venv's Python, so they
-    # too run the wheel's code (the checkout is on no path of theirs)
+    # too run the wheel's code (the checkout is on no path of theirs); the library path (the run above
+    # went through Prefect, and both paths hand batches to the same runner)
     on_dask = work / "out-dask"
     run = subprocess.run([str(venv / "bin" / "newsmill"), "run", str(SAMPLES), "--output", str(on_dask), "--no-daemon",
-                          "--batch-size", "1"], cwd=work, env={**env, "NEWSMILL_DASK_WORKERS": "2"},
+                          "--no-prefect", "--no-progress", "--batch-size", "1"], cwd=work, env={**env, "NEWSMILL_DASK_WORKERS": "2"},
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
     dask = json.loads(subprocess.run([str(venv / "bin" / "python"), "-c", REPORT, str(on_dask)], cwd=work, env=env,

@@ -19,8 +19,8 @@ content is unchanged (ignoring ``upsert.VOLATILE`` provenance) keeps its old
 version, and a partition with no changed row is carried over as a hard link to
 the very same file. Under the output's lock, the run builds the new version
 (both tables, manifest, dataset card) beside the current one and commits it
-with one atomic symlink swap; old versions beyond ``keep_versions`` are then
-deleted. A version is homogeneous in schema: when the schema gained a nullable
+with one atomic symlink swap; versions the ``[history]`` policy no longer keeps
+(``keep_versions``, ``keep_days``) are then deleted. A version is homogeneous in schema: when the schema gained a nullable
 column, files written before are rewritten with it (readers given mixed files
 drop the new column or fail), and an incompatible change is refused.
 """
@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from newsmill import schema as schemas
+from newsmill.config import HistorySettings
 from newsmill.runtime import failpoints
 from newsmill.store import card, integrity, layout, manifest, partfile, upsert, versions
 from newsmill.store.checks import check_compatible, checked_name, checked_run_id, conform_input
@@ -49,7 +50,8 @@ from newsmill.version import __version__
 VOLATILE = upsert.VOLATILE
 STAGING = layout.SIDE_STAGING  # quarantine and rejects files are staged here, then renamed into place
 COMPRESSION = "zstd"
-DEFAULT_KEEP_VERSIONS = 2  # the current version and the one before: a reader mid-way through it keeps working
+DEFAULT_KEEP_VERSIONS = HistorySettings.keep_versions  # the [history] policy's default (newsmill.config)
+DEFAULT_KEEP_DAYS = HistorySettings.keep_days
 PART_RE = re.compile(r"^part-[0-9a-f]{16}\.parquet$")
 
 
@@ -82,7 +84,7 @@ def publish_table(name: str, table: pa.Table, output_dir: Path, *, run_id: str, 
 
 def publish_run(tables: dict[str, pa.Table | NewRows], output_dir: Path, *, run_id: str, run_info: dict | None = None,
                 pipeline_version: str = __version__, keep_versions: int = DEFAULT_KEEP_VERSIONS,
-                lock_timeout: float | None = None,
+                keep_days: float = DEFAULT_KEEP_DAYS, lock_timeout: float | None = None,
                 pseudonymisation: str = card.DEFAULT_PSEUDONYMISATION,
                 inputs: StagedInputs | None = None) -> Commit:
     """Upsert the tables and commit them together as one new version.
@@ -118,9 +120,9 @@ def publish_run(tables: dict[str, pa.Table | NewRows], output_dir: Path, *, run_
         store.ensure_links()
         # sizes only (the run's start hashed them): never build on a version that lost files since
         integrity.ensure_sound_locked(store, run_id, rebuild=False, hashes=False)
-        store.collect_garbage(keep_versions)  # complete versions a killed run never made current
+        store.collect_garbage(keep_versions, keep_days)  # complete versions a killed run never made current
         commit = _commit(store, batches, run_id=run_id, run_info=run_info, **opts)
-        commit.removed_versions = store.collect_garbage(keep_versions)
+        commit.removed_versions = store.collect_garbage(keep_versions, keep_days)
         if inputs is not None:
             Ledger(out).record_staged(inputs)
         failpoints.hit("done")

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from newsmill import schema as schemas
 from newsmill.config import is_url
-from newsmill.store import remote, versions
+from newsmill.store import history, remote, versions
 from newsmill.store.checks import check_compatible, checked_name
 
 if TYPE_CHECKING:
@@ -39,22 +39,39 @@ def current_version(output_dir: Path) -> Path | None:
     return versions.Store(Path(output_dir)).current()
 
 
-def read_table(name: str, output_dir: Path | str, *, storage_options: dict | None = None) -> pa.Table:
+def read_table(name: str, output_dir: Path | str, *, storage_options: dict | None = None, version=None,
+               as_of=None) -> pa.Table:
     """The whole dataset with the full schema, partition columns typed as declared.
 
     The table's folder is resolved once, so the read sees one version even if a
     publish commits meanwhile. Every file's schema is checked first, so an
     incompatible file fails with a clear message instead of a reader error;
     files that lack a newer nullable column read it as null. ``output_dir`` may
-    be a remote output URL (``s3://...``, see ``newsmill.store.remote``).
+    be a remote output URL (``s3://...``, see ``newsmill.store.remote``). ``version`` or ``as_of``
+    read an older version the output keeps (see :func:`read_tables`).
     """
+    if version is not None or as_of is not None:
+        return read_tables(output_dir, storage_options=storage_options, version=version, as_of=as_of,
+                           names=(checked_name(name),))[name]
     if is_url(output_dir):
         return _read_remote(output_dir, storage_options, names=(checked_name(name),))[name]
     return _read_root(name, Path(os.path.realpath(dataset_path(name, output_dir))))
 
 
-def read_tables(output_dir: Path | str, *, storage_options: dict | None = None) -> dict[str, pa.Table]:
-    """Both tables from the same version (reading them one after the other could straddle a publish)."""
+def read_tables(output_dir: Path | str, *, storage_options: dict | None = None, version=None, as_of=None,
+                names: tuple[str, ...] = schemas.TABLES) -> dict[str, pa.Table]:
+    """Both tables from the same version (reading them one after the other could straddle a publish).
+
+    By default the current version; ``version`` (its number, folder name or the run id that committed
+    it) or ``as_of`` (a date, datetime or ISO text: the newest version committed by then) read one of
+    the older versions the output keeps (``newsmill versions`` lists them; the ``[history]`` policy
+    says how many). ``newsmill.store.history.VersionNotFound`` names the kept ones otherwise.
+    """
+    if version is not None or as_of is not None:
+        v = history.find(output_dir, version=version, as_of=as_of, storage_options=storage_options)
+        if is_url(output_dir):
+            return _read_remote_version(output_dir, v.name, storage_options, names)
+        return {n: _read_root(n, versions.Store(Path(output_dir)).versions / v.name / n) for n in names}
     if is_url(output_dir):
         return _read_remote(output_dir, storage_options)
     v = current_version(output_dir)
@@ -134,10 +151,26 @@ def _read_remote(url: str, storage_options: dict | None = None,
     raise AssertionError("unreachable")
 
 
-def _read_version(obj: remote.Objects, ptr: dict, names: tuple[str, ...]) -> dict[str, "pa.Table"]:
+def _read_remote_version(url: str, name: str, storage_options: dict | None,
+                         names: tuple[str, ...]) -> dict[str, "pa.Table"]:
+    """A kept, no longer current version of a remote output (its manifest is checked by the paths it lists)."""
+    import json
+
+    url = remote.normalize(url)
+    fs, root = remote.filesystem(url, storage_options)
+    obj = remote.objects(fs, root, url)
+    with remote.storage_errors(url, "read"):
+        got = obj.read(f"{remote.VERSIONS}/{name}/manifest.json")
+        if got is None:
+            raise FileNotFoundError(f"{remote.display_url(url)}/{remote.VERSIONS}/{name}: removed meanwhile")
+        return _read_version(obj, {"version_dir": name}, names, m=json.loads(got[0]))
+
+
+def _read_version(obj: remote.Objects, ptr: dict, names: tuple[str, ...], m: dict | None = None) -> dict[str, "pa.Table"]:
     from pyarrow.fs import FSSpecHandler, PyFileSystem
 
-    m, _ = remote._read_manifest(obj, ptr)
+    if m is None:
+        m, _ = remote._read_manifest(obj, ptr)
     files = remote._table_files(m)
     pafs = PyFileSystem(FSSpecHandler(obj.fs))
     out = {}

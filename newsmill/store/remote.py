@@ -48,7 +48,7 @@ import re
 import shutil
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from newsmill import ids, schema as schemas
@@ -65,7 +65,7 @@ POINTER = "_current.json"
 LOCK = "_lock.json"
 VERSIONS = versions.VERSIONS
 POINTER_FORMAT = "newsmill.store.remote-pointer/1"
-KEEP_VERSIONS = 2  # the committed version and the one before: a reader holding the old pointer keeps working
+MIRROR_KEEP_VERSIONS = 2  # in the local mirror: the committed version and the one before (history stays remote)
 CHUNK = 64  # files per upload/copy call: the lease is refreshed between chunks
 
 _VERSION_NAME = re.compile(r"^v(\d{6,})-([A-Za-z0-9][A-Za-z0-9._-]*)$")
@@ -189,7 +189,7 @@ def pull(t: Target, run_id: str, *, authors: str, key: bytes) -> dict | None:
             with storage_errors(t.url, "pull the committed version from"):
                 m = _install(obj, store, ptr)
             store.ensure_links()
-            store.collect_garbage(KEEP_VERSIONS)
+            store.collect_garbage(MIRROR_KEEP_VERSIONS)
             forgotten = ledger.Ledger(mirror).keep_runs(r["run_id"] for r in m.get("runs", []))
             if forgotten:
                 log.warning("%d inputs recorded by runs that %s does not contain will be processed again",
@@ -370,7 +370,8 @@ def push(t: Target, ctx) -> dict:
                 raise
             failpoints.hit("remote_committed")
             removed = _collect_garbage(obj, keep={cur.name, *(ptr and [ptr["version_dir"]] or [])},
-                                       upto=m["version"])
+                                       upto=m["version"], keep_versions=getattr(ctx, "keep_versions", 2),
+                                       keep_days=getattr(ctx, "keep_days", 0.0))
     return _info(t, m, cur.name, run_id, mirror, stats=stats, removed=removed)
 
 
@@ -441,13 +442,23 @@ def _forget(obj: Objects, version: str, sides: list[str]) -> None:
         log.warning("could not remove the uploads of version %s from %s: %s", version, display_url(obj.url), exc)
 
 
-def _collect_garbage(obj: Objects, *, keep: set[str], upto: int) -> list[str]:
-    """Delete versions outside ``keep`` numbered up to the committed one. A higher number may be a
-    push in progress elsewhere (its commit will be refused, and a later collection removes it)."""
+def _collect_garbage(obj: Objects, *, keep: set[str], upto: int, keep_versions: int = 2,
+                     keep_days: float = 0.0) -> list[str]:
+    """Delete versions numbered up to the committed one that the ``[history]`` policy does not keep:
+    ``keep`` (the committed version and the one before) always stays, then the newest
+    ``keep_versions`` (with ``keep_days``: committed within that many days). A higher number may be
+    a push in progress elsewhere (its commit will be refused, and a later collection removes it)."""
     removed = []
     try:
         obj.fs.invalidate_cache(obj.key(VERSIONS))
         names = [p.rstrip("/").rsplit("/", 1)[-1] for p in obj.fs.ls(obj.key(VERSIONS), detail=False)]
+        numbered = sorted((int(mt.group(1)), n) for n in names if (mt := _VERSION_NAME.match(n)))
+        newest = [n for seq, n in reversed(numbered) if seq <= upto][:keep_versions]
+        cutoff = datetime.now(timezone.utc) - timedelta(days=keep_days) if keep_days else None
+        for name in newest:
+            if cutoff is not None and name not in keep and _committed_before(obj, name, cutoff):
+                break  # newest first: the rest are older still
+            keep = keep | {name}
         for name in sorted(names):
             mt = _VERSION_NAME.match(name)
             if name in keep or mt is None or int(mt.group(1)) > upto:
@@ -457,6 +468,15 @@ def _collect_garbage(obj: Objects, *, keep: set[str], upto: int) -> list[str]:
     except Exception as exc:  # noqa: BLE001 (the commit is done; leftovers go next time)
         log.warning("could not delete old versions of %s: %s", display_url(obj.url), exc)
     return removed
+
+
+def _committed_before(obj: Objects, name: str, cutoff: datetime) -> bool:
+    got = obj.read(f"{VERSIONS}/{name}/{manifest.NAME}")
+    try:
+        created = datetime.fromisoformat(json.loads(got[0])["created_at"]) if got else None
+    except (ValueError, KeyError, TypeError):
+        created = None
+    return created is None or created.tzinfo is None or created < cutoff
 
 
 def _info(t: Target, m: dict, version: str, run_id: str, mirror: Path, *, stats: dict, removed: list) -> dict:

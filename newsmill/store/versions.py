@@ -45,6 +45,7 @@ import re
 import shutil
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from newsmill.runtime import failpoints
@@ -105,6 +106,26 @@ class Store:
                 prev = None
             v = self.versions / prev if prev and (self.versions / prev).is_dir() else None
         return names
+
+    def retained(self, keep: int, keep_days: float = 0.0, now: datetime | None = None) -> list[str]:
+        """What the ``[history]`` policy keeps: the current chain's newest ``keep`` versions and, with
+        ``keep_days``, only those committed within that many days; the current version and the one
+        before it stay whatever their age (a reader may be half-way through the older one)."""
+        names = self.chain(keep)
+        if not keep_days:
+            return names
+        cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=keep_days)
+        kept = names[:2]
+        for name in names[2:]:  # newest first: once one is too old, the rest are older still
+            try:
+                created = (manifest.read(self.versions / name) or {}).get("created_at")
+                when = datetime.fromisoformat(created) if created else None
+            except (manifest.CorruptManifest, ValueError, TypeError):
+                when = None
+            if when is None or when.tzinfo is None or when < cutoff:
+                break
+            kept.append(name)
+        return kept
 
     # --- building --------------------------------------------------------------------
 
@@ -190,14 +211,14 @@ class Store:
         self._point(name, f"{CURRENT}/{name}")
         _remove(trash)
 
-    def collect_garbage(self, keep: int) -> list[str]:
-        """Delete versions outside the newest ``keep`` of the current chain (and never-committed
-        ones). A version is first renamed into ``_building`` so none is ever half there."""
+    def collect_garbage(self, keep: int, keep_days: float = 0.0) -> list[str]:
+        """Delete the versions :meth:`retained` does not keep (and never-committed ones). A version is
+        first renamed into ``_building`` so none is ever half there."""
         if keep < 1:
             raise ValueError(f"keep_versions must be at least 1, got {keep}")
         if not self.versions.is_dir():
             return []
-        kept, removed = set(self.chain(keep)), []
+        kept, removed = set(self.retained(keep, keep_days)), []
         for d in sorted(self.versions.iterdir()):
             if d.name in kept:
                 continue
@@ -217,6 +238,12 @@ class Store:
         failpoints.hit("link_prepared")
         os.replace(tmp, self.out / name)
         fsync_dir(self.out)
+
+
+def seq_of(name: str) -> int | None:
+    """The number of a version folder's name (``v000007-<run id>`` -> 7); None for anything else."""
+    m = _VERSION_RE.match(name)
+    return int(m.group(1)) if m else None
 
 
 def next_seq(previous_manifest: dict | None, current: Path | None) -> int:
