@@ -108,6 +108,9 @@ def newsmill_flow(paths: list[str], output_dir: str | None = None, batch_size: i
         except Exception as exc:
             line = _one_line(exc)
             if line is None:  # a bug: Prefect logs it with its traceback
+                if scheduled:
+                    print(shown(f"newsmill run {run_id}: failed: internal error: {type(exc).__name__}: {exc} "
+                                "(a bug: the run's log has the traceback)"), flush=True)
                 raise
             log.error("%s", line, extra={"terminal": False})  # the command line says it itself
             if scheduled:
@@ -234,6 +237,7 @@ def _run_logs():
     if ctx is None or ctx.flow_run is None:
         yield
         return
+    _quiet_gx()
     logger = logging.getLogger("newsmill")
     level, propagate = logger.level, logger.propagate
     api, terminal = _RunLogHandler(ctx.flow_run.id), _Terminal(logger.getEffectiveLevel())
@@ -249,6 +253,19 @@ def _run_logs():
         logger.removeHandler(terminal)
         logger.setLevel(level)
         logger.propagate = propagate
+
+
+class _WarningsOnly(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+def _quiet_gx() -> None:
+    """GX sets this logger to INFO when imported and says on every run that it made a temporary folder: in
+    a scheduled run's process (``serve``'s terminal) as the command line does for its own (``newsmill.cli``)."""
+    gx = logging.getLogger("great_expectations.data_context.types.base")
+    if not any(isinstance(f, _WarningsOnly) for f in gx.filters):
+        gx.addFilter(_WarningsOnly())
 
 
 def _one_line(exc: BaseException) -> str | None:

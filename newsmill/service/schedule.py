@@ -129,7 +129,7 @@ def ui_served(url: str | None, timeout: float = 3.0) -> bool:
     import httpx
 
     try:
-        r = httpx.get(url + "/", timeout=timeout, follow_redirects=True)
+        r = httpx.get(url + "/", timeout=timeout, follow_redirects=True, headers={"Accept": "text/html"})
     except httpx.HTTPError:
         return False
     return r.status_code == 200 and "html" in r.headers.get("content-type", "")
