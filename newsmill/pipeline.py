@@ -106,6 +106,10 @@ class RunSummary:
     # published articles whose comment section a script loads and the capture lacks (comments_in_capture
     # false), by comment_system: the comments this dataset does not hold
     comments_not_captured: dict[str, int] = field(default_factory=dict)
+    # per source (the articles' and comments' ``source`` column: site profile or host name), the rows
+    # {articles_published, articles_quarantined, comments_published, comments_quarantined}; rejected and
+    # unchanged inputs have no source (nothing was extracted from them), they are counted above
+    by_source: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def __post_init__(self):
         # the accounting invariant is re-checked here, whoever built the summary: every input is an
@@ -136,9 +140,11 @@ def new_run_id(now: datetime) -> str:
     return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def start_run(settings: Settings) -> RunContext:
+def start_run(settings: Settings, run_id: str | None = None) -> RunContext:
+    """``run_id``: made by the caller when something must carry it before the run starts (the Prefect
+    flow run's name and tag, ``newsmill.flow``); else made here."""
     now = datetime.now(timezone.utc)
-    run_id = new_run_id(now)
+    run_id = run_id or new_run_id(now)
     output = Output.open(settings, run_id)  # a URL output: its local mirror, synced with what the remote committed
     out = output.path
     author_key.check_authors_mode(settings.authors, out)
@@ -253,7 +259,9 @@ def process_batch(uris: list[str], ctx: RunContext, expected: dict[str, str] | N
             raw, profile = res
             article, comments = clean_page(raw, page, profile, cctx)
         except Exception as exc:  # one bad page must not stop the run: record it and go on
-            log.exception("page %s failed", uri)
+            # one line in the run's log (the reject has the same reason); the traceback only at DEBUG
+            log.warning("page %s failed: %s: %s (rejected as 'error')", uri, type(exc).__name__, exc)
+            log.debug("page %s failed", uri, exc_info=True)
             out.rejects.append(_reject_row(Reject(page.uri, "extract", "error", f"{type(exc).__name__}: {exc}", page.sha256), ctx))
             continue
         out.articles.append(article)
@@ -454,6 +462,7 @@ class _Validated:
     quarantined: dict[str, int]
     ledger: Path | None  # the ledger rows to record once the publish commits
     comments_not_captured: dict[str, int] = field(default_factory=dict)
+    by_source: dict[str, dict[str, int]] = field(default_factory=dict)  # RunSummary.by_source
 
 
 def _validate(m: _Merged, ctx: RunContext, area: staging.Area) -> _Validated:
@@ -488,10 +497,12 @@ def _validate(m: _Merged, ctx: RunContext, area: staging.Area) -> _Validated:
                 _count_not_captured(outcome.articles, v.comments_not_captured)
                 for n in schema.TABLES:
                     v.published[n] += getattr(outcome, n).num_rows
+                    _count_by_source(getattr(outcome, n), f"{n}_published", v.by_source)
                     v.rows[n].add(getattr(outcome, n))
                     q = outcome.quarantine.get(n)
                     if q is not None and q.num_rows:
                         v.quarantined[n] += q.num_rows
+                        _count_by_source(q, f"{n}_quarantined", v.by_source)
                         quarantine[n].add(q)
             del tables
             rows = _ledger_rows(m, chunk, outcome)
@@ -517,6 +528,18 @@ def _validate(m: _Merged, ctx: RunContext, area: staging.Area) -> _Validated:
     v.outcome = merger.result(schema.load("articles").arrow().empty_table(),
                               schema.load("comments").arrow().empty_table(), {})
     return v
+
+
+_BY_SOURCE = ("articles_published", "articles_quarantined", "comments_published", "comments_quarantined")
+
+
+def _count_by_source(rows: pa.Table, key: str, counts: dict[str, dict[str, int]]) -> None:
+    """Add the rows of ``rows`` per value of its ``source`` column to ``counts[source][key]``."""
+    if not rows.num_rows or "source" not in rows.column_names:
+        return
+    for item in pc.value_counts(rows.column("source")).to_pylist():
+        entry = counts.setdefault(item["values"] or "unknown", dict.fromkeys(_BY_SOURCE, 0))
+        entry[key] += item["counts"]
 
 
 def _count_not_captured(articles: pa.Table, counts: dict[str, int]) -> None:
@@ -570,6 +593,7 @@ def finalize(results: list, ctx: RunContext, *, started: float | None = None) ->
             author_key_source=ctx.author_key_source,
             unchanged_inputs=m.unchanged,
             comments_not_captured=dict(sorted(v.comments_not_captured.items(), key=lambda kv: (-kv[1], kv[0]))),
+            by_source=dict(sorted(v.by_source.items())),
         )
         # both tables commit together as one version, then the ledger, the remote commit, the report
         inputs = StagedInputs(v.ledger, ctx.run_id, ctx.pipeline_version, v.outcome.critical_failed)

@@ -14,6 +14,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")  # see prefect_server below
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
@@ -70,10 +71,12 @@ def _no_worker_left_running():
 
 @pytest.fixture(scope="session")
 def prefect_server():
-    """One throwaway Prefect server for the whole session (~10 s to start)."""
+    """One throwaway Prefect server for the whole session (~10 s to start). Its start is waited for up to
+    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS (180 s here; the harness's own 30 s ran out on a loaded
+    2-core machine): a bound against a hang, not a timing."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness():
+    with prefect_test_harness(server_startup_timeout=None):
         yield
 
 

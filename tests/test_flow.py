@@ -23,6 +23,85 @@ def flow_output(tmp_path_factory, prefect_server):
     return state.result(), out, state.state_details.flow_run_id
 
 
+def read_back(flow_run_id) -> dict:
+    """What the Prefect server holds of a flow run: the run, its logs, its artifacts by key. Logs are
+    sent in the background: drained first (returns once the server has them)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(flow_run_id)
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(
+            any_=[flow_run_id])))
+    return {"run": run, "logs": logs, "artifacts": {a.key: a for a in artifacts}}
+
+
+def test_flow_run_in_prefect_named_tagged_logged_with_artifacts_and_result(flow_output):
+    """What a person finds of the run in Prefect's UI, read back through the client: the run named after
+    the newsmill run id and tagged with it, newsmill's log lines, the artifacts, the persisted summary."""
+    import json
+
+    from newsmill.flow import COUNTS_KEY, FAILURES_KEY, REPORT_KEY, SUMMARY_KEY
+
+    s, out, flow_run_id = flow_output
+    got = read_back(flow_run_id)
+    run = got["run"]
+    assert run.name == s["run_id"]
+    assert {"newsmill", s["run_id"]} <= set(run.tags)
+
+    lines = [(log.name, log.level, log.message) for log in got["logs"]]
+    ours = [m for name, _, m in lines if name.startswith("newsmill")]
+    assert any(m.startswith("progress: ") and "pages to extract" in m for m in ours), lines
+    assert any(m.startswith(f"newsmill run {s['run_id']}: 2 inputs: 1 articles and 33 comments published") for m in ours)
+    assert not any("Traceback" in m for _, _, m in lines)
+
+    arts = got["artifacts"]
+    assert {SUMMARY_KEY, COUNTS_KEY, FAILURES_KEY, REPORT_KEY} <= set(arts)
+    md = arts[SUMMARY_KEY]
+    assert md.type == "markdown" and md.data.startswith(f"# newsmill run {s['run_id']}")
+    assert "## Report files" in md.data and (out / "reports" / s["run_id"] / "summary.html").as_uri() in md.data
+    counts = json.loads(arts[COUNTS_KEY].data)
+    assert counts[0] == {"source": "(all inputs)", "inputs": 2, "articles_published": 1, "articles_quarantined": 0,
+                         "comments_published": 33, "comments_quarantined": 0, "rejected": 1, "unchanged": 0}
+    (site,) = counts[1:]  # one source: the seed page's site
+    assert (site["articles_published"], site["comments_published"], site["rejected"]) == (1, 33, None)
+    failures = json.loads(arts[FAILURES_KEY].data)
+    assert arts[FAILURES_KEY].type == "table" and set(failures) >= {"table", "severity", "rule", "examples"}
+    assert "summary.html)" in arts[REPORT_KEY].data  # a link artifact is stored as Markdown: [text](link)
+
+    # persisted: the state holds where the result is stored, not the result (`untrackable_result` is another
+    # matter: Prefect sets it when a returned object holds singletons such as True or small ints, which
+    # its in-memory result tracking cannot tell apart; it says nothing of persistence)
+    assert run.state.is_completed() and run.state.data.storage_key
+    persisted = run.state.result()  # read from Prefect's result storage, not from this process
+    assert persisted["run_id"] == s["run_id"] and persisted["comments_published"] == 33
+
+
+def test_bad_setting_fails_the_flow_run_in_one_line(tmp_path, prefect_server):
+    """A setting a person can fix ends the flow run Failed with that one line, in its state and its log,
+    no traceback; the caller gets the error itself (the command line's exit code 2)."""
+    from newsmill.config import ConfigError
+    from newsmill.flow import newsmill_flow
+
+    project = tmp_path / "newsmill.toml"
+    project.write_text('[newsmill]\nmin_date = "yesterday"\n', encoding="utf-8")
+    d = tmp_path / "in"
+    d.mkdir()
+    shutil.copy(SEED, d / "seed.txt")
+    state = newsmill_flow(paths=[str(d)], output_dir=str(tmp_path / "out"), project_file=str(project),
+                          return_state=True)
+    assert state.is_failed() and "'yesterday' is not a date" in state.message and "\n" not in state.message
+    assert isinstance(state.result(raise_on_failure=False), ConfigError)
+    got = read_back(state.state_details.flow_run_id)
+    assert not any("Traceback" in log.message for log in got["logs"])
+    errors = [log.message for log in got["logs"] if log.level >= 40]
+    assert len(errors) == 1 and "'yesterday' is not a date" in errors[0] and "\n" not in errors[0]
+    assert got["run"].state.message == state.message
+
+
 def test_flow_publishes_and_accounts(flow_output):
     s, out, _ = flow_output
     assert (s["inputs"], s["articles_published"], s["comments_published"], s["rejected"]) == (2, 1, 33, 1)
@@ -60,8 +139,9 @@ def test_cli_run_prints_summary_and_paths(tmp_path, prefect_server, capsys):
 
 
 def test_critical_failure_fails_the_flow_run_and_exits_1(tmp_path, prefect_server, monkeypatch, capsys):
-    """A run whose critical expectation failed is a Failed flow run in Prefect (what a schedule shows),
-    and the CLI still gets the summary and exits 1."""
+    """A run whose critical expectation failed is a Failed flow run in Prefect (what a schedule shows)
+    whose message names the rule in the suite's words (never a derived `_chk_` column), with the summary
+    persisted; and the CLI still gets the summary and exits 1."""
     from newsmill import ids
     from newsmill.cli import main
     from newsmill.flow import newsmill_flow
@@ -72,9 +152,13 @@ def test_critical_failure_fails_the_flow_run_and_exits_1(tmp_path, prefect_serve
     shutil.copy(SEED, d / "seed.txt")
     state = newsmill_flow(paths=[str(d)], output_dir=str(tmp_path / "a"), workers=1, return_state=True)
     assert state.is_failed()
-    assert "critical expectation failed" in state.message and "comments" in state.message
+    assert "critical expectation failed" in state.message and "comments: comment_id is not unique" in state.message
+    assert "_chk_" not in state.message
     summary = state.result(raise_on_failure=False)
     assert summary["exit_code"] == 1 and summary["comments_quarantined"] == 33
+    run = read_back(state.state_details.flow_run_id)["run"]
+    assert run.state.is_failed() and run.state.message == state.message
+    assert run.state.result(raise_on_failure=False)["run_id"] == summary["run_id"]  # from result storage
     assert main(["run", str(d), "--output", str(tmp_path / "b"), "--workers", "1"]) == 1
     assert "a CRITICAL expectation failed" in capsys.readouterr().out
 

@@ -2,7 +2,8 @@
 
 The command line installs a display for the length of a run (:func:`display`); the
 pipeline and the flow only call :func:`tracking` and :func:`batch_done`, which do
-nothing when no display is installed (tests, notebooks, scheduled runs).
+nothing when no display is installed (tests, notebooks, scheduled runs). The flow also logs
+progress lines (:func:`logged`) into its Prefect run's logs.
 
 On a terminal the display is a rich progress bar. Forced (``newsmill run
 --progress``) on anything else, e.g. a CI log, it prints one plain line at most
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from typing import TextIO
 
 _current: "_Display | None" = None
+_logged: "list[_Display]" = []  # displays that write to a log (the flow run's logs), besides the terminal's
 _lock = threading.Lock()
 
 
@@ -100,22 +102,49 @@ def display(enabled: bool | None = None, *, stream: TextIO | None = None, every:
         _current = previous
 
 
+class _LogLines(_Lines):
+    """The plain lines of ``_Lines``, as INFO records of a logger (in a Prefect run: its logs in the UI)."""
+
+    def __init__(self, logger, every: float):
+        super().__init__(sys.stdout, every)
+        self.logger = logger
+
+    def _print(self, line: str) -> None:
+        self.logger.info(line)
+
+
 @contextmanager
-def tracking(plan):
-    """Around a run's batches (``plan``: a ``pipeline.Plan``): starts and stops the installed display."""
-    d = _current
-    if d is None:
-        yield
-        return
-    d.start(sum(len(b) for b in plan.batches), plan.listed.unchanged)
+def logged(logger, every: float = 10.0):
+    """Also log progress to ``logger`` for runs inside the block: a line at the start, at most one every
+    ``every`` seconds, one at the end, whatever the terminal shows (a bar, lines or nothing)."""
+    d = _LogLines(logger, every)
+    _logged.append(d)
     try:
         yield
     finally:
-        d.stop()
+        _logged.remove(d)
+
+
+def _displays() -> list[_Display]:
+    return [d for d in (_current, *_logged) if d is not None]
+
+
+@contextmanager
+def tracking(plan):
+    """Around a run's batches (``plan``: a ``pipeline.Plan``): starts and stops the installed displays."""
+    shown = _displays()
+    for d in shown:
+        d.start(sum(len(b) for b in plan.batches), plan.listed.unchanged)
+    try:
+        yield
+    finally:
+        for d in shown:
+            d.stop()
 
 
 def batch_done(pages: int) -> None:
-    d = _current
-    if d is not None:
+    shown = _displays()
+    if shown:
         with _lock:
-            d.advance(pages)
+            for d in shown:
+                d.advance(pages)

@@ -9,6 +9,8 @@ polls the server and runs each scheduled flow run in a subprocess of its own
 (same working folder and environment). One run at a time (``limit=1``): runs
 on one output folder would only wait for each other's lock. Stopping ``serve``
 (Ctrl-C, SIGTERM) pauses the deployment's schedule.
+Each run prints its run id with the link to its page in the UI, then its one-line
+summary (``newsmill.flow``): the runner streams a run's output to ``serve``'s terminal.
 """
 from __future__ import annotations
 
@@ -30,10 +32,13 @@ def api_url() -> str | None:
 
 
 def _local_server() -> str:
-    """newsmill's local Prefect server (started if needed), or a ConfigError saying what to do instead."""
+    """newsmill's local Prefect server (started if needed, with its UI: the run links ``serve`` prints
+    open pages there), or a ConfigError saying what to do instead."""
     from newsmill.service import prefect_server
 
     try:
+        if prefect_server.configured_api_url() is None and prefect_server.status() is None:
+            prefect_server.ensure(ui=True)
         return prefect_server.use_local_server(required=True)
     except prefect_server.ServerError as exc:
         raise ConfigError("newsmill serve needs a Prefect server and the local one could not be started "
@@ -94,14 +99,47 @@ def serve(settings: Settings, paths: list[str], *, project_file: str | None = No
         print(f"newsmill serve: deployment 'newsmill/{settings.schedule.name}', {describe(settings.schedule)}, "
               f"on {url}\n  output: {params['output_dir']}\n  inputs: "
               f"{', '.join(params['paths']) or 'the project file inputs and sources'}\n"
+              f"  runs: {_runs_line(url)}\n"
               "  Ctrl-C stops serving (and pauses the schedule)", flush=True)
     newsmill_flow.serve(
         name=settings.schedule.name,
         schedules=[schedule],
         parameters=params,
         description=f"newsmill on a schedule: {describe(settings.schedule)} into {params['output_dir']}",
+        tags=["newsmill"],  # each run adds its run id (newsmill.flow)
         limit=1,
         pause_on_shutdown=True,
         print_starting_message=print_message,
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
+
+
+def ui_url() -> str | None:
+    """The UI of the Prefect server in use (``PREFECT_UI_URL``, else the API URL less ``/api``), if any."""
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().ui_url
+    return str(url).rstrip("/") if url else None
+
+
+def ui_served(url: str | None, timeout: float = 3.0) -> bool:
+    """Whether ``url`` (a UI's base URL) answers with a page: a server started with ``--no-ui`` answers 404."""
+    if not url:
+        return False
+    import httpx
+
+    try:
+        r = httpx.get(url + "/", timeout=timeout, follow_redirects=True, headers={"Accept": "text/html"})
+    except httpx.HTTPError:
+        return False
+    return r.status_code == 200 and "html" in r.headers.get("content-type", "")
+
+
+def _runs_line(api: str) -> str:
+    """What ``serve`` says of the runs it will start: each prints its id and page, then its summary."""
+    ui = ui_url()
+    if ui_served(ui):
+        return f"each prints its run id, its page ({ui}/runs/flow-run/<id>) and its one-line summary here"
+    return (f"each prints its run id and its one-line summary here; the server at {api} serves no UI, so "
+            "run pages do not open (newsmill's local server: `newsmill server stop`, then "
+            "`newsmill server start --ui`)")

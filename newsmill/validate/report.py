@@ -68,6 +68,22 @@ def _examples(o: dict, labels: dict, samples: dict) -> list[str]:
     return [str(v) for v in o.get("sample") or []]
 
 
+def failure_table(s: dict, examples: int = 3) -> dict[str, list]:
+    """The failed expectations of summary ``s`` (``summary.json``) as columns of a table, one row each: table,
+    severity, the rule's reason, failing rows, and the first ``examples`` records that failed (ids, URL or
+    input, position, value), as the report names them (the Prefect run's table artifact)."""
+    labels = _labels()
+    cols: dict[str, list] = {"table": [], "severity": [], "rule": [], "column": [], "failing_rows": [], "examples": []}
+    for o in s.get("failed_expectations") or []:
+        cols["table"].append(o["table"])
+        cols["severity"].append(o["severity"])
+        cols["rule"].append(o["reason"])
+        cols["column"].append(_column(o, labels) or None)
+        cols["failing_rows"].append(f"{o['unexpected_count']} of {o['element_count']}")
+        cols["examples"].append("; ".join(_examples(o, labels, s.get("quarantine_samples") or {})[:examples]))
+    return cols
+
+
 def _rows(n: int) -> str:
     return f"{n} row" if n == 1 else f"{n} rows"
 

@@ -81,6 +81,34 @@ def completed_runs(url: str, deployment: str) -> list[dict]:
     return runs
 
 
+def check_run_in_prefect(url: str, run: dict, summary: dict, serve_log: Path, procs: dict) -> None:
+    """The scheduled run as a person finds it: named after its newsmill run id and tagged with it; in serve's
+    terminal its page's link (which opens) and its one-line summary; in the server its log lines and artifacts."""
+    import httpx
+
+    run_id = summary["run_id"]
+    assert run["name"] == run_id and {"newsmill", run_id} <= set(run["tags"])
+
+    def printed():
+        text = serve_log.read_text(encoding="utf-8", errors="replace")
+        return text if f"newsmill run {run_id}: 3 inputs: 3 articles" in text else None
+
+    text = wait_for("the run's one-line summary in serve's terminal", printed, procs)
+    link = f"{url.removesuffix('/api')}/runs/flow-run/{run['id']}"
+    assert f"runs: each prints its run id, its page ({url.removesuffix('/api')}/runs/flow-run/<id>)" in text
+    assert f"newsmill run {run_id}: started, {link}\n" in text
+    page = httpx.get(link, timeout=10, headers={"Accept": "text/html"})  # as a browser asks for a page
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+
+    def logged():  # the run's process sends its logs in the background, the last ones as it exits
+        logs = api(url, "/logs/filter", {"logs": {"flow_run_id": {"any_": [run["id"]]}}})
+        return [g for g in logs if g["name"].startswith("newsmill") and g["message"].startswith(f"newsmill run {run_id}: ")]
+
+    assert wait_for("newsmill's summary line in the run's logs", logged, procs)
+    artifacts = api(url, "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run["id"]]}}})
+    assert {"newsmill-summary", "newsmill-counts", "newsmill-failed-expectations"} <= {a["key"] for a in artifacts}
+
+
 def test_serve_runs_the_flow_on_its_schedule(tmp_path):
     started = time.monotonic()
     home = tmp_path / "prefect-home"
@@ -88,7 +116,7 @@ def test_serve_runs_the_flow_on_its_schedule(tmp_path):
     url = f"http://127.0.0.1:{port}/api"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSMILL_"))}
     env.update(PREFECT_HOME=str(home), DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_SERVER_UI_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING",
+               PREFECT_LOGGING_LEVEL="WARNING",  # the UI on: the run links serve prints must open
                PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="1",  # schedule within a second, not a minute
                PREFECT_RUNNER_POLL_FREQUENCY="1", GX_ANALYTICS_ENABLED="false", NEWSMILL_AUTHOR_KEY="k" * 32)
     project = tmp_path / "project"
@@ -102,7 +130,7 @@ def test_serve_runs_the_flow_on_its_schedule(tmp_path):
     logs = {name: open(tmp_path / f"{name}.log", "wb") for name in ("server", "serve")}
     try:
         procs["server"] = subprocess.Popen(
-            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-ui"],
+            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
             env=env, cwd=tmp_path, stdout=logs["server"], stderr=subprocess.STDOUT, start_new_session=True)
         wait_for("the Prefect server", lambda: api(url, "/health") is True, procs)
         server_up = time.monotonic() - started
@@ -119,6 +147,7 @@ def test_serve_runs_the_flow_on_its_schedule(tmp_path):
         assert run["parameters"]["output_dir"] == str(out.resolve())
         summaries = [json.loads(p.read_text()) for p in sorted((out / "reports").glob("*/summary.json"))]
         assert summaries[0]["articles_published"] == 3 and summaries[0]["exit_code"] == 0
+        check_run_in_prefect(url, run, summaries[0], tmp_path / "serve.log", procs)
         first_run_done = time.monotonic() - started
 
         # the next scheduled run finds the same pages: skipped as unchanged (the incremental ledger)

@@ -146,6 +146,11 @@ def test_a_failure_names_its_record_value_and_rule_never_a_derived_column_or_row
         assert "_chk_" not in text and "Index" not in text
         assert line in text
         assert " ".join(reason("comments", "_chk_hours_after_article").split()) in " ".join(text.split())
+    # the same in the table of failures (the Prefect run's artifact): the rule's reason, its records
+    table = report.failure_table(json.loads(md.with_name("summary.json").read_text()))
+    row = table["rule"].index(reason("comments", "_chk_hours_after_article"))
+    assert table["column"][row] == label and line in table["examples"][row]
+    assert not any("_chk_" in str(v) for col in table.values() for v in col)
     # the quarantined records, per reason: the article, the comment that follows it, the comment with markup
     text = md.read_text(encoding="utf-8")
     quarantined = text[text.index("## Quarantined records"):]
