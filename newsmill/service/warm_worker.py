@@ -201,11 +201,13 @@ def _on_signal(signum, _frame) -> None:
 
 
 def _idle_from(value, default: float) -> float:
+    """Seconds from a client's ``idle`` (checked by its settings) or ``NEWSMILL_DAEMON_IDLE`` ('900', '15m')."""
+    from newsmill.config import parse_interval
+
     try:
-        seconds = float(value)
+        return parse_interval(value)
     except (TypeError, ValueError):
         return default
-    return seconds if seconds > 0 else default
 
 
 def main() -> None:

@@ -193,6 +193,9 @@ def test_daemon_settings_are_layered_and_checked(tmp_path):
     d = load_settings(f, env={}).daemon
     assert (d.idle, d.dir) == (1200.0, str(tmp_path / "w"))
     assert load_settings(f, env={"NEWSMILL_DAEMON_IDLE": "2"}).daemon.idle == 2.0  # the environment outranks
+    from newsmill.service import warm_worker
+
+    assert warm_worker._idle_from("15m", 1.0) == 900 and warm_worker._idle_from(None, 7.0) == 7.0
     for bad in ('idle = 0', 'idle = "soon"', 'idle = true', 'dir = ""', 'port = 3'):
         f.write_text(f"[daemon]\n{bad}\n")
         with pytest.raises(ConfigError, match="daemon"):
@@ -332,6 +335,7 @@ def test_worker_run_equals_in_process_run(home, inputs, tmp_path, monkeypatch):
     pid = daemon_pid(home)
     monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])  # the fingerprint covers PYTHONPATH: compare as the client
     assert pid is not None and warm_client.status(home)["current"]
+    assert b"NEWSMILL_AUTHOR_KEY=" not in Path(f"/proc/{pid}/environ").read_bytes()  # its first client's secret
     srv = prefect_server.status(home)
     assert srv is not None and srv["healthy"]
     direct = newsmill(["run", str(inputs), "-o", str(tmp_path / "direct"), "--no-daemon"], env, tmp_path)
