@@ -115,8 +115,9 @@ class Plan:
 
     def describe(self) -> str:
         parts = [f"{k} {_shown(s)}/{_shown(h)}" for k, (s, h) in sorted(self.rlimits.items())]
-        parts += [f"{k} {v}" for k, v in (("nice", self.nice), ("affinity", self.affinity),
-                                          ("oom_score_adj", self.oom_score_adj), ("cgroup", self.cgroup)) if v is not None]
+        more = (("nice", self.nice), ("affinity", self.affinity), ("oom_score_adj", self.oom_score_adj),
+                ("cgroup", self.cgroup))
+        parts += [f"{k} {v}" for k, v in more if v is not None]
         return ", ".join(parts) or "none (the same as the worker's)"
 
 
@@ -156,7 +157,8 @@ def plan(mine: dict, theirs: dict, my_limits: dict, their_limits: dict) -> Plan:
             return Plan(refused=f"you are in another {name} namespace than the worker "
                                 f"({theirs['ns'].get(name)} here, {mine['ns'].get(name)} there)")
     if mine["label"] != theirs["label"]:
-        return Plan(refused=f"your security label differs from the worker's ({theirs['label']} here, {mine['label']} there)")
+        return Plan(refused=f"your security label differs from the worker's ({theirs['label']} here, "
+                            f"{mine['label']} there)")
     out = Plan()
     if mine["cgroup"] != theirs["cgroup"]:
         path = _v2_only(theirs["cgroup"])

@@ -125,7 +125,8 @@ def trace(event: str, detail: str = "") -> None:
 # server it starts read (paths, locale, Python, Prefect's and newsmill's settings), never a secret. Each run
 # gets its own client's whole environment, in the forked run only.
 _KEPT = re.compile(r"(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_\w+|TZ|TMPDIR|TEMP|TMP|PYTHON\w*|VIRTUAL_ENV|"
-                   r"CONDA_PREFIX|LD_LIBRARY_PATH|SSL_CERT_\w+|(OPENBLAS|OMP|MKL)_\w+|XDG_\w+|DO_NOT_TRACK|GX_ANALYTICS_ENABLED|PREFECT_\w+|DASK_\w+|NEWSMILL_DAEMON\w*|"
+                   r"CONDA_PREFIX|LD_LIBRARY_PATH|SSL_CERT_\w+|(OPENBLAS|OMP|MKL)_\w+|XDG_\w+|DO_NOT_TRACK|"
+                   r"GX_ANALYTICS_ENABLED|PREFECT_\w+|DASK_\w+|NEWSMILL_DAEMON\w*|"
                    r"NEWSMILL_PREFECT_SERVER|NEWSMILL_CACHE)")
 _SECRET = re.compile(r"KEY|SECRET|TOKEN|PASS|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE", re.I)
 
