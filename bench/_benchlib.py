@@ -77,6 +77,7 @@ def bench_env(prefect_home: Path | None = None, src: Path | None = None) -> dict
     env.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     env.setdefault("NEWSMILL_AUTHOR_KEY", "bench-key-not-secret")
     env["PREFECT_HOME"] = str(prefect_home or CACHE / "bench-prefect-home")
+    env["NEWSMILL_DAEMON_DIR"] = env["PREFECT_HOME"]  # the warm worker beside it, not the user's own
     env.pop("PREFECT_API_URL", None)  # the temporary server unless a caller sets one on purpose
     env.setdefault("NEWSMILL_PREFECT_SERVER", "temporary")  # not newsmill's persistent local server either
     return env

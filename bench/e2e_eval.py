@@ -368,7 +368,7 @@ class CliSession:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("NEWSMILL_", "PREFECT_")) or k in ("NEWSMILL_SHARED", "NEWSMILL_CACHE")}
         env.update({
-            "PREFECT_HOME": str(self.home), "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_HOME": str(self.home), "NEWSMILL_DAEMON_DIR": str(self.home), "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "GX_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "WARNING",
             "NEWSMILL_AUTHOR_KEY": "newsmill-e2e-eval-key",  # fixed: comment ids comparable between runs
             "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),

@@ -250,7 +250,7 @@ def cli_run(kind: str, page: Path, env: dict, work: Path, tag: str) -> dict:
         stderr = fe.read()
     ev = {}
     for line in (trace.read_text().splitlines() if trace.exists() else []):
-        name, _pid, t = line.split()
+        name, _pid, t = line.split()[:3]
         ev.setdefault(name, float(t) - t0)
     main_ret = next((float(ln.split()[1]) - t0 for ln in stderr.splitlines() if ln.startswith("MAIN_RETURNED")), None)
     summary = bl.summary_of(out) or {}

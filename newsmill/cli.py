@@ -466,30 +466,33 @@ def cmd_server(args) -> int:
 
 
 def cmd_daemon(args) -> int:
-    """The warm worker that takes `newsmill run` from a thin client (see newsmill/daemon.py)."""
+    """The warm worker that takes `newsmill run` from a thin client (newsmill/service/warm_client.py): one per
+    user and machine, in the folder of [daemon] dir (NEWSMILL_DAEMON_DIR), by default a per-user runtime folder."""
     from newsmill.service import warm_client
 
+    daemon = load_settings(Path(args.config) if args.config else None).daemon
+    h = warm_client.home(daemon.dir)
     if args.action == "stop":
-        print("newsmill daemon: stopped (runs in progress finish)" if warm_client.stop() else "newsmill daemon: not running")
+        print("newsmill daemon: stopped (runs in progress finish)" if warm_client.stop(h) else "newsmill daemon: not running")
         return 0
     if args.action == "start":
-        info = warm_client.status()
+        info = warm_client.status(h)
         if info is not None and not info["current"]:  # it runs other code: replace it
-            warm_client.stop()
+            warm_client.stop(h)
         try:
-            warm_client.start().close()
+            warm_client.start(h, idle=daemon.idle).close()
         except (OSError, RuntimeError) as exc:
             _say(f"the warm worker did not start: {exc}")
             return EXIT_SERVICE
-    info = warm_client.status()
+    info = warm_client.status(h)
     if info is None:
-        print(f"newsmill daemon: not running (PREFECT_HOME {warm_client.home()})")
+        print(f"newsmill daemon: not running (folder {h})")
         return 3
     since = f", up since {_clock(info['started'])}" if info.get("started") else ""
     print(f"newsmill daemon: {info.get('state', 'running')}, pid {info.get('pid')}{since}"
           f"{'' if info['current'] else ' (runs older code: replaced at the next run)'}\n"
           f"  imports {info.get('imports_s', '?')} s, warm-up {info.get('warm_up_s', '?')} s\n"
-          f"  log:  {warm_client.home() / warm_client.LOG}")
+          f"  log:  {h / warm_client.LOG}")
     return 0
 
 
@@ -627,8 +630,9 @@ def main(argv: list[str] | None = None) -> int:
     svr.add_argument("--ui", action="store_true", help="start: with Prefect's web UI")
     svr.set_defaults(func=cmd_server)
     dmn = sub.add_parser("daemon", help="the warm worker that runs `newsmill run` without import costs "
-                                        "(started by the first run, exits when idle)")
+                                        "(one per user, started by the first run, exits after [daemon] idle)")
     dmn.add_argument("action", choices=("start", "status", "stop"))
+    dmn.add_argument("--config", help="project file whose [daemon] table to use (default: ./newsmill.toml if present)")
     dmn.set_defaults(func=cmd_daemon)
     try:
         args = parser.parse_args(argv)
@@ -639,8 +643,9 @@ def main(argv: list[str] | None = None) -> int:
             from newsmill.service import warm_client
 
             if warm_client.enabled(args):
-                check_run(args, load_settings(Path(args.config) if args.config else None))  # here, not in the worker
-                code = warm_client.run_remote(sys.argv[1:])
+                settings = load_settings(Path(args.config) if args.config else None)
+                check_run(args, settings)  # here, not in the worker
+                code = warm_client.run_remote(sys.argv[1:], settings.daemon.dir, settings.daemon.idle)
                 if code is not None:
                     return code
             code = _guarded(args)

@@ -296,6 +296,21 @@ class HistorySettings:
             raise ConfigError(f"[history] keep_days is {d!r}: must be a number of days, 0 for no age limit")
 
 
+@dataclass(frozen=True)
+class DaemonSettings:
+    """``[daemon]``: the warm worker that takes ``newsmill run`` (newsmill.service.warm_client). One per user
+    and machine; ``dir`` gives a separate one (its own folder for socket, lock and log)."""
+
+    idle: float = 900.0  # seconds without a run before the worker exits; the project file also takes "15m"
+    dir: str | None = None  # the worker's folder; default $XDG_RUNTIME_DIR/newsmill, else ~/.cache/newsmill/daemon
+
+    def __post_init__(self):
+        if isinstance(self.idle, bool) or not isinstance(self.idle, (int, float)) or not self.idle > 0:
+            raise ConfigError(f"[daemon] idle is {self.idle!r}: must be a duration above 0 (seconds, or e.g. '15m')")
+        if self.dir is not None and (not isinstance(self.dir, str) or not self.dir.strip()):
+            raise ConfigError(f"[daemon] dir is {self.dir!r}: must be a folder path")
+
+
 def _table_settings(cls, table, section: str, origin: str, env: dict, env_keys: dict[str, str],
                     exclusive: tuple[str, ...] = ()):
     """A frozen settings table from the project file's ``[section]``, then ``NEWSMILL_<...>`` variables.
@@ -319,6 +334,8 @@ def _table_settings(cls, table, section: str, origin: str, env: dict, env_keys: 
     try:
         if section == "schedule" and values.get("interval") is not None:
             values["interval"] = parse_interval(values["interval"])
+        if section == "daemon" and values.get("idle") is not None:
+            values["idle"] = parse_interval(values["idle"])
         if section == "dask" and isinstance(values.get("workers"), str):
             values["workers"] = int(values["workers"])
         if section == "history":
@@ -391,6 +408,7 @@ class Settings:
     dask: DaskSettings = field(default_factory=DaskSettings)  # [dask] table: batch tasks on Dask
     output: OutputSettings = field(default_factory=OutputSettings)  # [output] table: remote output URLs
     history: HistorySettings = field(default_factory=HistorySettings)  # [history] table: versions kept
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)  # [daemon] table: the warm worker
     workers: int | None = None  # worker processes for the batches (newsmill.runtime.executors): None = one per CPU, 1 = in process
     body: str = "precise"  # article body extraction: precise | fast (see BODY_MODES)
 
@@ -441,6 +459,7 @@ _SCHEDULE_ENV = {"NEWSMILL_SCHEDULE_CRON": "cron", "NEWSMILL_SCHEDULE_INTERVAL":
                  "NEWSMILL_SCHEDULE_TIMEZONE": "timezone", "NEWSMILL_SCHEDULE_NAME": "name"}
 _DASK_ENV = {"NEWSMILL_DASK_WORKERS": "workers", "NEWSMILL_DASK_ADDRESS": "address"}
 _HISTORY_ENV = {"NEWSMILL_HISTORY_KEEP_VERSIONS": "keep_versions", "NEWSMILL_HISTORY_KEEP_DAYS": "keep_days"}
+_DAEMON_ENV = {"NEWSMILL_DAEMON_IDLE": "idle", "NEWSMILL_DAEMON_DIR": "dir"}
 
 
 def _coerce(name: str, value, origin: str):
@@ -537,7 +556,7 @@ def _output_settings(table, origin: str) -> OutputSettings:
         raise ConfigError(f"{origin}: {exc}") from None
 
 
-TABLES = {"newsmill", "sources", "fetch", "schedule", "dask", "output", "history"}  # the project file's top level
+TABLES = {"newsmill", "sources", "fetch", "schedule", "dask", "output", "history", "daemon"}  # the project file's top level
 
 
 def load_settings(project_file: Path | None = None, env: dict | None = None) -> Settings:
@@ -561,7 +580,7 @@ def load_settings(project_file: Path | None = None, env: dict | None = None) -> 
         if not isinstance(doc.get("newsmill", {}), dict):
             raise ConfigError(f"{path}: [newsmill] must be a table")
         known = {f.name for f in fields(Settings)} - {"author_key", "sources", "fetch", "schedule", "dask", "output",
-                                                      "history"}
+                                                      "history", "daemon"}
         for key, value in doc.get("newsmill", {}).items():
             if key not in known:
                 raise ConfigError(f"{path}: unknown setting {key!r} in [newsmill] (known: {', '.join(sorted(known))})")
@@ -582,6 +601,10 @@ def load_settings(project_file: Path | None = None, env: dict | None = None) -> 
     values["output"] = _output_settings(tables.get("output", {}), str(path))
     values["history"] = _table_settings(HistorySettings, tables.get("history", {}), "history", str(path), env,
                                         _HISTORY_ENV)
+    daemon = tables.get("daemon", {})
+    if isinstance(daemon, dict) and isinstance(daemon.get("dir"), str) and daemon["dir"].strip():
+        daemon = {**daemon, "dir": str(path.parent / Path(daemon["dir"]).expanduser())}  # relative: to the file
+    values["daemon"] = _table_settings(DaemonSettings, daemon, "daemon", str(path), env, _DAEMON_ENV)
     for var, key in _ENV.items():
         if env.get(var):
             values[key] = _coerce(key, env[var], f"environment {var}")

@@ -9,6 +9,7 @@ import pytest
 
 _STATE = Path(tempfile.mkdtemp(prefix="newsmill-tests-"))
 os.environ["PREFECT_HOME"] = str(_STATE / "prefect")
+os.environ["NEWSMILL_DAEMON_DIR"] = str(_STATE / "prefect")  # a warm worker of the tests' own, not the user's
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")

@@ -10,7 +10,7 @@ forks a child that runs the command exactly as the in-process path would
 
 This module is what the thin client imports: the standard library only. The
 client sends its argv, working folder, environment and umask over a unix socket
-in ``PREFECT_HOME`` (mode 0600, the peer's uid checked), with its own stdin,
+(mode 0600 in a 0700 folder of this user, see :func:`home`), with its own stdin,
 stdout and stderr *file descriptors* (SCM_RIGHTS): the child writes straight to
 the client's terminal, pipe or file, so isatty, the terminal width, the progress
 bar, redirections and output order are those of an in-process run. The child
@@ -20,13 +20,20 @@ as the summary is printed. Ctrl-C (and SIGTERM, SIGHUP) in the client is
 forwarded to the child's process group; a second Ctrl-C kills it; a client that
 dies makes its child stop (it watches the socket).
 
-The zygote is started by the first client that finds none (under a lock: two
-clients start one), replaced when the code it imported (newsmill, the
-Python, the installed packages) no longer matches the client's (a fingerprint
-sent with each request), and exits after ``NEWSMILL_DAEMON_IDLE`` seconds without
-a request (default 1800). ``NEWSMILL_DAEMON=0`` or ``newsmill run --no-daemon``
-run in the calling process instead; so does any failure to reach the worker
-(with a warning), before the run has started.
+The run is the client's, not the worker's: the worker reads the client's credentials and limits
+from ``/proc`` and either gives the run the client's cgroup, resource limits, niceness and affinity
+or refuses it (:mod:`newsmill.service.peer`); the client then says why in one line and runs the
+command itself. The worker's own environment is the starting client's less its secrets
+(:func:`worker_environment`); each run gets its client's environment, in the forked run only.
+
+One zygote per user and machine (its folder: :func:`home`), not per working folder or
+``PREFECT_HOME``; ``[daemon] dir`` (``NEWSMILL_DAEMON_DIR``) gives a separate one. It is started by
+the first client that finds none (under a lock: two clients start one), replaced when the code it
+imported (newsmill, the Python, the installed packages) no longer matches the client's (a
+fingerprint sent with each request), and exits after ``[daemon] idle`` (``NEWSMILL_DAEMON_IDLE``,
+default 15 minutes) without a run, or at ``newsmill daemon stop``. ``NEWSMILL_DAEMON=0`` or
+``newsmill run --no-daemon`` run in the calling process instead; so does any failure to reach the
+worker (with a warning), before the run has started.
 """
 from __future__ import annotations
 
@@ -35,8 +42,10 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
+import stat
 import struct
 import sys
 import time
@@ -50,33 +59,82 @@ SOCKET = "newsmill-daemon.sock"
 LOCK = "newsmill-daemon.lock"  # flock held by the live zygote for its whole life; holds its details
 START_LOCK = "newsmill-daemon.start.lock"  # held by the client that is starting a zygote
 LOG = "newsmill-daemon.log"
-IDLE_TIMEOUT = 1800.0
+IDLE_TIMEOUT = 900.0  # seconds without a run before the worker exits ([daemon] idle)
 START_TIMEOUT = 120.0  # the zygote's imports and warm-up: ~10 s here, several times that on a loaded machine
 HANDSHAKE_TIMEOUT = 30.0
 _FALSE = {"0", "false", "no", "off"}
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def home() -> Path:
-    return Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser().resolve()
+def default_home() -> Path:
+    """The user's worker folder: ``$XDG_RUNTIME_DIR/newsmill`` (a per-user tmpfs, emptied at logout) when
+    that is this user's, else ``~/.cache/newsmill/daemon`` (``NEWSMILL_CACHE/daemon``)."""
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg and os.path.isabs(xdg):
+        try:
+            st = os.stat(xdg)
+            if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid():
+                return Path(xdg) / "newsmill"
+        except OSError:
+            pass
+    return Path(os.environ.get("NEWSMILL_CACHE") or Path.home() / ".cache" / "newsmill").expanduser() / "daemon"
+
+
+def home(folder: str | os.PathLike | None = None) -> Path:
+    """The worker's folder (socket, life lock, log): ``folder`` ([daemon] dir), else ``NEWSMILL_DAEMON_DIR``,
+    else :func:`default_home`. One per user and machine: every working folder and ``PREFECT_HOME`` share it."""
+    chosen = folder or os.environ.get("NEWSMILL_DAEMON_DIR") or default_home()
+    return Path(chosen).expanduser().resolve()
+
+
+def private_folder(h: Path) -> Path:
+    """``h`` created if needed, and only this user's (a directory, owned by us, mode 0700): the socket in it
+    is the way into runs as this user. Raises OSError when it is someone else's or not a folder."""
+    h.mkdir(parents=True, exist_ok=True, mode=0o700)
+    st = os.lstat(h)
+    if not stat.S_ISDIR(st.st_mode):
+        raise NotADirectoryError(f"{h} is not a folder (a symlink?): the warm worker's folder must be one")
+    if st.st_uid != os.getuid():
+        raise PermissionError(f"{h} belongs to uid {st.st_uid}, not to you: the warm worker's folder must be yours")
+    if st.st_mode & 0o077:
+        os.chmod(h, 0o700)
+    return h
 
 
 def enabled(args) -> bool:
-    """Whether this ``newsmill run`` goes to the warm worker (a Prefect run, wanted, and possible here)."""
+    """Whether this ``newsmill run`` goes to the warm worker (a Prefect run, wanted, and possible here:
+    Linux, where the worker can check that it runs the job with the client's credentials and limits)."""
     if getattr(args, "no_prefect", False) or getattr(args, "daemon", None) is False:
         return False
     if os.environ.get("NEWSMILL_DAEMON", "").strip().lower() in _FALSE:
         return False
-    return hasattr(socket, "AF_UNIX") and hasattr(os, "fork") and hasattr(socket, "send_fds")
+    return (sys.platform.startswith("linux") and hasattr(socket, "AF_UNIX") and hasattr(os, "fork")
+            and hasattr(socket, "send_fds"))
 
 
-def trace(event: str) -> None:
-    """``NEWSMILL_DAEMON_TRACE=path``: append ``event pid monotonic-time`` (a system-wide clock), so that
-    bench/first_result.py can split a run's time between the client, the worker and the exit work."""
+def trace(event: str, detail: str = "") -> None:
+    """``NEWSMILL_DAEMON_TRACE=path``: append ``event pid monotonic-time [detail]`` (a system-wide clock), so
+    that bench/first_result.py can split a run's time between the client, the worker and the exit work."""
     path = os.environ.get("NEWSMILL_DAEMON_TRACE")
     if path:
         with open(path, "a", encoding="utf-8") as f:
-            f.write(f"{event} {os.getpid()} {time.monotonic():.6f}\n")
+            f.write(f"{event} {os.getpid()} {time.monotonic():.6f}{' ' + detail if detail else ''}\n")
+
+
+# What the long-lived worker keeps of the starting client's environment: what its imports and the Prefect
+# server it starts read (paths, locale, Python, Prefect's and newsmill's settings), never a secret. Each run
+# gets its own client's whole environment, in the forked run only.
+_KEPT = re.compile(r"(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_\w+|TZ|TMPDIR|TEMP|TMP|PYTHON\w*|VIRTUAL_ENV|"
+                   r"CONDA_PREFIX|LD_LIBRARY_PATH|SSL_CERT_\w+|(OPENBLAS|OMP|MKL)_\w+|XDG_\w+|DO_NOT_TRACK|"
+                   r"GX_ANALYTICS_ENABLED|PREFECT_\w+|DASK_\w+|NEWSMILL_DAEMON\w*|"
+                   r"NEWSMILL_PREFECT_SERVER|NEWSMILL_CACHE)")
+_SECRET = re.compile(r"KEY|SECRET|TOKEN|PASS|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE", re.I)
+
+
+def worker_environment(env: dict | None = None) -> dict:
+    """The starting client's environment without what the worker does not need and any secret."""
+    env = os.environ if env is None else env
+    return {k: v for k, v in env.items() if _KEPT.fullmatch(k) and not _SECRET.search(k)}
 
 
 def exit_without_teardown(code: int):
@@ -150,7 +208,7 @@ def fingerprint() -> str:
 
 @contextmanager
 def socket_address(h: Path):
-    """The socket's address; a long ``PREFECT_HOME`` (unix socket paths have ~107 bytes) is reached
+    """The socket's address; a long folder (unix socket paths have ~107 bytes) is reached
     through /proc/self/fd/<folder fd>."""
     path = str(h / SOCKET)
     if len(path.encode()) < 100:
@@ -228,15 +286,15 @@ def _log_tail(h: Path, n: int = 1500) -> str:
         return ""
 
 
-def start(h: Path | None = None, timeout: float | None = None) -> socket.socket:
-    """Connect to the zygote, starting it (once, under a lock) if none answers. Raises OSError or
-    RuntimeError (with its log's tail) if it does not come up."""
+def start(h: Path | None = None, timeout: float | None = None, idle: float | None = None) -> socket.socket:
+    """Connect to the zygote, starting it (once, under a lock) if none answers; it exits after ``idle``
+    seconds without a run. Raises OSError or RuntimeError (with its log's tail) if it does not come up."""
     import subprocess
 
     h = h or home()
     if (s := _connect(h)) is not None:
         return s
-    h.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_folder(h)
     timeout = timeout or float(os.environ.get("NEWSMILL_DAEMON_START_TIMEOUT") or START_TIMEOUT)
     with _flock(h / START_LOCK, timeout):
         if (s := _connect(h)) is not None:  # another client started it while we waited
@@ -247,9 +305,11 @@ def start(h: Path | None = None, timeout: float | None = None) -> socket.socket:
         boot = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]) + [p for p in sys.path if p]; "
                 "from newsmill.service.warm_worker import main; main()")  # not '': the cwd of each run is not code
         path = [str(r.parent) for r in code_roots()]
+        env = {**worker_environment(), "NEWSMILL_DAEMON_DIR": str(h),
+               "NEWSMILL_DAEMON_IDLE": str(idle or os.environ.get("NEWSMILL_DAEMON_IDLE") or IDLE_TIMEOUT)}
         with open(log, "ab") as out:
             proc = subprocess.Popen([sys.executable, "-c", boot, json.dumps(path)], stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=subprocess.STDOUT, cwd=h, start_new_session=True)
+                                    stdout=out, stderr=subprocess.STDOUT, cwd=h, start_new_session=True, env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if (s := _connect(h)) is not None:
@@ -262,13 +322,13 @@ def start(h: Path | None = None, timeout: float | None = None) -> socket.socket:
         raise RuntimeError(f"it did not answer within {timeout:.0f} s; log {log}:\n{_log_tail(h)}")
 
 
-def _request(argv: list[str], fp: str) -> dict:
+def _request(argv: list[str], fp: str, idle: float | None = None) -> dict:
     stdio = {}
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         stdio[name] = {"encoding": getattr(stream, "encoding", None), "errors": getattr(stream, "errors", None)}
     return {"v": PROTOCOL, "argv": list(argv), "cwd": os.getcwd(), "env": dict(os.environ),
-            "umask": _umask(), "fingerprint": fp, "stdio": stdio}
+            "umask": _umask(), "fingerprint": fp, "stdio": stdio, "idle": idle}
 
 
 def _umask() -> int:
@@ -288,20 +348,21 @@ def _open_stdio() -> list[int]:
     return fds
 
 
-def run_remote(argv: list[str]) -> int | None:
-    """Run ``newsmill <argv>`` in a child of the zygote; its exit code, or None when the worker could not
-    be reached before the run started (the caller then runs it in this process)."""
+def run_remote(argv: list[str], folder: str | os.PathLike | None = None, idle: float | None = None) -> int | None:
+    """Run ``newsmill <argv>`` in a child of the zygote (the one in ``folder``, see :func:`home`); its exit
+    code, or None when the worker could not or would not take the run before it started (the caller then
+    runs it in this process)."""
     trace("client")
-    h = home()
+    h = home(folder)
     try:
         fp = fingerprint()
-        req = _request(argv, fp)
+        req = _request(argv, fp, idle)
     except OSError as exc:  # e.g. the working folder was removed
         warn(f"the warm worker cannot take this run ({exc}): running in this process")
         return None
     for _attempt in range(3):
         try:
-            sock = start(h)
+            sock = start(h, idle=idle)
         except (OSError, RuntimeError) as exc:
             warn(f"the warm worker did not start ({exc}): running in this process")
             return None
@@ -318,6 +379,9 @@ def run_remote(argv: list[str]) -> int | None:
                 reply = None
             if reply is None or "stale" in reply:  # it retired (other code, idle): the next attempt starts anew
                 continue
+            if "refused" in reply:  # it could not run this as this process would: credentials, limits
+                warn(f"the warm worker would not run this as you ({reply['refused']}): running in this process")
+                return None
             if "started" not in reply:
                 why = reply.get("error") or f"it failed before the run started; log {h / LOG}"
                 warn(f"the warm worker did not take the run ({why}): running in this process")
@@ -329,14 +393,14 @@ def run_remote(argv: list[str]) -> int | None:
                 return None
             sock.settimeout(None)
             trace("client_started")
-            code = _follow(sock, reader)
+            code = _follow(sock, reader, h)
             trace("client_exit")
             return code
     warn("the warm worker closed the connection three times: running in this process")
     return None
 
 
-def _follow(sock: socket.socket, reader: Reader) -> int:
+def _follow(sock: socket.socket, reader: Reader, h: Path) -> int:
     """Wait for the child's exit code, forwarding signals to it meanwhile."""
     interrupts = {"n": 0, "first": None}
 
@@ -363,7 +427,7 @@ def _follow(sock: socket.socket, reader: Reader) -> int:
             except OSError:
                 msg = None
             if msg is None:
-                print(f"newsmill: the worker ended without an exit code (see {home() / LOG})", file=sys.stderr)
+                print(f"newsmill: the worker ended without an exit code (see {h / LOG})", file=sys.stderr)
                 return 130 if interrupts["n"] else 1
             if "exit" in msg:
                 break

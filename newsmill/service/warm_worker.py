@@ -1,9 +1,10 @@
 """The warm worker, server side: a process that imports once and forks a child per ``newsmill run``.
 
-Started by a client (:func:`newsmill.service.warm_client.start`) with the client's environment,
-in its own session, output to ``PREFECT_HOME/newsmill-daemon.log``. It
+Started by a client (:func:`newsmill.service.warm_client.start`) with the client's environment less
+its secrets (:func:`~newsmill.service.warm_client.worker_environment`), in its own session, output to
+``newsmill-daemon.log`` in its folder (:func:`~newsmill.service.warm_client.home`, one per user). It
 
-1. takes the life lock (one zygote per ``PREFECT_HOME``), records its fingerprint;
+1. takes the life lock (one zygote per folder), records its fingerprint;
 2. starts the local Prefect server without waiting for it, when no API is configured
    (server start and imports then overlap on two cores: the first run pays the longer);
 3. imports Prefect, the flow and the engine modules a flow run would import lazily,
@@ -17,13 +18,18 @@ in its own session, output to ``PREFECT_HOME/newsmill-daemon.log``. It
    lock), then listens.
 
 Per request it checks the client's uid and fingerprint (a mismatch: it retires,
-the client starts a new one) and forks. The child leaves the zygote's state
-behind (own process group, the client's stdio, working folder, umask and
-environment; Prefect's settings and logging rebuilt from that environment), runs
-``newsmill.cli.main(argv)``, sends the exit code and then lets Prefect finish its
-exit work. The zygote reaps its children, and exits when idle for
-``NEWSMILL_DAEMON_IDLE`` seconds, on SIGTERM, when its socket file is removed or
-replaced, or when the code it imported changes on disk.
+the client starts a new one), then the client's credentials and limits, read from
+``/proc/<peer pid>`` (:mod:`newsmill.service.peer`): a client it cannot run as is
+refused (one line; the client runs the command itself), and forks. The child
+leaves the zygote's state behind (own process group, the client's cgroup,
+niceness, affinity, stdio, working folder, umask and environment; Prefect's
+settings and logging rebuilt from that environment), the run takes the client's
+resource limits, runs ``newsmill.cli.main(argv)``, sends the exit code and then
+lets Prefect finish its exit work. The client's environment exists in the child
+only: the zygote never puts it in its own. The zygote reaps its children, and
+exits when idle (``[daemon] idle``, the latest client's), on SIGTERM
+(``newsmill daemon stop``), when its socket file is removed or replaced, or when
+the code it imported changes on disk.
 """
 from __future__ import annotations
 
@@ -34,7 +40,6 @@ import os
 import select
 import signal
 import socket
-import struct
 import sys
 import tempfile
 import threading
@@ -42,10 +47,11 @@ import time
 import traceback
 from pathlib import Path
 
-from newsmill.service import warm_client
+from newsmill.service import peer, warm_client
 
 _stop = False
 GRACE = 10.0  # seconds a run told to stop (Ctrl-C, its client gone) has before it is killed
+_idle = warm_client.IDLE_TIMEOUT  # seconds without a run before exiting: the latest client's [daemon] idle
 
 
 def log(msg: str) -> None:
@@ -194,9 +200,21 @@ def _on_signal(signum, _frame) -> None:
     _stop = True
 
 
+def _idle_from(value, default: float) -> float:
+    """Seconds from a client's ``idle`` (checked by its settings) or ``NEWSMILL_DAEMON_IDLE`` ('900', '15m')."""
+    from newsmill.config import parse_interval
+
+    try:
+        return parse_interval(value)
+    except (TypeError, ValueError):
+        return default
+
+
 def main() -> None:
-    h = warm_client.home()
+    global _idle
+    h = warm_client.private_folder(warm_client.home())
     os.umask(0o077)
+    _idle = _idle_from(os.environ.get("NEWSMILL_DAEMON_IDLE"), warm_client.IDLE_TIMEOUT)
     lock_fd = _take_life_lock(h)
     if lock_fd is None:
         log("another zygote holds the lock: exiting")
@@ -262,7 +280,6 @@ def _start(listener: socket.socket, lock_fd: int, details: dict) -> None:
 
 
 def _serve(listener: socket.socket, lock_fd: int, h: Path, ino: int, fp: str) -> None:
-    idle = float(os.environ.get("NEWSMILL_DAEMON_IDLE") or warm_client.IDLE_TIMEOUT)
     children: dict[int, float] = {}
     last = time.monotonic()
     last_check = last
@@ -271,8 +288,8 @@ def _serve(listener: socket.socket, lock_fd: int, h: Path, ino: int, fp: str) ->
         now = time.monotonic()
         if children:
             last = now
-        elif now - last > idle:
-            log(f"idle for {idle:.0f} s: exiting")
+        elif now - last > _idle:
+            log(f"idle for {_idle:g} s: exiting")
             return
         if now - last_check > 30:
             last_check = now
@@ -287,7 +304,7 @@ def _serve(listener: socket.socket, lock_fd: int, h: Path, ino: int, fp: str) ->
                 log("the code changed on disk: exiting")
                 return
         try:
-            ready, _, _ = select.select([listener], [], [], 1.0)
+            ready, _, _ = select.select([listener], [], [], min(1.0, max(0.05, _idle / 4)))
         except InterruptedError:
             continue
         if not ready:
@@ -316,22 +333,20 @@ def _reap(children: dict[int, float]) -> None:
                 f"after {time.monotonic() - started:.1f} s")
 
 
-def _peer_uid(conn: socket.socket) -> int | None:
-    """The connecting process' uid (Linux); elsewhere the socket's mode 0600 is the only gate."""
-    if not hasattr(socket, "SO_PEERCRED"):
-        return os.getuid()
-    try:
-        _pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                               struct.calcsize("3i")))
-        return uid
-    except OSError:
-        return None
+def _retire(conn: socket.socket, listener: socket.socket, why: str) -> str:
+    log(f"{why}: retiring (the client starts a new zygote)")
+    listener.close()  # no new connections; the caller unlinks the socket file
+    _unlink_socket()
+    warm_client.send(conn, {"stale": why})
+    return "retire"
 
 
 def _handle(conn: socket.socket, listener: socket.socket, lock_fd: int, fp: str, children: dict) -> str | None:
+    global _idle
     reader = warm_client.Reader(conn)
     try:
-        if _peer_uid(conn) != os.getuid():
+        who = peer.of_connection(conn)
+        if who is None or who[1] != os.getuid():
             log("refused a connection from another user")
             return None
         conn.settimeout(10.0)
@@ -339,18 +354,24 @@ def _handle(conn: socket.socket, listener: socket.socket, lock_fd: int, fp: str,
         if req is None:
             return None
         if req.get("v") != warm_client.PROTOCOL or req.get("fingerprint") != fp:
-            log("a client runs other code: retiring (it starts a new zygote)")
-            listener.close()  # no new connections; the caller unlinks the socket file
-            _unlink_socket()
-            warm_client.send(conn, {"stale": "the worker runs other code"})
-            return "retire"
+            return _retire(conn, listener, "a client runs other code")
+        _idle = _idle_from(req.get("idle"), _idle)
+        plan = peer.check(who[0])
+        if plan.refused and plan.retire:  # the client has more than this zygote: a zygote started by it serves both
+            return _retire(conn, listener, f"a client has more than this worker ({plan.refused})")
+        if plan.refused:
+            log(f"refused a run of pid {who[0]}: {plan.refused}")
+            warm_client.send(conn, {"refused": plan.refused})
+            return None
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
-            _child(conn, reader, req, listener, lock_fd)  # never returns
+            _child(conn, reader, req, listener, lock_fd, plan.to_json())  # never returns
         children[pid] = time.monotonic()
         log(f"run {pid}: newsmill {' '.join(req['argv'])[:200]}")
+        if plan.describe() != _SAME:
+            log(f"run {pid}: as its client (pid {who[0]}): {plan.describe()}")
         return None
     except (OSError, ValueError) as exc:
         log(f"bad request: {type(exc).__name__}: {exc}")
@@ -362,6 +383,9 @@ def _handle(conn: socket.socket, listener: socket.socket, lock_fd: int, fp: str,
             except OSError:
                 pass
         conn.close()
+
+
+_SAME = peer.Plan().describe()
 
 
 def _unlink_socket() -> None:
@@ -380,20 +404,26 @@ def _unlink_socket() -> None:
 # (a SIGKILL, a crash): the client ends the way an in-process run would have.
 
 
-def _child(conn: socket.socket, reader: warm_client.Reader, req: dict, listener: socket.socket, lock_fd: int) -> None:
+def _child(conn: socket.socket, reader: warm_client.Reader, req: dict, listener: socket.socket, lock_fd: int,
+           plan: dict) -> None:
     try:
         for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(s, signal.SIG_IGN)  # the supervisor outlives the run to report how it ended
         listener.close()
         os.close(lock_fd)  # the life lock stays the zygote's alone
         os.setpgid(0, 0)
+        conn.settimeout(warm_client.HANDSHAKE_TIMEOUT)
+        try:
+            peer.join(plan)  # the client's cgroup, niceness, affinity: before anything runs as the client
+        except (OSError, ValueError) as exc:
+            warm_client.send(conn, {"error": f"it cannot take on your cgroup or scheduling ({exc})"})
+            os._exit(0)
         _adopt_stdio(dict(zip(req.get("fds", []), reader.fds, strict=False)), req.get("stdio") or {})
         reader.fds = []
         os.environ.clear()
         os.environ.update(req["env"])
         os.umask(int(req["umask"]))
         sys.argv = ["newsmill", *req["argv"]]
-        conn.settimeout(warm_client.HANDSHAKE_TIMEOUT)
         try:
             os.chdir(req["cwd"])
         except OSError as exc:  # e.g. a folder this process may not enter: the client runs it itself
@@ -412,7 +442,7 @@ def _child(conn: socket.socket, reader: warm_client.Reader, req: dict, listener:
         if pid == 0:
             conn.close()
             os.close(rfd)
-            _run(wfd, list(req["argv"]))  # never returns
+            _run(wfd, list(req["argv"]), plan)  # never returns
         os.close(wfd)
         try:
             os.setpgid(pid, pid)  # also done by the runner: whichever comes first
@@ -491,10 +521,22 @@ def _killpg(pgid: int, sig: int) -> None:
         pass
 
 
-def _run(wfd: int, argv: list[str]) -> None:
-    """The run itself, as ``newsmill <argv>`` would run it in a fresh process."""
+def _run(wfd: int, argv: list[str], plan: dict) -> None:
+    """The run itself, as ``newsmill <argv>`` would run it in a fresh process, with the client's limits."""
     code = 1
     try:
+        try:
+            peer.apply_rlimits(plan)
+        except (OSError, ValueError) as exc:  # checked before the fork: not expected
+            print(f"newsmill: the warm worker could not apply your resource limits ({exc}); "
+                  "run with --no-daemon", file=sys.stderr)
+            code = 9  # cli.EXIT_SERVICE
+            raise SystemExit from None
+        if plan.get("rlimits"):
+            import resource
+
+            warm_client.trace("runner_limits", json.dumps({k: list(resource.getrlimit(peer.RLIMITS[k]))
+                                                          for k in plan["rlimits"]}, sort_keys=True))
         os.setpgid(0, 0)  # its own group: the client's signals reach it and its Dask workers, nothing else
         signal.signal(signal.SIGINT, signal.default_int_handler)
         for s in (signal.SIGTERM, signal.SIGHUP):
@@ -510,6 +552,8 @@ def _run(wfd: int, argv: list[str]) -> None:
         except KeyboardInterrupt:
             print("newsmill: interrupted", file=sys.stderr)
             code = 130
+    except SystemExit:  # said above
+        pass
     except BaseException:  # noqa: BLE001 (what an in-process run would show)
         traceback.print_exc()
         code = 1

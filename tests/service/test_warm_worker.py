@@ -143,6 +143,121 @@ def test_a_configured_server_is_used_as_is(monkeypatch):
     assert prefect_server.use_local_server() == "http://127.0.0.1:9/api"
 
 
+def test_one_worker_per_user_not_per_folder(tmp_path, monkeypatch):
+    """The worker's folder follows the user, not the working folder or PREFECT_HOME; [daemon] dir separates."""
+    monkeypatch.delenv("NEWSMILL_DAEMON_DIR", raising=False)
+    runtime = tmp_path / "run-user"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    seen = set()
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        monkeypatch.chdir(tmp_path / d)
+        monkeypatch.setenv("PREFECT_HOME", str(tmp_path / d / ".prefect"))
+        seen.add(warm_client.home())
+    assert seen == {runtime / "newsmill"}
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    monkeypatch.setenv("NEWSMILL_CACHE", str(tmp_path / "cache"))
+    assert warm_client.home() == tmp_path / "cache" / "daemon"
+    assert warm_client.home(tmp_path / "mine") == tmp_path / "mine"  # a separate worker, when asked
+    monkeypatch.setenv("NEWSMILL_DAEMON_DIR", str(tmp_path / "env"))
+    assert warm_client.home() == tmp_path / "env"
+
+
+def test_the_workers_folder_is_private(tmp_path):
+    h = warm_client.private_folder(tmp_path / "w" / "daemon")
+    assert h.stat().st_mode & 0o777 == 0o700
+    h.chmod(0o755)
+    assert warm_client.private_folder(h).stat().st_mode & 0o777 == 0o700
+    (tmp_path / "link").symlink_to(h)
+    with pytest.raises(OSError, match="not a folder"):
+        warm_client.private_folder(tmp_path / "link")
+
+
+def test_the_worker_keeps_no_secret_of_its_first_client():
+    env = {"PATH": "/usr/bin", "HOME": "/home/u", "PYTHONPATH": "/code", "PREFECT_HOME": "/p", "LANG": "C.UTF-8",
+           "NEWSMILL_AUTHOR_KEY": "s1", "AWS_SECRET_ACCESS_KEY": "s2", "AWS_ACCESS_KEY_ID": "s3",
+           "PREFECT_API_KEY": "s4", "GITHUB_TOKEN": "s5", "DB_PASSWORD": "s6", "NEWSMILL_OUTPUT": "out",
+           "https_proxy": "http://user:pw@proxy:3128", "PREFECT_API_URL": "http://127.0.0.1:1/api"}
+    kept = warm_client.worker_environment(env)
+    assert kept == {"PATH": "/usr/bin", "HOME": "/home/u", "PYTHONPATH": "/code", "PREFECT_HOME": "/p",
+                    "LANG": "C.UTF-8", "PREFECT_API_URL": "http://127.0.0.1:1/api"}
+
+
+def test_daemon_settings_are_layered_and_checked(tmp_path):
+    from newsmill.config import ConfigError, load_settings
+
+    assert load_settings(env={}).daemon.idle == warm_client.IDLE_TIMEOUT == 900
+    f = tmp_path / "newsmill.toml"
+    f.write_text('[daemon]\nidle = "20m"\ndir = "w"\n')
+    d = load_settings(f, env={}).daemon
+    assert (d.idle, d.dir) == (1200.0, str(tmp_path / "w"))
+    assert load_settings(f, env={"NEWSMILL_DAEMON_IDLE": "2"}).daemon.idle == 2.0  # the environment outranks
+    from newsmill.service import warm_worker
+
+    assert warm_worker._idle_from("15m", 1.0) == 900 and warm_worker._idle_from(None, 7.0) == 7.0
+    for bad in ('idle = 0', 'idle = "soon"', 'idle = true', 'dir = ""', 'port = 3'):
+        f.write_text(f"[daemon]\n{bad}\n")
+        with pytest.raises(ConfigError, match="daemon"):
+            load_settings(f, env={})
+
+
+def _serve_one(monkeypatch, tmp_path, change=None):
+    """The worker's handling of one request from this very process (its peer), with ``change`` made to what
+    it reads of its client; returns the reply and whether it forked."""
+    from newsmill.service import peer, warm_worker
+
+    monkeypatch.setenv("NEWSMILL_DAEMON_DIR", str(tmp_path))
+    real = peer.facts
+    monkeypatch.setattr(peer, "facts", lambda pid="self": change(real(pid)) if pid != "self" and change else real(pid))
+    monkeypatch.setattr(os, "fork", lambda: pytest.fail("forked a run"))
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a, listener:
+        warm_client.send(a, warm_client._request(["run", "x"], "fp", idle=5))
+        result = warm_worker._handle(b, listener, -1, "fp", {})
+        return warm_client.Reader(a).recv(), result, warm_worker._idle
+
+
+def test_a_client_with_other_credentials_is_refused(monkeypatch, tmp_path):
+    def no_dac(facts):
+        facts["status"]["CapEff"] = format(int(facts["status"]["CapEff"], 16) & ~0b110, "016x")  # DAC caps dropped
+        return facts
+
+    reply, result, idle = _serve_one(monkeypatch, tmp_path, no_dac)
+    assert result is None and "effective capabilities differ" in reply["refused"]
+    assert idle == 5  # the latest client's idle period
+
+
+def test_a_client_with_more_than_the_worker_replaces_it(monkeypatch, tmp_path):
+    def more_caps(facts):
+        facts["status"]["CapEff"] = format(int(facts["status"]["CapEff"], 16) | (1 << 60), "016x")
+        return facts
+
+    reply, result, _ = _serve_one(monkeypatch, tmp_path, more_caps)
+    assert result == "retire" and "has more than this worker" in reply["stale"]
+
+
+def test_a_refusal_is_one_line_and_a_run_in_this_process(monkeypatch, capsys, tmp_path):
+    import threading
+
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+
+    def worker():
+        with b:
+            warm_client.Reader(b).recv(want_fds=True)
+            warm_client.send(b, {"refused": "your effective capabilities differ from the worker's (...)"})
+
+    t = threading.Thread(target=worker)
+    t.start()
+    monkeypatch.setattr(warm_client, "start", lambda h, idle=None: a)
+    assert warm_client.run_remote(["run", str(SEED)], tmp_path) is None
+    t.join()
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["newsmill: warning: the warm worker would not run this as you (your effective capabilities "
+                   "differ from the worker's (...)): running in this process"]
+
+
 # --------------------------------------------------------------------------- real processes
 
 HOMES: list[Path] = []  # every PREFECT_HOME this module used: the last test checks none has a process left
@@ -163,7 +278,7 @@ def stop_everything(home: Path) -> None:
 
 def client_env(home: Path, code: Path = REPO, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSMILL_"))}
-    env.update(PREFECT_HOME=str(home), PYTHONPATH=str(code), NEWSMILL_AUTHOR_KEY="k" * 32, DO_NOT_TRACK="1",
+    env.update(PREFECT_HOME=str(home), NEWSMILL_DAEMON_DIR=str(home), PYTHONPATH=str(code), NEWSMILL_AUTHOR_KEY="k" * 32, DO_NOT_TRACK="1",
                PREFECT_SERVER_ANALYTICS_ENABLED="false", GX_ANALYTICS_ENABLED="false",
                NEWSMILL_DAEMON_IDLE="600", NEWSMILL_DAEMON_GRACE="3")
     env.update(extra)
@@ -220,6 +335,7 @@ def test_worker_run_equals_in_process_run(home, inputs, tmp_path, monkeypatch):
     pid = daemon_pid(home)
     monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])  # the fingerprint covers PYTHONPATH: compare as the client
     assert pid is not None and warm_client.status(home)["current"]
+    assert b"NEWSMILL_AUTHOR_KEY=" not in Path(f"/proc/{pid}/environ").read_bytes()  # its first client's secret
     srv = prefect_server.status(home)
     assert srv is not None and srv["healthy"]
     direct = newsmill(["run", str(inputs), "-o", str(tmp_path / "direct"), "--no-daemon"], env, tmp_path)
@@ -428,6 +544,110 @@ def test_a_worker_that_cannot_start_means_a_run_in_the_client(home, tmp_path):
         assert "warm worker did not start" in p.stderr and "running in this process" in p.stderr
         assert "comments   published      33" in p.stdout
         assert warm_client.status(own) is None
+    finally:
+        stop_everything(own)
+
+
+def _rlimit_line(trace: Path) -> dict:
+    (line,) = [ln for ln in trace.read_text().splitlines() if ln.startswith("runner_limits ")]
+    return json.loads(line.split(" ", 3)[3])
+
+
+@pytest.mark.slow
+def test_the_run_takes_the_clients_resource_limits(home, inputs, tmp_path):
+    """`prlimit --cpu=... --as=... newsmill run`: the run in the worker has those limits (read back in the run)."""
+    import resource
+
+    pid = daemon_pid(home)
+    vm = int(re.search(r"VmSize:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text()).group(1)) * 1024 if pid else 0
+    as_limit = 2 * vm + 4 * 2**30  # lower than unlimited, enough for the run
+
+    def lower():
+        resource.setrlimit(resource.RLIMIT_CPU, (3000, 3600))
+        resource.setrlimit(resource.RLIMIT_AS, (as_limit, as_limit))
+
+    trace = tmp_path / "trace"
+    p = subprocess.run([PY, "-m", "newsmill.cli", "run", str(inputs), "-o", str(tmp_path / "out")], cwd=tmp_path,
+                       env=client_env(home, NEWSMILL_DAEMON_TRACE=str(trace)), preexec_fn=lower, capture_output=True,
+                       text=True, timeout=300, check=False)
+    assert p.returncode == 0, p.stderr
+    assert "warm worker" not in p.stderr  # served, not a fallback
+    assert _rlimit_line(trace) == {"RLIMIT_AS": [as_limit, as_limit], "RLIMIT_CPU": [3000, 3600]}
+    assert f"RLIMIT_AS {as_limit}/{as_limit}, RLIMIT_CPU 3000/3600" in (home / warm_client.LOG).read_text()
+
+
+def _server(home: Path, tmp_path: Path) -> str:
+    if prefect_server.status(home) is None:
+        newsmill(["server", "start"], client_env(home), tmp_path)
+    return prefect_server.status(home)["api_url"]
+
+
+@pytest.mark.slow
+def test_a_worker_with_less_makes_way_and_keeps_no_secret_of_its_first_client(home, tmp_path):
+    """A worker started by a client with a lower hard limit is replaced by one that a client with the usual
+    limits starts; that client's secrets reach its run, and not the new worker's environment."""
+    import resource
+    import uuid
+
+    if resource.getrlimit(resource.RLIMIT_CORE)[1] == 0:
+        pytest.skip("the core-size hard limit is already 0 here")
+    own = tmp_path / "daemon"
+    HOMES.append(own)
+    env = client_env(own, PREFECT_API_URL=_server(home, tmp_path), NEWSMILL_DAEMON_WARMUP="0")
+    try:
+        low = subprocess.run([PY, "-m", "newsmill.cli", "daemon", "start"], env=env, cwd=tmp_path, capture_output=True,
+                             text=True, timeout=300, check=False,
+                             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)))
+        assert low.returncode == 0, low.stderr
+        first = daemon_pid(own)
+        secret = f"secret-{uuid.uuid4().hex}"
+        p = newsmill(["run", str(SEED), "-o", str(tmp_path / "out")],
+                     {**env, "AWS_SECRET_ACCESS_KEY": secret, "NEWSMILL_AUTHOR_KEY": secret}, tmp_path)
+        assert p.returncode == 0, p.stderr
+        assert "warm worker" not in p.stderr  # run by a worker, not in the client
+        assert "author ids keyed with NEWSMILL_AUTHOR_KEY" in p.stdout  # the run had the client's secret
+        new = daemon_pid(own)
+        assert new is not None and new != first and gone(first, within=30)
+        assert "a client has more than this worker (your RLIMIT_CORE hard limit (unlimited) is above the " \
+               "worker's (0)): retiring" in (own / warm_client.LOG).read_text()
+        environ = Path(f"/proc/{new}/environ").read_bytes()
+        assert b"PREFECT_API_URL=" in environ and secret.encode() not in environ  # started by this client
+    finally:
+        stop_everything(own)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv to drop capabilities")
+def test_a_client_without_dac_capabilities_runs_in_its_own_process(home, tmp_path):
+    """Issue 13: a client whose DAC capabilities were dropped read a 0000 file through the worker."""
+    d = tmp_path / "in"
+    d.mkdir()
+    shutil.copy(SEED, d / "open.txt")
+    other = next(p for p in sorted(SAMPLES.glob("*.txt")) if p != SEED)
+    shutil.copy(other, d / "closed.txt")
+    (d / "closed.txt").chmod(0)
+    drop = "--bounding-set=-dac_override,-dac_read_search"
+    p = subprocess.run(["setpriv", drop, PY, "-m", "newsmill.cli", "run", str(d), "-o", str(tmp_path / "out")],
+                       env=client_env(home), cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    assert p.returncode == 0, p.stderr
+    assert "the warm worker would not run this as you (your permitted capabilities differ" in p.stderr
+    assert "running in this process" in p.stderr
+    assert "articles   published       1" in p.stdout and "(unreadable: 1)" in p.stdout
+    assert len(rows(tmp_path / "out", "articles")) == 1
+
+
+@pytest.mark.slow
+def test_an_idle_worker_exits(tmp_path):
+    own = tmp_path / "daemon"
+    HOMES.append(own)
+    env = client_env(own, PREFECT_API_URL="http://127.0.0.1:9/api", NEWSMILL_DAEMON_WARMUP="0",
+                     NEWSMILL_DAEMON_IDLE="5")
+    try:
+        started = newsmill(["daemon", "start"], env, tmp_path)
+        assert started.returncode == 0, started.stderr
+        pid = int(re.search(r"pid (\d+)", started.stdout).group(1))
+        assert gone(pid, within=120)  # bounded poll on the process, no fixed sleep
+        assert "idle for 5 s: exiting" in (own / warm_client.LOG).read_text()
     finally:
         stop_everything(own)
 
