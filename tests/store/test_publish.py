@@ -109,11 +109,11 @@ def test_versioned_layout_and_stable_links(out):
         assert os.readlink(out / name) == f"current/{name}"  # relative: the folder can be moved
     publish.publish_table("articles", articles(("dawn", 2030, "new")), out, run_id="r2")
     v2 = reading.current_version(out)
-    assert v2.name == "v000002-r2" and v1.is_dir()  # the previous version is kept (keep_versions=2)
+    assert v2.name == "v000002-r2" and v1.is_dir()  # the previous version is kept
     # the untouched table and partitions are the same inodes in both versions
     assert snapshot(v2 / "comments") == snapshot(v1 / "comments")
     assert snapshot(v2 / "articles" / "source=dawn") .items() >= snapshot(v1 / "articles" / "source=dawn").items()
-    publish.publish_table("articles", articles(("dawn", 2031, "newer")), out, run_id="r3")
+    publish.publish_table("articles", articles(("dawn", 2031, "newer")), out, run_id="r3", keep_versions=2)
     assert sorted(p.name for p in (out / versions.VERSIONS).iterdir()) == ["v000002-r2", "v000003-r3"]
     publish.publish_table("articles", articles(("dawn", 2032, "x")), out, run_id="r4", keep_versions=1)
     assert sorted(p.name for p in (out / versions.VERSIONS).iterdir()) == ["v000004-r4"]
