@@ -576,7 +576,7 @@ def test_legacy_layout_is_migrated_once(out, tmp_path):
     assert got["comments"] == legacy_rows["comments"]
     assert [r for r in got["articles"] if r["article_id"] != "new"] == legacy_rows["articles"]
     assert (out / "_state" / "author_key").read_text() == "k"
-    publish.publish_table("articles", articles(("dawn", 2031, "newer")), out, run_id="r2")
+    publish.publish_table("articles", articles(("dawn", 2031, "newer")), out, run_id="r2", keep_versions=2)
     assert sorted(p.name for p in (out / versions.VERSIONS).iterdir()) == ["v000002-r1", "v000003-r2"]
 
 

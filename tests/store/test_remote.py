@@ -22,7 +22,7 @@ import pytest
 
 import newsmill
 from newsmill import cli, pipeline
-from newsmill.config import Settings
+from newsmill.config import HistorySettings, Settings
 from newsmill.store import objstore, reading, remote
 from tests.conftest import REPO, SAMPLES
 from tests.conftest import budget_page
@@ -189,7 +189,8 @@ def test_same_input_twice_then_new_comments_then_a_fresh_mirror(s3, tmp_path):
     assert {p["table"]: (p["inserted"], p["updated"]) for p in full.publish} == {"articles": (0, 0), "comments": (0, 0)}
     assert keys(newsmill.read_table("comments", s3), "comment_id") == keys(before["comments"], "comment_id")
 
-    grown = pipeline.run([str(grown_page_dir(tmp_path, 3))], settings(s3))  # the thread grew by one comment
+    grown = pipeline.run([str(grown_page_dir(tmp_path, 3))],  # the thread grew by one comment
+                         settings(s3, history=HistorySettings(keep_versions=2)))
     stats = {p["table"]: p for p in grown.publish}
     assert (stats["comments"]["inserted"], stats["comments"]["updated"], stats["comments"]["unchanged"]) == (1, 0, 2)
     after = newsmill.read_table("comments", s3)
@@ -197,7 +198,7 @@ def test_same_input_twice_then_new_comments_then_a_fresh_mirror(s3, tmp_path):
     old = {r["comment_id"]: r for r in before["comments"].to_pylist()}
     assert all(r == old[r["comment_id"]] for r in after.to_pylist() if r["comment_id"] in old)  # kept as they were
 
-    # keep 2: the committed version and the one before; older ones are gone
+    # [history] keep_versions = 2: the committed version and the one before; older ones are gone
     versions = sorted({f.split("/")[1] for f in remote_files(s3) if f.startswith("_versions/")})
     assert versions == sorted([full.remote["version_dir"], grown.remote["version_dir"]])
 
