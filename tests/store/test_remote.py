@@ -208,6 +208,10 @@ def test_same_input_twice_then_new_comments_then_a_fresh_mirror(s3, tmp_path):
     assert {p["table"]: p["inserted"] for p in fresh.publish} == {"articles": 0, "comments": 0}
     assert rows(newsmill.read_table("comments", s3), "comment_id") == rows(after, "comment_id")
     assert fresh.remote["version"] == grown.remote["version"] + 1
+    # the card and croissant.json travel with their version both ways
+    for doc in ("README.md", "croissant.json"):
+        assert f"_versions/{grown.remote['version_dir']}/{doc}" in remote_files(s3)
+        assert (Path(fresh.remote["mirror"]) / "_versions" / grown.remote["version_dir"] / doc).is_file()
 
 
 # --- (4) atomicity: killed between upload and commit -------------------------------------------
