@@ -31,7 +31,8 @@ CONFORMS_TO = "http://mlcommons.org/croissant/1.1"
 PARQUET = "application/x-parquet"
 
 # The recommended JSON-LD context of Croissant 1.1 (its spec's appendix 1), written out so that no
-# reader has to fetch one.
+# reader has to fetch one. schema.org as https://, as mlcroissant (the reference implementation) and
+# the hub's own Croissant files write it: with the appendix's http:// mlcroissant finds no sc:Dataset.
 CONTEXT = {
     "@language": "en",
     "@vocab": "https://schema.org/",
