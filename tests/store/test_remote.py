@@ -208,10 +208,6 @@ def test_same_input_twice_then_new_comments_then_a_fresh_mirror(s3, tmp_path):
     assert {p["table"]: p["inserted"] for p in fresh.publish} == {"articles": 0, "comments": 0}
     assert rows(newsmill.read_table("comments", s3), "comment_id") == rows(after, "comment_id")
     assert fresh.remote["version"] == grown.remote["version"] + 1
-    # the card and croissant.json travel with their version both ways
-    for doc in ("README.md", "croissant.json"):
-        assert f"_versions/{grown.remote['version_dir']}/{doc}" in remote_files(s3)
-        assert (Path(fresh.remote["mirror"]) / "_versions" / grown.remote["version_dir"] / doc).is_file()
 
 
 # --- (4) atomicity: killed between upload and commit -------------------------------------------
@@ -475,6 +471,19 @@ def test_memory_url_end_to_end_through_the_cli(mem, tmp_path, monkeypatch, capsy
     assert cli.main(args) == 0
     tables = newsmill.read_tables(mem)
     assert (tables["articles"].num_rows, tables["comments"].num_rows) == (1, 3)
+
+
+def test_the_card_and_croissant_json_travel_with_their_version_both_ways(mem, tmp_path):
+    first = pipeline.run([str(grown_page_dir(tmp_path, 2))], settings(mem))
+    shutil.rmtree(first.remote["mirror"])  # another machine: an empty mirror pulls the committed version
+    fresh = pipeline.run([str(grown_page_dir(tmp_path, 3))], settings(mem))
+    pulled = Path(fresh.remote["mirror"]) / "_versions" / first.remote["version_dir"]
+    fs, root = remote.filesystem(mem)
+    for version in (first.remote["version_dir"], fresh.remote["version_dir"]):
+        for doc in ("README.md", "croissant.json"):
+            assert f"_versions/{version}/{doc}" in remote_files(mem)
+    for doc in ("README.md", "croissant.json"):
+        assert (pulled / doc).read_bytes() == fs.cat_file(f"{root}/_versions/{first.remote['version_dir']}/{doc}")
 
 
 def test_empty_remote_reads_as_empty_tables_and_resets_a_stale_mirror(mem, tmp_path):
