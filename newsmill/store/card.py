@@ -4,10 +4,19 @@ Generated, never edited by hand: it is written into each version next to the
 data it describes and switches with it, so the card cannot describe rows the
 reader does not see. Everything in it comes from the manifest and ``schemas/``,
 hence it can be re-rendered from any version.
+
+It opens with Hugging Face dataset-card front matter (YAML): one config per table whose
+``data_files`` glob is that table's part files, so a version folder uploaded as it is loads with
+``datasets.load_dataset`` as two tables. The licence and personal-data sentences are shared with
+``croissant.json`` (``newsmill.store.croissant``): the two never say different things.
 """
 from __future__ import annotations
 
+import json
+
+from newsmill import schema as schemas
 from newsmill.schema import data_dictionary_markdown
+from newsmill.store import layout
 
 DEFAULT_PSEUDONYMISATION = "pseudonymize ids, names kept"
 
@@ -64,6 +73,16 @@ from newsmill import read_tables
 tables = read_tables(Path("output"))   # both tables from one version, schema types exact
 ```
 
+```python
+import mlcroissant as mlc                              # Croissant 1.1: the version's croissant.json
+ds = mlc.Dataset(jsonld="output/current/croissant.json")
+comments = list(ds.records("comments"))                # text as bytes; source/year read from the path
+```
+
+The version folder (`output/current/`) is also a Hugging Face dataset as it is: its card's front
+matter gives one config per table, e.g. `datasets.load_dataset("output/current", "comments")`
+(`source` and `year` are folder names there, not columns of the files).
+
 A publish switches both tables at once, but a reader that opens `articles` and later
 `comments` can straddle a switch. To join the two from exactly one version, read through the
 resolved version folder: `Path("output/current").resolve()` (or `read_tables`), whose files
@@ -74,14 +93,69 @@ Published to object storage (`s3://...`): this folder is `<url>/_versions/<versi
 '''
 
 
-def render(m: dict) -> str:
-    """Markdown for one version's manifest."""
+TITLE = "newsmill dataset: news articles and their reader comments"
+LICENCE_NAME = "texts-copyright-of-publishers-and-commenters"
+COPYRIGHT = ("The texts (articles, comments, names) remain the copyright of their publishers and of the "
+             "commenters. This dataset is a research collection (text and data mining): it grants no licence "
+             "to republish the texts; ask the rights holders for anything beyond research use.")
+USE = ("Research on news and on reader comments (text and data mining): discourse and moderation studies, "
+       "classification and language modelling evaluated on news comments.")
+COLLECTION = ("Captured news pages (HTML files, web archives, text dumps, or pages fetched from live sources "
+              "that allow it) are parsed by newsmill: article metadata and body, and every reader comment with "
+              "its author, time, position and threading; records that fail validation are quarantined, not "
+              "published. Provenance (input, extractor, pipeline version) is kept on every row.")
+MAINTENANCE = ("Each newsmill run publishes a new version of the whole dataset (both tables switch at once); "
+               "part files never change once written and are named by their content hash, and manifest.json "
+               "lists each with its SHA-256. Older versions are kept by the output's retention policy.")
+# Hugging Face front matter: what the hub shows and filters on.
+HF_TASKS = ("text-classification", "text-generation")
+HF_TAGS = ("news", "comments", "reader-comments", "croissant", "newsmill")
+
+
+def personal_data(m: dict) -> str:
+    """The personal-data note of a version (card and croissant.json)."""
+    return (f"Comments and author names are personal data of their authors. Authors: "
+            f"{m.get('pseudonymisation') or DEFAULT_PSEUDONYMISATION}. author_id is a keyed pseudonym (HMAC, key "
+            "kept outside the dataset), stable across runs with the same key. Keep copies access-controlled, "
+            "and delete records on request by removing them at the source and republishing.")
+
+
+def front_matter(m: dict, languages: list[str] | None = None) -> str:
+    """Hugging Face dataset-card YAML (JSON is YAML: no YAML writer needed, and every value is quoted)."""
+    lines = ["---", f"pretty_name: {json.dumps(TITLE)}", "license: other",
+             f"license_name: {LICENCE_NAME}", f"license_link: {layout.CARD}"]
+    if languages:
+        lines.append(f"language: {json.dumps(sorted(languages))}")
+    lines += [f"task_categories: {json.dumps(list(HF_TASKS))}", f"tags: {json.dumps(list(HF_TAGS))}",
+              f"size_categories: {json.dumps([_size_category(sum(t['rows'] for t in m['tables'].values()))])}",
+              "configs:"]
+    for i, name in enumerate(schemas.TABLES):
+        glob = layout.table_glob(name, schemas.load(name).partition_by)
+        lines += [f"- config_name: {name}", *(["  default: true"] if i == 0 else []),
+                  "  data_files:", "  - split: train", f"    path: {json.dumps(glob)}"]
+    return "\n".join([*lines, "---", ""])
+
+
+def _size_category(rows: int) -> str:
+    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                         (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M")):
+        if rows < limit:
+            return label
+    return "n>100M"
+
+
+def render(m: dict, languages: list[str] | None = None) -> str:
+    """Markdown for one version's manifest; ``languages``: the articles' languages, for the front matter."""
     out = [
-        "# newsmill dataset: news articles and their reader comments",
+        front_matter(m, languages),
+        f"# {TITLE}",
         "",
         f"Version {m['version']} (`{m['version_dir']}`), published {m['created_at']} by run `{m['run_id']}` "
         f"with newsmill {m['pipeline_version']}. Generated file: do not edit; `manifest.json` lists every "
-        "file with its SHA-256 checksum.",
+        f"file with its SHA-256 checksum. `{layout.CROISSANT}`, next to this card in the version folder "
+        f"(`output/current/{layout.CROISSANT}`), describes the same files and fields as Croissant 1.1 metadata "
+        "(mlcroissant, TFDS, dataset search); with the front matter above, the version folder can be uploaded "
+        "to the Hugging Face hub as it is (one config per table).",
         "",
         "| table | rows | files | schema version | schema hash |",
         "|---|---:|---:|---:|---|",
@@ -96,15 +170,7 @@ def render(m: dict) -> str:
 
 
 def _licence(m: dict) -> list[str]:
-    return [
-        "- The texts (articles, comments, names) remain the copyright of their publishers and of the "
-        "commenters. This dataset is a research collection (text and data mining): it grants no licence "
-        "to republish the texts; ask the rights holders for anything beyond research use.",
-        f"- Authors: {m.get('pseudonymisation') or DEFAULT_PSEUDONYMISATION}. `author_id` is a keyed "
-        "pseudonym (HMAC, key kept outside the dataset), stable across runs with the same key.",
-        "- Comments are personal data of their authors: keep copies access-controlled, and delete "
-        "records on request by removing them at the source and republishing.",
-    ]
+    return [f"- {COPYRIGHT}", f"- {personal_data(m)}"]
 
 
 def _validation(run: dict) -> list[str]:

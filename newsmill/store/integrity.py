@@ -44,7 +44,7 @@ import pyarrow.parquet as pq
 
 from newsmill import schema as schemas
 from newsmill.config import ConfigError
-from newsmill.store import card, layout, manifest, versions
+from newsmill.store import card, croissant, layout, manifest, versions
 from newsmill.store.lock import OutputLock
 
 log = logging.getLogger(__name__)
@@ -306,11 +306,13 @@ def _with_files(m: dict, cur: Path) -> dict:
 
 
 def _write_manifest(store: versions.Store, cur: Path, m: dict) -> None:
-    """Replace ``cur``'s manifest atomically (readers see the old one or the new one)."""
+    """Replace ``cur``'s manifest atomically (readers see the old one or the new one), and its
+    croissant.json, which lists the same files with their checksums."""
     store.building.mkdir(parents=True, exist_ok=True)
-    tmp = store.building / f".manifest-{uuid.uuid4().hex}"
-    versions.write_new(tmp, manifest.dumps(m))
-    os.replace(tmp, cur / manifest.NAME)
+    for name, data in ((layout.CROISSANT, croissant.render(m)), (manifest.NAME, manifest.dumps(m))):
+        tmp = store.building / f".{name}-{uuid.uuid4().hex}"
+        versions.write_new(tmp, data)
+        os.replace(tmp, cur / name)
     versions.fsync_dir(cur)
 
 

@@ -4,7 +4,9 @@
 
     <output>/
       articles, comments, manifest.json, README.md, current, _versions/, _building/
-                   the published versions (``newsmill.store.versions``)
+                   the published versions (``newsmill.store.versions``); README.md is the dataset
+                   card (``newsmill.store.card``); each version also holds croissant.json, its
+                   Croissant metadata (``newsmill.store.croissant``), read as current/croissant.json
       _state/      what the output remembers between runs: the publish lock, the input ledger,
                    the author key and mode, the HTTP cache of live sources, runs' work areas
                    (``staging/<run id>/``)
@@ -27,9 +29,18 @@ REPORTS = "reports"
 RAW = "raw"
 LATEST = "LATEST"
 
+CARD = "README.md"
+CROISSANT = "croissant.json"
+
 LOCK = (STATE, "lock")
 LEDGER = (STATE, "ledger.sqlite")
 WORK_AREAS = (STATE, "staging")
+
+
+def table_glob(table: str, partition_by: tuple[str, ...]) -> str:
+    """The glob of a table's part files, relative to a version folder (or the output folder, through
+    its stable links): what the card's front matter and croissant.json give readers."""
+    return f"{table}/" + "".join(f"{col}=*/" for col in partition_by) + "*.parquet"
 
 
 def state_dir(output_dir) -> Path:

@@ -18,7 +18,7 @@ cannot read next to real years (pandas issue #55400): undated pages use year 0.
 content is unchanged (ignoring ``upsert.VOLATILE`` provenance) keeps its old
 version, and a partition with no changed row is carried over as a hard link to
 the very same file. Under the output's lock, the run builds the new version
-(both tables, manifest, dataset card) beside the current one and commits it
+(both tables, manifest, dataset card and its croissant.json) beside the current one and commits it
 with one atomic symlink swap; versions the ``[history]`` policy no longer keeps
 (``keep_versions``, ``keep_days``) are then deleted. A version is homogeneous in schema: when the schema gained a nullable
 column, files written before are rewritten with it (readers given mixed files
@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 from newsmill import schema as schemas
 from newsmill.config import HistorySettings
 from newsmill.runtime import failpoints
-from newsmill.store import card, integrity, layout, manifest, partfile, upsert, versions
+from newsmill.store import card, croissant, integrity, layout, manifest, partfile, upsert, versions
 from newsmill.store.checks import check_compatible, checked_name, checked_run_id, conform_input
 from newsmill.store.checks import NULL_PARTITION, SchemaMismatchError  # noqa: F401 (this module's API)
 from newsmill.store.ledger import Ledger, StagedInputs
@@ -242,13 +242,29 @@ def _commit(store: versions.Store, batches: dict[str, NewRows], *, run_id: str, 
                           pipeline_version=pipeline_version, tables=tables, run_info=run_info,
                           pseudonymisation=pseudonymisation)
         versions.write_new(build.path / manifest.NAME, manifest.dumps(m))
-        versions.write_new(build.path / "README.md", card.render(m).encode())
+        versions.write_new(build.path / layout.CARD, card.render(m, _languages(build.path, m)).encode())
+        versions.write_new(build.path / layout.CROISSANT, croissant.render(m))
         failpoints.hit("manifest_written")
         final = store.commit(build)
     except BaseException:
         store.abort(build)
         raise
     return Commit(build.seq, final, [stats[n] for n in batches], m)
+
+
+def _languages(version_dir: Path, m: dict) -> list[str]:
+    """The articles' languages, for the card's front matter: one column of the version's article files."""
+    s = schemas.load("articles")
+    files = [version_dir / "articles" / f["path"] for f in m["tables"].get("articles", {}).get("files", [])]
+    if "language" not in s.names or not files:
+        return []
+    import pyarrow.compute as pc
+
+    found: set[str] = set()
+    for f in files:
+        col = pq.read_table(f, columns=["language"]).column("language")
+        found.update(v for v in pc.unique(col).to_pylist() if v)
+    return sorted(found)
 
 
 def _build_table(name: str, rows: NewRows | None, old_root: Path | None, new_root: Path,

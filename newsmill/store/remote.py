@@ -266,9 +266,10 @@ def _install(obj: Objects, store: versions.Store, ptr: dict) -> dict:
         for table in schemas.TABLES:
             (build.path / table).mkdir(exist_ok=True)
         versions.write_new(build.path / manifest.NAME, raw)
-        card_file = obj.read(f"{VERSIONS}/{name}/README.md")
-        if card_file is not None:
-            versions.write_new(build.path / "README.md", card_file[0])
+        for doc in (layout.CARD, layout.CROISSANT):  # generated from the manifest: not in it
+            doc_file = obj.read(f"{VERSIONS}/{name}/{doc}")
+            if doc_file is not None:
+                versions.write_new(build.path / doc, doc_file[0])
         problems = manifest.verify(build.path)
         if problems:
             raise RemoteError(f"version {name} of {display_url(obj.url)} does not match its manifest: "
@@ -420,8 +421,9 @@ def _upload_version(obj: Objects, cur: Path, m: dict, raw: bytes, ptr: dict | No
         part = uploads[i : i + CHUNK]
         obj.fs.put([s for s, _ in part], [d for _, d in part])
         lease.refresh()
-    if (cur / "README.md").is_file():
-        obj.put_bytes(f"{base}/README.md", (cur / "README.md").read_bytes())
+    for doc in (layout.CARD, layout.CROISSANT):
+        if (cur / doc).is_file():
+            obj.put_bytes(f"{base}/{doc}", (cur / doc).read_bytes())
     obj.put_bytes(f"{base}/{manifest.NAME}", raw)
     return {"uploaded": len(uploads), "copied": len(copies)}
 

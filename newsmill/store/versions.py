@@ -9,7 +9,7 @@
       README.md     -> current/README.md
       current       -> _versions/v000007-<run>  the ONLY thing a publish changes for readers
       _versions/v000007-<run>/{articles,comments}/source=../year=../part-<sha>.parquet,
-                              manifest.json, README.md
+                              manifest.json, README.md, croissant.json
       _building/    versions under construction, trash being deleted (never read)
       _state/lock   see ``newsmill.store.lock``
 
@@ -49,13 +49,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from newsmill.runtime import failpoints
-from newsmill.store import manifest
+from newsmill.store import layout, manifest
 
 CURRENT = "current"
 VERSIONS = "_versions"
 BUILDING = "_building"
 LEGACY_TABLES = ("articles", "comments")
-STABLE = (*LEGACY_TABLES, "manifest.json", "README.md")
+# croissant.json has no stable link: Croissant tools resolve its paths from the folder they found it in
+# and walk that folder without following the table links, so it is read as current/croissant.json
+STABLE = (*LEGACY_TABLES, manifest.NAME, layout.CARD)
 _VERSION_RE = re.compile(r"^v(\d{6,})-")
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from newsmill import pipeline
 from newsmill.config import Settings
-from newsmill.store import integrity, ledger, manifest, reading, versions
+from newsmill.store import integrity, layout, ledger, manifest, reading, versions
 from tests.conftest import SEED, budget_page
 
 KEY = b"k" * 32
@@ -170,6 +170,11 @@ def test_missing_manifest_is_rebuilt_and_a_part_that_fails_its_name_is_damage(tm
     report = integrity.ensure_sound(out, "test-run2", rebuild=True)
     assert report.dropped and report.manifest_rebuilt and manifest.verify(cur) == []
     assert manifest.read(cur)["version_dir"] == cur.name
+    # croissant.json lists the same files as the manifest, with the same checksums: rewritten with it
+    m = manifest.read(cur)
+    listed = {f"{t}/{f['path']}": f["sha256"] for t, tm in m["tables"].items() for f in tm["files"]}
+    doc = json.loads((cur / layout.CROISSANT).read_text(encoding="utf-8"))
+    assert {d["contentUrl"]: d["sha256"] for d in doc["distribution"] if d["@type"] == "cr:FileObject"} == listed
 
 
 def test_corrupt_ledger_is_moved_aside_and_inputs_are_reprocessed(tmp_path, inputs, caplog):

@@ -125,7 +125,7 @@ def test_card_and_manifest_switch_with_the_data(out):
     publish.publish_run(both(), out, run_id="r1")
     v1 = reading.current_version(out)
     publish.publish_table("articles", articles(("dawn", 2030, "n")), out, run_id="r2")
-    assert (out / "README.md").read_text(encoding="utf-8").startswith("# newsmill dataset")
+    assert "\n---\n\n# newsmill dataset" in (out / "README.md").read_text(encoding="utf-8")  # after the front matter
     assert "Version 2 (`v000002-r2`)" in (out / "README.md").read_text(encoding="utf-8")
     assert "Version 1 (`v000001-r1`)" in (v1 / "README.md").read_text(encoding="utf-8")
     assert manifest.read(out)["row_counts"]["articles"] == 5
@@ -134,11 +134,12 @@ def test_card_and_manifest_switch_with_the_data(out):
 def test_card_loading_instructions_work_as_written(out, monkeypatch):
     duckdb = pytest.importorskip("duckdb")
     pytest.importorskip("polars")
+    pytest.importorskip("mlcroissant")
     publish.publish_run(both(), out, run_id="r1")
     text = (out / "README.md").read_text(encoding="utf-8")
     monkeypatch.chdir(out.parent)  # the card's paths are relative to the folder holding output/
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
-    assert len(blocks) == 4
+    assert len(blocks) == 5
     for block in blocks:
         ns: dict = {}
         exec(block, ns)

@@ -474,6 +474,19 @@ def test_memory_url_end_to_end_through_the_cli(mem, tmp_path, monkeypatch, capsy
     assert (tables["articles"].num_rows, tables["comments"].num_rows) == (1, 3)
 
 
+def test_the_card_and_croissant_json_travel_with_their_version_both_ways(mem, tmp_path):
+    first = pipeline.run([str(grown_page_dir(tmp_path, 2))], settings(mem))
+    shutil.rmtree(first.remote["mirror"])  # another machine: an empty mirror pulls the committed version
+    fresh = pipeline.run([str(grown_page_dir(tmp_path, 3))], settings(mem))
+    pulled = Path(fresh.remote["mirror"]) / "_versions" / first.remote["version_dir"]
+    fs, root = remote.filesystem(mem)
+    for version in (first.remote["version_dir"], fresh.remote["version_dir"]):
+        for doc in ("README.md", "croissant.json"):
+            assert f"_versions/{version}/{doc}" in remote_files(mem)
+    for doc in ("README.md", "croissant.json"):
+        assert (pulled / doc).read_bytes() == fs.cat_file(f"{root}/_versions/{first.remote['version_dir']}/{doc}")
+
+
 def test_empty_remote_reads_as_empty_tables_and_resets_a_stale_mirror(mem, tmp_path):
     assert newsmill.read_table("comments", mem).num_rows == 0
     first = pipeline.run([str(grown_page_dir(tmp_path, 2))], settings(mem))
