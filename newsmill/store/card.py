@@ -90,6 +90,9 @@ never change.
 
 Published to object storage (`s3://...`): this folder is `<url>/_versions/<version>/`, and
 `<url>/_current.json` names the committed version; `newsmill.read_tables("s3://...")` resolves it.
+
+Older versions are kept by the output's `[history]` policy: `newsmill versions output` lists
+them, `newsmill.read_tables("output", version=N)` or `as_of="YYYY-MM-DD"` reads one.
 '''
 
 
