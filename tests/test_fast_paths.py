@@ -242,3 +242,25 @@ def test_link_quotes_single_search(texts):
     _link_quotes_by_definition(expected)
     link_quotes(rows)
     assert rows == expected
+
+
+# --------------------------------------------------------------------------- the precise body's check
+
+
+_VISIBLE_PIECES = ["<div>", "</div>", "<p>", "</p>", "<script>var a = 1;</script>", "<style>p {}</style>",
+                   "<noscript>", "</noscript>", "<template>", "</template>", f"<div {CLAIM_ATTR}='1'>",
+                   f"<section {CLAIM_ATTR}='1'>", "</section>", "<span>", "</span>", "word", " two words ", "<br>",
+                   "tail", "\xa0", "\u3000x", "<body>", "</body>", f"<body {CLAIM_ATTR}='1'>"]
+
+
+@given(st.lists(st.sampled_from(_VISIBLE_PIECES), max_size=30).map("".join),
+       st.sampled_from(["<html>", f"<html {CLAIM_ATTR}='1'>", "<html><head><script>x y</script></head>"]))
+@example("<div>a<script>b c</script>d<div data-newsmill-comment='1'>e<p>f</p>g</div>h</div>", "<html>")
+@example(f"<noscript>a b</noscript>", f"<html {CLAIM_ATTR}='1'>")
+def test_visible_words_by_subtraction(body, html):
+    from newsmill.extract.html import _VISIBLE_TEXT, _BODY_TEXT, _visible_words, _word_count
+
+    tree = parse(f"{html}<body>{body}</body></html>")
+    if tree is None:
+        return
+    assert _visible_words(tree, _word_count(_BODY_TEXT(tree))) == _word_count(_VISIBLE_TEXT(tree))

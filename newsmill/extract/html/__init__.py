@@ -102,9 +102,14 @@ def _comment_system(tree, layer: str | None, comments, attrs: PageAttrs,
 
 # words in paragraphs outside the comments the layers claimed: what a page offers as running text
 _PARAGRAPH_TEXT = etree.XPath(f"//p[not(ancestor-or-self::*[@{CLAIM_ATTR}])]//text()", smart_strings=False)
-# and every visible word outside them (pages that set their text in <div>s and <br>s, not in <p>s)
+# and every visible word outside them (pages that set their text in <div>s and <br>s, not in <p>s): the words
+# of the body's text nodes less those under a script, style, noscript, template or claimed subtree
 _VISIBLE_TEXT = etree.XPath(f"//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript or "
                             f"ancestor::template or ancestor::*[@{CLAIM_ATTR}])]", smart_strings=False)
+_BODY_TEXT = etree.XPath("//body//text()", smart_strings=False)
+_SUBTREE_TEXT = etree.XPath("descendant::text()", smart_strings=False)
+_INVISIBLE = ("script", "style", "noscript", "template")
+_CLAIMED = etree.XPath(CLAIMED_XPATH)
 # precise mode keeping under this share of the page's paragraph words, or under the smaller share of all its
 # visible words, may have cut the article itself ...
 PRECISE_SUSPECT_SHARE = 0.3
@@ -116,12 +121,32 @@ PRECISE_SUSPECT_VISIBLE_SHARE = 0.1
 PRECISE_CUT_RATIO = 0.5
 
 
+def _word_count(texts) -> int:
+    return len(" ".join(texts).split())
+
+
 def _suspect(tree, kept: int) -> bool:
     """Whether a precise body of ``kept`` words is short enough for the page to check it."""
-    offered = len(" ".join(_PARAGRAPH_TEXT(tree)).split())
+    offered = _word_count(_PARAGRAPH_TEXT(tree))
     if offered >= PRECISE_CHECK_WORDS and kept < PRECISE_SUSPECT_SHARE * offered:
         return True
-    return kept < PRECISE_SUSPECT_VISIBLE_SHARE * len(" ".join(_VISIBLE_TEXT(tree)).split())
+    body = _word_count(_BODY_TEXT(tree))  # the visible words are a part of these: mostly this settles it
+    return kept < PRECISE_SUSPECT_VISIBLE_SHARE * body and kept < PRECISE_SUSPECT_VISIBLE_SHARE * _visible_words(tree, body)
+
+
+def _visible_words(tree, body: int) -> int:
+    """``len(" ".join(_VISIBLE_TEXT(tree)).split())`` by subtraction: ``_VISIBLE_TEXT`` climbs the
+    ancestors of every text node five times, while the subtrees to leave out are few.  Words add up
+    over text nodes (joined by a space, no word spans two), so the words under the outermost
+    left-out subtrees inside a body are taken from the ``body`` words of all the body's text."""
+    cut = set(tree.iter(*_INVISIBLE))
+    cut.update(_CLAIMED(tree))
+    if any(b in cut or any(a in cut for a in b.iterancestors()) for b in tree.iter("body")):
+        return _word_count(_VISIBLE_TEXT(tree))  # a left-out subtree holding a body: no subtraction
+    for el in cut:
+        if next(el.iterancestors("body"), None) is not None and not any(a in cut for a in el.iterancestors()):
+            body -= _word_count(_SUBTREE_TEXT(el))
+    return body
 
 
 # the publisher's own statement of the body (JSON-LD articleBody) referees a precise body that covers
