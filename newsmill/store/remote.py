@@ -446,21 +446,17 @@ def _forget(obj: Objects, version: str, sides: list[str]) -> None:
 
 def _collect_garbage(obj: Objects, *, keep: set[str], upto: int, keep_versions: int = 2,
                      keep_days: float = 0.0) -> list[str]:
-    """Delete versions numbered up to the committed one that the ``[history]`` policy does not keep:
-    ``keep`` (the committed version and the one before) always stays, then the newest
-    ``keep_versions`` (with ``keep_days``: committed within that many days). A higher number may be
-    a push in progress elsewhere (its commit will be refused, and a later collection removes it)."""
+    """Delete versions numbered up to the committed one that the ``[history]`` policy does not keep.
+    ``keep`` (the committed version and the one before) always stays; then the committed chain (each
+    manifest names its predecessor) back to ``keep_versions`` versions, with ``keep_days`` only those
+    committed within that many days. An upload that was never committed is in no chain and goes. A
+    higher number may be a push in progress elsewhere (its commit will be refused, and a later
+    collection removes it)."""
     removed = []
     try:
         obj.fs.invalidate_cache(obj.key(VERSIONS))
         names = [p.rstrip("/").rsplit("/", 1)[-1] for p in obj.fs.ls(obj.key(VERSIONS), detail=False)]
-        numbered = sorted((int(mt.group(1)), n) for n in names if (mt := _VERSION_NAME.match(n)))
-        newest = [n for seq, n in reversed(numbered) if seq <= upto][:keep_versions]
-        cutoff = datetime.now(timezone.utc) - timedelta(days=keep_days) if keep_days else None
-        for name in newest:
-            if cutoff is not None and name not in keep and _committed_before(obj, name, cutoff):
-                break  # newest first: the rest are older still
-            keep = keep | {name}
+        keep = keep | set(_kept_chain(obj, max(keep, key=_seq_of), set(names), keep_versions, keep_days))
         for name in sorted(names):
             mt = _VERSION_NAME.match(name)
             if name in keep or mt is None or int(mt.group(1)) > upto:
@@ -472,13 +468,28 @@ def _collect_garbage(obj: Objects, *, keep: set[str], upto: int, keep_versions: 
     return removed
 
 
-def _committed_before(obj: Objects, name: str, cutoff: datetime) -> bool:
-    got = obj.read(f"{VERSIONS}/{name}/{manifest.NAME}")
-    try:
-        created = datetime.fromisoformat(json.loads(got[0])["created_at"]) if got else None
-    except (ValueError, KeyError, TypeError):
-        created = None
-    return created is None or created.tzinfo is None or created < cutoff
+def _seq_of(name: str) -> int:
+    mt = _VERSION_NAME.match(name)
+    return int(mt.group(1)) if mt else -1
+
+
+def _kept_chain(obj: Objects, head: str, present: set[str], keep_versions: int, keep_days: float) -> list[str]:
+    """The committed chain from ``head`` back through each manifest's predecessor: at most
+    ``keep_versions`` versions, and with ``keep_days`` none committed before then (the first two stay)."""
+    cutoff = datetime.now(timezone.utc) - timedelta(days=keep_days) if keep_days else None
+    chain, name = [], head
+    while name and name in present and name not in chain and len(chain) < keep_versions:
+        got = obj.read(f"{VERSIONS}/{name}/{manifest.NAME}")
+        try:
+            m = json.loads(got[0]) if got else {}
+            created = datetime.fromisoformat(m["created_at"]) if m.get("created_at") else None
+        except (ValueError, KeyError, TypeError, AttributeError):
+            m, created = {}, None
+        if len(chain) >= 2 and cutoff is not None and (created is None or created.tzinfo is None or created < cutoff):
+            break  # newest first: the rest are older still
+        chain.append(name)
+        name = m.get("previous") if isinstance(m, dict) else None
+    return chain
 
 
 def _info(t: Target, m: dict, version: str, run_id: str, mirror: Path, *, stats: dict, removed: list) -> dict:
