@@ -594,7 +594,8 @@ def test_a_worker_with_less_makes_way_and_keeps_no_secret_of_its_first_client(ho
         pytest.skip("the core-size hard limit is already 0 here")
     own = tmp_path / "daemon"
     HOMES.append(own)
-    env = client_env(own, PREFECT_API_URL=_server(home, tmp_path), NEWSMILL_DAEMON_WARMUP="0")
+    _server(home, tmp_path)
+    env = client_env(own, **prefect_server.client_env(home), NEWSMILL_DAEMON_WARMUP="0")  # URL and auth string
     try:
         low = subprocess.run([PY, "-m", "newsmill.cli", "daemon", "start"], env=env, cwd=tmp_path, capture_output=True,
                              text=True, timeout=300, check=False,
