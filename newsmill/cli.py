@@ -147,7 +147,10 @@ def _terminal_logs() -> None:
 
 def _quiet_telemetry() -> None:
     """Before Prefect/GX are imported: keep their state local and their telemetry off."""
-    os.environ.setdefault("PREFECT_HOME", str(Path(".prefect").resolve()))
+    if not os.environ.get("PREFECT_HOME"):  # one home per user, not per working folder (README: Prefect server)
+        from newsmill.service.prefect_server import default_home
+
+        os.environ["PREFECT_HOME"] = str(default_home())
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -442,9 +445,16 @@ def cmd_serve(args) -> int:
 
 
 def cmd_server(args) -> int:
-    """The local Prefect server that `newsmill run` and `newsmill serve` use when PREFECT_API_URL is not set."""
+    """The local Prefect server that `newsmill run` and `newsmill serve` use when PREFECT_API_URL is not set:
+    one per user (PREFECT_HOME), only this user's (127.0.0.1 and an auth string), stopped when unused."""
+    import shlex
+
     from newsmill.service import prefect_server
 
+    home = prefect_server.home()
+    if args.action == "stop":
+        print("newsmill server: stopped" if prefect_server.stop() else "newsmill server: not running")
+        return 0
     if args.action == "start":
         try:
             info = prefect_server.ensure(ui=args.ui)
@@ -453,15 +463,26 @@ def cmd_server(args) -> int:
             return EXIT_SERVICE
     else:
         info = prefect_server.status()
-    if args.action == "stop":
-        print("newsmill server: stopped" if prefect_server.stop() else "newsmill server: not running")
-        return 0
     if info is None:
-        print(f"newsmill server: not running (PREFECT_HOME {prefect_server.home()})")
+        print(f"newsmill server: not running (PREFECT_HOME {home})")
         return 3
     state = "running" if info.get("healthy", True) else "starting (not answering yet)"
-    print(f"newsmill server: {state}, pid {info['pid']}\n  api:  {info['api_url']}  "
-          f"(export PREFECT_API_URL={info['api_url']} for other Prefect commands)\n  log:  {info['log']}")
+    idle = info.get("idle")
+    stops = (f"stops after {idle:.0f} s without a client (NEWSMILL_SERVER_IDLE)" if idle
+             else "no idle stop" if idle is not None else "started by an older newsmill: no idle stop, no auth")
+    secret = home / prefect_server._SECRET_FILE
+    ui = info["api_url"].removesuffix("/api")
+    print(f"newsmill server: {state}, pid {info['pid']}, {stops}\n"
+          f"  api:  {info['api_url']}\n"
+          f"  auth: {secret} (only you can read it: Prefect's auth string, user:secret)")
+    if info.get("ui"):
+        print(f"  ui:   {ui}/  (it asks for the auth string once: paste the content of the auth file)")
+    elif args.action == "start" and args.ui:
+        print("  ui:   off: this server was started without it (`newsmill server stop`, then "
+              "`newsmill server start --ui`)")
+    print(f"  for other Prefect commands: export PREFECT_API_URL={info['api_url']} "
+          f"PREFECT_API_AUTH_STRING=\"$(cat {shlex.quote(str(secret))})\"\n"
+          f"  home: {home}\n  log:  {info['log']}")
     return 0
 
 
@@ -625,9 +646,11 @@ def main(argv: list[str] | None = None) -> int:
     sch = sub.add_parser("schema", help="print the data dictionary (Markdown) generated from schemas/")
     sch.set_defaults(func=cmd_schema)
     svr = sub.add_parser("server", help="the local Prefect server that run and serve use when PREFECT_API_URL "
-                                        "is not set (started by the first run, kept running)")
+                                        "is not set (one per user, started by the first run, stopped after "
+                                        "NEWSMILL_SERVER_IDLE without a client, default 30 min)")
     svr.add_argument("action", choices=("start", "status", "stop"))
-    svr.add_argument("--ui", action="store_true", help="start: with Prefect's web UI")
+    svr.add_argument("--ui", action="store_true", help="start: with Prefect's web UI (it asks for the auth string "
+                                                       "that status shows the file of)")
     svr.set_defaults(func=cmd_server)
     dmn = sub.add_parser("daemon", help="the warm worker that runs `newsmill run` without import costs "
                                         "(one per user, started by the first run, exits after [daemon] idle)")

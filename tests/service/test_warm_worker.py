@@ -349,7 +349,8 @@ def test_worker_run_equals_in_process_run(home, inputs, tmp_path, monkeypatch):
 
     import httpx
 
-    runs = httpx.post(srv["api_url"] + "/flow_runs/filter", json={"sort": "START_TIME_ASC"}, timeout=10).json()
+    runs = httpx.post(srv["api_url"] + "/flow_runs/filter", json={"sort": "START_TIME_ASC"}, timeout=10,
+                      headers=prefect_server.auth_header(prefect_server.auth_string(home))).json()
     outs = {r["parameters"].get("output_dir"): r["state_type"] for r in runs}
     assert outs.get(str(tmp_path / "worker")) == "COMPLETED"  # a real flow run, visible on the server
     assert outs.get(str(tmp_path / "direct")) == "COMPLETED"  # and the in-process run used the same server
@@ -511,7 +512,7 @@ def test_new_code_replaces_the_worker_and_exit_1_on_a_critical_failure(home, inp
     own = tmp_path / "prefect"  # its own worker; the module's server
     HOMES.append(own)
     newsmill(["server", "start"], client_env(home), tmp_path)
-    env = client_env(own, code, PREFECT_API_URL=prefect_server.status(home)["api_url"])
+    env = client_env(own, code, **prefect_server.client_env(home))
     try:
         first = newsmill(["run", str(inputs), "-o", str(tmp_path / "a")], env, tmp_path)
         assert first.returncode == 0, first.stderr
@@ -537,7 +538,7 @@ def test_a_worker_that_cannot_start_means_a_run_in_the_client(home, tmp_path):
     (own / warm_client.SOCKET).mkdir(parents=True)  # where the worker's socket would go: it cannot bind
     HOMES.append(own)
     newsmill(["server", "start"], client_env(home), tmp_path)
-    env = client_env(own, PREFECT_API_URL=prefect_server.status(home)["api_url"])
+    env = client_env(own, **prefect_server.client_env(home))
     try:
         p = newsmill(["run", str(SEED), "-o", str(tmp_path / "out")], env, tmp_path)
         assert p.returncode == 0, p.stderr
@@ -593,7 +594,8 @@ def test_a_worker_with_less_makes_way_and_keeps_no_secret_of_its_first_client(ho
         pytest.skip("the core-size hard limit is already 0 here")
     own = tmp_path / "daemon"
     HOMES.append(own)
-    env = client_env(own, PREFECT_API_URL=_server(home, tmp_path), NEWSMILL_DAEMON_WARMUP="0")
+    _server(home, tmp_path)
+    env = client_env(own, **prefect_server.client_env(home), NEWSMILL_DAEMON_WARMUP="0")  # URL and auth string
     try:
         low = subprocess.run([PY, "-m", "newsmill.cli", "daemon", "start"], env=env, cwd=tmp_path, capture_output=True,
                              text=True, timeout=300, check=False,
