@@ -226,7 +226,8 @@ def send(sock: socket.socket, obj: dict, fds: list[int] = ()) -> None:
     data = json.dumps(obj).encode("ascii")
     msg = struct.pack(">I", len(data)) + data
     sent = socket.send_fds(sock, [msg], list(fds)) if fds else 0
-    sock.sendall(msg[sent:])
+    if sent < len(msg):  # an empty sendall after a peer that already answered and closed is EPIPE
+        sock.sendall(msg[sent:])
 
 
 class Reader:
