@@ -148,7 +148,9 @@ def run_batches(plan, ctx, area, *, stage: Callable, salvage: Callable | None = 
         # a page a run died extracting in its own process is extracted in a worker process this time
         isolate = bool(getattr(area, "suspects", None)) and any(u in area.suspects for b in plan.batches for u in b)
         if isolate and n == 1:
-            log.warning("a run died extracting one of these pages in its own process: they run in a worker process")
+            log.warning("a run died while extracting some of these pages in its own process: extracting in a "
+                        "worker process this time")
         with local.pool(n, ctx.run_id, isolate=isolate) as executor:
             # in process (n = 1): one batch at a time
-            return batches(executor, local.WINDOW_PER_WORKER * n if executor else 1, str(area.path), executor is not None)
+            width = local.WINDOW_PER_WORKER * n if executor else 1
+            return batches(executor, width, str(area.path), executor is not None)

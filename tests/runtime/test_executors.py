@@ -173,3 +173,16 @@ def _parent_death_signal() -> int:
     sig = ctypes.c_int()
     ctypes.CDLL(None).prctl(2, ctypes.byref(sig), 0, 0, 0)  # PR_GET_PDEATHSIG
     return sig.value
+
+
+@pytest.mark.slow
+def test_a_call_that_kills_its_dask_worker_raises_worker_crashed():
+    """On Dask the scheduler retries the task on another worker (once, for the run's own cluster), then
+    gives up with KilledWorker: the same WorkerCrashed, and the batch goes page by page as locally."""
+    from newsmill.runtime import batch_runner
+
+    with batch_runner.dask_executor(workers=2) as (ex, _slots), executors.registered("dask-crash", ex):
+        with pytest.raises(executors.WorkerCrashed, match="Dask worker died"):
+            executors.call("dask-crash", _die)
+        got = list(executors.one_by_one("dask-crash", _twice_unless, [(1, 2), (2, 2)]))
+    assert got[0] == 2 and isinstance(got[1], executors.WorkerCrashed)
