@@ -7,7 +7,7 @@ copies their memory pages, one by one, into each worker (Python's documented use
 The server ends when the run that started it ends (``NEWSMILL_RUN_PID``), however that
 ends: its own way of noticing (every user of it closing the "alive" pipe) fails as soon as
 a worker exists, since each worker holds that pipe too; the workers die with the server
-(``executors._die_with_parent``). A thread that waits on the run's pidfd does it; it
+(``executors._worker_start``). A thread that waits on the run's pidfd does it; it
 never runs Python code while the server forks.
 """
 import gc

@@ -102,11 +102,18 @@ def _server_pid() -> int:
     return getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None) or os.getpid()
 
 
-def _die_with_parent(parent: int) -> None:
-    """Worker initializer: be SIGKILLed when the parent (the fork server) ends, on Linux.
+def _worker_start(parent: int, environ: dict[str, str]) -> None:
+    """Worker initializer: the run's environment, and death with the parent (the fork server).
 
-    A worker blocked on its task queue never notices its run is gone (it holds the queue's write end
-    itself), so without this it would live on after a killed run."""
+    The fork server, and so every worker, has the environment of the run that started it, the
+    first of this process: a later run's (a notebook's, a test's) must reach its own workers too.
+    On Linux the worker asks to be SIGKILLed when its parent ends: a worker blocked on its task
+    queue never notices its run is gone (it holds the queue's write end itself), so without this
+    it would live on after a killed run."""
+    keep = {k: os.environ[k] for k in (*SINGLE_THREADED, RUN_PID) if k in os.environ}
+    os.environ.clear()
+    os.environ.update(environ)
+    os.environ.update({k: v for k, v in keep.items() if k not in environ})
     if not sys.platform.startswith("linux"):
         return
     try:
@@ -197,8 +204,8 @@ class Pool:
         self._ex = self._executor(n)
 
     def _executor(self, n: int) -> ProcessPoolExecutor:
-        ex = ProcessPoolExecutor(max_workers=n, mp_context=self._mp, initializer=_die_with_parent,
-                                 initargs=(_server_pid(),))
+        ex = ProcessPoolExecutor(max_workers=n, mp_context=self._mp, initializer=_worker_start,
+                                 initargs=(_server_pid(), dict(os.environ)))
         # All workers at the first call, before the executor's manager thread starts waiting on their
         # exits: one started later (on demand, the default for a fork server) may be missing from
         # that wait, and its death then goes unnoticed, its call waiting forever (CPython 3.11).

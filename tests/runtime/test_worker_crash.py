@@ -58,8 +58,8 @@ def test_a_page_that_kills_its_worker_is_a_reject_and_never_blocks_a_run(pages, 
     # rejected for its bytes, like any reject that depends on them: unchanged next time, no worker lost
     again = pipeline.run([str(pages)], settings).to_dict()
     assert again["exit_code"] == 0 and again["unchanged_inputs"] == 5 and again["rejected"] == 0
-    monkeypatch.delenv("NEWSMILL_FAILPOINT")  # in this process (the fork server keeps its environment)
-    cured = pipeline.run([str(pages)], settings.with_run_options(full=True, workers=1)).to_dict()  # --full: tried again
+    monkeypatch.delenv("NEWSMILL_FAILPOINT")  # workers get the run's environment, not the fork server's
+    cured = pipeline.run([str(pages)], settings.with_run_options(full=True)).to_dict()  # --full: tried again
     assert cured["exit_code"] == 0 and cured["reject_reasons"] == {} and cured["articles_published"] == 5
 
 
