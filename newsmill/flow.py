@@ -37,7 +37,7 @@ from prefect.states import Failed
 
 from newsmill import pipeline
 from newsmill.config import ConfigError, load_settings, output_location
-from newsmill.runtime import batch_runner, executors, progress
+from newsmill.runtime import batch_runner, progress
 from newsmill.store import staging
 from newsmill.store.output import Output
 from newsmill.text import shown
@@ -56,8 +56,10 @@ SUMMARY_KEY, COUNTS_KEY, FAILURES_KEY, REPORT_KEY = ("newsmill-summary", "newsmi
 def extract_batch(uris: list[str], ctx: pipeline.RunContext, expected: dict | None = None, index: int = 0,
                   folder: str | None = None) -> staging.StagedBatch:
     """Runs in the flow's process; the batch itself goes to the run's executor (its local worker
-    processes or its Dask client, ``newsmill.runtime.executors.call``), or runs here with ``workers=1``."""
-    return executors.call(ctx.run_id, pipeline.stage_batch, uris, ctx, expected, index=index, folder=folder)
+    processes or its Dask client, ``newsmill.runtime.executors.call``), or runs here with ``workers=1``.
+    A batch that kills its worker twice is salvaged page by page (``pipeline.salvage_batch``)."""
+    return batch_runner.guarded(ctx.run_id, pipeline.stage_batch, pipeline.salvage_batch, uris=uris, ctx=ctx,
+                                expected=expected, index=index, folder=folder)
 
 
 @task(name="fetch-sources", cache_policy=NO_CACHE)

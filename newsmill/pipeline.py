@@ -21,7 +21,7 @@ from newsmill.clean import CleanContext, clean_page
 from newsmill.config import HistorySettings, Settings
 from newsmill.extract import extract_page
 from newsmill.records import Reject
-from newsmill.runtime import batch_runner
+from newsmill.runtime import batch_runner, executors, failpoints
 from newsmill.sources import inventory, read_input
 from newsmill.store import author_key, layout, ledger, staging
 from newsmill.store.ledger import StagedInputs
@@ -251,6 +251,7 @@ def process_batch(uris: list[str], ctx: RunContext, expected: dict[str, str] | N
         if isinstance(page, Reject):
             out.rejects.append(_reject_row(page, ctx))
             continue
+        failpoints.hit("extract", uri)
         try:
             res = extract_page(page, profiles_dir=ctx.profiles_dir, body_mode=ctx.body_mode)
             if isinstance(res, Reject):
@@ -279,6 +280,46 @@ def stage_batch(uris: list[str], ctx: RunContext, expected: dict[str, str] | Non
     return out
 
 
+def salvage_batch(uris: list[str], ctx: RunContext, expected: dict[str, str] | None = None, *, index: int = 0,
+                  folder: str | None = None) -> staging.StagedBatch:
+    """A batch whose worker process died twice (``executors.WorkerCrashed``): its pages one at a time
+    in a worker process, so that only a page that kills its worker is lost, as a reject
+    ``worker_crashed`` naming how it died; the other pages are published as usual. Runs in the
+    run's process (the batch's records are staged from here), its pages in the run's executor."""
+    expected = expected or {}
+    out = BatchResult(inputs=len(uris))
+    calls = [([u], ctx, {u: expected[u]} if u in expected else None) for u in uris]
+    for uri, res in zip(uris, executors.one_by_one(ctx.run_id, process_batch, calls)):
+        if isinstance(res, executors.WorkerCrashed):
+            log.warning("page %s killed the worker process extracting it (%s): rejected", uri, res)
+            _crashed(uri, str(res), ctx, out)
+            continue
+        out.unchanged += res.unchanged
+        out.articles += res.articles
+        out.comments += res.comments
+        out.rejects += res.rejects
+        out.seen += res.seen
+        for kind, n in res.skipped.items():
+            out.skipped[kind] = out.skipped.get(kind, 0) + n
+    return staging.stage(out, index, folder)
+
+
+def _crashed(uri: str, how: str, ctx: RunContext, out: BatchResult) -> None:
+    """The reject of a page that killed its worker, and its ledger row: like any reject that depends on
+    the bytes, later runs count the page unchanged until its bytes change (or ``--full``), instead of
+    losing a worker to it in every run. Only read here (hashed, never extracted)."""
+    stat = ledger.ref_stat(uri)
+    page = read_input(uri)
+    if isinstance(page, Reject):  # it could be read in the worker: gone or changed since
+        out.rejects.append(_reject_row(page, ctx))
+        return
+    detail = (f"the worker process extracting it died ({how}), also when tried alone: "
+              "out of memory, or a crash in a C library")
+    out.rejects.append(_reject_row(Reject(page.uri, "extract", "worker_crashed", detail, page.sha256), ctx))
+    out.seen.append({"ref": ledger.ref_key(uri), "uri": page.uri, "sha256": page.sha256,
+                     "size": stat[0] if stat else None, "mtime_ns": stat[1] if stat else None, "unchanged": False})
+
+
 def run(paths: list[str], settings: Settings) -> RunSummary:
     """The whole pipeline without Prefect (tests, notebooks, benchmarks): the batches in worker
     processes (``settings.workers``, see ``newsmill.runtime.executors``), the rest in this process."""
@@ -288,8 +329,8 @@ def run(paths: list[str], settings: Settings) -> RunSummary:
     fetched = fetch_sources(live, settings, ctx) if live else None
     work = plan(paths, settings.batch_size, ctx, fetched)
     with Output.of(ctx).work_area(ctx.run_id) as area:
-        results = batch_runner.run_batches(work, ctx, area, stage=stage_batch, warm=warm_validation,
-                                           workers=settings.workers)
+        results = batch_runner.run_batches(work, ctx, area, stage=stage_batch, salvage=salvage_batch,
+                                           warm=warm_validation, workers=settings.workers)
         return finalize([work.listed, *results], ctx, started=started)
 
 

@@ -18,6 +18,11 @@ batches to a Dask client from the flow's task runs keeps a task run per batch in
 Prefect (same names, states and logs) and leaves the workers nothing but the
 extraction.
 
+A worker process that dies costs its batch one retry in a process of its own
+(``executors.call``); a batch that kills that one too goes to ``salvage`` (``pipeline.salvage_batch``),
+which runs its pages one at a time so that only the page that kills its worker
+becomes a reject: one page never costs the run (:func:`guarded`).
+
 Planning, validation and the publish stay in the flow's process, so the output
 folder is written by one process, under its lock. Workers of a local cluster
 write their records to the run's staging area like local processes do; workers of
@@ -29,6 +34,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Callable
 
@@ -57,16 +63,40 @@ def dask_executor(workers: int | None = None, address: str | None = None) -> Ite
             info = client.scheduler_info().get("workers", {})
             yield client.get_executor(pure=False), sum(w.get("nthreads", 1) for w in info.values()) or REMOTE_SLOTS
         return
+    import dask
+
     env = {**QUIET_DASK, **local.SINGLE_THREADED}
     env.update({k: os.environ[k] for k in env if k in os.environ})
-    with LocalCluster(n_workers=int(workers), processes=True, threads_per_worker=1, host="127.0.0.1",
-                      dashboard_address=None, worker_dashboard_address=None, env=env) as cluster, \
+    # a task whose worker dies is tried once more, as local batches are (Dask's default is 3 more)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}), \
+            LocalCluster(n_workers=int(workers), processes=True, threads_per_worker=1, host="127.0.0.1",
+                         dashboard_address=None, worker_dashboard_address=None, env=env) as cluster, \
             Client(cluster) as client:
         yield client.get_executor(pure=False), int(workers)
 
 
-def run_batches(plan, ctx, area, *, stage: Callable, warm: Callable[[], None] | None = None, task=None,
-                workers: int | None = None, dask_workers: int | None = None, address: str | None = None) -> list:
+def guarded(run_id: str, stage: Callable, salvage: Callable | None, **params):
+    """``stage(**params)`` in the run's executor, from a thread of the run's process; a batch whose
+    worker died on its retry too (``executors.WorkerCrashed``) goes to ``salvage(**params)``."""
+    from newsmill.runtime import executors as local
+    from newsmill.runtime import suspects
+
+    if local.for_run(run_id) is None:  # in this process: if a page kills it, the next run knows its batch
+        with suspects.noted(params.get("folder"), params.get("index"), params.get("uris") or ()):
+            return stage(**params)
+    try:
+        return local.call(run_id, stage, **params)
+    except local.WorkerCrashed as crash:
+        if salvage is None:
+            raise
+        log.warning("batch %s: its worker process died twice (%s); its pages go one at a time", params.get("index"),
+                    crash)
+        return salvage(**params)
+
+
+def run_batches(plan, ctx, area, *, stage: Callable, salvage: Callable | None = None,
+                warm: Callable[[], None] | None = None, task=None, workers: int | None = None,
+                dask_workers: int | None = None, address: str | None = None) -> list:
     """Run ``stage(uris, ctx, expected, index, folder)`` on every batch of ``plan`` and return the staged
     results in plan order; at most a window of batches in flight; the progress display advances as
     each batch completes. ``warm`` runs in a thread meanwhile when the batches run elsewhere.
@@ -75,7 +105,8 @@ def run_batches(plan, ctx, area, *, stage: Callable, warm: Callable[[], None] | 
     local cluster, ``address`` for an existing one). The same runner serves the library path and the
     flow: with ``task`` (a Prefect task taking the same parameters, the flow's), each batch is one task
     run in a thread of this process that hands the batch to the run's executor
-    (``newsmill.runtime.executors.call``); without, batches go to the executor directly.
+    (``newsmill.runtime.executors.call``); without, a thread of this process does the same for each
+    batch in flight (:func:`guarded`: ``salvage`` takes a batch that killed its worker twice).
     """
     from newsmill.runtime import executors as local
 
@@ -94,15 +125,17 @@ def run_batches(plan, ctx, area, *, stage: Callable, warm: Callable[[], None] | 
             if task is not None:
                 from prefect.task_runners import ThreadPoolTaskRunner
 
-                with ThreadPoolTaskRunner(max_workers=width) as threads:
+                with ThreadPoolTaskRunner(max_workers=width) as threads, local.stopping_on_error(ctx.run_id):
                     local.windowed(lambda i: threads.submit(task, params(i, folder)), len(plan.batches), width,
                                    collect)
             elif executor is None:  # in this process, one batch at a time
                 for i in range(len(plan.batches)):
-                    collect(i, stage(**params(i, folder)))
+                    collect(i, guarded(ctx.run_id, stage, salvage, **params(i, folder)))
             else:
-                local.windowed(lambda i: executor.submit(stage, **params(i, folder)), len(plan.batches), width,
-                               collect)
+                with ThreadPoolExecutor(width, thread_name_prefix="newsmill-batch") as threads, \
+                        local.stopping_on_error(ctx.run_id):
+                    local.windowed(lambda i: threads.submit(guarded, ctx.run_id, stage, salvage, **params(i, folder)),
+                                   len(plan.batches), width, collect)
         return results
 
     with progress.tracking(plan):
@@ -112,6 +145,12 @@ def run_batches(plan, ctx, area, *, stage: Callable, warm: Callable[[], None] | 
             with dask_executor(dask_workers, address) as (executor, slots), local.registered(ctx.run_id, executor):
                 return batches(executor, local.WINDOW_PER_WORKER * slots, None if address else str(area.path), True)
         n = local.count(workers, len(plan.batches))
-        with local.pool(n, ctx.run_id) as executor:
+        # a page a run died extracting in its own process is extracted in a worker process this time
+        isolate = bool(getattr(area, "suspects", None)) and any(u in area.suspects for b in plan.batches for u in b)
+        if isolate and n == 1:
+            log.warning("a run died while extracting some of these pages in its own process: extracting in a "
+                        "worker process this time")
+        with local.pool(n, ctx.run_id, isolate=isolate) as executor:
             # in process (n = 1): one batch at a time
-            return batches(executor, local.WINDOW_PER_WORKER * n if n > 1 else 1, str(area.path), n > 1)
+            width = local.WINDOW_PER_WORKER * n if executor else 1
+            return batches(executor, width, str(area.path), executor is not None)

@@ -12,6 +12,15 @@ would pile up in memory for nothing, and a flow would show hundreds of task runs
 ``workers``: None means one per CPU; 1 runs the batches in the calling process,
 one after the other (a debugger and monkeypatches see them). A run with a single
 batch also stays in process: starting workers would cost more than they save.
+
+A worker that dies (the kernel's out-of-memory killer, a crash in a C library)
+costs a batch, not the run: the pool is replaced for the other batches and the
+call is tried once more in a process of its own, where a second death is that
+call's own (:class:`WorkerCrashed`, for the caller to split the batch: :func:`one_by_one`).
+No process outlives the run that started it, even one killed by SIGKILL: the fork
+server watches the run (``newsmill.runtime._forked``) and each worker dies with the
+fork server (``PR_SET_PDEATHSIG``); without that, workers and server keep each other
+alive (each worker holds the server's "alive" pipe) and hold ~500 MB forever.
 """
 from __future__ import annotations
 
@@ -20,11 +29,13 @@ import logging
 import multiprocessing
 import os
 import queue
+import signal
 import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +43,14 @@ log = logging.getLogger(__name__)
 PRELOAD = ["newsmill.pipeline", "newsmill.extract.html", "newsmill.extract.textdump", "py3langid", "newsmill.runtime._forked"]
 WINDOW_PER_WORKER = 2  # batches in flight per worker: one running, one ready to start
 
-_pools: dict[str, ProcessPoolExecutor] = {}  # run id -> this process' pool (tasks running in its threads find it)
+_pools: dict[str, Any] = {}  # run id -> this process' pool (tasks running in its threads find it)
+RUN_PID = "NEWSMILL_RUN_PID"  # given to the fork server (newsmill.runtime._forked): the process whose end ends it
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+class WorkerCrashed(RuntimeError):
+    """The worker process running a call died (a signal, ``os._exit``), also when the call was tried
+    once more in a process of its own: the call's own doing (or its memory's), not a neighbour's."""
 
 
 def count(workers: int | None, batches: int) -> int:
@@ -52,7 +70,8 @@ def _context():
 
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(PRELOAD)  # no effect once the server runs (it lives as long as this process)
-        with _environment(SINGLE_THREADED):  # read by the server's imports, inherited by every worker
+        # read by the server's imports, inherited by every worker; the server watches this process (_forked)
+        with _environment(SINGLE_THREADED), _environment({RUN_PID: str(os.getpid())}, replace=True):
             forkserver.ensure_running()
         _stop_server_at_exit()
         return ctx
@@ -60,15 +79,51 @@ def _context():
 
 
 @contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """These variables (unless already set) for processes started in the block, not for this one's later ones."""
-    added = {k: v for k, v in values.items() if k not in os.environ}
+def _environment(values: dict[str, str], *, replace: bool = False) -> Iterator[None]:
+    """These variables (unless already set, or ``replace``) for processes started in the block, not
+    for this one's later ones."""
+    saved = {k: os.environ.get(k) for k in values}
+    added = {k: v for k, v in values.items() if replace or k not in os.environ}
     os.environ.update(added)
     try:
         yield
     finally:
         for k in added:
-            os.environ.pop(k, None)
+            if saved[k] is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = saved[k]
+
+
+def _server_pid() -> int:
+    """The process the workers are forked from: the fork server, or this one (spawn)."""
+    from multiprocessing import forkserver
+
+    return getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None) or os.getpid()
+
+
+def _worker_start(parent: int, environ: dict[str, str]) -> None:
+    """Worker initializer: the run's environment, and death with the parent (the fork server).
+
+    The fork server, and so every worker, has the environment of the run that started it, the
+    first of this process: a later run's (a notebook's, a test's) must reach its own workers too.
+    On Linux the worker asks to be SIGKILLed when its parent ends: a worker blocked on its task
+    queue never notices its run is gone (it holds the queue's write end itself), so without this
+    it would live on after a killed run."""
+    keep = {k: os.environ[k] for k in (*SINGLE_THREADED, RUN_PID) if k in os.environ}
+    os.environ.clear()
+    os.environ.update(environ)
+    os.environ.update({k: v for k, v in keep.items() if k not in environ})
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl: the fork server's watch still ends the idle ones' run
+        return
+    if os.getppid() != parent:  # the parent ended before the call above
+        os._exit(1)
 
 
 _stopping = []
@@ -114,20 +169,158 @@ def warming(fn: Callable[[], Any] | None) -> Iterator[None]:
         t.join()
 
 
+def _how_it_died(ex: ProcessPoolExecutor) -> str:
+    """How the process of a broken one-process executor ended: the signal or the exit code."""
+    for p in list((getattr(ex, "_processes", None) or {}).values()):
+        p.join(5)
+        code = p.exitcode
+        if code and code < 0:
+            try:
+                return f"killed by signal {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        if code:
+            return f"exit code {code}"
+    return "ended abruptly"
+
+
+class Pool:
+    """The run's worker processes (a ``ProcessPoolExecutor``), replaced when one of them dies.
+
+    A dead worker breaks the whole executor: every call in flight fails with ``BrokenProcessPool``,
+    not only the one that killed it. So :meth:`call` does not blame its call: it replaces the
+    executor for everyone and tries the call once more in a process of its own (:meth:`alone`),
+    where a death is the call's own (:class:`WorkerCrashed`). At most ``n`` such processes run at
+    once: a crash from lack of memory must not be answered with twice the processes.
+    """
+
+    def __init__(self, n: int):
+        self.n = n
+        self._mp = _context()
+        self._lock = threading.Lock()
+        self._alone = threading.BoundedSemaphore(n)
+        self._closed = False
+        self._singles: set[ProcessPoolExecutor] = set()  # one-process executors in use
+        self._ex = self._executor(n)
+
+    def _executor(self, n: int) -> ProcessPoolExecutor:
+        ex = ProcessPoolExecutor(max_workers=n, mp_context=self._mp, initializer=_worker_start,
+                                 initargs=(_server_pid(), dict(os.environ)))
+        # All workers at the first call, before the executor's manager thread starts waiting on their
+        # exits: one started later (on demand, the default for a fork server) may be missing from
+        # that wait, and its death then goes unnoticed, its call waiting forever (CPython 3.11).
+        if hasattr(ex, "_safe_to_dynamically_spawn_children"):
+            ex._safe_to_dynamically_spawn_children = False
+        return ex
+
+    def submit(self, fn: Callable, /, *args, **kwargs):
+        return self._submit(fn, args, kwargs)[1]
+
+    def _submit(self, fn, args, kwargs):
+        while True:
+            ex = self._ex
+            try:
+                return ex, ex.submit(fn, *args, **kwargs)
+            except BrokenProcessPool:  # broken by another call's crash: this one never ran
+                self._renew(ex)
+
+    def _renew(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the run's worker processes were stopped")
+            if self._ex is broken:
+                self._ex = self._executor(self.n)
+                broken.shutdown(wait=False, cancel_futures=True)
+
+    def call(self, fn: Callable, args: tuple, kwargs: dict):
+        ex, f = self._submit(fn, args, kwargs)
+        try:
+            return f.result()
+        except BrokenProcessPool:
+            self._renew(ex)
+        log.warning("a worker process died during %s: trying it once more in a process of its own",
+                    getattr(fn, "__name__", fn))
+        return self.alone(fn, *args, **kwargs)
+
+    @contextmanager
+    def _single(self) -> Iterator[ProcessPoolExecutor]:
+        ex = self._executor(1)
+        with self._lock:
+            if self._closed:
+                ex.shutdown()
+                raise RuntimeError("the run's worker processes were stopped")
+            self._singles.add(ex)
+        try:
+            yield ex
+        finally:
+            with self._lock:
+                self._singles.discard(ex)
+            ex.shutdown(wait=True)
+
+    def alone(self, fn: Callable, /, *args, **kwargs):
+        """``fn(*args, **kwargs)`` in a new process of its own (forked from the same server: milliseconds)."""
+        with self._alone, self._single() as ex:
+            try:
+                return ex.submit(fn, *args, **kwargs).result()
+            except BrokenProcessPool as exc:
+                raise WorkerCrashed(_how_it_died(ex)) from exc
+
+    def one_by_one(self, fn: Callable, calls: Iterable[tuple]) -> Iterator[Any]:
+        """See :func:`one_by_one`: one process, a new one after each death."""
+        with self._alone:
+            calls = iter(calls)
+            pending = next(calls, None)
+            while pending is not None:
+                with self._single() as ex:
+                    while pending is not None:
+                        try:
+                            result = ex.submit(fn, *pending).result()
+                        except BrokenProcessPool:
+                            yield WorkerCrashed(_how_it_died(ex))
+                            pending = next(calls, None)
+                            break
+                        yield result
+                        pending = next(calls, None)
+
+    def abort(self) -> None:
+        """Kill every worker now: a run stopped by an error or Ctrl-C has no use for its batches in
+        flight, and waiting for them would keep it (and its threads waiting on them) alive."""
+        with self._lock:
+            self._closed = True
+            executors = [self._ex, *self._singles]
+        for ex in executors:
+            for p in list((getattr(ex, "_processes", None) or {}).values()):
+                try:
+                    p.kill()
+                except (OSError, ValueError, AttributeError):
+                    pass
+            ex.shutdown(wait=False, cancel_futures=True)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._closed = True
+            ex = self._ex
+        ex.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
 @contextmanager
-def pool(n: int, run_id: str | None = None) -> Iterator[ProcessPoolExecutor | None]:
-    """``n`` worker processes for the length of the block (None when ``n`` is 1: work in process).
-    With ``run_id``, tasks running in this process' threads find the pool by :func:`for_run`."""
-    if n <= 1:
+def pool(n: int, run_id: str | None = None, *, isolate: bool = False) -> Iterator[Pool | None]:
+    """``n`` worker processes for the length of the block (None when ``n`` is 1: work in process,
+    unless ``isolate``). With ``run_id``, tasks running in this process' threads find the pool by
+    :func:`for_run`."""
+    if n <= 1 and not isolate:
         yield None
         return
-    ex = ProcessPoolExecutor(max_workers=n, mp_context=_context())
+    ex = Pool(max(1, n))
     try:
         if run_id:
             with registered(run_id, ex):
                 yield ex
         else:
             yield ex
+    except BaseException:
+        ex.abort()
+        raise
     finally:
         ex.shutdown(wait=True, cancel_futures=True)
 
@@ -147,11 +340,52 @@ def for_run(run_id: str):
 
 
 def call(run_id: str, fn: Callable, *args, **kwargs):
-    """``fn(*args, **kwargs)`` in the run's pool when this process has one, else right here."""
+    """``fn(*args, **kwargs)`` in the run's pool when this process has one, else right here.
+
+    A worker that dies costs a retry in a process of its own (:meth:`Pool.call`); a second death
+    raises :class:`WorkerCrashed`. On Dask the scheduler retries on other workers first (its
+    ``allowed-failures``) and raises ``KilledWorker``, raised here as :class:`WorkerCrashed` too.
+    """
     ex = for_run(run_id)
     if ex is None:
         return fn(*args, **kwargs)
-    return ex.submit(fn, *args, **kwargs).result()
+    if isinstance(ex, Pool):
+        return ex.call(fn, args, kwargs)
+    try:
+        return ex.submit(fn, *args, **kwargs).result()
+    except Exception as exc:
+        if type(exc).__name__ == "KilledWorker":  # distributed's, not imported for its name
+            raise WorkerCrashed("its Dask worker died, on every try (KilledWorker)") from exc
+        raise
+
+
+def one_by_one(run_id: str, fn: Callable, calls: Iterable[tuple]) -> Iterator[Any]:
+    """``fn(*args)`` for each ``args`` of ``calls``, one at a time, each result in turn, or the
+    :class:`WorkerCrashed` of a call that killed its worker: how a batch that killed its worker twice
+    finds the page that does it. In a process of its own (a new one after each death), or one Dask
+    task each; in this process when the run has no pool (then nothing can die without the run)."""
+    ex = for_run(run_id)
+    if isinstance(ex, Pool):
+        yield from ex.one_by_one(fn, calls)
+        return
+    for args in calls:
+        try:
+            yield call(run_id, fn, *args)
+        except WorkerCrashed as crash:
+            yield crash
+
+
+@contextmanager
+def stopping_on_error(run_id: str) -> Iterator[None]:
+    """Around the wait for the run's batches: an error or Ctrl-C kills the run's worker processes at
+    once (:meth:`Pool.abort`), so that the threads waiting on them return and the run can end."""
+    try:
+        yield
+    except BaseException:
+        ex = for_run(run_id)
+        if isinstance(ex, Pool):
+            ex.abort()
+        raise
 
 
 def windowed(submit: Callable[[int], Any], n: int, width: int, collect: Callable[[int, Any], None]) -> None:

@@ -7,6 +7,9 @@ environment decides what happens there (nothing, in production):
 - ``NEWSMILL_FAILPOINT=name:n``: SIGKILL this process at the n-th hit of ``name``
   (n defaults to 1) — no cleanup handler, ``finally`` or flush runs, as in a
   power cut of the process.
+- ``NEWSMILL_FAILPOINT=name@text``: SIGKILL this process at every hit of ``name`` whose subject
+  (an input's address, for ``extract``) contains ``text``: a page that kills whichever worker
+  extracts it, every time, as one that exhausts the memory or crashes a C library would.
 - ``NEWSMILL_FAILPOINT_PAUSE=name:seconds``: sleep there.
 - ``NEWSMILL_FAILPOINT_WAIT=name:path``: print ``failpoint <name>`` on stdout, then wait there until
   something is written to the named pipe ``path``: a test holds a run at a step for exactly as long
@@ -25,7 +28,7 @@ from collections import Counter
 _counts: Counter[str] = Counter()
 
 
-def hit(name: str) -> None:
+def hit(name: str, subject: str | None = None) -> None:
     kill, pause, wait, trace = (os.environ.get(f"NEWSMILL_FAILPOINT{s}") for s in ("", "_PAUSE", "_WAIT", "_TRACE"))
     if not (kill or pause or wait or trace):
         return
@@ -45,6 +48,11 @@ def hit(name: str) -> None:
             with open(path, "rb") as fifo:  # blocks until the test opens the pipe for writing
                 fifo.read()
     if kill:
+        where, at, text = kill.partition("@")
+        if at:
+            if where == name and subject is not None and text in subject:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return
         where, _, nth = kill.partition(":")
         if where == name and n == int(nth or 1):
             os.kill(os.getpid(), signal.SIGKILL)

@@ -12,7 +12,9 @@ taken before the folder exists and held until it is deleted: the kernel releases
 it when the run dies, even by SIGKILL, so the next run that opens an area removes
 every area whose lock it can take (a dead run's), and never a live run's. Areas
 live outside ``_building`` on purpose: a concurrent run's publish discards
-``_building`` while this run may still be extracting.
+``_building`` while this run may still be extracting. What a dead run was
+extracting in its own process (``newsmill.runtime.suspects``) is read back from its
+area first: ``Area.suspects``.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from newsmill import schema
+from newsmill.runtime import suspects as _suspects
 from newsmill.store import layout
 
 ROOT = layout.WORK_AREAS
@@ -72,6 +75,7 @@ class Area:
         self._lock_path = self.path.with_name(f"{run_id}.lock")
         self._fd: int | None = None
         self._users = 0
+        self.suspects: set[str] = set()  # inputs a dead run was extracting in its own process
 
     def open(self) -> "Area":
         root = self.path.parent
@@ -83,8 +87,10 @@ class Area:
             os.close(fd)
             raise
         self._fd = fd
-        sweep(root, keep=self.path.name)
+        sweep(root, keep=self.path.name, suspects=self.suspects)
         self.path.mkdir(exist_ok=True)
+        if self.suspects:  # still known if this run dies too
+            _suspects.keep(self.path, "inherited", sorted(self.suspects))
         return self
 
     def close(self) -> None:
@@ -162,8 +168,9 @@ class Transient:
         release(self.output_dir, self.run_id)
 
 
-def sweep(root: Path, keep: str | None = None) -> list[str]:
-    """Remove the areas of runs that died (their lock is free); returns their names."""
+def sweep(root: Path, keep: str | None = None, suspects: set[str] | None = None) -> list[str]:
+    """Remove the areas of runs that died (their lock is free); returns their names. ``suspects``:
+    filled with the inputs they were extracting in their own process."""
     removed = []
     if not root.is_dir():
         return removed
@@ -184,6 +191,8 @@ def sweep(root: Path, keep: str | None = None) -> list[str]:
                     if exc.errno in (errno.EAGAIN, errno.EACCES):
                         continue  # a live run's
                     raise
+                if suspects is not None:
+                    suspects |= _suspects.read(root / name[: -len(".lock")])
                 shutil.rmtree(root / name[: -len(".lock")], ignore_errors=True)
                 p.unlink(missing_ok=True)
                 removed.append(name[: -len(".lock")])
