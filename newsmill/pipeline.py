@@ -23,7 +23,7 @@ from newsmill.extract import extract_page
 from newsmill.records import Reject
 from newsmill.runtime import batch_runner, executors, failpoints
 from newsmill.sources import inventory, read_input
-from newsmill.store import author_key, layout, ledger, staging
+from newsmill.store import author_key, layout, ledger, snapshots, staging
 from newsmill.store.ledger import StagedInputs
 from newsmill.store.output import Output
 from newsmill.store.remote import Target
@@ -259,6 +259,7 @@ def process_batch(uris: list[str], ctx: RunContext, expected: dict[str, str] | N
                 continue
             raw, profile = res
             article, comments = clean_page(raw, page, profile, cctx)
+            snapshots.stamp(article, comments, snapshots.capture_time(page.captured_at, stat[1] if stat else None))
         except Exception as exc:  # one bad page must not stop the run: record it and go on
             # one line in the run's log (the reject has the same reason); the traceback only at DEBUG
             log.warning("page %s failed: %s: %s (rejected as 'error')", uri, type(exc).__name__, exc)
@@ -355,6 +356,8 @@ class _Merged:
     rejects: list[dict] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     dropped: dict[int, list[int]] = field(default_factory=dict)  # batch position -> its duplicate article rows
+    # batch position -> rows (articles, comments) of the threads merged from several captures (see _merge)
+    folded: dict[int, dict[str, pa.Table]] = field(default_factory=dict)
     near: dict[int, dict[int, str]] = field(default_factory=dict)  # batch position -> {row: near_duplicate_of}
 
 
@@ -372,9 +375,13 @@ def _staged(results: list, area: staging.Area) -> list[staging.StagedBatch]:
 def _merge(batches: list[staging.StagedBatch], ctx: RunContext) -> _Merged:
     """Totals, and the pages met twice, decided on the key columns of every batch (plan order):
 
-    - the same article id again is rejected with the reason, naming the input kept, and its
-      comments dropped (a page without URL has an id only the same content gives; a page with
-      one, the same URL: then the reason says whether the content differs too);
+    - the same bytes again (same ``input_sha256`` and article id) are rejected as ``duplicate``,
+      naming the input kept, and their comments dropped;
+    - other captures of the same article (a page with a URL: its URL; without: its content, see
+      ``newsmill.ids``) are snapshots of its thread: merged in capture order as publishing merges
+      captures of separate runs (``newsmill.store.snapshots``), so run boundaries change nothing.
+      The latest capture decides and is the one published; each older one is accounted as a
+      reject ``older_capture`` naming it (its comments live on in the thread's history);
     - an article whose body is nearly the same as an earlier one's (``newsmill.neardup``) is
       kept and linked to it (``near_duplicate_of``).
     """
@@ -385,48 +392,109 @@ def _merge(batches: list[staging.StagedBatch], ctx: RunContext) -> _Merged:
         m.unchanged += b.unchanged
         for kind, n in b.skipped.items():
             m.skipped[kind] = m.skipped.get(kind, 0) + n
-        keys.append(staging.read(b, "articles", ["article_id", "input_uri", "url", "body_simhash"])
+        keys.append(staging.read(b, "articles", ["article_id", "input_uri", "body_simhash", "input_sha256",
+                                                 "captured_at"])
                     if b.rows.get("articles") else None)
     present = [k for k in keys if k is not None]
-    ids = pa.chunked_array([k.column("article_id") for k in present], pa.string()).combine_chunks()
-    uris = pa.chunked_array([k.column("input_uri") for k in present], pa.string()).combine_chunks()
-    sims = pa.chunked_array([k.column("body_simhash") for k in present], pa.string()).to_pylist()
-    first = None
-    if len(ids):
-        uniq = pc.unique(ids)  # in order of first occurrence; null counts as a value (as a dict key did)
-        first = pc.take(pc.index_in(uniq, value_set=ids), pc.index_in(ids, value_set=uniq)).to_numpy()
-    kept = [s if first[i] == i else None for i, s in enumerate(sims)] if first is not None else []
-    near = neardup.link(kept)
-    offset = 0
-    for pos, (b, k) in enumerate(zip(batches, keys)):
+
+    def column(name: str, typ) -> list:
+        return pa.chunked_array([k.column(name) for k in present], typ).to_pylist()
+
+    ids = column("article_id", pa.string())
+    uris, sims, shas = column("input_uri", pa.string()), column("body_simhash", pa.string()), column("input_sha256", pa.string())
+    times = column("captured_at", pa.timestamp("us", tz="UTC"))
+    rows_of: dict[str, list[int]] = {}
+    for i, a in enumerate(ids):
+        rows_of.setdefault(a, []).append(i)
+    first = [rows_of[a][0] for a in ids]
+    near = neardup.link([s if first[i] == i else None for i, s in enumerate(sims)])
+    where = [(pos, r) for pos, k in enumerate(keys) if k is not None for r in range(k.num_rows)]
+    base, at = {}, 0  # batch position -> index of its first row
+    for pos, k in enumerate(keys):
+        if k is not None:
+            base[pos], at = at, at + k.num_rows
+    dropped: dict[int, str | None] = {}  # row -> its reject reason (None: replaced by its merged thread)
+    merges: list[tuple[int, list[int]]] = []  # (capture that decides, all captures), per article met twice
+    for a, rows in rows_of.items():
+        if len(rows) == 1:
+            continue
+        captures, by_sha = [], {}
+        for i in rows:
+            if shas[i] in by_sha:
+                dropped[i] = f"duplicate\x1fsame content as {uris[by_sha[shas[i]]]}"
+            else:
+                by_sha[shas[i]] = i
+                captures.append(i)
+        if len(captures) > 1:
+            order = sorted(captures, key=lambda i: snapshots.rank({"captured_at": times[i], "input_sha256": shas[i]}))
+            keep = order[-1]
+            for i in order[:-1]:
+                dropped[i] = (f"older_capture\x1folder capture ({_when(times[i])}) of the article of {uris[keep]} "
+                              f"({_when(times[keep])}), which is published; its comments are in that thread's "
+                              "history (first_seen_at, last_seen_at, removed_at_source)")
+            dropped[keep] = None
+            merges.append((keep, captures))
+    for pos, b in enumerate(batches):
         m.rejects.extend(b.rejects)
+    for i, why in sorted(dropped.items()):
+        pos, r = where[i]
+        m.dropped.setdefault(pos, []).append(r)
+        if why is not None:
+            reason, detail = why.split("\x1f", 1)
+            m.rejects.append(_reject_row(Reject(uris[i], "extract", reason, detail, shas[i]), ctx))
+    if merges:
+        _fold(m, where, base, merges, {i: ids[near[i]] for i in range(len(ids)) if i in near}, first)
+    for pos, k in enumerate(keys):
         if k is None:
             continue
-        dup = [i for i in range(k.num_rows) if first[offset + i] != offset + i]
-        if dup:
-            m.dropped[pos] = dup
-            sha = staging.read(b, "articles", ["input_sha256"]).column("input_sha256")
-            for i in dup:
-                j = int(first[offset + i])
-                if k.column("url")[i].as_py() is None or sims[j] is not None and sims[offset + i] == sims[j]:
-                    detail = f"same content as {uris[j].as_py()}"
-                else:
-                    detail = f"same URL as {uris[j].as_py()} (another capture; its body differs or is too short to compare)"
-                m.rejects.append(_reject_row(Reject(k.column("input_uri")[i].as_py(), "extract", "duplicate",
-                                                    detail, sha[i].as_py()), ctx))
-        links = {i: ids[near[offset + i]].as_py() for i in range(k.num_rows) if offset + i in near}
+        links = {r: ids[near[base[pos] + r]] for r in range(k.num_rows) if base[pos] + r in near}
         if links:
             m.near[pos] = links
-        offset += k.num_rows
     return m
 
 
+def _when(t) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if t is not None else "capture time unknown"
+
+
+def _fold(m: _Merged, where: list[tuple[int, int]], base: dict[int, int], merges: list[tuple[int, list[int]]],
+          links: dict[int, str], first: list[int]) -> None:
+    """Each article met more than once: its captures' rows merged into one thread, put in the batch of
+    the capture that decides (``_Merged.folded``), where the ledger finds that input published."""
+    wanted: dict[int, set[int]] = {}
+    for _, captures in merges:
+        for i in captures:
+            pos, r = where[i]
+            wanted.setdefault(pos, set()).add(r)
+    rows: dict[int, snapshots.Thread] = {}
+    for pos, rs in wanted.items():
+        b = m.batches[pos]
+        arts = staging.read(b, "articles").take(pa.array(sorted(rs), pa.int64()))
+        comments = staging.read(b, "comments") if b.rows.get("comments") else schema.load("comments").arrow().empty_table()
+        comments = comments.filter(pc.fill_null(pc.is_in(comments.column("input_uri"), value_set=arts.column("input_uri")), False))
+        by_uri = {a["input_uri"]: snapshots.Thread(a) for a in arts.to_pylist()}
+        for c in comments.to_pylist():
+            by_uri[c["input_uri"]].comments.append(c)
+        for r, a in zip(sorted(rs), arts.column("input_uri").to_pylist()):
+            rows[base[pos] + r] = by_uri[a]
+    out: dict[int, list[snapshots.Thread]] = {}
+    for keep, captures in merges:
+        th = snapshots.fold([rows[i] for i in captures])
+        th.article["near_duplicate_of"] = links.get(first[keep])
+        out.setdefault(where[keep][0], []).append(th)
+    for pos, ths in out.items():
+        m.folded[pos] = snapshots.to_tables(ths)
+
+
 def _batch_rows(m: _Merged, pos: int, kind: str, columns: list[str] | None = None) -> pa.Table:
-    """A batch's articles or comments without those of its duplicate pages (the rows to validate)."""
+    """A batch's articles or comments without those of its duplicate pages (the rows to validate), with
+    the threads merged from several captures whose latest capture is in this batch."""
     b = m.batches[pos]
+    extra = m.folded.get(pos, {}).get(kind)
     if not b.rows.get(kind):
         empty = schema.load(kind).arrow().empty_table()
-        return empty if columns is None else empty.select(columns)
+        t = empty if extra is None else extra
+        return t if columns is None else t.select(columns)
     dup = m.dropped.get(pos)
     if kind == "articles":
         t = staging.read(b, kind, columns)
@@ -439,13 +507,16 @@ def _batch_rows(m: _Merged, pos: int, kind: str, columns: list[str] | None = Non
             keep = np.ones(t.num_rows, dtype=bool)
             keep[dup] = False
             t = t.filter(pa.array(keep))
-        return t
-    t = staging.read(b, kind, None if columns is None else list(dict.fromkeys([*columns, "input_uri"])))
-    if dup:  # comments are kept with the copy of their page that was kept
-        arts = staging.read(b, "articles", ["input_uri"]).column("input_uri").to_pylist()
-        kept = [u for i, u in enumerate(arts) if i not in set(dup)]
-        t = t.filter(pc.fill_null(pc.is_in(t.column("input_uri"), value_set=pa.array(kept, pa.string())), False))
-    return t if columns is None else t.select(columns)
+    else:
+        t = staging.read(b, kind, None if columns is None else list(dict.fromkeys([*columns, "input_uri"])))
+        if dup:  # comments are kept with the copy of their page that was kept
+            arts = staging.read(b, "articles", ["input_uri"]).column("input_uri").to_pylist()
+            kept = [u for i, u in enumerate(arts) if i not in set(dup)]
+            t = t.filter(pc.fill_null(pc.is_in(t.column("input_uri"), value_set=pa.array(kept, pa.string())), False))
+        t = t if columns is None else t.select(columns)
+    if extra is not None and extra.num_rows:
+        t = pa.concat_tables([t, extra.select(t.column_names).cast(t.schema)])
+    return t
 
 
 def _chunks(m: _Merged, limit: int) -> list[list[int]]:

@@ -67,7 +67,8 @@ class Output:
         """
         committed = publish.publish_run(rows, self.path, run_id=ctx.run_id, pipeline_version=ctx.pipeline_version,
                                         run_info=run_info, pseudonymisation=pseudonymisation, inputs=inputs,
-                                        keep_versions=ctx.keep_versions, keep_days=ctx.keep_days)
+                                        keep_versions=ctx.keep_versions, keep_days=ctx.keep_days,
+                                        threads=True)
         summary.publish = [asdict(s) for s in committed.stats]
         summary.seconds = round(time.monotonic() - started, 3)
         report_dir = Path(summary.report_dir)

@@ -34,12 +34,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from newsmill import schema as schemas
 from newsmill.config import HistorySettings
 from newsmill.runtime import failpoints
-from newsmill.store import card, croissant, integrity, layout, manifest, partfile, upsert, versions
+from newsmill.store import card, croissant, integrity, layout, manifest, partfile, snapshots, upsert, versions
 from newsmill.store.checks import check_compatible, checked_name, checked_run_id, conform_input
 from newsmill.store.checks import NULL_PARTITION, SchemaMismatchError  # noqa: F401 (this module's API)
 from newsmill.store.ledger import Ledger, StagedInputs
@@ -86,7 +87,7 @@ def publish_run(tables: dict[str, pa.Table | NewRows], output_dir: Path, *, run_
                 pipeline_version: str = __version__, keep_versions: int = DEFAULT_KEEP_VERSIONS,
                 keep_days: float = DEFAULT_KEEP_DAYS, lock_timeout: float | None = None,
                 pseudonymisation: str = card.DEFAULT_PSEUDONYMISATION,
-                inputs: StagedInputs | None = None) -> Commit:
+                inputs: StagedInputs | None = None, threads: bool = False) -> Commit:
     """Upsert the tables and commit them together as one new version.
 
     A table is given whole (``pa.Table``) or as ``newrows.NewRows`` (sorted runs written piece
@@ -100,6 +101,10 @@ def publish_run(tables: dict[str, pa.Table | NewRows], output_dir: Path, *, run_
     goes into the manifest's provenance and the dataset card. ``inputs`` (the run's staged ledger
     rows) go into the input ledger once the new version is current, still under the lock, so that
     two runs record their inputs in the order of their commits; not when nothing committed.
+    ``threads``: the rows are captures of pages (a pipeline run): each article the current version
+    already holds is merged with it as a new snapshot of its thread (``newsmill.store.snapshots``),
+    under the lock, so that two runs never merge against a version the other replaced; else a
+    plain upsert by key.
     """
     out = Path(output_dir)
     checked_run_id(run_id)
@@ -121,6 +126,9 @@ def publish_run(tables: dict[str, pa.Table | NewRows], output_dir: Path, *, run_
         # sizes only (the run's start hashed them): never build on a version that lost files since
         integrity.ensure_sound_locked(store, run_id, rebuild=False, hashes=False)
         store.collect_garbage(keep_versions, keep_days)  # complete versions a killed run never made current
+        if threads:
+            batches = snapshots.reconcile(store.current(), batches, next(iter(batches.values())).folder
+                                          if batches else None)
         commit = _commit(store, batches, run_id=run_id, run_info=run_info, **opts)
         commit.removed_versions = store.collect_garbage(keep_versions, keep_days)
         if inputs is not None:
@@ -288,6 +296,11 @@ def _build_table(name: str, rows: NewRows | None, old_root: Path | None, new_roo
         old_keys = {d: upsert.key(pq.ParquetFile(f).read(columns=list(s.primary_key)), s.primary_key)
                     for d, f in old.items()}
         moved_out, known_rows = upsert.locate_existing(old_keys, rows.keys, rows.rel)
+        if len(rows.deleted):
+            for d, k in old_keys.items():
+                gone = pc.is_in(k, value_set=rows.deleted)
+                if pc.any(gone).as_py():
+                    moved_out[d] = gone if d not in moved_out else pc.or_(moved_out[d], gone)
         del old_keys
         known_rows = known_rows.to_numpy(zero_copy_only=False)
         incoming = rows.runs

@@ -16,11 +16,12 @@ back when that partition is published, or all at once for the primary keys.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from newsmill import schema as schemas
 from newsmill.store import upsert
@@ -115,6 +116,9 @@ class NewRows:
         self.runs: dict[str, list[Run]] = {}
         self.num_rows = 0
         self._rel: list[tuple[str, int]] = []  # per run: partition folder, rows
+        # primary keys of published rows to remove (a comment merged into an earlier version of itself,
+        # ``newsmill.store.snapshots``); the upsert never removes anything else
+        self.deleted: pa.Array = pa.array([], pa.string())
         self._finished = False
 
     def add(self, table: pa.Table) -> None:
@@ -159,6 +163,45 @@ class NewRows:
             check_unique_keys(self.name, self.keys)
             self._finished = True
         return self
+
+    def _in_order(self) -> list[tuple[str, Run]]:
+        return sorted(((d, r) for d, rs in self.runs.items() for r in rs), key=lambda dr: dr[1].offset)
+
+    def _rows(self, d: str, run: Run) -> pa.Table:
+        """A run's rows in the full schema (its partition columns from its folder ``d``)."""
+        batches = list(run.batches())
+        t = pa.Table.from_batches(batches) if batches else self.schema.stored_arrow().empty_table()
+        values = dict(seg.split("=", 1) for seg in d.split("/"))
+        full = self.schema.arrow()
+        cols = [t.column(f.name) if f.name in t.column_names else
+                pa.array([values[f.name]] * t.num_rows, pa.string()).cast(f.type) for f in full]
+        return pa.Table.from_arrays(cols, schema=full)
+
+    def rows_of_articles(self, article_ids: pa.Array) -> pa.Table:
+        """The rows (full schema) whose article_id is one of ``article_ids``; only runs holding one are read."""
+        parts = []
+        for d, r in self._in_order():
+            if pc.any(pc.is_in(r.order.column("article_id"), value_set=article_ids)).as_py():
+                t = self._rows(d, r)
+                parts.append(t.filter(pc.is_in(t.column("article_id"), value_set=article_ids)))
+        return pa.concat_tables(parts) if parts else self.schema.arrow().empty_table()
+
+    def replacing_articles(self, article_ids: pa.Array, tables: list[pa.Table], folder: Path | None) -> "NewRows":
+        """These rows without those of ``article_ids``, plus ``tables``; runs without such rows are reused
+        as they are (not rewritten). ``folder``: where the new runs go (None: in memory)."""
+        out = NewRows(self.name, folder)
+        for d, r in self._in_order():
+            hit = pc.is_in(r.order.column("article_id"), value_set=article_ids)
+            if not pc.any(hit).as_py():
+                out.runs.setdefault(d, []).append(replace(r, offset=out.num_rows))
+                out._rel.append((d, r.rows))
+                out.num_rows += r.rows
+                continue
+            t = self._rows(d, r)
+            out.add(t.filter(pc.invert(pc.is_in(t.column("article_id"), value_set=article_ids))))
+        for t in tables:
+            out.add(t)
+        return out.finish()
 
     @property
     def keys(self) -> pa.Array:
