@@ -18,8 +18,8 @@ whatever the order they arrive in and however they are split into runs:
 - **Times.** ``first_seen_at`` / ``last_seen_at``: earliest and latest capture that showed it.
   A comment the deciding capture does not show is kept, ``removed_at_source`` true, with
   ``removed_seen_at`` the first known capture after its last sighting (when it was first missed).
-- **Positions.** Current comments: their position on the deciding capture (1..n, n =
-  ``comment_count_extracted``); removed ones follow (n+1, ...) in the order of their last sighting, so
+- **Positions and counts.** Current comments: their position on the deciding capture (1..n, n =
+  ``comment_count_extracted``, the deciding capture's count); removed ones follow (n+1, ...) in the order of their last sighting, so
   ``(article_id, position)`` is unique over every row of the article.
 - **Provenance.** A comment whose content did not change keeps the provenance (``input_uri``,
   ``extracted_at``, ...) of the extraction that first produced it.
@@ -205,7 +205,8 @@ def merge(old: Thread, new: Thread) -> Thread:
         for k in ("parent_comment_id", "quoted_comment_id"):
             if r.get(k) in renamed:
                 r[k] = renamed[r[k]]
-    art["comment_count_extracted"] = len(current)
+    # comment_count_extracted stays the deciding capture's: its comments, which are the current rows (but
+    # for a comment validation quarantined, which is counted as extracted and kept in quarantine/)
     for a, b in list({**old.renamed, **new.renamed}.items()):
         renamed.setdefault(a, renamed.get(b, b))
     return Thread(art, out, renamed)

@@ -131,13 +131,18 @@ def test_page_with_new_comments_publishes_only_the_change(tmp_path):
     second = pipeline.run([str(d)], settings(out))
     assert second.unchanged_inputs == 0 and second.articles_published == 1 and second.accounting_ok
     stats = {p["table"]: p for p in second.publish}
-    assert (stats["comments"]["inserted"], stats["comments"]["updated"], stats["comments"]["unchanged"]) == (1, 0, 2)
+    # the old comments are updated only in last_seen_at (seen again on the new capture: a snapshot of the
+    # thread, newsmill.store.snapshots); their content and provenance stay those of their first extraction
+    assert (stats["comments"]["inserted"], stats["comments"]["updated"], stats["comments"]["unchanged"]) == (1, 2, 0)
     assert stats["articles"]["updated"] == 1  # comment_count_extracted changed
     now = {c["comment_id"]: c for c in reading.read_table("comments", out).to_pylist()}
     assert len(now) == 3 and set(old) < set(now)
     for cid, c in old.items():  # old comments: the same records, with the provenance of their first extraction
         assert now[cid]["extracted_at"] == c["extracted_at"]
         assert now[cid]["input_sha256"] == c["input_sha256"]
+        assert now[cid]["first_seen_at"] == c["first_seen_at"] < now[cid]["last_seen_at"]
+        assert {k: v for k, v in now[cid].items() if k != "last_seen_at"} == \
+            {k: v for k, v in c.items() if k != "last_seen_at"}
     (new_id,) = set(now) - set(old)
     assert now[new_id]["author"] == "Carol Poe"
     assert now[new_id]["extracted_at"] > max(c["extracted_at"] for c in old.values())
