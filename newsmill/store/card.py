@@ -119,8 +119,9 @@ def personal_data(m: dict) -> str:
     """The personal-data note of a version (card and croissant.json)."""
     return (f"Comments and author names are personal data of their authors. Authors: "
             f"{m.get('pseudonymisation') or DEFAULT_PSEUDONYMISATION}. author_id is a keyed pseudonym (HMAC, key "
-            "kept outside the dataset), stable across runs with the same key. Keep copies access-controlled, "
-            "and delete records on request by removing them at the source and republishing.")
+            "kept outside the dataset), stable across runs with the same key. Keep copies access-controlled. "
+            "A comment removed at the source is kept as a record (removed_at_source): deleting records on "
+            "request means removing them from the dataset's files, not from the page.")
 
 
 def front_matter(m: dict, languages: list[str] | None = None) -> str:

@@ -215,3 +215,31 @@ def test_merge_gives_the_same_state_in_every_order_of_three_captures():
     assert rows["cy"][6:] == (False, None) and rows["cy"][4:6] == (T1, T3)  # missing at T2, back at T3
     assert rows["bob"][0] == "bob:two" and rows["bob"][1] == "two, edited" and rows["bob"][3] is True
     assert sorted(r[2] for r in results[0]) == [1, 2, 3, 4]
+
+
+def test_a_relative_stamp_that_moved_is_the_same_comment_and_replies_follow_a_renamed_id():
+    """'2 hours ago' then '5 hours ago': another raw stamp, hence another comment_id, but the same author and
+    words: the same comment (not edited), with the id it was first seen with; a reply's parent follows."""
+    def cap(when, stamp, sha):
+        th = _thread(when, [("ann", None, "first words here"), ("bob", None, "a reply to ann")], sha)
+        th.comments[0]["comment_id"], th.comments[0]["posted_raw"] = f"ann@{stamp}", stamp
+        th.comments[1]["parent_comment_id"] = th.comments[0]["comment_id"]
+        return th
+
+    merged = snapshots.merge(cap(T2, "5 hours ago", "x2"), cap(T1, "2 hours ago", "x1"))  # the older one came last
+    ann, bob = sorted(merged.comments, key=lambda c: c["position"])
+    assert (ann["comment_id"], ann["posted_raw"], ann["edited"], ann["removed_at_source"]) == \
+        ("ann@2 hours ago", "5 hours ago", False, False)
+    assert (ann["first_seen_at"], ann["last_seen_at"]) == (T1, T2)
+    assert bob["parent_comment_id"] == "ann@2 hours ago"
+    assert merged.renamed == {"ann@5 hours ago": "ann@2 hours ago"}
+
+
+def test_ambiguous_edits_are_not_guessed():
+    """Two comments of one author at the same posted_at, both changed: which became which is unknown, so
+    neither is matched as an edit (the new texts are new comments, the old ones removed)."""
+    p = dt.datetime(2012, 1, 1, tzinfo=UTC)
+    merged = snapshots.merge(_thread(T1, [("ann", p, "one"), ("ann", p, "two")], "x1"),
+                             _thread(T2, [("ann", p, "one, edited"), ("ann", p, "two, edited")], "x2"))
+    assert sorted((c["text"], c["removed_at_source"], c["edited"]) for c in merged.comments) == [
+        ("one", True, False), ("one, edited", False, False), ("two", True, False), ("two, edited", False, False)]
