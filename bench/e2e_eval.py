@@ -488,7 +488,8 @@ class PageOutcome:
     q_comments: list[dict] = field(default_factory=list)  # quarantined comment rows (with their reasons)
 
 
-_SAME_AS = re.compile(r"same (?:article|content|URL) as (\S+)")
+_SAME_AS = re.compile(r"(?:same (?:article|content|URL) as|of the article of) (\S+)")
+MERGED_INTO = ("duplicate", "older_capture")  # reject reasons whose detail names the page kept
 
 
 def outcomes(corpus: Corpus, out: RunOutput, page_ids: Sequence[str]) -> dict[str, PageOutcome]:
@@ -511,7 +512,7 @@ def outcomes(corpus: Corpus, out: RunOutput, page_ids: Sequence[str]) -> dict[st
         if o is None or o.status in ("published", "quarantined"):
             continue
         o.status, o.reasons = "rejected", [row["reason"], row.get("detail") or ""]
-        if row["reason"] == "duplicate":
+        if row["reason"] in MERGED_INTO:
             m = _SAME_AS.search(row.get("detail") or "")
             kept = corpus.by_key.get(uri_key(m.group(1)) or "") if m else None
             o.duplicate_of = kept or (m.group(1) if m else None)
@@ -543,7 +544,7 @@ def run_tally(outs: dict[str, PageOutcome], out: RunOutput, distinct: Callable[[
     rej_reasons = Counter(o.reasons[0] for o in outs.values() if o.status == "rejected")
     dups = [{"page": o.page_id, "kept": o.duplicate_of,
              "false": bool(o.duplicate_of and distinct(o.page_id, o.duplicate_of))}
-            for o in outs.values() if o.status == "rejected" and o.reasons[:1] == ["duplicate"]]
+            for o in outs.values() if o.status == "rejected" and o.reasons[:1] and o.reasons[0] in MERGED_INTO]
     qc = [c for o in outs.values() for c in o.q_comments]
     qc_reasons = Counter(r for c in qc for r in (c.get("quarantine_reasons") or []))
     early = [c for c in qc if any(EARLY_COMMENT_REASON in r for r in (c.get("quarantine_reasons") or []))]
