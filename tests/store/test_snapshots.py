@@ -73,8 +73,8 @@ def pages(tmp_path) -> dict[str, Path]:
     return {"A": capture(tmp_path / "in-a", "day1.txt", A, T1), "B": capture(tmp_path / "in-b", "day9.txt", B, T2)}
 
 
-def check_thread(out: Path) -> None:
-    """The state after captures A and B, as every reader reads it."""
+def check_thread(out: Path, first: str = "day1.txt", latest: str = "day9.txt") -> None:
+    """The state after captures A and B (read from inputs named ``first`` and ``latest``), as every reader reads it."""
     s = state(out)
     [article] = s["articles"]
     c = by_author(s["comments"])
@@ -93,8 +93,9 @@ def check_thread(out: Path) -> None:
     # unchanged and new comments
     assert (c["Alice Doe"]["edited"], c["Alice Doe"]["first_seen_at"], c["Alice Doe"]["last_seen_at"]) == (False, T1, T2)
     assert (c["Eve Moe"]["first_seen_at"], c["Carol Poe"]["first_seen_at"], c["Carol Poe"]["removed_seen_at"]) == (T2, T2, None)
-    assert Path(c["Alice Doe"]["input_uri"]).name == "day1.txt"  # unchanged: provenance of its first extraction
-    assert Path(c["Bob Roe"]["input_uri"]).name == "day9.txt"  # edited: of the capture its text comes from
+    assert Path(c["Alice Doe"]["input_uri"]).name == first  # unchanged: provenance of its first extraction
+    assert Path(c["Bob Roe"]["input_uri"]).name == latest  # edited: of the capture its text comes from
+    assert Path(article["input_uri"]).name == latest
     for name, key in (("articles", "article_id"), ("comments", "comment_id")):
         ways = read_all_ways(out / name, name)
         for reader, rows in ways.items():
@@ -243,3 +244,30 @@ def test_ambiguous_edits_are_not_guessed():
                              _thread(T2, [("ann", p, "one, edited"), ("ann", p, "two, edited")], "x2"))
     assert sorted((c["text"], c["removed_at_source"], c["edited"]) for c in merged.comments) == [
         ("one", True, False), ("one, edited", False, False), ("two", True, False), ("two, edited", False, False)]
+
+
+def test_two_captures_of_one_url_in_one_archive_the_later_one_decides_whatever_the_record_order(tmp_path):
+    """Issue 13.7: the later capture (more comments) is no longer rejected as a duplicate of the earlier
+    record; the archive's dates order the captures, not the records' order in the file."""
+    import io
+
+    import pyarrow.parquet as pq
+    from warcio.warcwriter import WARCWriter
+
+    d = tmp_path / "in"
+    d.mkdir()
+    with open(d / "crawl.warc.gz", "wb") as f:
+        w = WARCWriter(f, gzip=True)
+        for comments, when in ((B, T2), (A, T1)):  # the later capture first in the file
+            w.write_record(w.create_warc_record(
+                "https://example.org/budget", "conversion", payload=io.BytesIO(thread_page(comments).encode()),
+                warc_headers_dict={"Content-Type": "text/plain", "WARC-Date": when.strftime("%Y-%m-%dT%H:%M:%SZ")}))
+    out = tmp_path / "out"
+    s = pipeline.run([str(d)], settings(out))
+    assert (s.inputs, s.articles_published, s.reject_reasons, s.accounting_ok) == (2, 1, {"older_capture": 1}, True)
+    [article] = reading.read_table("articles", out).to_pylist()
+    assert article["url"] == "https://example.org/budget"
+    [reject] = pq.read_table(out / "quarantine" / "rejects" / f"{s.run_id}.parquet").to_pylist()
+    older = Path(reject["input_uri"]).name
+    assert older != "crawl.warc.gz#0" and "crawl.warc.gz#0 " in reject["detail"]  # names the capture published
+    check_thread(out, first=older, latest="crawl.warc.gz#0")
