@@ -7,13 +7,16 @@ whatever the order they arrive in and however they are split into runs:
 
 - **Which capture decides.** Captures are ordered by ``captured_at`` (WARC-Date, else the input file's
   modification time), equal times by ``input_sha256``; the latest one gives the article row and the
-  *current* comments (those it shows, in its page order). An older capture that arrives later only
-  adds history: it never rolls the thread back.
+  *current* comments (those it shows, in its page order), unless its comments are known not to be in
+  it (``comments_in_capture`` false: a script loads them): then the latest capture that holds the
+  thread decides the comments. An older capture that arrives later only adds history: it never rolls
+  the thread back.
 - **Which comments are the same.** Two rows of one article are the same comment when (1) their
   ``comment_id`` is equal (same author, raw timestamp, text; the id never depends on the position, so
   inserted comments shift nothing); else (2) same ``author_id`` and the same words (a relative stamp,
   '3 hours ago', moved between captures); else (3) same non-null ``author_id`` and the same non-null
-  ``posted_at``, each unique on both sides: the text was edited (``edited`` true, the latest text).
+  ``posted_at``: the text was edited (``edited`` true, the latest text). Rules 2 and 3 pair only keys
+  that are unique on both sides (two '+1' of one author are not guessed at).
   A matched comment keeps the id it was first seen with; replies and quotes follow it.
 - **Times.** ``first_seen_at`` / ``last_seen_at``: earliest and latest capture that showed it.
   A comment the deciding capture does not show is kept, ``removed_at_source`` true, with
@@ -105,6 +108,18 @@ def _times(th: Thread) -> set[datetime]:
     return out
 
 
+def _thread_time(th: Thread) -> datetime:
+    """When the capture that decides ``th``'s current comments was made: the last sighting of its current
+    comments; without any, its capture time, unless its comments are known not to be in it (a capture
+    that lacks a script-loaded thread: no evidence at all)."""
+    current = [_t(c.get("last_seen_at")) for c in th.comments if not c.get("removed_at_source")]
+    if current:
+        return max(current)
+    if th.article.get("comments_in_capture") is False:
+        return max((_t(c.get("last_seen_at")) for c in th.comments), default=_NEVER)
+    return _t(th.article.get("captured_at"))
+
+
 def _words(text: str | None) -> str:
     return " ".join(tokens(text or ""))
 
@@ -143,7 +158,7 @@ def match(a: list[dict], b: list[dict]) -> list[tuple[dict | None, dict | None, 
         left, right = rest, [j for j in right if j not in taken]
 
     pair_by(lambda r: r["comment_id"], unique=False, edit=False)
-    pair_by(lambda r: (r.get("author_id"), _words(r.get("text"))), unique=False, edit=False)
+    pair_by(lambda r: (r.get("author_id"), _words(r.get("text"))), unique=True, edit=False)
     pair_by(lambda r: (r["author_id"], r["posted_at"]) if r.get("author_id") and r.get("posted_at") else None,
             unique=True, edit=True)
     pairs += [(a[i], None, False) for i in left] + [(None, b[j], False) for j in right]
@@ -158,12 +173,15 @@ def merge(old: Thread, new: Thread) -> Thread:
     """The state of an article after both threads' captures (see the module docstring). ``old`` is what
     is known (the published rows, or the captures merged so far), ``new`` what arrived; on a tie
     (the same capture extracted again) ``new`` decides."""
-    new_decides = rank(new.article) >= rank(old.article)
-    decider = new if new_decides else old
-    latest = _t(decider.article.get("captured_at"))
+    decider = new if rank(new.article) >= rank(old.article) else old
+    # the thread is decided by the latest capture that holds it: one whose comments a script loads and
+    # the capture lacks (comments_in_capture false) says nothing about them
+    new_decides = (_thread_time(new), rank(new.article)) >= (_thread_time(old), rank(old.article))
+    thread = new if new_decides else old
+    latest = _thread_time(thread)
     times = sorted(_times(old) | _times(new))
     art = dict(decider.article)
-    art["captured_at"] = _out(latest)
+    art["captured_at"] = decider.article.get("captured_at")
     art["first_captured_at"] = _out(min(_t(old.article.get("first_captured_at")),
                                         _t(new.article.get("first_captured_at"))))
     current, removed, renamed = [], [], {}
@@ -205,8 +223,9 @@ def merge(old: Thread, new: Thread) -> Thread:
         for k in ("parent_comment_id", "quoted_comment_id"):
             if r.get(k) in renamed:
                 r[k] = renamed[r[k]]
-    # comment_count_extracted stays the deciding capture's: its comments, which are the current rows (but
-    # for a comment validation quarantined, which is counted as extracted and kept in quarantine/)
+    # comment_count_extracted is that of the capture that decides the thread: its comments are the current
+    # rows (but for a comment validation quarantined: counted as extracted, and kept in quarantine/)
+    art["comment_count_extracted"] = thread.article.get("comment_count_extracted")
     for a, b in list({**old.renamed, **new.renamed}.items()):
         renamed.setdefault(a, renamed.get(b, b))
     return Thread(art, out, renamed)

@@ -271,3 +271,27 @@ def test_two_captures_of_one_url_in_one_archive_the_later_one_decides_whatever_t
     older = Path(reject["input_uri"]).name
     assert older != "crawl.warc.gz#0" and "crawl.warc.gz#0 " in reject["detail"]  # names the capture published
     check_thread(out, first=older, latest="crawl.warc.gz#0")
+
+
+def test_a_capture_without_its_script_loaded_comments_removes_none():
+    """The latest capture lacks the thread (comments_in_capture false): it updates the article, and the
+    comments stay those of the latest capture that held them, current, counted."""
+    import itertools
+
+    p = dt.datetime(2012, 1, 1, tzinfo=UTC)
+    held = _thread(T1, [("ann", p, "one"), ("bob", p, "two")], "x1")
+    held.article["comments_in_capture"] = True
+    more = _thread(T2, [("ann", p, "one"), ("bob", p, "two"), ("cy", p, "three")], "x2")
+    more.article["comments_in_capture"] = True
+    blind = _thread(T3, [], "x3")
+    blind.article.update(comments_in_capture=False, title="updated headline")
+    for order in itertools.permutations([held, more, blind]):
+        th = snapshots.fold(list(order))
+        state_ = order[0]
+        for nxt in order[1:]:
+            state_ = snapshots.merge(state_, nxt)
+        for merged in (th, state_):
+            assert merged.article["title"] == "updated headline" and merged.article["captured_at"] == T3
+            assert merged.article["comment_count_extracted"] == 3
+            assert sorted((c["author"], c["removed_at_source"], c["last_seen_at"]) for c in merged.comments) == \
+                [("ann", False, T2), ("bob", False, T2), ("cy", False, T2)]
