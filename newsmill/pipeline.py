@@ -589,7 +589,7 @@ def _validate(m: _Merged, ctx: RunContext, area: staging.Area) -> _Validated:
     uniq = chunked.Uniqueness(chunked.unique_checks())
     for pos in range(len(m.batches)):
         for name in schema.TABLES:
-            if m.batches[pos].rows.get(name):
+            if m.batches[pos].rows.get(name) or name in m.folded.get(pos, {}):
                 uniq.add(name, _batch_rows(m, pos, name, uniq.columns(name)))
     uniq.finish()
 

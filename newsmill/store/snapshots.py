@@ -27,6 +27,9 @@ whatever the order they arrive in and however they are split into runs:
 - **Provenance.** A comment whose content did not change keeps the provenance (``input_uri``,
   ``extracted_at``, ...) of the extraction that first produced it.
 
+A capture with the same bytes as the one that decides an article (a copy, a touched file, ``--full``)
+is that capture extracted again: it keeps that capture's time.
+
 The capture times an article has seen are known from its rows (``first_captured_at``, ``captured_at``
 and its comments' seen times), so no list of captures is stored. Rows published before these fields
 existed have null times and count as seen at an unknown time before any capture.
@@ -173,6 +176,7 @@ def merge(old: Thread, new: Thread) -> Thread:
     """The state of an article after both threads' captures (see the module docstring). ``old`` is what
     is known (the published rows, or the captures merged so far), ``new`` what arrived; on a tie
     (the same capture extracted again) ``new`` decides."""
+    new = _same_capture(old, new)
     decider = new if rank(new.article) >= rank(old.article) else old
     # the thread is decided by the latest capture that holds it: one whose comments a script loads and
     # the capture lacks (comments_in_capture false) says nothing about them
@@ -229,6 +233,18 @@ def merge(old: Thread, new: Thread) -> Thread:
     for a, b in list({**old.renamed, **new.renamed}.items()):
         renamed.setdefault(a, renamed.get(b, b))
     return Thread(art, out, renamed)
+
+
+def _same_capture(old: Thread, new: Thread) -> Thread:
+    """``new`` dated as the capture that decides ``old`` when it is a single capture with the same bytes
+    (a copy of the file, a touched file, ``--full``): the same capture extracted again, not a new
+    observation of the thread (its file's time is not the page's)."""
+    sha, when = new.article.get("input_sha256"), old.article.get("captured_at")
+    if not sha or sha != old.article.get("input_sha256") or new.article.get("captured_at") == when \
+            or new.article.get("first_captured_at") != new.article.get("captured_at"):
+        return new
+    art = {**new.article, "captured_at": when, "first_captured_at": when}
+    return Thread(art, [{**c, "first_seen_at": when, "last_seen_at": when} for c in new.comments], dict(new.renamed))
 
 
 def fold(captures: list[Thread]) -> Thread:

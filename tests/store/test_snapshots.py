@@ -295,3 +295,15 @@ def test_a_capture_without_its_script_loaded_comments_removes_none():
             assert merged.article["comment_count_extracted"] == 3
             assert sorted((c["author"], c["removed_at_source"], c["last_seen_at"]) for c in merged.comments) == \
                 [("ann", False, T2), ("bob", False, T2), ("cy", False, T2)]
+
+
+def test_the_same_bytes_again_later_are_the_same_capture(tmp_path, pages):
+    """A copy or a touched file with the bytes of the capture that decides the thread is that capture
+    extracted again (its file time is not the page's): nothing moves, as in one run (a duplicate)."""
+    out = tmp_path / "out"
+    pipeline.run([str(pages["A"]), str(pages["B"])], settings(out))
+    before = state(out)
+    copy = capture(tmp_path / "in-copy", "copy.txt", B, T3)
+    again = pipeline.run([str(copy)], settings(out))
+    stats = {p["table"]: (p["inserted"], p["updated"]) for p in again.publish}
+    assert stats == {"articles": (0, 0), "comments": (0, 0)} and state(out) == before
