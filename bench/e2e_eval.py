@@ -51,6 +51,8 @@ for _p in (REPO_ROOT, BENCH_DIR):  # the bench runs from a checkout; bench/ is n
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+from _benchlib import processes_with  # noqa: E402
+
 # Scoring, gold reading and page selection are the per-page harnesses', so the figures
 # of both views are computed the same way.
 from dragnet_dump_recall import (  # noqa: E402
@@ -407,14 +409,7 @@ class CliSession:
         marker = f"PREFECT_HOME={self.home}\0".encode()
         deadline = time.monotonic() + wait_s
         while True:
-            pids = []
-            for entry in Path("/proc").iterdir():
-                if entry.name.isdigit() and int(entry.name) != os.getpid():
-                    try:
-                        if marker in (entry / "environ").read_bytes():
-                            pids.append(int(entry.name))
-                    except OSError:
-                        continue
+            pids = processes_with(marker)
             if not pids or time.monotonic() > deadline:
                 return pids
             time.sleep(0.2)

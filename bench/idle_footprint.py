@@ -24,6 +24,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from _benchlib import processes_with  # noqa: E402
 
 from newsmill.service import server_watch  # noqa: E402
 
@@ -31,15 +34,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def ours(marker: bytes) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                if marker in (entry / "environ").read_bytes():
-                    pids.append(int(entry.name))
-            except OSError:
-                pass
-    return sorted(pids)
+    return processes_with(marker)
 
 
 def cpu_s(pid: int) -> float:
