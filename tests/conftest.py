@@ -53,6 +53,60 @@ def budget_page(n_comments: int) -> str:
 
 
 
+def _prefect_db_template(root: Path) -> Path:
+    """A Prefect database migrated to this Prefect's head, made once for the whole test run (under a lock:
+    pytest-xdist's workers share ``root``). A server started on a fresh PREFECT_HOME spends most of its
+    start (tens of seconds on this machine) running Prefect's ~150 migrations; a home that gets a copy of
+    this file starts like one used before. Only the tests do this: a user's home is migrated once."""
+    import fcntl
+    import subprocess
+    import sys
+
+    tpl = root / "prefect-db-template"
+    db = tpl / "prefect.db"
+    tpl.mkdir(parents=True, exist_ok=True)
+    with open(tpl / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not db.exists():
+            env = {**os.environ, "PREFECT_HOME": str(tpl / "home")}
+            done = subprocess.run([sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"],
+                                  env=env, capture_output=True, text=True, timeout=900)
+            assert done.returncode == 0, done.stdout + done.stderr
+            os.replace(tpl / "home" / "prefect.db", db)
+    return db
+
+
+@pytest.fixture(scope="session")
+def prefect_db_template(tmp_path_factory) -> Path:
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the run's, not the worker's
+    return _prefect_db_template(shared)
+
+
+def seed_prefect_home(home: Path, template: Path) -> Path:
+    """``home`` made (0700, as newsmill makes it) with a copy of the migrated database, unless it has one."""
+    import shutil
+
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not (home / "prefect.db").exists():
+        shutil.copyfile(template, home / "prefect.db")
+    return home
+
+
+@pytest.fixture
+def fresh_prefect_home(prefect_db_template):
+    """``fresh_prefect_home(path)``: a PREFECT_HOME at ``path`` whose server starts without migrating."""
+    return lambda path: seed_prefect_home(Path(path), prefect_db_template)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_prefect_home(request):
+    """The session's own PREFECT_HOME (set above) gets the migrated database before any test starts a server,
+    when the session has tests that start Prefect (marked ``slow``): a quick run of a few tests makes none."""
+    if any(item.get_closest_marker("slow") for item in request.session.items):
+        seed_prefect_home(Path(os.environ["PREFECT_HOME"]), request.getfixturevalue("prefect_db_template"))
+
+
 @pytest.fixture(scope="session")
 def seed_text() -> str:
     return SEED.read_text(encoding="utf-8")

@@ -58,12 +58,12 @@ def _venv_with_wheel(tmp_path: Path, env: dict) -> Path:
 
 
 @pytest.mark.slow
-def test_the_wheel_runs_outside_the_checkout_and_publishes_the_same_rows(tmp_path):
+def test_the_wheel_runs_outside_the_checkout_and_publishes_the_same_rows(tmp_path, fresh_prefect_home):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PREFECT_API_URL", "VIRTUAL_ENV")}
     venv = _venv_with_wheel(tmp_path, env)
     work = tmp_path / "elsewhere"
     work.mkdir()
-    env.update(PREFECT_HOME=str(tmp_path / "prefect"), NEWSMILL_PREFECT_SERVER="temporary",
+    env.update(PREFECT_HOME=str(fresh_prefect_home(tmp_path / "prefect")), NEWSMILL_PREFECT_SERVER="temporary",
                NEWSMILL_AUTHOR_KEY=KEY)
     out = work / "out"
     run = subprocess.run([str(venv / "bin" / "newsmill"), "run", str(SAMPLES), "--output", str(out), "--no-daemon",

@@ -15,8 +15,8 @@ import pytest
 from newsmill.service import prefect_server, server_watch
 
 pytestmark = pytest.mark.slow
-def test_start_reuse_stop(tmp_path):
-    home = tmp_path / "prefect"
+def test_start_reuse_stop(tmp_path, fresh_prefect_home):
+    home = fresh_prefect_home(tmp_path / "prefect")
     try:
         info = prefect_server.start(home)
         assert info["api_url"].startswith("http://127.0.0.1:")
@@ -39,11 +39,11 @@ def test_stale_state_is_ignored(tmp_path):
     assert not (home / "newsmill-server.json").exists()
 
 
-def test_two_commands_at_once_start_one_server(tmp_path):
+def test_two_commands_at_once_start_one_server(tmp_path, fresh_prefect_home):
     """The start lock: two starts racing (two threads here, two commands in life) get the same server."""
     from concurrent.futures import ThreadPoolExecutor
 
-    home = tmp_path / "prefect"
+    home = fresh_prefect_home(tmp_path / "prefect")
     try:
         with ThreadPoolExecutor(2) as pool:
             a, b = pool.map(lambda _: prefect_server.ensure(home), range(2))
@@ -53,10 +53,10 @@ def test_two_commands_at_once_start_one_server(tmp_path):
     assert prefect_server.status(home) is None
 
 
-def test_cli_server_commands(tmp_path, monkeypatch, capsys):
+def test_cli_server_commands(tmp_path, monkeypatch, capsys, fresh_prefect_home):
     from newsmill.cli import main
 
-    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    monkeypatch.setenv("PREFECT_HOME", str(fresh_prefect_home(tmp_path / "prefect")))
     assert main(["server", "status"]) == 3
     assert "not running" in capsys.readouterr().out
     assert main(["server", "stop"]) == 0
@@ -195,10 +195,10 @@ def test_a_connection_is_use_until_the_next_look():
         assert not server_watch.busy(closed, closed)  # seen at the last look, none open: no new use
 
 
-def test_the_server_stops_when_unused(tmp_path, monkeypatch):
+def test_the_server_stops_when_unused(tmp_path, monkeypatch, fresh_prefect_home):
     """Issue 14.4: NEWSMILL_SERVER_IDLE without a client and the watchdog stops the server and itself, and
     removes its state and secret: the next command starts a new one."""
-    home = tmp_path / "prefect"
+    home = fresh_prefect_home(tmp_path / "prefect")
     monkeypatch.setenv("NEWSMILL_SERVER_IDLE", "3")
     try:
         info = prefect_server.ensure(home)

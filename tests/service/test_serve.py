@@ -109,9 +109,9 @@ def check_run_in_prefect(url: str, run: dict, summary: dict, serve_log: Path, pr
     assert {"newsmill-summary", "newsmill-counts", "newsmill-failed-expectations"} <= {a["key"] for a in artifacts}
 
 
-def test_serve_runs_the_flow_on_its_schedule(tmp_path):
+def test_serve_runs_the_flow_on_its_schedule(tmp_path, fresh_prefect_home):
     started = time.monotonic()
-    home = tmp_path / "prefect-home"
+    home = fresh_prefect_home(tmp_path / "prefect-home")
     port = free_port()
     url = f"http://127.0.0.1:{port}/api"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSMILL_"))}

@@ -21,7 +21,7 @@ import pytest
 
 from newsmill.service import prefect_server, warm_client
 from newsmill.store import reading
-from tests.conftest import REPO, SAMPLES, SEED, our_processes
+from tests.conftest import REPO, SAMPLES, SEED, our_processes, seed_prefect_home
 
 PY = sys.executable
 IGNORED = ("extracted_at", "pipeline_version")  # per run; everything else must be equal
@@ -309,8 +309,8 @@ def daemon_pid(home: Path) -> int | None:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    h = tmp_path_factory.mktemp("worker") / "prefect"
+def home(tmp_path_factory, prefect_db_template):
+    h = seed_prefect_home(tmp_path_factory.mktemp("worker") / "prefect", prefect_db_template)
     HOMES.append(h)
     yield h
     stop_everything(h)
