@@ -18,8 +18,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/newsmill run samples --output $(OUTPUT)
 
+# The suite runs in TEST_JOBS processes (pytest-xdist): its slow tests mostly wait on servers and
+# subprocesses, so more processes than cores; `make test TEST_JOBS=0` runs it in one process.
+TEST_JOBS ?= 4
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist worksteal
 
 docs: $(STAMP)
 	$(BIN)/python -m newsmill.docs

@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unicodedata
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -790,6 +791,13 @@ def scored_outcomes(outs: dict[str, PageOutcome], distinct: Callable[[str, str],
     return res
 
 
+def _seen_text(text: str | None) -> str:
+    """Text as a reader sees it: NFKC, without invisible format characters (zero-width spaces, joiners,
+    soft hyphens: the two golds of one fundus article differ by a zero-width space), spaces collapsed."""
+    text = unicodedata.normalize("NFKC", text or "")
+    return " ".join("".join(ch for ch in text if unicodedata.category(ch) != "Cf").split())
+
+
 def _distinct_dragnet(pages: dict[str, DragnetPage]):
     return lambda a, b: a in pages and b in pages and \
         token_bag(pages[a].content) != token_bag(pages[b].content)
@@ -829,7 +837,7 @@ def evaluate_set(spec: SetSpec, session: CliSession, limit: int | None, all_page
         gold_bodies = {p.page_id: p.body for p in pages}
         distinct = lambda a, b: gold_bodies.get(a) != gold_bodies.get(b)  # noqa: E731
     else:
-        distinct = lambda a, b: (by_id[a].url, by_id[a].title) != (by_id[b].url, by_id[b].title) \
+        distinct = lambda a, b: (by_id[a].url, _seen_text(by_id[a].title)) != (by_id[b].url, _seen_text(by_id[b].title)) \
             if a in by_id and b in by_id else True  # noqa: E731
     scored = scored_outcomes(outs, distinct)
 

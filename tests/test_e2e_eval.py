@@ -106,6 +106,14 @@ def test_outcomes_map_published_quarantined_rejected_and_missing_pages():
     assert ev.scored_outcomes(res, distinct=lambda a, b: True)["C"] is res["C"]
 
 
+def test_golds_that_differ_only_in_what_nobody_sees_are_one_article():
+    """Two captures of one article whose gold titles differ by a zero-width space or a soft hyphen are the
+    same article (an older_capture reject of one is scored as the other); different words are not."""
+    a = "Entwurf des Gesetzes: Ein bisschen Fortschritt"
+    assert ev._seen_text(a + "\u200b") == ev._seen_text(a) == ev._seen_text(" Entwurf des Ge\u00adsetzes:  Ein bisschen Fortschritt")
+    assert ev._seen_text(a) != ev._seen_text(a.replace("bisschen", "wenig"))
+
+
 def test_unpublished_pages_score_as_misses_on_dragnet():
     page = ev.DragnetPage("A", "the article text", "a reader comment")
     res = ev.outcomes(_corpus(), _out(rejects=[{"input_uri": "/c/A.txt", "stage": "extract",
