@@ -15,7 +15,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")  # see prefect_server below
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")  # temporary servers: a bound, not a timing
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
@@ -125,14 +125,19 @@ def _no_worker_left_running():
 
 
 @pytest.fixture(scope="session")
-def prefect_server():
-    """One throwaway Prefect server for the whole session (~10 s to start). Its start is waited for up to
-    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS (180 s here; the harness's own 30 s ran out on a loaded
-    2-core machine): a bound against a hang, not a timing."""
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_server(prefect_db_template):
+    """The Prefect API for tests that run flows in this process: newsmill's own local server in the session's
+    PREFECT_HOME (the one the CLI runs of the session use too; its database migrated once per test run), so a
+    session starts one server, not also Prefect's test harness on a database migrated from scratch. Its start
+    is waited for up to 180 s: a bound against a hang on a loaded machine, not a timing."""
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
-    with prefect_test_harness(server_startup_timeout=None):
-        yield
+    from newsmill.service import prefect_server as server
+
+    home = seed_prefect_home(Path(os.environ["PREFECT_HOME"]), prefect_db_template)
+    info = server.ensure(home, timeout=180)
+    with temporary_settings({PREFECT_API_URL: info["api_url"], PREFECT_API_AUTH_STRING: server.auth_string(home)}):
+        yield info
 
 
 # Hypothesis: modest example counts so `make test` stays fast; `HYPOTHESIS_PROFILE=thorough`

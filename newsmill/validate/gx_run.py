@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 
 from newsmill import schema
 from newsmill.text import shown
-from newsmill.validate import arrow_regex
+from newsmill.validate import arrow_regex, deferred_imports
 from newsmill.validate.quarantine import (QUARANTINING, SEVERITIES, following_comments, quarantine_rows,  # noqa: F401
                                          quarantine_schema, worse)
 
@@ -107,6 +107,7 @@ class ValidationOutcome:
 def _gx():
     """One ephemeral context per process: importing GX and building a context cost seconds."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    deferred_imports.defer()
     import great_expectations as gx
     import great_expectations.execution_engine.pandas_execution_engine as pandas_engine
     from great_expectations.data_context.types.base import ProgressBarsConfig

@@ -85,7 +85,7 @@ def gone(pid: int, within: float) -> bool:
     return True
 
 
-def test_only_this_user_can_use_it_and_its_ui_names_its_port(tmp_path, monkeypatch, capsys):
+def test_only_this_user_can_use_it_and_its_ui_names_its_port(tmp_path, monkeypatch, capsys, fresh_prefect_home):
     """Issue 13.12: the home is 0700, the secret 0600; a request without the auth string (or with another)
     is refused, 401, reads and writes alike; with it, it is served, also to Prefect's own client. Issue 14.1:
     the UI's settings name the port the server listens on and ask for the auth string. The server's
@@ -96,6 +96,7 @@ def test_only_this_user_can_use_it_and_its_ui_names_its_port(tmp_path, monkeypat
     from newsmill.cli import main
 
     home = tmp_path / "state" / "prefect"
+    fresh_prefect_home(prefect_server.private_dir(home))  # newsmill's folders, with a migrated database
     monkeypatch.setenv("PREFECT_HOME", str(home))
     monkeypatch.setenv("NEWSMILL_AUTHOR_KEY", "a-secret-of-the-client-" * 2)
     try:
