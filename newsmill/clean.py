@@ -346,7 +346,12 @@ def _clean_comments(raws: list[RawComment], aid: str, source: str, year, profile
         if removed and "ui_artifact_removed" not in flags:
             flags.append("ui_artifact_removed")
         moderation = rc.moderation
-        if (state := placeholder(text, lex)) is not None:
+        state = placeholder(text, lex)
+        if state is None and moderation in ("removed", "deleted"):
+            # the markup says the comment is gone: a paragraph of placeholder words is the system's, and what
+            # is left around it (a stamp line the layer kept) is no comment either
+            state = next((st for para in paragraphs(text) if (st := placeholder(para, lex)) is not None), None)
+        if state is not None:
             # the system's words in place of a gone comment: not published as if its commenter wrote them
             moderation, text = state, ""
         author = normalize_text(rc.author) if rc.author else None

@@ -70,3 +70,20 @@ def test_permalinks_are_made_absolute_against_the_article_url():
     assert _absolute("showthread.php?p=7#post7", base) == "https://news.example.com/a/story/showthread.php?p=7#post7"
     assert _absolute("#comment-3", None) == "#comment-3"
     assert _absolute(None, base) is None
+
+
+def test_a_placeholder_paragraph_under_a_gone_mark_blanks_the_comment():
+    """Blogger marks a comment its author removed (class 'deleted-comment') and a layer may keep the stamp
+    line with the placeholder: the row keeps its place, without those words."""
+    from newsmill.clean import _clean_comments  # noqa: F401 (the rule lives there)
+    from newsmill.records import RawComment, RawPage
+
+    raw = RawPage(title="Budget", paragraphs=["The council approved the budget on Friday after a long session."],
+                  comments=[RawComment("Jo", "May 1, 2012", "This comment has been removed by the author.\n\n# posted by : 3:34 AM",
+                                       moderation="deleted"),
+                            RawComment("Al", "May 1, 2012", "This comment has been removed by the author? Never.\n\nIt was not.")])
+    page = PageInput(uri="p.html", data=b"x", sha256="0" * 64, format="html")
+    from newsmill.profiles import default_profile
+    _, rows = clean_page(raw, page, default_profile(), CleanContext(b"k" * 32, datetime(2024, 1, 1, tzinfo=timezone.utc), "t"))
+    assert [(r["text"], r["moderation"]) for r in rows] == [
+        ("", "deleted"), ("This comment has been removed by the author? Never.\n\nIt was not.", None)]
