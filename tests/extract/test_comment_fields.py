@@ -168,3 +168,14 @@ def _plain(v):
     if isinstance(v, np.generic):
         return v.item()
     return v
+
+
+def test_up_and_down_counts_of_a_rating_plugin_in_the_text_are_read_and_left_out_of_it():
+    """WordPress' 'Comment Rating' plugin appends thumbs up and down counts to the comment's text node."""
+    rating = ('<p>Rate This: <img id="up-11" alt="Thumb up"> <span id="karma-11-up">4</span>&nbsp;'
+              '<img id="down-11" alt="Thumb down"> <span id="karma-11-down">2</span></p>')
+    html = pages.page(pages.WORDPRESS.replace("or only the lawns?</p>", "or only the lawns?</p>" + rating, 1))
+    _, rows = records("rating", html)
+    assert (rows[0]["likes"], rows[0]["dislikes"]) == (4, 2)
+    assert "4" not in rows[0]["text"] and "2" not in rows[0]["text"]
+    assert (rows[1]["likes"], rows[1]["dislikes"]) == (None, None)  # no counts shown on that one

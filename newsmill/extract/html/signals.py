@@ -146,18 +146,20 @@ def read(element, *, scopes=(), nested=(), text_nodes=(), taken=(), likes_sel=()
     # a label node inside another label node is skipped with it
     shown.skip = tuple(labels)
 
-    def first(sels):
+    def first(sels, *, text_too: bool = False):
         for sel in sels:
             if sel is None:
                 continue
             for root in roots:
                 for n in sel(root):
-                    if n in own_set and n not in in_text:
+                    if n in own_set and (text_too or n not in in_text):
                         return n
         return None
 
-    shown.likes = first([*likes_sel, sig.likes])
-    shown.dislikes = first([*dislikes_sel, sig.dislikes])
+    # a vote counter may sit in the text node (a plugin appends its widget there): it is read, and then
+    # left out of the text; a link in the text is the commenter's, never the comment's own
+    shown.likes = first([*likes_sel, sig.likes], text_too=True)
+    shown.dislikes = first([*dislikes_sel, sig.dislikes], text_too=True)
     shown.permalink = _permalink(sig, element, own, in_text, first([*permalink_sel, sig.permalink]))
     return shown
 
