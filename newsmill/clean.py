@@ -11,11 +11,12 @@ from bisect import bisect_right
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from newsmill import ids, neardup
 from newsmill.extract.dates import find_date
-from newsmill.extract.lexicon import lexicon_of, not_titles
+from newsmill.extract.lexicon import lexicon_of, not_titles, placeholder
+from newsmill.threads import thread_fields
 from newsmill.profiles import Profile, source_key
 from newsmill.records import PageInput, RawComment, RawPage
 from newsmill.text import flatten_name, normalize_text, paragraphs, tokens
@@ -160,7 +161,8 @@ def clean_page(raw: RawPage, page: PageInput, profile: Profile, ctx: CleanContex
         year = pub_date.year if pub_date else UNDATED_YEAR
         default_year = pub_date.year if pub_date else (page.captured_at.year if page.captured_at else None)
         return aid, year, _clean_comments(raw.comments, aid, source, year, profile, ctx, provenance,
-                                          default_year=default_year, captured_at=page.captured_at, article_date=pub_date)
+                                          default_year=default_year, captured_at=page.captured_at, article_date=pub_date,
+                                          url=url, system=raw.comment_system)
 
     aid, year, comments = build(pub_date)
     if pub_date is not None and (first := first_comment_day(comments)) is not None \
@@ -328,17 +330,30 @@ def _date_order(raws: list[RawComment], profile: Profile, article_date, default_
 
 def _clean_comments(raws: list[RawComment], aid: str, source: str, year, profile: Profile,
                     ctx: CleanContext, provenance: dict, *, default_year: int | None = None,
-                    captured_at: datetime | None = None, article_date=None) -> list[dict]:
+                    captured_at: datetime | None = None, article_date=None, url: str | None = None,
+                    system: str | None = None) -> list[dict]:
     rows: list[dict] = []
     idents: list[str | None] = []  # each row's identity_name (what its author_id is made of)
     seen_ids: dict[str, int] = {}
     order = _date_order(raws, profile, article_date, default_year)
+    edited_marks = page_marks([rc.marked_edited for rc in raws], False)
+    badges = page_marks([rc.badges for rc in raws], [])
+    lex = lexicon_of(profile)
     for pos, rc in enumerate(raws, start=1):
         flags = list(rc.flags)
         text = normalize_text(rc.text)
         text, removed = strip_artifacts(text, profile)
         if removed and "ui_artifact_removed" not in flags:
             flags.append("ui_artifact_removed")
+        moderation = rc.moderation
+        state = placeholder(text, lex)
+        if state is None and moderation in ("removed", "deleted"):
+            # the markup says the comment is gone: a paragraph of placeholder words is the system's, and what
+            # is left around it (a stamp line the layer kept) is no comment either
+            state = next((st for para in paragraphs(text) if (st := placeholder(para, lex)) is not None), None)
+        if state is not None:
+            # the system's words in place of a gone comment: not published as if its commenter wrote them
+            moderation, text = state, ""
         author = normalize_text(rc.author) if rc.author else None
         ident = identity_name(rc.author) if author else None
         if not author:
@@ -376,14 +391,43 @@ def _clean_comments(raws: list[RawComment], aid: str, source: str, year, profile
             "quoted_comment_id": None,
             "depth": rc.depth,
             "likes": rc.likes,
+            "dislikes": rc.dislikes,
             "flags": flags,
+            "marked_edited": edited_marks[pos - 1],
+            "moderation": moderation,
+            "badges": badges[pos - 1],
+            "permalink": _absolute(rc.permalink, url),
+            "comment_system": system,
             **provenance,
         })
         idents.append(ident)
     link_replies(rows, idents)
     link_quotes(rows)
+    thread_fields(rows)
     apply_authors_mode(rows, ctx.authors_mode, ctx.author_key, source, idents)
     return rows
+
+
+def page_marks(values: list, empty) -> list:
+    """A mark systems show only where it applies (an edit note, a badge), over a page's comments: when the
+    page shows it on some comment, the others show its absence (``empty``); when on none, nothing is known
+    about any of them (None: the page may not show such marks at all)."""
+    if any(values):
+        return [v if v else empty for v in values]
+    return [None] * len(values)
+
+
+def _absolute(link: str | None, base: str | None) -> str | None:
+    """A comment's link or anchor as an absolute URL when the page's own URL is known."""
+    if not link:
+        return None
+    link = link.strip()
+    if not base:
+        return link or None
+    try:
+        return urljoin(base, link)
+    except ValueError:  # an unsplittable href ('http://[::1') from a hostile page: as the page gives it
+        return link or None
 
 
 def apply_authors_mode(rows: list[dict], mode: str, key: bytes, source: str,

@@ -35,6 +35,12 @@ class RawComment:
     likes: int | None = None
     parent_index: int | None = None  # index (0-based) of parent in RawPage.comments, from markup
     flags: list[str] = field(default_factory=list)
+    # what the page shows about the comment beyond its text (HTML only; None: the page shows nothing of it)
+    dislikes: int | None = None  # down-votes, when the page shows them apart from the up-votes (``likes``)
+    marked_edited: bool | None = None  # the page marks the comment as edited ('(edited)', 'Last edited by')
+    moderation: str | None = None  # 'removed' | 'deleted' | 'pending': a state the page shows (a placeholder)
+    badges: list[str] | None = None  # 'editors_pick', 'staff', 'article_author', 'verified'
+    permalink: str | None = None  # the comment's own link or anchor as the page gives it ('#comment-12', an href)
 
 
 @dataclass

@@ -47,6 +47,8 @@ class Lexicon:
     not_a_name: re.Pattern  # what follows such a date and is no name ('in Category')
     continued: re.Pattern  # a stamp line that goes on in the next line ('May 1, 2012 at')
     count_one: re.Pattern  # 'One comment': a declared count of one
+    # (state, whole-text pattern) of the placeholders systems print in place of a gone comment, in order
+    moderation: tuple[tuple[str, re.Pattern], ...] = ()
 
 
 def _alt(words) -> str:
@@ -122,7 +124,18 @@ def lexicon(profile_name: str = "unknown", extra_dir: str | None = None) -> Lexi
         not_a_name=re.compile(rf"^\s*(?:{_join(spec['not_name_words'])})\b", re.I),
         continued=re.compile("(?:" + "|".join(rf"\b{w}" for w in spec["time_continuation_words"]) + r"|@|-|–|,)$", re.I),
         count_one=re.compile(rf"(?:{_join(spec['count_one_words'])})\b", re.I),
+        moderation=tuple((state, re.compile(rf"^(?:{_join(pats)})\W*$", re.I | re.S))
+                         for state, pats in spec.get("moderation_placeholders", {}).items() if pats),
     )
+
+
+def placeholder(text: str, lex: Lexicon) -> str | None:
+    """The moderation state ('removed', 'deleted', 'pending') when ``text`` is, as a whole, a placeholder a
+    comment system prints in place of a comment (``moderation_placeholders``); else None."""
+    if not text or len(text) > 400:
+        return None
+    flat = " ".join(text.split())
+    return next((state for state, pattern in lex.moderation if pattern.match(flat)), None)
 
 
 def lexicon_of(profile: Profile) -> Lexicon:

@@ -21,6 +21,8 @@ whatever the order they arrive in and however they are split into runs:
 - **Times.** ``first_seen_at`` / ``last_seen_at``: earliest and latest capture that showed it.
   A comment the deciding capture does not show is kept, ``removed_at_source`` true, with
   ``removed_seen_at`` the first known capture after its last sighting (when it was first missed).
+- **Thread shape.** ``depth``, ``thread_root_id`` and ``reply_count`` are derived again from the merged
+  rows' reply links (``newsmill.threads``): a reply removed at the source no longer counts.
 - **Positions and counts.** Current comments: their position on the deciding capture (1..n, n =
   ``comment_count_extracted``, the deciding capture's count); removed ones follow (n+1, ...) in the order of their last sighting, so
   ``(article_id, position)`` is unique over every row of the article.
@@ -49,13 +51,14 @@ import pyarrow.compute as pc
 
 from newsmill import schema as schemas
 from newsmill.store import upsert
+from newsmill.threads import thread_fields
 from newsmill.text import tokens
 
 SEEN_FIELDS = ("edited", "first_seen_at", "last_seen_at", "removed_at_source", "removed_seen_at")
 # fields that say nothing about a comment's content: a row equal to an earlier one but for these keeps the
 # earlier row's provenance (``upsert.VOLATILE``)
 _NOT_CONTENT = frozenset((*upsert.VOLATILE, *SEEN_FIELDS, "position", "comment_id", "parent_comment_id",
-                          "quoted_comment_id", "source", "year"))
+                          "quoted_comment_id", "source", "year", "depth", "thread_root_id", "reply_count"))
 _NEVER = datetime.min.replace(tzinfo=timezone.utc)  # an unknown time: before any capture
 GROUP = 5000  # articles merged at a time by :func:`reconcile` (bounds the rows it holds)
 
@@ -227,6 +230,7 @@ def merge(old: Thread, new: Thread) -> Thread:
         for k in ("parent_comment_id", "quoted_comment_id"):
             if r.get(k) in renamed:
                 r[k] = renamed[r[k]]
+    thread_fields(out)  # depth, thread root and reply counts of the merged thread (ids renamed, replies added or gone)
     # comment_count_extracted is that of the capture that decides the thread: its comments are the current
     # rows (but for a comment validation quarantined: counted as extracted, and kept in quarantine/)
     art["comment_count_extracted"] = thread.article.get("comment_count_extracted")

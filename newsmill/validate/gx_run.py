@@ -175,7 +175,9 @@ def _check_derive(name: str, i: int, exp: dict, seen: dict[str, dict]) -> str:
 
     ``{"column": c, "rows_matching": regex}`` makes the expectation's ``_chk_*`` column hold ``c``
     where ``re.search(regex, c)`` finds a match (``rows_not_matching``: finds none), null
-    elsewhere; the suite expects it null, so the failing rows show their own text.
+    elsewhere; the suite expects it null, so the failing rows show their own text.  An optional
+    ``"unless_set": other`` leaves out the rows where the field ``other`` is not null (a comment's
+    blank text is expected where ``moderation`` says the page shows a placeholder).
     """
     d = exp["meta"]["derive"]
     target = exp.get("kwargs", {}).get("column", "")
@@ -184,10 +186,13 @@ def _check_derive(name: str, i: int, exp: dict, seen: dict[str, dict]) -> str:
     def refuse(problem: str):
         raise ValueError(f"suite {name}: expectation #{i} meta.derive: {problem}")
 
-    if len(kinds) != 1 or set(d) != {"column", kinds[0]} or not isinstance(d["column"], str):
-        refuse("must be an object with 'column' and one of " + "/".join(_DERIVE_KINDS))
-    if d["column"] not in {f.name for f in schema.load(name).fields}:
+    if len(kinds) != 1 or set(d) - {"unless_set"} != {"column", kinds[0]} or not isinstance(d["column"], str):
+        refuse("must be an object with 'column', one of " + "/".join(_DERIVE_KINDS) + " and optionally 'unless_set'")
+    fields = {f.name for f in schema.load(name).fields}
+    if d["column"] not in fields:
         refuse(f"column {d['column']!r} is not a field of {name}")
+    if "unless_set" in d and d["unless_set"] not in fields:
+        refuse(f"unless_set {d['unless_set']!r} is not a field of {name}")
     if exp.get("type") != "expect_column_values_to_be_null" or not str(target).startswith("_chk_"):
         refuse("needs expect_column_values_to_be_null on a _chk_* column")
     rx = d[kinds[0]]
@@ -196,7 +201,8 @@ def _check_derive(name: str, i: int, exp: dict, seen: dict[str, dict]) -> str:
     if seen.setdefault(target, d) != d:
         refuse(f"{target} is derived differently by another expectation")
     rx = f"the regex parameter {rx['$PARAMETER']}" if isinstance(rx, dict) else f"regex {rx}"
-    return f"({d['column']} where {rx} {_DERIVE_KINDS[kinds[0]]})"
+    unless = f", unless {d['unless_set']} is set" if "unless_set" in d else ""
+    return f"({d['column']} where {rx} {_DERIVE_KINDS[kinds[0]]}{unless})"
 
 
 def record_columns(name: str) -> list[str]:
@@ -315,10 +321,10 @@ def _derived_from_regex(name: str, table: pa.Table, suite, params: dict) -> dict
         target = e.configuration.kwargs.get("column")
         if d and target not in specs:
             kind = "rows_matching" if "rows_matching" in d else "rows_not_matching"
-            specs[target] = (e.expectation_type, d["column"], kind, d[kind])
+            specs[target] = (e.expectation_type, d["column"], kind, d[kind], d.get("unless_set"))
 
     def derive(target: str):
-        etype, column, kind, rx = specs[target]
+        etype, column, kind, rx, unless = specs[target]
         try:
             rx = params[rx["$PARAMETER"]] if isinstance(rx, dict) else rx
             values = arrow_regex.one_array(table.column(column))
@@ -326,6 +332,8 @@ def _derived_from_regex(name: str, table: pa.Table, suite, params: dict) -> dict
         except (KeyError, TypeError, re.error) as exc:
             return f"{name}: {etype} {target} ({column} {kind} {rx!r}): {type(exc).__name__}: {exc}"
         flagged = pc.fill_null(hit if kind == "rows_matching" else pc.invert(hit), False)
+        if unless is not None and unless in table.column_names:
+            flagged = pc.and_(flagged, pc.is_null(arrow_regex.one_array(table.column(unless))))
         return pc.replace_with_mask(pa.nulls(len(values), values.type), flagged, values.filter(flagged))
 
     out = dict(zip(specs, _threaded(derive, list(specs))))

@@ -23,7 +23,7 @@ from newsmill.extract.html.tree import claim
 from newsmill.profiles import Profile, system_specs, systems_common
 from newsmill.records import RawComment
 
-_FIELDS = ("author", "date", "text", "likes", "stamp", "ui")
+_FIELDS = ("author", "date", "text", "likes", "stamp", "ui", "dislikes", "permalink")
 
 
 def _css(sel: str) -> CSSSelector:
@@ -43,6 +43,8 @@ class System:
     likes: tuple[CSSSelector, ...]
     stamp: tuple[CSSSelector, ...]
     ui: tuple[CSSSelector, ...]
+    dislikes: tuple[CSSSelector, ...]  # down-votes (the common selectors of ``signals`` come after these)
+    permalink: tuple[CSSSelector, ...]  # the comment's own link
     group_following: str | None  # item = this element plus following siblings with this tag (Blogger dt/dd)
     depth_class: re.Pattern | None  # depth written in a class ('depth-2') for flat-threaded lists
     reply_box: CSSSelector | None  # replies sit in this box right after their parent (Drupal's div.indented)
@@ -310,8 +312,9 @@ def extract(tree, profile: Profile, *, captured_at=None, extra_dir: str | None =
 
 
 def _read(system: System, elements: list, profile: Profile, captured_at, present: set) -> list[RawComment]:
-    sel_author, sel_date, sel_text, sel_likes, sel_stamp = (
-        _narrow_all(sels, present) for sels in (system.author, system.date, system.text, system.likes, system.stamp))
+    sel_author, sel_date, sel_text, sel_likes, sel_stamp, sel_dislikes, sel_permalink = (
+        _narrow_all(sels, present) for sels in (system.author, system.date, system.text, system.likes, system.stamp,
+                                                 system.dislikes, system.permalink))
     sel_ui = _union(_narrow_all(system.ui, present))
     groups = [_group(system, el) for el in elements]
     owner = {scope: i for i, scopes in enumerate(groups) for scope in scopes}  # element -> comment it is part of
@@ -339,6 +342,9 @@ def _read(system: System, elements: list, profile: Profile, captured_at, present
             likes=_first_owned(sel_likes, scopes, owner, text),
             stamp=_first_owned(sel_stamp, scopes, owner, text),
             skip=[*nested, *ui],
+            nested=nested,
+            scopes=scopes[1:],
+            selectors={"dislikes": sel_dislikes, "permalink": sel_permalink},
         )
         if not found.text and len(scopes) > 1:
             found.text = scopes[1:]

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from lxml import etree
 
 from newsmill.extract.dates import DateMatch, find_date
+from newsmill.extract.html import signals
 from newsmill.extract.html.tree import flat_name, flat_text, node_text
 from newsmill.extract.lexicon import Lexicon, lexicon, lexicon_of
 from newsmill.extract.stamps import clean_name
@@ -42,6 +43,13 @@ class Found:
     skip: list = field(default_factory=list)  # nodes to leave out of the text (nested replies, buttons)
     depth: int | None = None
     parent: int | None = None
+    # nodes of other comments inside this one (its replies): never read for its signals; None: ``skip``
+    nested: list | None = None
+    scopes: list = field(default_factory=list)  # other elements the comment is made of (Blogger's dt + dd)
+    dislikes: object = None  # element, or a number from structured data
+    permalink: object = None  # element (a link), or a URL or anchor from structured data
+    # the system's own selectors for what ``signals`` reads (tried before the common ones)
+    selectors: dict = field(default_factory=dict)
 
 
 def date_from_attrs(el) -> str | None:
@@ -153,13 +161,19 @@ def build(found: Found, profile: Profile, *, captured_at: datetime | None = None
             a, d = stamp_parts(node_text(found.stamp), day_first=day_first, lex=lex)
             author = author or a
             posted = posted or date_from_attrs(found.stamp) or d
-    likes = found.likes
-    if likes is not None and not isinstance(likes, int):
-        if isinstance(likes, str):
-            likes = parse_count(likes)
-        else:
-            skip.add(likes)
-            likes = parse_count(likes.get("content") or flat_text(likes))
+    shown = signals.Shown()
+    if found.element is not None:
+        shown = signals.read(found.element, scopes=found.scopes, nested=found.skip if found.nested is None else found.nested,
+                             text_nodes=found.text, taken=(found.author, found.date, found.stamp),
+                             likes_sel=found.selectors.get("likes", ()), dislikes_sel=found.selectors.get("dislikes", ()),
+                             permalink_sel=found.selectors.get("permalink", ()), extra_dir=profile.extra_dir)
+        skip.update(shown.skip)
+    likes, dislikes = (_count(v, skip) for v in (found.likes if found.likes is not None else shown.likes,
+                                                    found.dislikes if found.dislikes is not None else shown.dislikes))
+    permalink = found.permalink
+    if permalink is not None and not isinstance(permalink, str):
+        permalink = permalink.get("href") or None
+    permalink = permalink or shown.permalink
     if found.text:
         text = "\n\n".join(t for t in (node_text(t, skip) for t in found.text) if t)
         if (author is None or posted is None) and found.element is not None:
@@ -182,10 +196,22 @@ def build(found: Found, profile: Profile, *, captured_at: datetime | None = None
                 if d or a:
                     author, posted, text = author or a, posted or d, rest
     text = _artifact_free(text, profile).strip()
-    if not text:
-        return None
+    if not text and shown.moderation not in ("removed", "deleted"):
+        return None  # (an empty item marked deleted is kept: its place in the thread and its replies are real)
     return RawComment(author=author or None, posted_raw=posted or None, text=text, depth=found.depth,
-                      likes=likes, parent_index=found.parent)
+                      likes=likes, parent_index=found.parent, dislikes=dislikes, marked_edited=shown.marked_edited,
+                      moderation=shown.moderation, badges=shown.badges, permalink=permalink)
+
+
+def _count(value, skip: set) -> int | None:
+    """A vote count from structured data (a number or text) or from the node showing it (then left out of
+    the text)."""
+    if value is None or isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        return parse_count(value)
+    skip.add(value)
+    return parse_count(value.get("content") or flat_text(value))
 
 
 def _split_head(text: str, *, day_first: bool, lex: Lexicon) -> tuple[str, str]:

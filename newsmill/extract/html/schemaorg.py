@@ -80,6 +80,15 @@ def _str(v) -> str | None:
     return s or None
 
 
+def _own_url(d: dict) -> str | None:
+    """A Comment's own address: its ``url``, else an ``@id`` that is a link or an anchor (not a blank node)."""
+    for key in ("url", "@id"):
+        v = d.get(key)
+        if isinstance(v, str) and v.strip().lower().startswith(("http://", "https://", "#", "/")):
+            return v.strip()
+    return None
+
+
 def _likes(d: dict) -> int | None:
     if d.get("upvoteCount") is not None:
         return parse_count(str(d["upvoteCount"]))
@@ -141,7 +150,9 @@ def jsonld_comments(items: list[dict], profile: Profile, *, captured_at=None) ->
         text = _html_text(_str(node.get("text") or node.get("commentText") or node.get("articleBody") or node.get("description")) or "")
         f = Found(element=None, author=_str(node.get("author") or node.get("creator")),
                   date=_str(node.get("dateCreated") or node.get("datePublished") or node.get("commentTime")),
-                  likes=_likes(node), depth=depth, parent=kept.get(parent) if parent is not None else None)
+                  likes=_likes(node), depth=depth, parent=kept.get(parent) if parent is not None else None,
+                  dislikes=parse_count(str(node["downvoteCount"])) if node.get("downvoteCount") is not None else None,
+                  permalink=_own_url(node))
         rc = build_from_text(f, text, profile, captured_at)
         if rc is not None:
             kept[pos] = len(out)
@@ -220,7 +231,11 @@ def microdata_comments(tree, profile: Profile, *, captured_at=None, attrs: PageA
         nested = [comments[j] for j in _descendants(i, children)]
         skip = [*nested, *(p for k in _AUTHOR_PROPS for p in props.get(k, [])), *([date_el] if date_el is not None else [])]
         date = (date_el.get("content") or date_el.get("datetime")) if date_el is not None else None
-        f = Found(element=el, author=author, date=date or date_el, text=text_els, likes=likes, skip=skip)
+        dislikes = parse_count(_value(props["downvotecount"][0], items)) if "downvotecount" in props else None
+        url = props["url"][0] if "url" in props else None
+        url = (url.get("href") or url.get("content") or url.get("resource")) if url is not None else None
+        f = Found(element=el, author=author, date=date or date_el, text=text_els, likes=likes, skip=skip,
+                  nested=nested, dislikes=dislikes, permalink=url or None)
         depth, parent = threading[i]
         f.depth, f.parent = depth, kept.get(parent) if parent is not None else None
         rc = build(f, profile, captured_at=captured_at)
