@@ -44,7 +44,7 @@ def test_flow_run_in_prefect_named_tagged_logged_with_artifacts_and_result(flow_
     the newsmill run id and tagged with it, newsmill's log lines, the artifacts, the persisted summary."""
     import json
 
-    from newsmill.flow import COUNTS_KEY, FAILURES_KEY, REPORT_KEY, SUMMARY_KEY
+    from newsmill.flow import COUNTS_KEY, FAILURES_KEY, NO_FAILURES, REPORT_KEY, SUMMARY_KEY
 
     s, out, flow_run_id = flow_output
     got = read_back(flow_run_id)
@@ -69,7 +69,11 @@ def test_flow_run_in_prefect_named_tagged_logged_with_artifacts_and_result(flow_
     (site,) = counts[1:]  # one source: the seed page's site
     assert (site["articles_published"], site["comments_published"], site["rejected"]) == (1, 33, None)
     failures = json.loads(arts[FAILURES_KEY].data)
-    assert arts[FAILURES_KEY].type == "table" and set(failures) >= {"table", "severity", "rule", "examples"}
+    # rows (the UI shows columns as JSON text), and one row that says so when nothing failed
+    assert arts[FAILURES_KEY].type == "table" and set(failures[0]) >= {"table", "severity", "rule", "examples"}
+    assert len(failures) == max(1, len(s["failed_expectations"]))
+    if not s["failed_expectations"]:
+        assert failures[0]["rule"] == NO_FAILURES and failures[0]["examples"] is None
     assert "summary.html)" in arts[REPORT_KEY].data  # a link artifact is stored as Markdown: [text](link)
 
     # persisted: the state holds where the result is stored, not the result (`untrackable_result` is another
