@@ -476,17 +476,20 @@ def main(argv=None) -> int:
     started, failed = time.monotonic(), None
     try:
         with sync_playwright() as pw:
-            scheduled_run_in_the_ui(walk, pw)
-            failing_report_offline(walk, pw)
+            try:
+                scheduled_run_in_the_ui(walk, pw)
+                failing_report_offline(walk, pw)
+            except Exception:
+                try:  # what the browser showed when the step failed
+                    Watched.last.screenshot(path=str(out / "zz-failed-step.png"))
+                    walk.note(f"the browser's page then: {Watched.last.url}: {out / 'zz-failed-step.png'}")
+                except Exception:  # noqa: BLE001 (no page, or the browser is gone)
+                    pass
+                raise
         bad_invocation_table(walk)
     except Exception as exc:  # noqa: BLE001 (a step that did not show what it should, or a browser error)
         failed = f"{type(exc).__name__}: {exc}".splitlines()[0] if not isinstance(exc, Failed) else str(exc)
         walk.note(f"\nFAILED: {failed}")
-        try:
-            Watched.last.screenshot(path=str(out / "zz-failed-step.png"))
-            walk.note(f"the browser's page then: {Watched.last.url}: {out / 'zz-failed-step.png'}")
-        except Exception:  # noqa: BLE001 (no page, or the browser is gone)
-            pass
     finally:
         walk.note("\n## Stopping what the walk-through started\n")
         walk.stop_all()
