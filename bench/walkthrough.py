@@ -355,6 +355,10 @@ def wait_for_state(walk: Walk, api: str, secret: str, flow_run: str) -> str:
     raise Failed(f"flow run {flow_run} not finished within {STEP_BOUND:.0f} s")
 
 
+SHOWN = {"newsmill-summary": "Report files", "newsmill-counts": "(all inputs)",
+         "newsmill-failed-expectations": "severity", "newsmill-report": "report page"}  # text of each, rendered
+
+
 def show_artifacts(walk: Walk, page, keys, prefix: str, expect: dict | None = None) -> None:
     """Each artifact's own page, opened from the run's Artifacts tab; ``expect``: texts to find on them."""
     run_page = page.url.split("?")[0]
@@ -365,6 +369,7 @@ def show_artifacts(walk: Walk, page, keys, prefix: str, expect: dict | None = No
         page.wait_for_url("**/artifacts/artifact/**", timeout=UI_WAIT)
         page.get_by_text(key, exact=True).first.wait_for(timeout=UI_WAIT)
         page.wait_for_load_state("networkidle")
+        page.get_by_text(SHOWN[key]).first.wait_for(timeout=UI_WAIT)  # rendered (Markdown is rendered late)
         for text in expect.get(key, ()):
             mark(page, text)
         shot(walk, page, f"{prefix}{chr(ord('a') + i)}-artifact-{key}.png", f"the artifact {key}", full=True)
