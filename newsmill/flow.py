@@ -50,6 +50,7 @@ TAG = "newsmill"
 # Artifacts page, the run's own page shows its artifacts
 SUMMARY_KEY, COUNTS_KEY, FAILURES_KEY, REPORT_KEY = ("newsmill-summary", "newsmill-counts",
                                                      "newsmill-failed-expectations", "newsmill-report")
+NO_FAILURES = "none: every expectation passed"  # the one row of the failures table of a run without any
 
 
 @task(name="extract-clean-batch", cache_policy=NO_CACHE)
@@ -98,9 +99,9 @@ def newsmill_flow(paths: list[str], output_dir: str | None = None, batch_size: i
     started = time.monotonic()
     run_id = _this_run_id(run_id)
     _tag(run_id)
-    link = _link()
     scheduled = _scheduled()
     if scheduled:  # `newsmill serve` streams the output of the runs it starts to its terminal
+        link = _link()
         print(f"newsmill run {run_id}: started" + (f", {link}" if link else ""), flush=True)
     with _run_logs():
         try:
@@ -190,14 +191,39 @@ def _scheduled() -> bool:
 
 
 def _link() -> str | None:
-    """The flow run's page in Prefect's UI (``/runs/flow-run/<id>``: the UI of Prefect 3 has no page at
-    ``prefect.runtime.flow_run.ui_url``'s ``/flow-runs/flow-run/<id>``); None without a UI URL."""
-    from prefect.utilities.urls import url_for
+    """The flow run's page in Prefect's UI (``<pages>/runs/flow-run/<id>``, see :func:`ui_pages`; the UI of
+    Prefect 3 has no page at ``prefect.runtime.flow_run.ui_url``'s ``/flow-runs/flow-run/<id>``); None without
+    a UI URL."""
+    from prefect.settings import get_current_settings
 
     ctx = FlowRunContext.get()
-    if ctx is None or ctx.flow_run is None:
+    ui = get_current_settings().ui_url
+    if ctx is None or ctx.flow_run is None or not ui:
         return None
-    return url_for("flow-run", obj_id=ctx.flow_run.id)
+    return f"{ui_pages(str(ui))}/runs/flow-run/{ctx.flow_run.id}"
+
+
+def ui_pages(ui: str, timeout: float = 3.0) -> str:
+    """Where the pages of the UI at ``ui`` are that a person should open: its default UI's base.
+
+    Prefect 3.9's server serves two UIs, the older one at ``/`` and the newer one, its default, under
+    ``/v2`` (the server's ``/ui-settings`` says which). On a server with an auth string (newsmill's local
+    server) only the newer one asks for it when a browser opens a run's page first; the older one shows
+    "Page not found" and "Authentication failed" until one logs in at its front page. A server that does
+    not answer, or an older Prefect without ``/v2``: ``ui`` itself."""
+    from urllib.parse import urljoin
+
+    import httpx
+
+    ui = ui.rstrip("/")
+    try:
+        settings = httpx.get(f"{ui}/ui-settings", timeout=timeout).json()
+    except (httpx.HTTPError, ValueError):
+        return ui
+    v2 = settings.get("v2_base_url") if isinstance(settings, dict) else None
+    if settings.get("default_ui") != "v2" or not isinstance(v2, str) or not v2.startswith("/"):
+        return ui
+    return urljoin(ui + "/", v2).rstrip("/")
 
 
 class _RunLogHandler(APILogHandler):
@@ -357,19 +383,26 @@ def _artifacts(s: dict) -> None:
     except OSError:
         text = f"# newsmill run {s['run_id']}\n\n(no summary.md: see the run's logs)\n"
     links = "\n".join(f"- {what}: [{shown(link)}]({link})" for what, link in files)
+    # rows, not columns: Prefect 3.9's default UI shows a table given as columns as its JSON text, escaped; and
+    # one row that says so when nothing failed (a table without rows is shown the same way)
+    cols = failure_table(s)
+    failures = ([dict(zip(cols, row)) for row in zip(*cols.values())]
+                or [{**dict.fromkeys(cols), "rule": NO_FAILURES}])
     made = (
         (create_markdown_artifact, dict(markdown=f"{text}\n\n## Report files\n\n{links}\n", key=SUMMARY_KEY,
-                                        description=f"newsmill run {s['run_id']}: the report's summary")),
+                                        description=f"The report's summary and its files "
+                                                    f"(newsmill run {s['run_id']})")),
         (create_table_artifact, dict(table=counts_table(s), key=COUNTS_KEY,
-                                     description=f"newsmill run {s['run_id']}: inputs = published + quarantined + "
-                                                 "rejected + unchanged, in all and by source")),
-        (create_table_artifact, dict(table=failure_table(s), key=FAILURES_KEY,
-                                     description=f"newsmill run {s['run_id']}: failed expectations, each with the "
-                                                 "first records that failed (none: every expectation passed)")),
+                                     description="Inputs = published + quarantined + rejected + unchanged, in all "
+                                                 f"and by source (newsmill run {s['run_id']})")),
+        (create_table_artifact, dict(table=failures, key=FAILURES_KEY,
+                                     description="Failed expectations, each with the first records that failed "
+                                                 f"(newsmill run {s['run_id']})")),
     )
     if files:
         made += ((create_link_artifact, dict(link=files[0][1], link_text=files[0][0], key=REPORT_KEY,
-                                             description=f"newsmill run {s['run_id']}: the report")),)
+                                             description="The report as one page, to open offline "
+                                                         f"(newsmill run {s['run_id']})")),)
     for create, kwargs in made:
         try:
             create(**kwargs)

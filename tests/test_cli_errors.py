@@ -22,8 +22,12 @@ KEY = "cli-errors-test-key-0123456789abcdef"
 
 @pytest.fixture
 def here(tmp_path, monkeypatch):
+    return working_folder(tmp_path, monkeypatch)
+
+
+def working_folder(tmp_path: Path, monkeypatch) -> Path:
     """A working folder of its own (no newsmill.toml), the author key set (so a run prints no key warning),
-    and one page to read."""
+    and one page to read (also the walk-through's, bench/walkthrough.py)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NEWSMILL_AUTHOR_KEY", KEY)
     for var in ("NEWSMILL_BATCH_SIZE", "NEWSMILL_OUTPUT", "NEWSMILL_AUTHORS", "NEWSMILL_PROFILES_DIR",
@@ -35,31 +39,45 @@ def here(tmp_path, monkeypatch):
     return tmp_path
 
 
+def shows(what: str):
+    """What a setup does, in words (the walk-through's table of bad invocations shows it)."""
+    def mark(setup):
+        setup.shows = what
+        return setup
+    return mark
+
+
 def toml(body: str) -> callable:
+    @shows("newsmill.toml: " + " ".join(body.split()))
     def setup(d: Path, mp):
         (d / "newsmill.toml").write_text(body, encoding="utf-8")
     return setup
 
 
 def env(**values) -> callable:
+    @shows(" ".join(f"{k}={v}" for k, v in values.items()))
     def setup(d: Path, mp):
         for k, v in values.items():
             mp.setenv(k, v)
     return setup
 
 
+@shows("NEWSMILL_AUTHOR_KEY unset")
 def no_key(d: Path, mp):
     mp.delenv("NEWSMILL_AUTHOR_KEY", raising=False)
 
 
+@shows("out: a symlink to a missing folder")
 def dangling(d: Path, mp):
     (d / "out").symlink_to(d / "gone")
 
 
+@shows("out: a file")
 def a_file(d: Path, mp):
     (d / "out").write_text("not a folder")
 
 
+@shows("empty/ holds only notes.pdf")
 def empty_folder(d: Path, mp):
     (d / "empty").mkdir()
     (d / "empty" / "notes.pdf").write_bytes(b"%PDF")
@@ -67,6 +85,7 @@ def empty_folder(d: Path, mp):
 
 def probe_fails(code: int):
     """The write of the output folder's probe file meets ``code`` (os.write: where a full disk shows first)."""
+    @shows(f"writing in out/ fails with {errno.errorcode[code]} (simulated)")
     def setup(d: Path, mp):
         real = os.write
 
@@ -80,6 +99,7 @@ def probe_fails(code: int):
 
 
 def mkdir_fails(code: int):
+    @shows(f"creating out/ fails with {errno.errorcode[code]} (simulated)")
     def setup(d: Path, mp):
         real = Path.mkdir
 
@@ -171,6 +191,7 @@ def test_bad_invocation_is_one_line_with_its_exit_code(here, monkeypatch, capsys
 
 def test_the_table_is_long_enough():
     assert len(CASES) >= 25 and len({c[0] for c in CASES}) == len(CASES)
+    assert all(c[2] is None or c[2].shows for c in CASES)  # the walk-through's table says what each set up
 
 
 # --- failures while a run is underway: the operating system, a bug -------------------------------
@@ -256,8 +277,9 @@ def test_bad_invocation_through_python_m(here, monkeypatch, argv, setup, code, w
     assert not (here / "out").exists() and not (here / ".prefect").exists()
 
 
-def test_version():
-    r = subprocess.run([sys.executable, "-m", "newsmill.cli", "--version"], capture_output=True, text=True,
+@pytest.mark.parametrize("module", ["newsmill.cli", "newsmill"])
+def test_version(module):
+    r = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
     from newsmill.version import __version__
 

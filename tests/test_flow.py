@@ -44,7 +44,7 @@ def test_flow_run_in_prefect_named_tagged_logged_with_artifacts_and_result(flow_
     the newsmill run id and tagged with it, newsmill's log lines, the artifacts, the persisted summary."""
     import json
 
-    from newsmill.flow import COUNTS_KEY, FAILURES_KEY, REPORT_KEY, SUMMARY_KEY
+    from newsmill.flow import COUNTS_KEY, FAILURES_KEY, NO_FAILURES, REPORT_KEY, SUMMARY_KEY
 
     s, out, flow_run_id = flow_output
     got = read_back(flow_run_id)
@@ -69,7 +69,11 @@ def test_flow_run_in_prefect_named_tagged_logged_with_artifacts_and_result(flow_
     (site,) = counts[1:]  # one source: the seed page's site
     assert (site["articles_published"], site["comments_published"], site["rejected"]) == (1, 33, None)
     failures = json.loads(arts[FAILURES_KEY].data)
-    assert arts[FAILURES_KEY].type == "table" and set(failures) >= {"table", "severity", "rule", "examples"}
+    # rows (the UI shows columns as JSON text), and one row that says so when nothing failed
+    assert arts[FAILURES_KEY].type == "table" and set(failures[0]) >= {"table", "severity", "rule", "examples"}
+    assert len(failures) == max(1, len(s["failed_expectations"]))
+    if not s["failed_expectations"]:
+        assert failures[0]["rule"] == NO_FAILURES and failures[0]["examples"] is None
     assert "summary.html)" in arts[REPORT_KEY].data  # a link artifact is stored as Markdown: [text](link)
 
     # persisted: the state holds where the result is stored, not the result (`untrackable_result` is another
@@ -231,3 +235,59 @@ def test_polars_reads_utc(flow_output):
     assert df.schema["posted_at"] == pl.Datetime("us", "UTC")
     assert df.sort("position")["posted_at"][0] == FIRST
     assert df.height == 33
+
+
+@pytest.fixture
+def ui_settings_server():
+    """A server answering ``/ui-settings`` as Prefect's does (the body set by the test), on 127.0.0.1."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    answer = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            body = json.dumps(answer).encode() if self.path.endswith("/ui-settings") else b""
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", answer
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_run_links_open_the_ui_that_asks_for_the_auth_string(ui_settings_server):
+    """Prefect 3.9 serves its newer UI under /v2 by default: only there does a run's page, opened first in a
+    browser, ask for the auth string (the older UI's page says "Page not found"), so the link goes there."""
+    from newsmill.flow import ui_pages
+
+    ui, answer = ui_settings_server
+    answer.update(default_ui="v2", available_uis=["v1", "v2"], v1_base_url="/", v2_base_url="/v2")
+    assert ui_pages(ui) == f"{ui}/v2" and ui_pages(ui + "/") == f"{ui}/v2"
+    answer.update(v1_base_url="/prefect", v2_base_url="/prefect/v2")  # PREFECT_SERVER_UI_SERVE_BASE=/prefect
+    assert ui_pages(f"{ui}/prefect") == f"{ui}/prefect/v2"
+    answer.update(default_ui="v1")  # PREFECT_SERVER_UI_V2_ENABLED=false: the older UI is the default
+    assert ui_pages(ui) == ui
+    answer.clear()  # an older Prefect: no v2 in its settings
+    assert ui_pages(ui) == ui
+
+
+def test_run_links_without_a_ui_settings_answer_are_the_ui_itself():
+    import socket
+
+    from newsmill.flow import ui_pages
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    assert ui_pages(closed) == closed

@@ -139,7 +139,10 @@ def _runs_line(api: str) -> str:
     """What ``serve`` says of the runs it will start: each prints its id and page, then its summary."""
     ui = ui_url()
     if ui_served(ui):
-        return f"each prints its run id, its page ({ui}/runs/flow-run/<id>) and its one-line summary here"
+        from newsmill.flow import ui_pages
+
+        return (f"each prints its run id, its page ({ui_pages(ui)}/runs/flow-run/<id>) and its one-line summary "
+                "here")
     return (f"each prints its run id and its one-line summary here; the server at {api} serves no UI, so "
             "run pages do not open (newsmill's local server: `newsmill server stop`, then "
             "`newsmill server start --ui`)")

@@ -94,8 +94,9 @@ def check_run_in_prefect(url: str, run: dict, summary: dict, serve_log: Path, pr
         return text if f"newsmill run {run_id}: 3 inputs: 3 articles" in text else None
 
     text = wait_for("the run's one-line summary in serve's terminal", printed, procs)
-    link = f"{url.removesuffix('/api')}/runs/flow-run/{run['id']}"
-    assert f"runs: each prints its run id, its page ({url.removesuffix('/api')}/runs/flow-run/<id>)" in text
+    pages = f"{url.removesuffix('/api')}/v2"  # Prefect 3.9's default UI: a run's page there asks for an auth string
+    link = f"{pages}/runs/flow-run/{run['id']}"
+    assert f"runs: each prints its run id, its page ({pages}/runs/flow-run/<id>)" in text
     assert f"newsmill run {run_id}: started, {link}\n" in text
     page = httpx.get(link, timeout=10, headers={"Accept": "text/html"})  # as a browser asks for a page
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
