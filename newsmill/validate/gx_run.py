@@ -115,6 +115,7 @@ def _gx():
     # its time on a million rows) for a batch marker nothing here reads; above it GX skips that.
     pandas_engine.HASH_THRESHOLD = 0
 
+    _share_compiled_templates()
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     source = ctx.data_sources.add_pandas("newsmill")
@@ -123,6 +124,39 @@ def _gx():
         for name in schema.TABLES
     }
     return gx, ctx, batches
+
+
+def _share_compiled_templates() -> None:
+    """GX makes a new Jinja environment for every page and block it renders, so Data Docs compiled
+    their ~50 templates again on every run (~1 s, most of the report's time): one in-memory bytecode
+    cache for all of them (keyed by template file, checked against its source) keeps them compiled
+    for the life of the process, a warm worker's runs included."""
+    import jinja2
+    from great_expectations.render.view import view
+
+    init = view.DefaultJinjaView.__init__
+    if getattr(init, "_shared_bytecode", False):
+        return
+
+    class Memory(jinja2.BytecodeCache):
+        def __init__(self):
+            self.code: dict[str, bytes] = {}
+
+        def load_bytecode(self, bucket) -> None:
+            if (code := self.code.get(bucket.key)) is not None:
+                bucket.bytecode_from_string(code)  # a changed source (checksum) compiles again
+
+        def dump_bytecode(self, bucket) -> None:
+            self.code[bucket.key] = bucket.bytecode_to_string()
+
+    cache = Memory()
+
+    def shared(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.env.bytecode_cache = cache
+
+    shared._shared_bytecode = True
+    view.DefaultJinjaView.__init__ = shared
 
 
 def read_spec(name: str) -> dict:
