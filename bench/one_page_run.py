@@ -22,7 +22,8 @@ The breakdown comes from two sources:
    of each kind (not in the timed ones): the run's phases by the functions that do them (Prefect's
    engine, extraction, GX validation, publish, report/Data Docs, artifacts, log shipping, HTTP round-trips
    to the server, fsyncs). cProfile slows Python-heavy code (GX) more than waits: read the shares, not
-   the seconds. With ``--py-spy`` (py-spy on PATH), one more run is sampled from outside instead.
+   the seconds. With ``--py-spy`` (py-spy on PATH), one more run is sampled from outside (the worker and
+   its forked runs, every thread, waits included): raw stacks in ``<work>/py-spy.txt`` for flame-graph tools.
 
 At the end the worker and the server are stopped and the work folder's processes checked (none may be left).
 The machine's load average is printed before and after: on a shared machine, compare medians of one call.

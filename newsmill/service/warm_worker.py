@@ -545,14 +545,20 @@ def _run(wfd: int, argv: list[str], plan: dict) -> None:
             warm_client.trace("runner_limits", json.dumps({k: list(resource.getrlimit(peer.RLIMITS[k]))
                                                           for k in plan["rlimits"]}, sort_keys=True))
         os.setpgid(0, 0)  # its own group: the client's signals reach it and its Dask workers, nothing else
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        # a Ctrl-C during the set-up (a second or more on a loaded machine) is held until it is done: raised in
+        # the middle of Prefect's settings (pydantic wraps it in its own error) it read as a crash, exit 1
+        held: list[int] = []
+        signal.signal(signal.SIGINT, lambda signum, _frame: held.append(signum))
         for s in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(s, signal.SIG_DFL)
         _fresh_runtime()
         from newsmill import cli
 
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         warm_client.trace("runner")
         try:
+            if held:
+                raise KeyboardInterrupt
             code = _profiled(cli.main, argv)
         except SystemExit as exc:  # argparse
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
