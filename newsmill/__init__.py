@@ -9,8 +9,6 @@ Public API (stable):
   remote output URL (``s3://...``), typed as the schemas say; the current version, or an older
   one the output keeps (``version=``, ``as_of=``; :func:`list_versions`, ``newsmill versions``).
 """
-from newsmill.version import __version__
-
 __all__ = ["__version__", "list_versions", "read_table", "read_tables"]
 
 
@@ -41,3 +39,13 @@ def list_versions(location, *, storage_options: dict | None = None) -> list:
     from newsmill.store import history
 
     return history.list_versions(location, storage_options=storage_options)
+
+
+def __getattr__(name: str):
+    """``newsmill.__version__``, read from the installed package's metadata on first use (importing
+    importlib.metadata costs every ``newsmill`` command ~50 ms at start)."""
+    if name == "__version__":
+        from newsmill.version import __version__
+
+        return __version__
+    raise AttributeError(f"module 'newsmill' has no attribute {name!r}")

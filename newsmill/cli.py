@@ -580,6 +580,17 @@ def _at_least_one(text: str) -> int:
     return n
 
 
+class _Version(argparse.Action):
+    """``--version``, reading the installed version only when asked: importlib.metadata is ~50 ms of every
+    command's start (and of a warm-worker run's client)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from newsmill.version import __version__
+
+        print(f"newsmill {__version__}", flush=True)
+        parser.exit()
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command. Called with no ``argv`` (the ``newsmill`` command itself), a Prefect run goes to the warm
     worker; called from Python with an ``argv``, everything runs in the calling process."""
@@ -589,14 +600,12 @@ def main(argv: list[str] | None = None) -> int:
     # GX sets this logger to INFO when imported, and says on every run that it made a temporary folder
     logging.getLogger("great_expectations.data_context.types.base").addFilter(lambda r: r.levelno >= logging.WARNING)
     _terminal_logs()
-    from newsmill.version import __version__
-
     parser = _Parser(prog="newsmill", description="News pages -> validated article and comment datasets.",
                      epilog="exit codes: 0 ok, 1 a critical expectation failed, 2 bad option/setting/input/secret or "
                             "nothing readable, 3 remote output, 4 no space, 5 read-only, 6 permission denied, "
                             "7 output not usable as a folder, 8 other system error, 70 internal error, "
                             "130 interrupted (README: Exit codes)")
-    parser.add_argument("--version", action="version", version=f"newsmill {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="extract, clean, validate and publish pages")
     run.add_argument("paths", nargs="*", help="files, folders or globs (.txt, .txt.gz, ...); none: the project "
@@ -668,9 +677,12 @@ def main(argv: list[str] | None = None) -> int:
             if warm_client.enabled(args):
                 settings = load_settings(Path(args.config) if args.config else None)
                 check_run(args, settings)  # here, not in the worker
+                from newsmill.service import prefect_server
+
+                prefect_server.use_running_server()  # the run's Prefect settings then need no second build
                 code = warm_client.run_remote(sys.argv[1:], settings.daemon.dir, settings.daemon.idle)
-                if code is not None:
-                    return code
+                if code is not None:  # the run is over: its output is written, nothing here needs a teardown
+                    warm_client.exit_without_teardown(code)
             code = _guarded(args)
             warm_client.trace("run_returned")
             warm_client.exit_without_teardown(code)  # a run in this process: skip the 1-2 s teardown of its heap

@@ -334,3 +334,11 @@ def test_ctrl_c_in_a_run_in_this_process_is_130_in_one_line(here, monkeypatch, c
     monkeypatch.setattr(pipeline, "finalize", finalize)
     assert cli.main([*RUN, "--workers", "1"]) == cli.EXIT_INTERRUPTED
     assert capsys.readouterr().err == "newsmill: interrupted\n"
+
+
+def test_the_command_line_starts_without_reading_package_metadata():
+    """importlib.metadata (email, zipfile...) is ~50 ms of every command's start, the warm worker's thin client's
+    too: the version is read only for --version."""
+    r = subprocess.run([sys.executable, "-c", "import sys, newsmill.cli; print('importlib.metadata' in sys.modules)"],
+                       capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+    assert r.stdout.strip() == "False", r.stderr

@@ -153,10 +153,17 @@ def _warm_up() -> None:
 
 
 def _forget_cached_data() -> None:
-    """Empty newsmill's functools caches (profiles, schemas, lexicons...): a run must read today's files."""
+    """Empty newsmill's functools caches (profiles, schemas, lexicons...): a run must read today's files.
+
+    Kept: the GX context, and the caches a module lists in ``CODE_CACHES``, whose values depend on the
+    code and its arguments alone, never on a file (e.g. the RE2 translations of the suites' regexes,
+    ~1 s per run to rebuild)."""
     from newsmill.validate import gx_run
 
     keep = {gx_run._gx}
+    for name, mod in list(sys.modules.items()):
+        if (name == "newsmill" or name.startswith("newsmill.")) and mod is not None:
+            keep.update(getattr(mod, "CODE_CACHES", ()))
     for name, mod in list(sys.modules.items()):
         if not (name == "newsmill" or name.startswith("newsmill.")) or mod is None:
             continue
@@ -538,15 +545,21 @@ def _run(wfd: int, argv: list[str], plan: dict) -> None:
             warm_client.trace("runner_limits", json.dumps({k: list(resource.getrlimit(peer.RLIMITS[k]))
                                                           for k in plan["rlimits"]}, sort_keys=True))
         os.setpgid(0, 0)  # its own group: the client's signals reach it and its Dask workers, nothing else
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        # a Ctrl-C during the set-up (a second or more on a loaded machine) is held until it is done: raised in
+        # the middle of Prefect's settings (pydantic wraps it in its own error) it read as a crash, exit 1
+        held: list[int] = []
+        signal.signal(signal.SIGINT, lambda signum, _frame: held.append(signum))
         for s in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(s, signal.SIG_DFL)
         _fresh_runtime()
         from newsmill import cli
 
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         warm_client.trace("runner")
         try:
-            code = cli.main(argv)
+            if held:
+                raise KeyboardInterrupt
+            code = _profiled(cli.main, argv)
         except SystemExit as exc:  # argparse
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
         except KeyboardInterrupt:
@@ -570,6 +583,21 @@ def _run(wfd: int, argv: list[str], plan: dict) -> None:
         os.close(wfd)
         signal.alarm(60)  # exit work that hangs (an unreachable server) must not keep the process
         warm_client.exit_without_teardown(code)  # Prefect's logs and events reach the server after the client has its answer
+
+
+def _profiled(main, argv: list[str]):
+    """``main(argv)``; with ``NEWSMILL_DAEMON_PROFILE=folder`` (a debugging aid: bench/one_page_run.py) under
+    cProfile, its statistics written to ``folder/run-<pid>.prof`` as the run returns (before its exit work)."""
+    folder = os.environ.get("NEWSMILL_DAEMON_PROFILE")
+    if not folder:
+        return main(argv)
+    import cProfile
+
+    prof = cProfile.Profile()
+    try:
+        return prof.runcall(main, argv)
+    finally:
+        prof.dump_stats(os.path.join(folder, f"run-{os.getpid()}.prof"))
 
 
 def _release_stdio() -> None:

@@ -263,6 +263,10 @@ def plan(pattern: str) -> str:
     return "re2" if t.exact else "re2+re"
 
 
+# functions of the pattern (and Python's ``re``) alone: the warm worker keeps them between runs
+CODE_CACHES = (_category, _all_code_points, _folded, translate, _re2_ok)
+
+
 def one_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """The column as one array, without copying it when it already is one chunk."""
     if isinstance(values, pa.ChunkedArray):

@@ -666,3 +666,18 @@ def test_stop_leaves_no_process(home):
         while our_processes(str(h)) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert our_processes(str(h)) == [], h
+
+
+def test_the_warm_up_forgets_file_contents_but_keeps_code_caches():
+    """What a run must read afresh (profiles, schemas) is forgotten after the warm-up; what depends on the code
+    alone (the RE2 translations of the suites' regexes, ~1 s a run to rebuild) is kept for every run."""
+    from newsmill import schema
+    from newsmill.service import warm_worker
+    from newsmill.validate import arrow_regex
+
+    schema.load("articles")
+    arrow_regex.translate(r"\bReply\s*$")
+    warm_worker._forget_cached_data()
+    assert schema.load.cache_info().currsize == 0
+    assert arrow_regex.translate.cache_info().currsize >= 1
+    assert all(fn.cache_info().currsize for fn in (arrow_regex._all_code_points,))
