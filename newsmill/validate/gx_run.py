@@ -287,6 +287,18 @@ def record_columns(name: str) -> list[str]:
     return list(read_spec(name)["meta"]["record"])
 
 
+def shown_checks(name: str) -> dict[str, str]:
+    """Regex-derived ``_chk_*`` column -> what its failure means, in words ("text matches the rule's
+    pattern"): shown instead of ``expect_column_values_to_be_null on text``, which reads backwards."""
+    out = {}
+    for e in read_spec(name)["expectations"]:
+        col, d = (e.get("kwargs") or {}).get("column"), (e.get("meta") or {}).get("derive") or {}
+        kind = next((k for k in _DERIVE_KINDS if k in d), None)
+        if isinstance(col, str) and kind:
+            out[col] = f"{d['column']} {_DERIVE_KINDS[kind]} the rule's pattern"
+    return out
+
+
 def shown_columns(name: str) -> dict[str, str]:
     """Derived ``_chk_*`` column -> what a person reads instead: its ``meta.label``, or for a regex check the
     column it tests.  From the suite file, the one place the checks are described."""

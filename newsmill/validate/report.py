@@ -191,10 +191,15 @@ def _html(s: dict, report_dir: Path) -> str:
     if not s["failed_expectations"]:
         out.append("<p>None: every expectation passed.</p>")
     else:
+        from newsmill import schema
+        from newsmill.validate import gx_run
+
+        checks = {n: gx_run.shown_checks(n) for n in schema.TABLES}
         out.append("<table><tr><th>table</th><th>severity</th><th>rule</th><th>checked</th><th>failing rows</th>"
                    "<th>records (the first few)</th></tr>")
         for o in s["failed_expectations"]:
-            checked = o["expectation"] + (f" on {_column(o, labels)}" if o.get("column") else "")
+            checked = checks.get(o["table"], {}).get(o.get("column")) or \
+                o["expectation"] + (f" on {_column(o, labels)}" if o.get("column") else "")
             rows = "".join(f"<li>{_h(e)}</li>" for e in _examples(o, labels, s.get("quarantine_samples") or {}))
             out.append(f'<tr class="{_h(o["severity"])}"><td>{_h(o["table"])}</td><td>{_h(o["severity"])}</td>'
                        f'<td>{_h(o["reason"])}</td><td>{_h(checked)}</td>'
