@@ -185,8 +185,10 @@ def check_after_kill(s: Scenario, out: Path, label: str) -> str:
         assert files in (s.files_before.get(name), committed.get(name)), f"{label}: stray or missing files in {name}"
     if cur:
         assert manifest.verify(cur) == [], label
-    # what a killed run left (a half-built version, staged side files) is never named *.parquet
-    assert not {f for f in parquet_names(out) if f.split("/")[0] not in (versions.VERSIONS, *schema.TABLES)}, label
+    # what a killed run left (a half-built version, staged side files) is never named *.parquet; a
+    # pre-version output's table folder, moved aside once when migrated, is the exception until the next run
+    if s.name != "legacy":
+        assert not {f for f in parquet_names(out) if f.split("/")[0] not in (versions.VERSIONS, *schema.TABLES)}, label
     return "before" if got == s.before else "after"
 
 
