@@ -444,7 +444,7 @@ def _read_quarantine(output: Path, name: str, columns: list[str]) -> list[dict]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    files = sorted((output / "quarantine" / name).glob("*.parquet"))
+    files = sorted((output / "quarantine" / name).glob("*.p*"))  # .pq (since issue 15), .parquet (older outputs)
     if not files:
         return []
     tables = [pq.read_table(f) for f in files]

@@ -45,11 +45,11 @@ def _outcomes(out: Path, run_id: str) -> dict[str, list[tuple]]:
     found: dict[str, list[tuple]] = {}
     for r in reading.read_table("articles", out).to_pylist():
         found.setdefault(Path(r["input_uri"]).name, []).append(("published", r))
-    qa = out / "quarantine" / "articles" / f"{run_id}.parquet"
+    qa = out / "quarantine" / "articles" / f"{run_id}.pq"
     if qa.exists():
         for r in pq.read_table(qa).to_pylist():
             found.setdefault(Path(r["input_uri"]).name, []).append(("quarantined", r))
-    for r in pq.read_table(out / "quarantine" / "rejects" / f"{run_id}.parquet").to_pylist():
+    for r in pq.read_table(out / "quarantine" / "rejects" / f"{run_id}.pq").to_pylist():
         found.setdefault(Path(r["input_uri"]).name, []).append(("reject", r))
     return found
 
@@ -74,7 +74,7 @@ def _inputs(paths: list[str]) -> list[str]:
 
 def _comments(out: Path, run_id: str, name: str) -> tuple[list[dict], list[dict]]:
     pub = [c for c in reading.read_table("comments", out).to_pylist() if Path(c["input_uri"]).name == name]
-    qc = out / "quarantine" / "comments" / f"{run_id}.parquet"
+    qc = out / "quarantine" / "comments" / f"{run_id}.pq"
     quar = [c for c in pq.read_table(qc).to_pylist() if Path(c["input_uri"]).name == name] if qc.exists() else []
     return pub, quar
 
@@ -409,7 +409,7 @@ def test_symlink_loop_and_symlinked_or_unreadable_folders_are_rejects_not_crashe
     monkeypatch.setattr(os, "scandir", scandir)
     s = pipeline.run([str(d)], _settings(tmp_path / "out"))
     assert s.accounting_ok and s.articles_published == 1
-    rows = pq.read_table(tmp_path / "out" / "quarantine" / "rejects" / f"{s.run_id}.parquet").to_pylist()
+    rows = pq.read_table(tmp_path / "out" / "quarantine" / "rejects" / f"{s.run_id}.pq").to_pylist()
     got = {Path(r["input_uri"]).name: r["reason"] for r in rows}
     assert got == {"self.html": "symlink_loop", "up": "symlinked_folder", "locked": "unreadable"}
     assert all(r["detail"] for r in rows)
@@ -452,7 +452,7 @@ def test_escape_sequences_and_markup_from_archives_are_escaped_where_shown(tmp_p
     cli._print_summary(s.to_dict())
     shown = capsys.readouterr().out
     md = (Path(s.report_dir) / "summary.md").read_text(encoding="utf-8")
-    rows = pq.read_table(tmp_path / "out" / "quarantine" / "rejects" / f"{s.run_id}.parquet").to_pylist()
+    rows = pq.read_table(tmp_path / "out" / "quarantine" / "rejects" / f"{s.run_id}.pq").to_pylist()
     assert rows and s.skipped_records
     for text in (shown, md, *(r["reason"] + r["detail"] for r in rows)):
         assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text

@@ -37,7 +37,7 @@ def _settings(out: Path) -> Settings:
 
 
 def _rejects(s) -> list[dict]:
-    return pq.read_table(Path(s.output_dir) / "quarantine" / "rejects" / f"{s.run_id}.parquet").to_pylist()
+    return pq.read_table(Path(s.output_dir) / "quarantine" / "rejects" / f"{s.run_id}.pq").to_pylist()
 
 
 def test_distinct_pages_with_the_same_wrong_title_and_no_date_stay_distinct(tmp_path):

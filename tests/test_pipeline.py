@@ -48,7 +48,7 @@ def test_good_pages_published_bad_inputs_rejected(tmp_path, inputs):
     assert s.accounting_ok and s.exit_code == 0
     import pyarrow.parquet as pq
 
-    rej = pq.read_table(out / "quarantine" / "rejects" / f"{s.run_id}.parquet").to_pylist()
+    rej = pq.read_table(out / "quarantine" / "rejects" / f"{s.run_id}.pq").to_pylist()
     assert {Path(r["input_uri"]).name: r["reason"] for r in rej} == {
         "empty.txt": "empty", "binary.txt": "binary", "broken.txt.gz": "corrupt_gzip"}
     assert all(r["detail"] for r in rej)
@@ -61,7 +61,7 @@ def test_bad_comment_is_quarantined_with_reason_rest_published(tmp_path, inputs)
     assert s.comments_quarantined == 1
     import pyarrow.parquet as pq
 
-    q = pq.read_table(out / "quarantine" / "comments" / f"{s.run_id}.parquet").to_pylist()
+    q = pq.read_table(out / "quarantine" / "comments" / f"{s.run_id}.pq").to_pylist()
     assert [r["author"] for r in q] == ["Bob Roe"]
     assert any("HTML" in reason or "tag" in reason for reason in q[0]["quarantine_reasons"])
     comments = reading.read_table("comments", out).to_pylist()

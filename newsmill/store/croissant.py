@@ -10,7 +10,8 @@ What it holds:
 - one ``cr:FileObject`` per part file (path relative to the version folder, size, SHA-256 from
   the manifest: part files never change, so the checksums stay true for as long as the version
   exists), and one ``cr:FileSet`` per table whose ``includes`` glob is the table's partition
-  layout (``articles/source=*/year=*/*.parquet``): what a tool reads the records from;
+  layout (``articles/source=*/year=*/part-*``, which also matches a kept version's ``.pq`` names,
+  ``newsmill.store.layout``): what a tool reads the records from;
 - one ``cr:RecordSet`` per table with a ``cr:Field`` per schema field: dataType from the schema
   type, description from the schema, ``isArray`` for lists; hive partition columns, which live
   only in the path, extracted from the file's path with a regex; ``key`` = the primary key;
@@ -119,7 +120,7 @@ def document(m: dict) -> dict:
         file_sets.append({"@type": "cr:FileSet", "@id": _file_set(name), "name": _file_set(name),
                           "description": f"The Parquet part files of the {name} table: one per "
                                          f"{'/'.join(s.partition_by) or 'table'} partition.",
-                          "encodingFormat": PARQUET, "includes": layout.table_glob(name, s.partition_by)})
+                          "encodingFormat": PARQUET, "includes": layout.table_glob(name, s.partition_by, any_role=True)})
         record_sets.append(_record_set(s))
     return {
         "@context": CONTEXT,

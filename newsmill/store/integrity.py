@@ -49,7 +49,7 @@ from newsmill.store.lock import OutputLock
 
 log = logging.getLogger(__name__)
 
-_PART = re.compile(r"^part-([0-9a-f]{16})\.parquet$")
+_PART = re.compile(r"^part-([0-9a-f]{16})\.(?:parquet|pq)$")
 _CHUNK = 1 << 20
 
 
@@ -98,8 +98,9 @@ def _data_files(root: Path) -> set[str]:
         here = Path(dirpath)
         for fn in filenames:
             p = here / fn
-            if fn.endswith(".parquet") and not fn.startswith((".", "_")) and not p.is_symlink():
-                found.add(p.relative_to(root).as_posix())
+            if fn.endswith((layout.PART_SUFFIX, layout.KEPT_SUFFIX)) and not fn.startswith((".", "_")) \
+                    and not p.is_symlink():
+                found.add(layout.as_current(p.relative_to(root).as_posix()))
     return found
 
 
@@ -113,7 +114,7 @@ def check(version_dir: Path, *, hashes: bool = True, m: dict | None = None) -> l
         root = version_dir / name
         listed = {f["path"]: f for f in t["files"]}
         for rel, e in sorted(listed.items()):
-            p = root / rel
+            p = layout.stored_part(root, rel)
             try:
                 size = os.stat(p).st_size
             except FileNotFoundError:
@@ -210,7 +211,7 @@ def _repair(store: versions.Store, cur: Path, p: Problem) -> bool:
     want = p.entry or {}
     target = cur / p.table / p.path
     for v in sorted(store.versions.iterdir(), reverse=True) if store.versions.is_dir() else ():
-        cand = v / p.table / p.path
+        cand = layout.stored_part(v / p.table, p.path)
         if v == cur or not cand.is_file() or cand.is_symlink():
             continue
         try:
@@ -281,7 +282,7 @@ def _with_files(m: dict, cur: Path) -> dict:
         old = {} if rebuilt else {f["path"]: f for f in m["tables"][name]["files"]}
         files = []
         for rel in sorted(_data_files(cur / name)):
-            p = cur / name / rel
+            p = layout.stored_part(cur / name, rel)
             e = old.get(rel)
             if e is None:
                 e = {**manifest.file_entry(rel, path=p), "path": rel}

@@ -11,15 +11,24 @@
                    the author key and mode, the HTTP cache of live sources, runs' work areas
                    (``staging/<run id>/``)
       _staging/<run id>/   side files being written, renamed into place when complete
-      quarantine/<table>/<run id>.parquet, quarantine/rejects/<run id>.parquet
+      quarantine/<table>/<run id>.pq, quarantine/rejects/<run id>.pq
       reports/<run id>/    summary.json, summary.md, summary.html, validation.json, data_docs/; reports/LATEST
       raw/<run id>.warc.gz the pages a run fetched from live sources
 
 A remote output (``newsmill.store.remote``) has the same layout under its URL, with a pointer
 instead of ``current``. Every path is derived here from the output folder and the run id.
+
+Only the current version's part files end in ``.parquet``: DuckDB and Polars ``**`` globs descend
+every folder whatever its name (``_`` or ``.`` hides nothing from them) and Polars follows
+symlinks, so the one thing a ``output/**/*.parquet`` cannot match is a name. Kept older versions,
+a version being built and quarantine files hold the same Parquet bytes under ``.pq``
+(``KEPT_SUFFIX``); a version's part files are renamed when it becomes current or stops being
+current (``newsmill.store.versions``). Manifests always name a part file ``.parquet``:
+:func:`stored_part` finds it under either name.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 STATE = "_state"
@@ -37,10 +46,46 @@ LEDGER = (STATE, "ledger.sqlite")
 WORK_AREAS = (STATE, "staging")
 
 
-def table_glob(table: str, partition_by: tuple[str, ...]) -> str:
+PART_SUFFIX = ".parquet"  # the current version's part files: what readers' globs match
+KEPT_SUFFIX = ".pq"  # the same Parquet files anywhere else in the output folder: no *.parquet glob matches them
+TMP_SUFFIX = ".tmp"  # a file being written
+
+
+def part_name(digest: str, *, current: bool = True) -> str:
+    """A part file's name: its content hash, and its suffix by role (see the module docstring)."""
+    return f"part-{digest[:16]}{PART_SUFFIX if current else KEPT_SUFFIX}"
+
+
+def is_part(name: str) -> bool:
+    return name.startswith("part-") and name.endswith((PART_SUFFIX, KEPT_SUFFIX))
+
+
+def as_current(name: str) -> str:
+    """A part file's name (or path) as the manifest and the current version spell it."""
+    return name[: -len(KEPT_SUFFIX)] + PART_SUFFIX if name.endswith(KEPT_SUFFIX) else name
+
+
+def as_kept(name: str) -> str:
+    return name[: -len(PART_SUFFIX)] + KEPT_SUFFIX if name.endswith(PART_SUFFIX) else name
+
+
+def stored_part(table_root, rel: str) -> Path:
+    """The file of a manifest entry (``rel``, relative to a version's table folder) under the name it
+    has now: ``.parquet`` in the current version, ``.pq`` in a kept or building one."""
+    p = Path(table_root) / rel
+    if os.path.lexists(p):
+        return p
+    alt = Path(table_root) / as_kept(rel)
+    return alt if os.path.lexists(alt) else p
+
+
+def table_glob(table: str, partition_by: tuple[str, ...], *, any_role: bool = False) -> str:
     """The glob of a table's part files, relative to a version folder (or the output folder, through
-    its stable links): what the card's front matter and croissant.json give readers."""
-    return f"{table}/" + "".join(f"{col}=*/" for col in partition_by) + "*.parquet"
+    its stable links): what the card's front matter (Hugging Face infers the format from the suffix)
+    gives readers. ``any_role``: the part files under either name, so that a kept version's
+    croissant.json still reads (Croissant takes the format from ``encodingFormat``)."""
+    name = "part-*" if any_role else f"*{PART_SUFFIX}"
+    return f"{table}/" + "".join(f"{col}=*/" for col in partition_by) + name
 
 
 def state_dir(output_dir) -> Path:
@@ -66,7 +111,7 @@ def side_staging(output_dir, run_id: str) -> Path:
 
 def quarantine_rel(table: str, run_id: str) -> str:
     """``table`` is a record table, or ``rejects`` (the inputs that gave no record)."""
-    return f"{QUARANTINE}/{table}/{run_id}.parquet"
+    return f"{QUARANTINE}/{table}/{run_id}{KEPT_SUFFIX}"
 
 
 def quarantine_file(output_dir, table: str, run_id: str) -> Path:
@@ -75,6 +120,12 @@ def quarantine_file(output_dir, table: str, run_id: str) -> Path:
 
 def quarantine_dir(output_dir) -> Path:
     return Path(output_dir) / QUARANTINE
+
+
+def legacy_quarantine(output_dir) -> list[Path]:
+    """Quarantine files an older newsmill named ``.parquet`` (renamed on the next publish)."""
+    q = quarantine_dir(output_dir)
+    return sorted(q.glob(f"*/*{PART_SUFFIX}")) if q.is_dir() else []
 
 
 def raw_rel(run_id: str) -> str:

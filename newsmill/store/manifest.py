@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from newsmill.store import layout
+
 FORMAT = "newsmill.dataset-manifest/1"
 NAME = "manifest.json"
 MAX_RUNS = 50  # provenance kept in the manifest; older runs stay in reports/
@@ -91,11 +93,13 @@ def verify(version_dir: Path) -> list[str]:
     for name, t in m["tables"].items():
         root = version_dir / name
         listed = {f["path"]: f for f in t["files"]}
-        on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
-        problems += [f"{name}: missing {p}" for p in sorted(set(listed) - on_disk)]
-        problems += [f"{name}: not in the manifest: {p}" for p in sorted(on_disk - set(listed))]
-        for rel in sorted(set(listed) & on_disk):
-            data = (root / rel).read_bytes()
+        # a part file is named .parquet while its version is current, .pq otherwise (newsmill.store.layout)
+        stored = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
+        on_disk = {layout.as_current(rel): rel for rel in stored}
+        problems += [f"{name}: missing {p}" for p in sorted(set(listed) - on_disk.keys())]
+        problems += [f"{name}: not in the manifest: {p}" for p in sorted(on_disk.keys() - set(listed))]
+        for rel in sorted(set(listed) & on_disk.keys()):
+            data = (root / on_disk[rel]).read_bytes()
             if (hashlib.sha256(data).hexdigest(), len(data)) != (listed[rel]["sha256"], listed[rel]["bytes"]):
                 problems.append(f"{name}: {rel} does not match its checksum")
     return problems

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from newsmill import schema as schemas
 from newsmill.runtime import failpoints
-from newsmill.store import upsert
+from newsmill.store import layout, upsert
 from newsmill.store.checks import check_compatible
 from newsmill.store.sorted_runs import Run, sort_columns
 
@@ -255,7 +255,7 @@ class _PartWriter:
     def __init__(self, folder: Path, rel_dir: str, schema: pa.Schema):
         folder.mkdir(parents=True, exist_ok=True)
         self.folder, self.rel_dir, self.schema = folder, rel_dir, schema
-        self.tmp = folder / f".part-{uuid.uuid4().hex}.parquet"
+        self.tmp = folder / f".part-{uuid.uuid4().hex}{layout.TMP_SUFFIX}"
         self._writer = pq.ParquetWriter(str(self.tmp), schema, compression=COMPRESSION)
         self._buf: list[pa.Table] = []
         self._bytes = 0
@@ -284,12 +284,14 @@ class _PartWriter:
                 h.update(chunk)
                 size += len(chunk)
         digest = h.hexdigest()
-        name = f"part-{digest[:16]}.parquet"
         os.chmod(self.tmp, 0o444)
-        os.link(self.tmp, self.folder / name)  # never over an existing name: it may be hard-linked elsewhere
+        # never over an existing name: it may be hard-linked elsewhere. A version being built is not
+        # current: its files are named .pq until the commit (newsmill.store.layout)
+        os.link(self.tmp, self.folder / layout.part_name(digest, current=False))
         self.tmp.unlink()
         failpoints.hit("part_written")
-        return {"path": f"{self.rel_dir}/{name}", "rows": self.rows, "bytes": size, "sha256": digest}
+        return {"path": f"{self.rel_dir}/{layout.part_name(digest)}", "rows": self.rows, "bytes": size,
+                "sha256": digest}
 
     def abort(self) -> None:
         try:

@@ -53,7 +53,7 @@ STAGING = layout.SIDE_STAGING  # quarantine and rejects files are staged here, t
 COMPRESSION = "zstd"
 DEFAULT_KEEP_VERSIONS = HistorySettings.keep_versions  # the [history] policy's default (newsmill.config)
 DEFAULT_KEEP_DAYS = HistorySettings.keep_days
-PART_RE = re.compile(r"^part-[0-9a-f]{16}\.parquet$")
+PART_RE = re.compile(r"^part-[0-9a-f]{16}\.(parquet|pq)$")
 
 
 @dataclass
@@ -116,6 +116,8 @@ def publish_run(tables: dict[str, pa.Table | NewRows], output_dir: Path, *, run_
         failpoints.hit("locked")
         store = versions.Store(out)
         store.discard_incomplete()
+        store.settle()  # part files named by role (after a kill mid-rename, or an older newsmill's output)
+        _settle_quarantine(out)
         legacy = store.legacy_tables()
         if legacy:  # the pre-version layout: adopt its files as a first version, once
             _commit(store, {}, run_id=run_id, label=f"{run_id}.migrated", base_roots={n: out / n for n in legacy},
@@ -135,6 +137,13 @@ def publish_run(tables: dict[str, pa.Table | NewRows], output_dir: Path, *, run_
             Ledger(out).record_staged(inputs)
         failpoints.hit("done")
     return commit
+
+
+def _settle_quarantine(out: Path) -> None:
+    """Quarantine files an older newsmill named ``.parquet`` get the name no ``*.parquet`` glob matches."""
+    for f in layout.legacy_quarantine(out):
+        os.replace(f, f.with_name(layout.as_kept(f.name)))
+        failpoints.hit("quarantine_renamed")
 
 
 def write_quarantine(name: str, table: pa.Table, output_dir: Path, *, run_id: str) -> Path | None:
@@ -169,7 +178,7 @@ class SideFile:
             _inside(self.path, self.out)
             staging = self.out / STAGING / f"{self.run_id}.{self.name}"
             staging.mkdir(parents=True, exist_ok=True)
-            self._tmp = staging / f"{uuid.uuid4().hex}.parquet"
+            self._tmp = staging / f"{uuid.uuid4().hex}{layout.TMP_SUFFIX}"
             self._writer = pq.ParquetWriter(str(self._tmp), t.schema, compression=COMPRESSION)
         else:
             t = t.cast(self._writer.schema)
@@ -263,7 +272,8 @@ def _commit(store: versions.Store, batches: dict[str, NewRows], *, run_id: str, 
 def _languages(version_dir: Path, m: dict) -> list[str]:
     """The articles' languages, for the card's front matter: one column of the version's article files."""
     s = schemas.load("articles")
-    files = [version_dir / "articles" / f["path"] for f in m["tables"].get("articles", {}).get("files", [])]
+    files = [layout.stored_part(version_dir / "articles", f["path"])
+             for f in m["tables"].get("articles", {}).get("files", [])]
     if "language" not in s.names or not files:
         return []
     import pyarrow.compute as pc
@@ -334,11 +344,10 @@ def _carry(src: Path, folder: Path, rel_dir: str, known: dict[str, dict]) -> dic
     entry = known.get(f"{rel_dir}/{src.name}") if PART_RE.match(src.name) else None
     if entry is None:
         entry = manifest.file_entry("", path=src)
-    name = f"part-{entry['sha256'][:16]}.parquet"
     folder.mkdir(parents=True, exist_ok=True)
-    versions.link_or_copy(src, folder / name)
+    versions.link_or_copy(src, folder / layout.part_name(entry["sha256"], current=False))
     failpoints.hit("part_linked")
-    return {**entry, "path": f"{rel_dir}/{name}"}
+    return {**entry, "path": f"{rel_dir}/{layout.part_name(entry['sha256'])}"}
 
 
 def _partition_files(root: Path | None, s: schemas.TableSchema) -> dict[str, Path]:
@@ -410,7 +419,7 @@ def _write_atomic(table: pa.Table, final: Path, staging: Path, output_dir: Path)
     lives outside the dataset (same filesystem, so the rename is atomic)."""
     _inside(final, output_dir)
     staging.mkdir(parents=True, exist_ok=True)
-    tmp = staging / f"{uuid.uuid4().hex}.parquet"
+    tmp = staging / f"{uuid.uuid4().hex}{layout.TMP_SUFFIX}"
     with open(tmp, "wb") as fh:
         pq.write_table(table, fh, compression=COMPRESSION)
         fh.flush()

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from newsmill import schema as schemas
 from newsmill.config import is_url
-from newsmill.store import history, remote, versions
+from newsmill.store import history, layout, remote, versions
 from newsmill.store.checks import check_compatible, checked_name
 
 if TYPE_CHECKING:
@@ -110,8 +110,8 @@ def _data_files(root: Path) -> list[Path]:
     """Parquet files readers would see (pyarrow skips names starting with '.' or '_')."""
     if not root.is_dir():
         return []
-    return sorted(p for p in root.rglob("*.parquet")
-                  if not any(part.startswith((".", "_")) for part in p.relative_to(root).parts))
+    return sorted(p for p in root.rglob("part-*") if layout.is_part(p.name)
+                  and not any(part.startswith((".", "_")) for part in p.relative_to(root).parts))
 
 
 

@@ -294,7 +294,7 @@ def _local_files(store: versions.Store) -> dict[str, Path]:
             continue  # its files are not offered as copies (the installed version is verified anyway)
         for name, t in (m or {}).get("tables", {}).items():
             for f in t.get("files", []):
-                p = v / name / f["path"]
+                p = layout.stored_part(v / name, f["path"])
                 if p.is_file():
                     out.setdefault(f["sha256"], p)
     return out
@@ -412,7 +412,7 @@ def _upload_version(obj: Objects, cur: Path, m: dict, raw: bytes, ptr: dict | No
         if f["sha256"] in parent:
             copies.append((parent[f["sha256"]], key))
         else:
-            uploads.append((str(cur / rel), key))
+            uploads.append((str(layout.stored_part(cur / table, f["path"])), key))
     for i in range(0, len(copies), CHUNK):
         part = copies[i : i + CHUNK]
         obj.fs.copy([s for s, _ in part], [d for _, d in part])

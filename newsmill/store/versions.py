@@ -10,6 +10,8 @@
       current       -> _versions/v000007-<run>  the ONLY thing a publish changes for readers
       _versions/v000007-<run>/{articles,comments}/source=../year=../part-<sha>.parquet,
                               manifest.json, README.md, croissant.json
+      _versions/v000006-<run>/...part-<sha>.pq  older versions: the same files, named so that no
+                                                ``*.parquet`` glob matches them (``layout.KEPT_SUFFIX``)
       _building/    versions under construction, trash being deleted (never read)
       _state/lock   see ``newsmill.store.lock``
 
@@ -157,8 +159,7 @@ class Store:
         fsync_dir(self.versions)
         fsync_dir(self.building)
         failpoints.hit("version_renamed")
-        self._point(CURRENT, f"{VERSIONS}/{build.name}")
-        failpoints.hit("swapped")
+        self._make_current(build.name)
         return final
 
     def switch(self, name: str) -> Path:
@@ -167,8 +168,29 @@ class Store:
         path = self.versions / name
         if not _VERSION_RE.match(name) or path.parent != self.versions or not path.is_dir():
             raise LayoutError(f"{path} is not a version in {self.versions}")
-        self._point(CURRENT, f"{VERSIONS}/{name}")
+        self._make_current(name)
         return path
+
+    def _make_current(self, name: str) -> None:
+        """Name the version's part files ``.parquet``, swap ``current`` to it, then rename every other
+        version's to ``.pq`` (``layout.KEPT_SUFFIX``): a ``**/*.parquet`` glob over the output folder
+        matches the current version alone. Killed in between, :meth:`settle` finishes it."""
+        _name_parts(self.versions / name, current=True)
+        failpoints.hit("parts_named")
+        self._point(CURRENT, f"{VERSIONS}/{name}")
+        failpoints.hit("swapped")
+        self.settle()
+
+    def settle(self) -> None:
+        """Part files named by role: ``.parquet`` in the current version, ``.pq`` in every other
+        (after a kill between a swap and the renames, or in an output an older newsmill wrote)."""
+        cur = self.current()
+        if cur is not None:
+            _name_parts(cur, current=True)
+        if self.versions.is_dir():
+            for d in sorted(self.versions.iterdir()):
+                if d.is_dir() and (cur is None or d.name != cur.name):
+                    _name_parts(d, current=False)
 
     def abort(self, build: Build) -> None:
         """After an error (not a kill): remove the build unless it already became current."""
@@ -294,6 +316,25 @@ def fsync_dir(d: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _name_parts(version_dir: Path, *, current: bool) -> int:
+    """Rename a version's part files to ``.parquet`` (``current``) or ``.pq``; returns how many changed.
+    Each rename is atomic; readers that listed the old name get FileNotFoundError, never other rows."""
+    src, dst = (layout.KEPT_SUFFIX, layout.PART_SUFFIX) if current else (layout.PART_SUFFIX, layout.KEPT_SUFFIX)
+    renamed = 0
+    for table in LEGACY_TABLES:
+        for d, _, files in os.walk(version_dir / table):
+            here = False
+            for fn in files:
+                if fn.startswith("part-") and fn.endswith(src):
+                    os.rename(os.path.join(d, fn), os.path.join(d, fn[: -len(src)] + dst))
+                    failpoints.hit("part_renamed")
+                    renamed += 1
+                    here = True
+            if here:
+                fsync_dir(Path(d))
+    return renamed
 
 
 def _fsync_tree(root: Path) -> None:

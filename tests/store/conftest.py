@@ -114,6 +114,21 @@ def plant(out: Path, name: str, rel: str, mutate) -> Path:
     return f
 
 
+def parquet_names(out: Path) -> set[str]:
+    """Every real file under ``out`` named ``*.parquet``, symlinks not followed: what DuckDB's
+    ``output/**/*.parquet`` matches (``newsmill.store.layout``: only the current version's part files)."""
+    found = set()
+    for d, _, files in os.walk(out):
+        found |= {(Path(d) / f).relative_to(out).as_posix() for f in files if f.endswith(".parquet")}
+    return found
+
+
+def current_parquet(out: Path) -> set[str]:
+    """The current version's part files, relative to ``out`` (real paths)."""
+    cur = reading.current_version(out)
+    return set() if cur is None else {p.relative_to(out).as_posix() for p in cur.rglob("*.parquet")}
+
+
 def _py(v):
     """Reader values to plain Python (pandas gives numpy arrays, NaN, Timestamps)."""
     if isinstance(v, np.ndarray):

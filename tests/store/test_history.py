@@ -83,7 +83,8 @@ def test_every_reader_reads_an_old_version_from_its_folder(grown):
     folder = out / versions.VERSIONS / v.name / "comments"
     want = sorted(newsmill.read_table("comments", out, version=v.seq)["comment_id"].to_pylist())
     assert len(want) == 4
-    glob = str(folder / "**" / "*.parquet")
+    assert not list(folder.rglob("*.parquet"))  # a kept version is out of reach of output/**/*.parquet
+    glob = str(folder / "**" / "*.pq")
     assert sorted(pd.read_parquet(folder)["comment_id"]) == want
     assert sorted(r[0] for r in duckdb.sql(f"select comment_id from read_parquet('{glob}', hive_partitioning=true)")
                   .fetchall()) == want

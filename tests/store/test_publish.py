@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from newsmill import schema
-from newsmill.store import manifest, publish, reading, versions
+from newsmill.store import layout, manifest, publish, reading, versions
 from tests.store.conftest import (SAMPLES, T0, UTC, _py, articles, by_key, make_legacy, part_file, plant,
                                   read_all_ways, row, sample_articles, sample_comments)
 
@@ -39,7 +39,8 @@ def snapshot(root: Path) -> dict[str, tuple]:
     for p in sorted(root.rglob("*")):
         if p.is_file():
             st = p.stat()
-            out[p.relative_to(root).as_posix()] = (p.read_bytes(), st.st_mtime_ns, st.st_ino)
+            # a kept version's part files are named .pq (newsmill.store.layout): compared by the manifest's name
+            out[layout.as_current(p.relative_to(root).as_posix())] = (p.read_bytes(), st.st_mtime_ns, st.st_ino)
     return out
 
 
@@ -570,8 +571,8 @@ def test_legacy_layout_is_migrated_once(out, tmp_path):
     adopted = out / versions.VERSIONS / names[0]
     assert manifest.verify(adopted) == []
     # adopted by hard link, renamed to content names: the same inodes, no copy
-    assert {f.stat().st_ino for f in adopted.rglob("*.parquet")} == inodes
-    assert all(publish.PART_RE.match(f.name) for f in adopted.rglob("*.parquet"))
+    assert {f.stat().st_ino for f in adopted.rglob("part-*")} == inodes  # kept, so named .pq
+    assert all(publish.PART_RE.match(f.name) for f in adopted.rglob("part-*"))
     got = {n: by_key(reading.read_table(n, out).to_pylist(), n) for n in schema.TABLES}
     assert got["comments"] == legacy_rows["comments"]
     assert [r for r in got["articles"] if r["article_id"] != "new"] == legacy_rows["articles"]
@@ -587,14 +588,14 @@ def test_write_quarantine_keeps_invalid_rows_and_extra_columns(out):
     t = t.set_column(t.schema.get_field_index("title"), "title", pa.array([None, "ok"], pa.string()))
     t = t.append_column("_errors", pa.array([["title is null"], []], pa.list_(pa.string())))
     path = publish.write_quarantine("articles", t, out, run_id=RUN)
-    assert path == out / "quarantine" / "articles" / f"{RUN}.parquet"
+    assert path == out / "quarantine" / "articles" / f"{RUN}.pq"  # no *.parquet glob reads quarantine
     back = pq.read_table(path)
     assert back.column_names == [*schema.load("articles").names, "_errors"]
     assert back["title"].to_pylist() == [None, "ok"]
     assert back["_errors"].to_pylist() == [["title is null"], []]
     assert back.schema.field("title").metadata[b"description"]
     assert publish.write_quarantine("articles", t.slice(0, 0), out, run_id="empty") is None
-    assert not (out / "quarantine" / "articles" / "empty.parquet").exists()
+    assert not (out / "quarantine" / "articles" / "empty.pq").exists()
     assert not (out / publish.STAGING).exists()
     with pytest.raises(ValueError, match="write_rejects"):
         publish.write_quarantine("rejects", t, out, run_id=RUN)
@@ -603,7 +604,7 @@ def test_write_quarantine_keeps_invalid_rows_and_extra_columns(out):
 def test_write_rejects(out):
     rows = [row("rejects", i, input_uri=uri, run_id=RUN) for i, uri in enumerate(["z.html", "a.html"])]
     path = publish.write_rejects(schema.to_arrow("rejects", rows), out, run_id=RUN)
-    assert path == out / "quarantine" / "rejects" / f"{RUN}.parquet"
+    assert path == out / "quarantine" / "rejects" / f"{RUN}.pq"
     back = pq.read_table(path)
     assert back.schema.equals(schema.load("rejects").arrow(), check_metadata=True)
     assert back["input_uri"].to_pylist() == ["a.html", "z.html"]

@@ -12,7 +12,7 @@ import pytest
 
 from newsmill import pipeline
 from newsmill.config import Settings
-from newsmill.store import reading, snapshots
+from newsmill.store import layout, reading, snapshots
 from tests.store.conftest import read_all_ways
 
 UTC = dt.timezone.utc
@@ -133,7 +133,7 @@ def test_the_state_does_not_depend_on_run_boundaries_or_order(tmp_path, pages):
     # in one run the older capture is not a 'duplicate' of the newer: it is merged, and accounted for
     assert (s.articles_published, s.rejected, s.reject_reasons, s.accounting_ok) == (1, 1, {"older_capture": 1}, True)
     import pyarrow.parquet as pq
-    [r] = pq.read_table(one / "quarantine" / "rejects" / f"{s.run_id}.parquet").to_pylist()
+    [r] = pq.read_table(layout.quarantine_file(one, "rejects", s.run_id)).to_pylist()
     assert Path(r["input_uri"]).name == "day1.txt" and r["detail"].rstrip(")").count("day9.txt") == 1
     pipeline.run([str(pages["A"])], settings(ab))
     pipeline.run([str(pages["B"])], settings(ab))
@@ -267,7 +267,7 @@ def test_two_captures_of_one_url_in_one_archive_the_later_one_decides_whatever_t
     assert (s.inputs, s.articles_published, s.reject_reasons, s.accounting_ok) == (2, 1, {"older_capture": 1}, True)
     [article] = reading.read_table("articles", out).to_pylist()
     assert article["url"] == "https://example.org/budget"
-    [reject] = pq.read_table(out / "quarantine" / "rejects" / f"{s.run_id}.parquet").to_pylist()
+    [reject] = pq.read_table(layout.quarantine_file(out, "rejects", s.run_id)).to_pylist()
     older = Path(reject["input_uri"]).name
     assert older != "crawl.warc.gz#0" and "crawl.warc.gz#0 " in reject["detail"]  # names the capture published
     check_thread(out, first=older, latest="crawl.warc.gz#0")

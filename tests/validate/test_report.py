@@ -212,7 +212,7 @@ def test_a_run_report_names_the_quarantined_comment_in_every_page(tmp_path):
     src.mkdir()
     (src / "budget.txt").write_text(PAGE, encoding="utf-8")
     s = pipeline.run([str(src)], Settings(output_dir=tmp_path / "out", batch_size=2, author_key=b"k" * 32))
-    [q] = pq.read_table(tmp_path / "out" / "quarantine" / "comments" / f"{s.run_id}.parquet").to_pylist()
+    [q] = pq.read_table(tmp_path / "out" / "quarantine" / "comments" / f"{s.run_id}.pq").to_pylist()
     rep = Path(s.report_dir)
     named = f"comment_id {q['comment_id']}, article_id {q['article_id']}, position {q['position']}, input_uri {q['input_uri']}"
     assert named in (rep / "summary.md").read_text(encoding="utf-8")
