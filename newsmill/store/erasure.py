@@ -45,6 +45,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from newsmill import ids, schema as schemas
+from newsmill.config import ConfigError
 from newsmill.ids import key_fingerprint
 from newsmill.runtime import failpoints
 from newsmill.store import card, croissant, integrity, layout, manifest, partfile, versions
@@ -55,11 +56,12 @@ from newsmill.version import __version__
 log = logging.getLogger(__name__)
 
 FORMAT = "newsmill.suppressed/1"
-KINDS = ("article_id", "comment_id", "author_id")
+KINDS = ("article_id", "comment_id", "author_id")  # what rows are erased by
+PAGE = "url"  # pages whose raw capture held an erased row: their records leave the raw WARCs
 DROPPED = "[author]"  # what stands where an erased comment's author was named (as ``--authors drop`` writes)
 
 
-class ErasureError(ValueError):
+class ErasureError(ConfigError):
     """A request that cannot be carried out (bad id file, remote output, another key): one line."""
 
 
@@ -126,7 +128,7 @@ class Suppression:
 
     def __init__(self, key: bytes, entries: dict[str, set[str]] | None = None):
         self.key = key
-        self.entries = {k: set((entries or {}).get(k, ())) for k in KINDS}
+        self.entries = {k: set((entries or {}).get(k, ())) for k in (*KINDS, PAGE)}
 
     @classmethod
     def load(cls, output_dir, key: bytes) -> "Suppression":
@@ -145,7 +147,7 @@ class Suppression:
         return cls(key, {k: set(v) for k, v in entries.items()})
 
     def __bool__(self) -> bool:
-        return any(self.entries.values())
+        return any(self.entries[k] for k in KINDS)
 
     def digest(self, kind: str, value: str) -> str:
         return hmac.new(self.key, f"{kind}\x1f{value}".encode(), hashlib.sha256).hexdigest()[:32]
@@ -507,7 +509,7 @@ def _swap(new: Path, old: Path, store: versions.Store) -> None:
 # --- quarantine and raw captures ---------------------------------------------------------------------------
 
 
-def _erase_quarantine(out: Path, sup: Suppression, run_id: str, urls: set[str]) -> Erased:
+def _erase_quarantine(out: Path, sup: Suppression, run_id: str) -> Erased:
     gone = Erased()
     files = layout.quarantine_files(out)
     by_run: dict[str, dict[str, Path]] = {}
@@ -517,15 +519,14 @@ def _erase_quarantine(out: Path, sup: Suppression, run_id: str, urls: set[str]) 
         tables = {n: pq.ParquetFile(p).read() for n, p in paths.items() if n in schemas.TABLES}
         new, g = erase_tables(tables, sup)
         gone.add(g)
-        urls |= g.urls
         for n, t in new.items():
             if t.num_rows != tables[n].num_rows or not t.equals(tables[n]):
                 _replace_parquet(paths[n], t, out, run_id)
     for table, rid, p in files:
-        if table != "rejects" or not urls:
+        if table != "rejects" or not sup.entries[PAGE]:
             continue
         t = pq.ParquetFile(p).read()
-        hit = pc.fill_null(pc.is_in(t.column("input_uri"), value_set=pa.array(sorted(urls), pa.string())), False)
+        hit = pa.array(sup.mask(PAGE, t.column("input_uri")))
         if pc.any(hit).as_py():
             gone.rows["rejects"] = gone.rows.get("rejects", 0) + pc.sum(hit.cast(pa.int64())).as_py()
             _replace_parquet(p, t.filter(pc.invert(hit)), out, run_id)
@@ -552,7 +553,7 @@ def _replace_parquet(path: Path, t: pa.Table, out: Path, run_id: str) -> None:
     failpoints.hit("forget_quarantine")
 
 
-def _erase_raw(out: Path, urls: set[str], run_id: str, files: list[Path] | None = None) -> dict[str, int]:
+def _erase_raw(out: Path, urls, run_id: str, files: list[Path] | None = None) -> dict[str, int]:
     """Raw WARCs without every record of the pages in ``urls`` (by WARC-Target-URI): the capture of a page
     cannot be cleaned of one comment reliably (markup, scripts, JSON), so the page's capture goes whole.
     Returns records removed per file."""
@@ -560,7 +561,7 @@ def _erase_raw(out: Path, urls: set[str], run_id: str, files: list[Path] | None 
     from warcio.warcwriter import WARCWriter
 
     removed = {}
-    if not urls:
+    if not (urls.entries[PAGE] if isinstance(urls, Suppression) else urls):
         return removed
     for p in layout.raw_files(out) if files is None else [f for f in files if f.is_file()]:
         drop = 0
@@ -570,7 +571,7 @@ def _erase_raw(out: Path, urls: set[str], run_id: str, files: list[Path] | None 
         with open(p, "rb") as src, open(tmp, "wb") as dst:
             writer = WARCWriter(dst, gzip=True)
             for rec in ArchiveIterator(src, no_record_parse=False, arc2warc=False, ensure_http_headers=False):
-                if rec.rec_headers.get_header("WARC-Target-URI") in urls:
+                if _page_hit(rec.rec_headers.get_header("WARC-Target-URI"), urls):
                     drop += 1
                     continue
                 writer.write_record(rec)
@@ -584,6 +585,13 @@ def _erase_raw(out: Path, urls: set[str], run_id: str, files: list[Path] | None 
         else:
             tmp.unlink()
     return removed
+
+
+def _page_hit(uri: str | None, urls) -> bool:
+    """``urls``: a set of addresses, or the suppression list (its keyed page hashes)."""
+    if uri is None:
+        return False
+    return urls.has(PAGE, uri) if isinstance(urls, Suppression) else uri in urls
 
 
 def scrub_raw(out: Path, urls: set[str], run_id: str) -> dict[str, int]:
@@ -658,18 +666,22 @@ def forget(output_dir, req: Request, *, key: bytes, run_id: str, keep_versions: 
         store.discard_incomplete()
         if store.current() is not None:
             integrity.ensure_sound_locked(store, run_id, rebuild=False, hashes=False)
+            store.collect_garbage(keep_versions, keep_days)  # complete versions a killed run never made current
         sup = Suppression.load(out, key)
         added = 0
         for kind, values in resolve(out, req, key).items():
             added += sup.add(kind, values)
+        # the pages that hold a row to erase, found before anything changes: once their rows are gone
+        # nothing else says which raw records to drop (a forget killed in between is finished from the list)
+        plan, urls = _count(out, store, sup, run_id, added)
+        added += sup.add(PAGE, urls)
         if dry_run:
-            return _count(out, store, sup, run_id, added)
+            return plan
         if added:
             sup.save(out)  # first: from now on no run publishes these rows again, and a re-run finishes
             failpoints.hit("forget_suppressed")
         rw = _Rewriter(sup)
         final, gone = _erase_current(store, rw, run_id, when)
-        urls = set(gone.urls)
         kept = {}
         if final is not None:
             store.collect_garbage(keep_versions, keep_days)
@@ -678,12 +690,11 @@ def forget(output_dir, req: Request, *, key: bytes, run_id: str, keep_versions: 
             if cur is not None and v.name == cur.name:
                 continue
             g = _erase_kept(store, v, rw, run_id, when)
-            urls |= g.urls
             if any(g.rows.values()):
                 kept[v.name] = {k: n for k, n in g.rows.items() if n}
-        q = _erase_quarantine(out, sup, run_id, urls)
+        q = _erase_quarantine(out, sup, run_id)
         try:
-            raw = _erase_raw(out, urls | q.urls, run_id)
+            raw = _erase_raw(out, sup, run_id)
         finally:
             shutil.rmtree(layout.side_staging(out, run_id), ignore_errors=True)
         failpoints.hit("forget_done")
@@ -691,8 +702,9 @@ def forget(output_dir, req: Request, *, key: bytes, run_id: str, keep_versions: 
                   {k: n for k, n in q.rows.items() if n}, raw, added)
 
 
-def _count(out: Path, store: versions.Store, sup: Suppression, run_id: str, added: int) -> Result:
-    """What :func:`forget` would remove (rows per table and place), without writing anything."""
+def _count(out: Path, store: versions.Store, sup: Suppression, run_id: str, added: int) -> tuple[Result, set[str]]:
+    """What :func:`forget` would remove (rows per table and place), and the pages that hold those rows,
+    without writing anything."""
     cur = store.current()
     current, kept, urls = {}, {}, set()
     for v in (sorted(store.versions.iterdir()) if store.versions.is_dir() else []):
@@ -721,10 +733,18 @@ def _count(out: Path, store: versions.Store, sup: Suppression, run_id: str, adde
 
     for p in layout.raw_files(out):
         with open(p, "rb") as fh:
-            n = sum(1 for r in ArchiveIterator(fh) if r.rec_headers.get_header("WARC-Target-URI") in urls | q.urls)
+            n = sum(1 for r in ArchiveIterator(fh)
+                    if _page_hit(r.rec_headers.get_header("WARC-Target-URI"), urls | q.urls)
+                    or _page_hit(r.rec_headers.get_header("WARC-Target-URI"), sup))
         if n:
             raw[p.name] = n
-    return Result(run_id, None, current, kept, {k: n for k, n in q.rows.items() if n}, raw, added, dry_run=True)
+    if sup.entries[PAGE]:
+        for table, _, p in layout.quarantine_files(out):
+            if table == "rejects":
+                n = int(sup.mask(PAGE, pq.ParquetFile(p).read(columns=["input_uri"]).column("input_uri")).sum())
+                q.rows["rejects"] = q.rows.get("rejects", 0) + n
+    return (Result(run_id, None, current, kept, {k: n for k, n in q.rows.items() if n}, raw, added, dry_run=True),
+            urls | q.urls)
 
 
 def pending(output_dir) -> bool:
