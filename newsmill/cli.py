@@ -579,9 +579,14 @@ def cmd_forget(args) -> int:
         raise Failure(f"forget: {shown(where)} holds no published output (give the folder a run published to)",
                       EXIT_USAGE)
     req = erasure.Request(set(args.article_id or ()), set(args.comment_id or ()), set(args.author_id or ()),
-                          list(args.author or ()))
+                          list(args.author or ()), mode=args.mode)
     for f in args.from_file or ():
         req.update(erasure.read_request_file(Path(f)))
+    mode_file = layout.state_dir(out) / author_key.MODE_FILE
+    if (req.author_names or req.author_ids) and mode_file.is_file() and \
+            mode_file.read_text(encoding="utf-8", errors="replace").strip() == "drop":
+        _say("warning: this output was written with --authors drop: its rows hold no author, so only comment and "
+             "article ids can find records in it")
     if any(not v.strip() for v in (*req.article_ids, *req.comment_ids, *req.author_ids, *req.author_names)):
         raise Failure("forget: an empty id or name was given", EXIT_USAGE)
     if not req and not erasure.pending(out):
@@ -716,6 +721,9 @@ def main(argv: list[str] | None = None) -> int:
                      help="an article_id: the article and all its comments (repeatable)")
     fgt.add_argument("--from-file", action="append", metavar="FILE",
                      help="lines 'author: NAME', 'author_id: ID', 'comment_id: ID', 'article_id: ID'")
+    fgt.add_argument("--mode", choices=("remove", "drop"), default="remove",
+                     help="remove the records (default), or drop only their author's name: author and author_id "
+                          "null, replies and @mentions of them '[author]', as --authors drop writes")
     fgt.add_argument("--dry-run", action="store_true", help="say what would be removed, change nothing")
     fgt.add_argument("--config", help="project file (default: ./newsmill.toml if present)")
     fgt.add_argument("--json", action="store_true", help="what was removed, as JSON")

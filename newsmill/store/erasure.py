@@ -57,7 +57,9 @@ log = logging.getLogger(__name__)
 
 FORMAT = "newsmill.suppressed/1"
 KINDS = ("article_id", "comment_id", "author_id")  # what rows are erased by
+NAMES = tuple(f"names:{k}" for k in KINDS)  # ``--mode drop``: the rows stay, their author's name goes
 PAGE = "url"  # pages whose raw capture held an erased row: their records leave the raw WARCs
+MODES = ("remove", "drop")
 DROPPED = "[author]"  # what stands where an erased comment's author was named (as ``--authors drop`` writes)
 
 
@@ -74,6 +76,7 @@ class Request:
     comment_ids: set[str] = field(default_factory=set)
     author_ids: set[str] = field(default_factory=set)
     author_names: list[str] = field(default_factory=list)
+    mode: str = "remove"  # or "drop": keep the rows, erase their author's name
 
     def __bool__(self) -> bool:
         return bool(self.article_ids or self.comment_ids or self.author_ids or self.author_names)
@@ -128,7 +131,7 @@ class Suppression:
 
     def __init__(self, key: bytes, entries: dict[str, set[str]] | None = None):
         self.key = key
-        self.entries = {k: set((entries or {}).get(k, ())) for k in (*KINDS, PAGE)}
+        self.entries = {k: set((entries or {}).get(k, ())) for k in (*KINDS, *NAMES, PAGE)}
 
     @classmethod
     def load(cls, output_dir, key: bytes) -> "Suppression":
@@ -147,7 +150,7 @@ class Suppression:
         return cls(key, {k: set(v) for k, v in entries.items()})
 
     def __bool__(self) -> bool:
-        return any(self.entries[k] for k in KINDS)
+        return any(self.entries[k] for k in (*KINDS, *NAMES))
 
     def digest(self, kind: str, value: str) -> str:
         return hmac.new(self.key, f"{kind}\x1f{value}".encode(), hashlib.sha256).hexdigest()[:32]
@@ -198,6 +201,8 @@ class Erased:
     comments: set[str] = field(default_factory=set)
     authors: set[str] = field(default_factory=set)
     urls: set[str] = field(default_factory=set)  # pages that held an erased row (for raw captures)
+    touched: set[str] = field(default_factory=set)  # articles that lost a comment or a commenter's name
+    unnamed: set[str] = field(default_factory=set)  # comments whose author's name was dropped (--mode drop)
     inputs: set[str] = field(default_factory=set)  # input_uri of the erased articles
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(schemas.TABLES, 0))
 
@@ -206,16 +211,31 @@ class Erased:
         self.comments |= other.comments
         self.authors |= other.authors
         self.urls |= other.urls
+        self.touched |= other.touched
+        self.unnamed |= other.unnamed
         self.inputs |= other.inputs
         for k, v in other.rows.items():
             self.rows[k] = self.rows.get(k, 0) + v
 
 
-def comment_mask(t: pa.Table, sup: Suppression) -> np.ndarray:
+def comment_mask(t: pa.Table, sup: Suppression, kinds: tuple[str, ...] = KINDS) -> np.ndarray:
     m = np.zeros(t.num_rows, dtype=bool)
-    for kind in KINDS:
-        if kind in t.column_names:
-            m |= sup.mask(kind, t.column(kind))
+    for kind in kinds:
+        col = kind.removeprefix("names:")
+        if col in t.column_names:
+            m |= sup.mask(kind, t.column(col))
+    return m
+
+
+def unname_mask(t: pa.Table, sup: Suppression) -> np.ndarray:
+    """Rows whose author's name ``--mode drop`` erased and that still carry it."""
+    m = comment_mask(t, sup, NAMES)
+    if m.any():
+        named = np.zeros(t.num_rows, dtype=bool)
+        for col in ("author", "author_id"):
+            if col in t.column_names:
+                named |= pc.is_valid(t.column(col)).to_numpy(zero_copy_only=False)
+        m &= named
     return m
 
 
@@ -225,6 +245,7 @@ def erase_comments(t: pa.Table, sup: Suppression) -> tuple[pa.Table, dict[str, i
     gone = Erased()
     mask = comment_mask(t, sup)
     if not mask.any():
+        t, gone = _drop_names(t, sup)
         return t, {}, gone
     removed = t.filter(pa.array(mask))
     kept = t.filter(pa.array(~mask))
@@ -238,7 +259,52 @@ def erase_comments(t: pa.Table, sup: Suppression) -> tuple[pa.Table, dict[str, i
     for a in current.column("article_id").to_pylist():
         delta[a] = delta.get(a, 0) + 1
     touched = set(removed.column("article_id").to_pylist())
-    return _renumber(_unname_replies(kept, gone.comments), touched), delta, gone
+    gone.touched = touched
+    kept, unnamed = _drop_names(_renumber(_unname_replies(kept, gone.comments), touched), sup)
+    gone.add(unnamed)
+    return kept, delta, gone
+
+
+def _drop_names(t: pa.Table, sup: Suppression) -> tuple[pa.Table, Erased]:
+    """``--mode drop``: the rows stay, their author's name goes, as ``--authors drop`` writes it: ``author`` and
+    ``author_id`` null; in the comments of the same articles, ``reply_to_name`` and '@name' mentions of them
+    (as shown: a name, or 'user-<author_id>' when pseudonymised) become ``[author]``."""
+    gone = Erased()
+    m = unname_mask(t, sup)
+    if not m.any():
+        return t, gone
+    idx = np.flatnonzero(m)
+    authors, aids = t.column("author").to_pylist(), t.column("author_id").to_pylist()
+    cids, arts = t.column("comment_id").to_pylist(), t.column("article_id").to_pylist()
+    shown = {authors[i] for i in idx if authors[i] and authors[i] != DROPPED}
+    shown |= {ids.author_label(aids[i]) for i in idx if aids[i]}
+    gone.unnamed = {cids[i] for i in idx}
+    gone.authors = {aids[i] for i in idx if aids[i]}
+    gone.touched = {arts[i] for i in idx}
+    gone.rows["comment names"] = len(idx)
+    for i in idx:
+        authors[i] = aids[i] = None
+    import re
+
+    mention = re.compile("@(" + "|".join(re.escape(n) for n in sorted(shown, key=len, reverse=True)) + r")(?!\w)") \
+        if shown else None
+    cols = {"author": authors, "author_id": aids}
+    for col in ("reply_to_name", "text", "posted_raw"):
+        if col not in t.column_names:
+            continue
+        vals = t.column(col).to_pylist()
+        for i, v in enumerate(vals):
+            if v is None or arts[i] not in gone.touched:
+                continue
+            if col == "reply_to_name":
+                vals[i] = DROPPED if v in shown else v
+            elif mention is not None:
+                vals[i] = mention.sub("@" + DROPPED, v)
+        cols[col] = vals
+    for col, vals in cols.items():
+        k = t.schema.get_field_index(col)
+        t = t.set_column(k, t.schema.field(k), pa.array(vals, t.schema.field(k).type))
+    return t, gone
 
 
 def _renumber(t: pa.Table, articles: set[str]) -> pa.Table:
@@ -280,7 +346,8 @@ def _unname_replies(t: pa.Table, erased: set[str]) -> pa.Table:
     return t
 
 
-def erase_articles(t: pa.Table, sup: Suppression, delta: dict[str, int]) -> tuple[pa.Table, Erased]:
+def erase_articles(t: pa.Table, sup: Suppression, delta: dict[str, int],
+                   touched: set[str] = frozenset()) -> tuple[pa.Table, Erased]:
     """``t`` (article rows) without the suppressed articles, the others' ``comment_count_extracted`` less
     ``delta`` (their current comments erased)."""
     gone = Erased()
@@ -292,6 +359,9 @@ def erase_articles(t: pa.Table, sup: Suppression, delta: dict[str, int]) -> tupl
         gone.inputs = {u for u in removed.column("input_uri").to_pylist() if u}
         gone.rows["articles"] = removed.num_rows
         t = t.filter(pa.array(~mask))
+    if touched and t.num_rows:
+        gone.urls |= {u for a, u in zip(t.column("article_id").to_pylist(), t.column("url").to_pylist())
+                      if a in touched and u}
     if delta and t.num_rows:
         aid = t.column("article_id").to_pylist()
         if any(a in delta for a in aid):
@@ -311,7 +381,7 @@ def erase_tables(tables: dict[str, pa.Table], sup: Suppression) -> tuple[dict[st
         out["comments"], delta, g = erase_comments(tables["comments"], sup)
         gone.add(g)
     if "articles" in tables:
-        out["articles"], g = erase_articles(tables["articles"], sup, delta)
+        out["articles"], g = erase_articles(tables["articles"], sup, delta, gone.touched)
         gone.add(g)
     return out, gone
 
@@ -354,14 +424,15 @@ class _Rewriter:
         src = src_root / e["path"]
         rel_dir = Path(e["path"]).parent.as_posix()
         pf = pq.ParquetFile(src)
-        cols = [c for c in ("article_id", "comment_id", "author_id") if c in pf.schema_arrow.names]
+        cols = [c for c in ("article_id", "comment_id", "author_id", "author") if c in pf.schema_arrow.names]
         probe = pf.read(columns=cols)
         if name == "articles":
             relevant = {a: delta[a] for a in probe.column("article_id").to_pylist() if a in delta}
             hit = bool(relevant) or self.sup.mask("article_id", probe.column("article_id")).any()
         else:
             relevant = {}
-            hit = comment_mask(probe, self.sup).any() if name == "comments" else False
+            hit = (comment_mask(probe, self.sup).any() or unname_mask(probe, self.sup).any()) \
+                if name == "comments" else False
         if not hit:
             _link(src, dst_root / e["path"])
             return dict(e), {}, Erased()
@@ -405,9 +476,12 @@ def _tables_with(m: dict, files: dict[str, list[dict]]) -> dict:
 
 def _audit(gone: Erased, request_id: str, when: str, where: str) -> dict:
     """The manifest's record of an erasure: ids and counts, never a name."""
-    return {"erasure_id": request_id, "at": when, "where": where,
-            "article_ids": sorted(gone.articles), "comment_ids": sorted(gone.comments),
-            "author_ids": sorted(gone.authors), "rows": dict(gone.rows)}
+    entry = {"erasure_id": request_id, "at": when, "where": where,
+             "article_ids": sorted(gone.articles), "comment_ids": sorted(gone.comments),
+             "author_ids": sorted(gone.authors), "rows": {k: n for k, n in gone.rows.items() if n}}
+    if gone.unnamed:
+        entry["unnamed_comment_ids"] = sorted(gone.unnamed)  # --mode drop: the rows stay, the names went
+    return entry
 
 
 def _erase_current(store: versions.Store, rw: _Rewriter, run_id: str, when: str) -> tuple[Path | None, Erased]:
@@ -429,6 +503,8 @@ def _erase_current(store: versions.Store, rw: _Rewriter, run_id: str, when: str)
                             "files": t["files"],
                             "stats": {"table": name, "rows_in": 0, "inserted": 0, "updated": 0, "unchanged": 0,
                                       "deleted": removed, "partitions_written": 0, "partitions_unchanged": 0}}
+            if name == "comments":
+                tables[name]["stats"]["updated"] = gone.rows.get("comment names", 0)
         audit = _audit(gone, run_id, when, "current")
         m = manifest.make(version=build.seq, version_dir=build.name, previous=prev, run_id=run_id,
                           pipeline_version=__version__, tables=tables, run_info={"erasure": audit},
@@ -628,7 +704,9 @@ def resolve(out: Path, req: Request, key: bytes) -> dict[str, set[str]]:
         srcs = sources(out)
         for name in req.author_names:
             found["author_id"] |= author_ids_of(name, key, srcs)
-    return found
+    if req.mode not in MODES:
+        raise ErasureError(f"unknown mode {req.mode!r} (one of {', '.join(MODES)})")
+    return found if req.mode == "remove" else {f"names:{k}": v for k, v in found.items()}
 
 
 def sources(out: Path) -> set[str]:

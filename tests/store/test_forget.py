@@ -106,7 +106,8 @@ def out(tmp_path) -> Path:
 
 def forget(out: Path, **kw) -> erasure.Result:
     req = erasure.Request(set(kw.get("article_ids", ())), set(kw.get("comment_ids", ())),
-                          set(kw.get("author_ids", ())), list(kw.get("author_names", ())))
+                          set(kw.get("author_ids", ())), list(kw.get("author_names", ())),
+                          mode=kw.get("mode", "remove"))
     return erasure.forget(out, req, key=KEY, run_id=kw.get("run_id", "forget-1"), keep_versions=30,
                           dry_run=kw.get("dry_run", False))
 
@@ -237,6 +238,41 @@ def test_forget_article_and_author_id_and_file(out, tmp_path):
     for name in schema.TABLES:
         assert len(every_reader(out / name, name)) == len(cur[name])
     assert_sound(out)
+
+
+def test_drop_mode_keeps_the_records_and_erases_the_name(out):
+    before = rows_by_id(out)
+    r = forget(out, author_names=[JANE], mode="drop")
+    assert r.new_version and r.current == {"comment names": 4}
+    for version in (None, *[v.name for v in history.list_versions(out)]):
+        got = rows_by_id(out, version=version)
+        for cid, c in got["comments"].items():
+            if cid in ("c1", "c4", "c5", "c7"):
+                assert c["author"] is None and c["author_id"] is None, (version, cid)
+                assert c["text"] == before["comments"].get(cid, c)["text"]  # the record stays
+        if "c2" in got["comments"]:
+            assert got["comments"]["c2"]["reply_to_name"] == "[author]"
+            assert got["comments"]["c2"]["text"] == "@[author]: no"
+        positions_ok(got["comments"], got["articles"])
+    cur = rows_by_id(out)
+    assert set(cur["comments"]) == set(before["comments"]) and cur["articles"] == before["articles"]
+    for name in schema.TABLES:
+        rows = every_reader(out / name, name)
+        assert not any(JANE in json.dumps(x, default=str) for x in rows)
+    assert_sound(out)
+    q = pq.read_table(layout.quarantine_file(out, "comments", "v1")).to_pylist()
+    assert [x["author"] for x in q] == [None, "Bob"]
+    assert warc_uris(out / layout.raw_rel("v2")) == ["https://tribune.test/a4"] * 2
+    m = manifest.read(reading.current_version(out))
+    assert m["erasures"][0]["unnamed_comment_ids"] == ["c1", "c4", "c5", "c7"] and JANE not in json.dumps(m)
+    again = forget(out, author_names=[JANE], mode="drop", run_id="forget-2")
+    assert (again.new_version, again.current, again.kept, again.quarantine, again.raw) == (None, {}, {}, {}, {})
+    # later runs: the same rows come out without the name
+    sup = erasure.Suppression.load(out, KEY)
+    a, c = v1_rows()
+    got, gone = erasure.erase_tables(tables(a, c), sup)
+    assert got["comments"].column("author").to_pylist() == [None, "Bob", "Carl", None]
+    assert gone.rows["comments"] == 0 and gone.rows["comment names"] == 2
 
 
 def test_bad_request_file_names_the_line(tmp_path):
