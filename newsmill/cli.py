@@ -550,6 +550,7 @@ def cmd_versions(args) -> int:
     rows = [("version", "committed (UTC)", "run id", "articles", "comments", "changed by its run")]
     for v in kept:
         change = "; ".join(f"{t} +{c.get('inserted', 0)} ~{c.get('updated', 0)}"
+                           + (f" -{c['deleted']}" if c.get("deleted") else "")
                            for t, c in sorted(v.changes.items()) if isinstance(c, dict))
         rows.append((f"{v.seq}{' (current)' if v.current else ''}",
                      v.created_at.strftime("%Y-%m-%d %H:%M:%S") if v.created_at else "?", v.run_id,

@@ -780,39 +780,67 @@ def forget(output_dir, req: Request, *, key: bytes, run_id: str, keep_versions: 
                   {k: n for k, n in q.rows.items() if n}, raw, added)
 
 
+_SLIM = {"comments": ("comment_id", "article_id", "author_id", "author", "position", "removed_at_source"),
+         "articles": ("article_id", "url", "input_uri", "comment_count_extracted")}
+
+
+def _slim(path: Path, name: str) -> pa.Table:
+    """The columns that say what erasing would touch (what :func:`_count` reads: not the texts)."""
+    pf = pq.ParquetFile(path)
+    return pf.read(columns=[c for c in _SLIM.get(name, ()) if c in pf.schema_arrow.names])
+
+
 def _count(out: Path, store: versions.Store, sup: Suppression, run_id: str, added: int) -> tuple[Result, set[str]]:
     """What :func:`forget` would remove (rows per table and place), and the pages that hold those rows,
     without writing anything."""
     cur = store.current()
-    current, kept, urls = {}, {}, set()
+    current, kept, touched, where, inputs = {}, {}, set(), {}, set()
+    seen: dict[tuple[str, str], pa.Table] = {}  # versions share files: each read once
     for v in (sorted(store.versions.iterdir()) if store.versions.is_dir() else []):
         m = manifest.read(v)
         if m is None:
             continue
         tables = {}
         for name in schemas.TABLES:
-            parts = [pq.ParquetFile(v / name / f["path"]).read() for f in m["tables"].get(name, {}).get("files", [])]
-            tables[name] = pa.concat_tables(parts) if parts else None
-        tables = {n: t for n, t in tables.items() if t is not None}
+            parts = []
+            for f in m["tables"].get(name, {}).get("files", []):
+                if (name, f["sha256"]) not in seen:
+                    seen[(name, f["sha256"])] = _slim(v / name / f["path"], name)
+                parts.append(seen[(name, f["sha256"])])
+            if parts:
+                tables[name] = pa.concat_tables(parts)
         _, g = erase_tables(tables, sup)
-        urls |= g.urls
+        touched |= g.touched | g.articles
+        inputs |= g.inputs
+        if "articles" in tables:
+            where.update(zip(tables["articles"].column("article_id").to_pylist(),
+                             tables["articles"].column("url").to_pylist()))
         rows = {k: n for k, n in g.rows.items() if n}
         if cur is not None and v.name == cur.name:
             current = rows
         elif rows:
             kept[v.name] = rows
     q = Erased()
-    for table, _, p in layout.quarantine_files(out):
+    by_run: dict[str, dict[str, Path]] = {}
+    for table, rid, p in layout.quarantine_files(out):
         if table in schemas.TABLES:
-            _, g = erase_tables({table: pq.ParquetFile(p).read()}, sup)
-            q.add(g)
+            by_run.setdefault(rid, {})[table] = p
+    for paths in by_run.values():
+        tables = {n: _slim(p, n) for n, p in paths.items()}
+        _, g = erase_tables(tables, sup)
+        q.add(g)
+        touched |= g.touched | g.articles
+        if "articles" in tables:
+            where.update(zip(tables["articles"].column("article_id").to_pylist(),
+                             tables["articles"].column("url").to_pylist()))
+    urls = {where[a] for a in touched if where.get(a)} | inputs | q.inputs
     raw = {}
     from warcio.archiveiterator import ArchiveIterator
 
     for p in layout.raw_files(out):
         with open(p, "rb") as fh:
             n = sum(1 for r in ArchiveIterator(fh)
-                    if _page_hit(r.rec_headers.get_header("WARC-Target-URI"), urls | q.urls)
+                    if _page_hit(r.rec_headers.get_header("WARC-Target-URI"), urls)
                     or _page_hit(r.rec_headers.get_header("WARC-Target-URI"), sup))
         if n:
             raw[p.name] = n
@@ -822,7 +850,7 @@ def _count(out: Path, store: versions.Store, sup: Suppression, run_id: str, adde
                 n = int(sup.mask(PAGE, pq.ParquetFile(p).read(columns=["input_uri"]).column("input_uri")).sum())
                 q.rows["rejects"] = q.rows.get("rejects", 0) + n
     return (Result(run_id, None, current, kept, {k: n for k, n in q.rows.items() if n}, raw, added, dry_run=True),
-            urls | q.urls)
+            urls)
 
 
 def pending(output_dir) -> bool:

@@ -275,6 +275,22 @@ def test_drop_mode_keeps_the_records_and_erases_the_name(out):
     assert gone.rows["comments"] == 0 and gone.rows["comment names"] == 2
 
 
+def test_a_name_finds_rows_whose_names_were_pseudonymised(tmp_path):
+    """--authors pseudonymize shows 'user-<author_id>': the name given is keyed into that id."""
+    out = tmp_path / "output"
+    a, c = v1_rows()
+    for r in c:
+        r["author"] = ids.author_label(r["author_id"])
+    c[1]["reply_to_name"] = ids.author_label(aid("dawn", JANE))
+    c[1]["text"] = f"@{c[1]['reply_to_name']}: no"
+    publish.publish_run(tables(a, c), out, run_id="p1")
+    r = forget(out, author_names=["  jane   DOE "])  # case and spacing as the ids ignore them
+    got = rows_by_id(out)["comments"]
+    assert set(got) == {"c2", "c3"} and r.current == {"comments": 2}
+    assert got["c2"]["reply_to_name"] == "[author]" and got["c2"]["text"] == "@[author]: no"
+    assert_sound(out)
+
+
 def test_bad_request_file_names_the_line(tmp_path):
     f = tmp_path / "bad.txt"
     f.write_text("comment_id: c1\nwho knows\n", encoding="utf-8")
