@@ -675,7 +675,16 @@ def scrub_raw(out: Path, urls: set[str], run_id: str) -> dict[str, int]:
     try:
         return _erase_raw(Path(out), urls, run_id, [Path(out) / layout.raw_rel(run_id)])
     finally:
-        shutil.rmtree(layout.side_staging(out, run_id), ignore_errors=True)
+        _clean_staging(out, run_id)
+
+
+def _clean_staging(out: Path, run_id: str) -> None:
+    staging = layout.side_staging(out, run_id)
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        staging.parent.rmdir()  # only if no other run is staging
+    except OSError:
+        pass
 
 
 # --- the operation -------------------------------------------------------------------------------------------
@@ -774,7 +783,7 @@ def forget(output_dir, req: Request, *, key: bytes, run_id: str, keep_versions: 
         try:
             raw = _erase_raw(out, sup, run_id)
         finally:
-            shutil.rmtree(layout.side_staging(out, run_id), ignore_errors=True)
+            _clean_staging(out, run_id)
         failpoints.hit("forget_done")
     return Result(run_id, final.name if final else None, {k: n for k, n in gone.rows.items() if n}, kept,
                   {k: n for k, n in q.rows.items() if n}, raw, added)

@@ -2,6 +2,7 @@
 them, read back through every reader, checksums intact, and never published again."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -135,6 +136,7 @@ def assert_sound(out: Path) -> None:
         listed = {d["contentUrl"]: d["sha256"] for d in cr["distribution"] if d["@type"] == "cr:FileObject"}
         assert listed == {f"{n}/{f['path']}": f["sha256"] for n, t in m["tables"].items() for f in t["files"]}
     assert not list(store.building.iterdir()) if store.building.is_dir() else True
+    assert not (out / layout.SIDE_STAGING).exists()
 
 
 def positions_ok(coms: dict[str, dict], arts: dict[str, dict]) -> None:
@@ -402,3 +404,39 @@ def test_forget_killed_at_every_step_is_finished_by_running_it_again(tmp_path):
         assert warc_uris(case / layout.raw_rel("v2")) == ["https://tribune.test/a4"] * 2, point
         shutil.rmtree(case)
     print(f"\n{len(points)} kill points: {seen}")
+
+
+# --- captures of a page over time (newsmill.store.snapshots) --------------------------------------------
+
+
+def test_a_forgotten_commenter_never_comes_back_through_later_captures(tmp_path):
+    """Captures A then B of one thread (tests/store/test_snapshots.py): Bob is forgotten after A; B shows his
+    comment again, edited (a new comment_id): neither as a current row nor as a removed one does it return,
+    and positions and counts follow the rows that are there."""
+    from newsmill import pipeline
+    from tests.store.test_snapshots import A, B, KEY as SKEY, T1, T2, capture, settings
+
+    out = tmp_path / "out"
+    a = capture(tmp_path / "in-a", "day1.txt", A, T1)
+    s = pipeline.run([str(a)], settings(out))
+    assert s.exit_code == 0
+    bob = {c["comment_id"] for c in reading.read_table("comments", out).to_pylist() if c["author"] == "Bob Roe"}
+    r = erasure.forget(out, erasure.Request(author_names=["Bob Roe"]), key=SKEY, run_id="forget-bob", keep_versions=30)
+    assert r.current == {"comments": 1}
+    b = capture(tmp_path / "in-b", "day9.txt", B, T2)
+    s = pipeline.run([str(b)], settings(out))
+    assert s.exit_code == 0 and s.comments_suppressed == 1 and s.accounting_ok
+    for again in (a, b):  # the older capture again, and the same bytes again (--full)
+        st = dataclasses.replace(settings(out), incremental=False)
+        assert pipeline.run([str(again)], st).exit_code == 0
+    t = reading.read_tables(out)
+    coms = {c["comment_id"]: c for c in t["comments"].to_pylist()}
+    assert not any(c["author"] == "Bob Roe" for c in coms.values()) and not bob & set(coms)
+    by = {c["author"]: c for c in coms.values()}
+    assert {k: (v["position"], v["removed_at_source"]) for k, v in by.items()} == {
+        "Alice Doe": (1, False), "Eve Moe": (2, False), "Carol Poe": (3, False), "Dan Foe": (4, True)}
+    [article] = t["articles"].to_pylist()
+    assert article["comment_count_extracted"] == 3
+    for name in schema.TABLES:
+        assert len(every_reader(out / name, name)) == t[name].num_rows
+    assert_sound(out)
