@@ -187,6 +187,11 @@ def _licence(m: dict) -> list[str]:
 
 def _validation(run: dict) -> list[str]:
     v = run.get("validation")
+    if not v and run.get("erasure"):
+        r = run["erasure"].get("rows", {})
+        return [f"This version was made by `newsmill forget` (an erasure: "
+                f"{', '.join(f'{n} {t}' for t, n in sorted(r.items())) or 'nothing'} removed), not by a run: "
+                "nothing was validated; see `erasures` in manifest.json."]
     if not v:
         return ["No validation summary was recorded for this run (published through the library API)."]
     lines = [f"{v['expectations']} expectations checked; critical failure: {'YES' if v['critical_failed'] else 'no'}; "

@@ -18,6 +18,9 @@ the way publishing writes: never a file in place.
   folders (readers see the version before or after, its checksums always match); the quarantine
   files (one atomic rename each); the raw WARCs live runs keep, without every record of a page that
   held an erased row (response, request, metadata: the page's WARC-Target-URI), one atomic rename each.
+- **Names only** (``--mode drop``): the rows stay and lose their author's name as ``--authors drop``
+  writes it (``author``/``author_id`` null, replies and '@' mentions of them ``[author]``), in the same
+  places and in later runs.
 - **Never back.** The ids are added, as keyed hashes (HMAC with the output's author key), to the
   suppression list ``_state/suppressed.json`` *before* anything is rewritten. Every later run
   leaves out rows the list names, before validation (so they are not quarantined either), and
@@ -33,6 +36,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass, field
@@ -284,8 +288,6 @@ def _drop_names(t: pa.Table, sup: Suppression) -> tuple[pa.Table, Erased]:
     gone.rows["comment names"] = len(idx)
     for i in idx:
         authors[i] = aids[i] = None
-    import re
-
     mention = re.compile("@(" + "|".join(re.escape(n) for n in sorted(shown, key=len, reverse=True)) + r")(?!\w)") \
         if shown else None
     cols = {"author": authors, "author_id": aids}
@@ -510,7 +512,7 @@ def _erase_current(store: versions.Store, rw: _Rewriter, run_id: str, when: str)
                           pipeline_version=__version__, tables=tables, run_info={"erasure": audit},
                           pseudonymisation=prev.get("pseudonymisation") or card.DEFAULT_PSEUDONYMISATION)
         m["erasures"] = [*prev.get("erasures", []), audit]
-        _write_meta(build.path, m, new=True)
+        _write_meta(build.path, m)
         failpoints.hit("forget_built")
         final = store.commit(build)
         rw.moved(build.path, final)
@@ -538,7 +540,7 @@ def _erase_kept(store: versions.Store, vdir: Path, rw: _Rewriter, run_id: str, w
         new["row_counts"] = {n: t["rows"] for n, t in new["tables"].items()}
         new["erasures"] = [*m.get("erasures", []), _audit(gone, run_id, when, "kept")]
         _copy_other(vdir, tmp, m)
-        _write_meta(tmp, new, new=True)
+        _write_meta(tmp, new)
         versions._fsync_tree(tmp)
         failpoints.hit("forget_kept_built")
         _swap(tmp, vdir, store)
@@ -560,7 +562,8 @@ def _copy_other(src: Path, dst: Path, m: dict) -> None:
                 versions.link_or_copy(p, dst / p.name)
 
 
-def _write_meta(folder: Path, m: dict, *, new: bool) -> None:
+def _write_meta(folder: Path, m: dict) -> None:
+    """A version's manifest, card and croissant.json (new, read-only files), checksums from ``m``."""
     from newsmill.store.publish import _languages
 
     versions.write_new(folder / manifest.NAME, manifest.dumps(m))

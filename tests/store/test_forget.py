@@ -206,6 +206,9 @@ def test_forget_author_by_name_everywhere(out):
     for v in versions.Store(out).versions.iterdir():
         for f in (manifest.NAME, layout.CARD, layout.CROISSANT):
             assert "Jane" not in (v / f).read_text(), (v.name, f)
+    card = (reading.current_version(out) / layout.CARD).read_text()
+    assert "`newsmill forget <output> --author NAME`" in card and "made by `newsmill forget`" in card
+    assert "removing them at the source and republishing" not in card
     sup = layout.suppressed_file(out).read_text()
     assert "Jane" not in sup and aid("dawn", JANE) not in sup and "c1" not in json.loads(sup)["entries"]["comment_id"]
     # the versions listing shows the erasure as a version of its own
