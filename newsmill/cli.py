@@ -609,8 +609,8 @@ def cmd_forget(args) -> int:
         return ", ".join(f"{n} {t}" for t, n in sorted(d.items())) or "nothing"
 
     print(f"newsmill forget {run_id}{' (dry run: nothing changed)' if r.dry_run else ''}")
-    print(f"  suppression list:  {r.added} new id(s){' would be' if r.dry_run else ''} added "
-          f"(later runs leave these records out)")
+    print(f"  suppression list:  {r.added} new entr{'y' if r.added == 1 else 'ies'}{' would be' if r.dry_run else ''} "
+          f"added (keyed ids and pages: later runs leave these records out)")
     print(f"  current version:   {would} {rows(r.current)}"
           + (f" -> new version {r.new_version}" if r.new_version else ""))
     for v, d in sorted(r.kept.items()):

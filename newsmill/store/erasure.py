@@ -766,6 +766,7 @@ def forget(output_dir, req: Request, *, key: bytes, run_id: str, keep_versions: 
         plan, urls = _count(out, store, sup, run_id, added)
         added += sup.add(PAGE, urls)
         if dry_run:
+            plan.added = added
             return plan
         if added:
             sup.save(out)  # first: from now on no run publishes these rows again, and a re-run finishes
@@ -829,8 +830,8 @@ def _count(out: Path, store: versions.Store, sup: Suppression, run_id: str, adde
                              tables["articles"].column("url").to_pylist()))
         rows = {k: n for k, n in g.rows.items() if n}
         if cur is not None and v.name == cur.name:
-            current = rows
-        elif rows:
+            current = rows  # erased into a new version, then rewritten in place like every kept one
+        if rows:
             kept[v.name] = rows
     q = Erased()
     by_run: dict[str, dict[str, Path]] = {}

@@ -308,7 +308,9 @@ def test_dry_run_changes_nothing_and_a_second_forget_is_a_no_op(out):
     r = forget(out, author_names=[JANE], dry_run=True)
     assert r.dry_run and r.current == {"comments": 4} and r.quarantine == {"comments": 1} and r.raw
     assert tree_digest(out) == before and not layout.suppressed_file(out).exists()
-    forget(out, author_names=[JANE])
+    done = forget(out, author_names=[JANE])
+    assert (r.current, r.kept, r.quarantine, r.raw, r.added) == \
+        (done.current, done.kept, done.quarantine, done.raw, done.added)  # the dry run said what happens
     after = tree_digest(out)
     again = forget(out, author_names=[JANE], run_id="forget-2")
     assert (again.new_version, again.current, again.kept, again.quarantine, again.raw, again.added) == \
