@@ -175,9 +175,17 @@ def _print_summary(s: dict) -> None:
         print(f"  {not_captured_line(s['comments_not_captured'])}")
     if s.get("skipped_records"):
         print("  skipped, not inputs (archive records that are not pages, unchanged pages): " + ", ".join(f"{shown(k)}: {v}" for k, v in sorted(s["skipped_records"].items())))
+    if s.get("articles_suppressed") or s.get("comments_suppressed"):
+        print(f"  suppressed           {s['articles_suppressed']:>7} articles, {s['comments_suppressed']} comments "
+              f"(erased by newsmill forget: left out, not published)")
     if "unchanged_inputs" in s:
         print(f"  unchanged inputs     {s['unchanged_inputs']:>7}   (processed by an earlier run, same bytes: "
               f"skipped; --full reprocesses them)")
+    if s.get("articles_suppressed"):
+        print(f"  accounting: inputs = published + quarantined + rejected + unchanged + suppressed: "
+              f"{s['inputs']} = {s['articles_published']} + {s['articles_quarantined']} + {s['rejected']} + "
+              f"{s.get('unchanged_inputs', 0)} + {s['articles_suppressed']}: {'ok' if s['accounting_ok'] else 'BROKEN'}")
+    elif "unchanged_inputs" in s:
         print(f"  accounting: inputs = published + quarantined + rejected + unchanged: "
               f"{s['inputs']} = {s['articles_published']} + {s['articles_quarantined']} + {s['rejected']} + "
               f"{s['unchanged_inputs']}: {'ok' if s['accounting_ok'] else 'BROKEN'}")
@@ -542,6 +550,7 @@ def cmd_versions(args) -> int:
     rows = [("version", "committed (UTC)", "run id", "articles", "comments", "changed by its run")]
     for v in kept:
         change = "; ".join(f"{t} +{c.get('inserted', 0)} ~{c.get('updated', 0)}"
+                           + (f" -{c['deleted']}" if c.get("deleted") else "")
                            for t, c in sorted(v.changes.items()) if isinstance(c, dict))
         rows.append((f"{v.seq}{' (current)' if v.current else ''}",
                      v.created_at.strftime("%Y-%m-%d %H:%M:%S") if v.created_at else "?", v.run_id,
@@ -551,6 +560,66 @@ def cmd_versions(args) -> int:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     print(f"read one with newsmill.read_tables({str(where)!r}, version=N) or as_of='YYYY-MM-DD'; the [history] "
           f"table of newsmill.toml says how many are kept")
+    return EXIT_OK
+
+
+def cmd_forget(args) -> int:
+    """Erase records from an output everywhere it keeps them (``newsmill.store.erasure``), for good."""
+    from datetime import datetime, timezone
+
+    from newsmill.store import author_key, erasure, versions
+
+    settings = load_settings(Path(args.config) if args.config else None)
+    where = output_location(args.output) if args.output else settings.output_dir
+    if is_url(where):
+        raise Failure(f"forget: {shown(where)} is a remote output; forget works on local output folders only "
+                      f"(erase in a local copy and publish it, or delete the objects by hand)", EXIT_USAGE)
+    out = Path(where)
+    if not out.is_dir() or not (versions.Store(out).current() or layout.quarantine_files(out)
+                                or layout.raw_files(out)):
+        raise Failure(f"forget: {shown(where)} holds no published output (give the folder a run published to)",
+                      EXIT_USAGE)
+    req = erasure.Request(set(args.article_id or ()), set(args.comment_id or ()), set(args.author_id or ()),
+                          list(args.author or ()), mode=args.mode)
+    for f in args.from_file or ():
+        req.update(erasure.read_request_file(Path(f)))
+    mode_file = layout.state_dir(out) / author_key.MODE_FILE
+    if (req.author_names or req.author_ids) and mode_file.is_file() and \
+            mode_file.read_text(encoding="utf-8", errors="replace").strip() == "drop":
+        _say("warning: this output was written with --authors drop: its rows hold no author, so only comment and "
+             "article ids can find records in it")
+    if any(not v.strip() for v in (*req.article_ids, *req.comment_ids, *req.author_ids, *req.author_names)):
+        raise Failure("forget: an empty id or name was given", EXIT_USAGE)
+    if not req and not erasure.pending(out):
+        raise Failure("forget: name what to erase: --author NAME, --author-id ID, --comment-id ID, --article-id ID "
+                      "or --from-file FILE", EXIT_USAGE)
+    key = author_key.resolve_author_key(settings.author_key, out)
+    run_id = "forget-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + os.urandom(3).hex()
+    try:
+        r = erasure.forget(out, req, key=key, run_id=run_id, keep_versions=settings.history.keep_versions,
+                           keep_days=settings.history.keep_days, dry_run=args.dry_run)
+    except erasure.ErasureError as exc:
+        raise Failure(f"forget: {exc}", EXIT_USAGE) from None
+    if args.json:
+        print(json.dumps(r.as_dict(), indent=1))
+        return EXIT_OK
+    would = "would remove" if r.dry_run else "removed"
+
+    def rows(d: dict) -> str:
+        return ", ".join(f"{n} {t}" for t, n in sorted(d.items())) or "nothing"
+
+    print(f"newsmill forget {run_id}{' (dry run: nothing changed)' if r.dry_run else ''}")
+    print(f"  suppression list:  {r.added} new entr{'y' if r.added == 1 else 'ies'}{' would be' if r.dry_run else ''} "
+          f"added (keyed ids and pages: later runs leave these records out)")
+    print(f"  current version:   {would} {rows(r.current)}"
+          + (f" -> new version {r.new_version}" if r.new_version else ""))
+    for v, d in sorted(r.kept.items()):
+        print(f"  kept {v}:  {would} {rows(d)}")
+    if not r.kept:
+        print(f"  kept versions:     {would} nothing")
+    print(f"  quarantine:        {would} {rows(r.quarantine)}")
+    print(f"  raw captures:      {would} " + (", ".join(f"{n} record(s) from raw/{f}" for f, n in sorted(r.raw.items()))
+                                            or "nothing"))
     return EXIT_OK
 
 
@@ -652,6 +721,23 @@ def main(argv: list[str] | None = None) -> int:
     ver.add_argument("--config", help="project file (default: ./newsmill.toml if present)")
     ver.add_argument("--json", action="store_true", help="as JSON")
     ver.set_defaults(func=cmd_versions)
+    fgt = sub.add_parser("forget", help="erase records (by author, author id, comment id, article id) from the "
+                                        "current and every kept version, quarantine and raw captures, for good")
+    fgt.add_argument("output", nargs="?", help="output folder (default: output/ or newsmill.toml)")
+    fgt.add_argument("--author", action="append", metavar="NAME", help="a commenter's name, as shown (repeatable)")
+    fgt.add_argument("--author-id", action="append", metavar="ID", help="an author_id (repeatable)")
+    fgt.add_argument("--comment-id", action="append", metavar="ID", help="a comment_id (repeatable)")
+    fgt.add_argument("--article-id", action="append", metavar="ID",
+                     help="an article_id: the article and all its comments (repeatable)")
+    fgt.add_argument("--from-file", action="append", metavar="FILE",
+                     help="lines 'author: NAME', 'author_id: ID', 'comment_id: ID', 'article_id: ID'")
+    fgt.add_argument("--mode", choices=("remove", "drop"), default="remove",
+                     help="remove the records (default), or drop only their author's name: author and author_id "
+                          "null, replies and @mentions of them '[author]', as --authors drop writes")
+    fgt.add_argument("--dry-run", action="store_true", help="say what would be removed, change nothing")
+    fgt.add_argument("--config", help="project file (default: ./newsmill.toml if present)")
+    fgt.add_argument("--json", action="store_true", help="what was removed, as JSON")
+    fgt.set_defaults(func=cmd_forget)
     sch = sub.add_parser("schema", help="print the data dictionary (Markdown) generated from schemas/")
     sch.set_defaults(func=cmd_schema)
     svr = sub.add_parser("server", help="the local Prefect server that run and serve use when PREFECT_API_URL "

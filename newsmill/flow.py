@@ -317,7 +317,7 @@ def _one_line(exc: BaseException) -> str | None:
 def _failure(summary: dict) -> str:
     """The Failed state's message: the critical rules that failed, by their reasons (the suite's words)."""
     if not summary["accounting_ok"]:
-        return "accounting broken: inputs != published + quarantined + rejected + unchanged (see the report)"
+        return "accounting broken: inputs != published + quarantined + rejected + unchanged + suppressed (see the report)"
     failed = [f"{o['table']}: {o['reason']} ({o['unexpected_count']} of {o['element_count']} rows)"
               for o in summary["failed_expectations"] if o["severity"] == "critical"]
     return shown(f"critical expectation failed: {'; '.join(failed) or 'see the report'}; "

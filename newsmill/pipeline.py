@@ -23,7 +23,7 @@ from newsmill.extract import extract_page
 from newsmill.records import Reject
 from newsmill.runtime import batch_runner, executors, failpoints
 from newsmill.sources import inventory, read_input
-from newsmill.store import author_key, layout, ledger, snapshots, staging
+from newsmill.store import author_key, erasure, layout, ledger, snapshots, staging
 from newsmill.store.ledger import StagedInputs
 from newsmill.store.output import Output
 from newsmill.store.remote import Target
@@ -110,16 +110,20 @@ class RunSummary:
     # {articles_published, articles_quarantined, comments_published, comments_quarantined}; rejected and
     # unchanged inputs have no source (nothing was extracted from them), they are counted above
     by_source: dict[str, dict[str, int]] = field(default_factory=dict)
+    # rows left out because an erasure named them (``newsmill forget``, the output's suppression list):
+    # articles (each one an input of this run) and comments
+    articles_suppressed: int = 0
+    comments_suppressed: int = 0
 
     def __post_init__(self):
         # the accounting invariant is re-checked here, whoever built the summary: every input is an
         # article (published or quarantined), a reject with a reason, or unchanged since an earlier
         # run, never dropped silently
         if self.accounting_ok and self.inputs != (self.articles_published + self.articles_quarantined + self.rejected
-                                                  + self.unchanged_inputs):
-            log.error("accounting broken: %d inputs != %d published + %d quarantined + %d rejected + %d unchanged",
-                      self.inputs, self.articles_published, self.articles_quarantined, self.rejected,
-                      self.unchanged_inputs)
+                                                  + self.unchanged_inputs + self.articles_suppressed):
+            log.error("accounting broken: %d inputs != %d published + %d quarantined + %d rejected + %d unchanged "
+                      "+ %d suppressed", self.inputs, self.articles_published, self.articles_quarantined,
+                      self.rejected, self.unchanged_inputs, self.articles_suppressed)
             self.accounting_ok = False
 
     @property
@@ -533,7 +537,7 @@ def _chunks(m: _Merged, limit: int) -> list[list[int]]:
     return out
 
 
-def _ledger_rows(m: _Merged, chunk: list[int], outcome) -> pa.Table | None:
+def _ledger_rows(m: _Merged, chunk: list[int], outcome, suppressed: set[str] = frozenset()) -> pa.Table | None:
     """What happened to each input the chunk's batches read, for the next incremental run (``newsmill.store.ledger``):
     published, quarantined, rejected with a reason that depends on the bytes, or (outcome null) unchanged."""
     seen = [staging.read(m.batches[p], "seen") for p in chunk if m.batches[p].rows.get("seen")]
@@ -553,6 +557,8 @@ def _ledger_rows(m: _Merged, chunk: list[int], outcome) -> pa.Table | None:
             results.append("published")
         elif s["uri"] in quarantined:
             results.append("quarantined")
+        elif s["uri"] in suppressed:
+            results.append("suppressed")  # erased (newsmill forget): the same bytes are left out again
         elif s["uri"] in rejected and rejected[s["uri"]] not in ledger.RETRIED_REASONS:
             results.append(f"rejected:{rejected[s['uri']]}")
         else:
@@ -575,6 +581,9 @@ class _Validated:
     ledger: Path | None  # the ledger rows to record once the publish commits
     comments_not_captured: dict[str, int] = field(default_factory=dict)
     by_source: dict[str, dict[str, int]] = field(default_factory=dict)  # RunSummary.by_source
+    suppressed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(schema.TABLES, 0))
+    suppressed_urls: set[str] = field(default_factory=set)  # pages that held a suppressed row
+    suppressed_inputs: set[str] = field(default_factory=set)  # input_uri of the suppressed articles
 
 
 def _validate(m: _Merged, ctx: RunContext, area: staging.Area) -> _Validated:
@@ -594,6 +603,8 @@ def _validate(m: _Merged, ctx: RunContext, area: staging.Area) -> _Validated:
     uniq.finish()
 
     merger = chunked.Merger()
+    # rows an erasure named (``newsmill forget``): left out before validation, counted, never published
+    sup = erasure.Suppression.load(ctx.output_dir, ctx.author_key) if erasure.pending(ctx.output_dir) else None
     v = _Validated(None, {n: NewRows(n, area.file("publish")) for n in schema.TABLES},
                    dict.fromkeys(schema.TABLES, 0), dict.fromkeys(schema.TABLES, 0), None)
     quarantine = {n: publish.SideFile(n, Path(ctx.output_dir), run_id=ctx.run_id) for n in schema.TABLES}
@@ -601,6 +612,12 @@ def _validate(m: _Merged, ctx: RunContext, area: staging.Area) -> _Validated:
     try:
         for chunk in _chunks(m, CHUNK_BYTES):
             tables = {n: _concat([_batch_rows(m, p, n) for p in chunk], n) for n in schema.TABLES}
+            if sup:
+                tables, gone = erasure.erase_tables(tables, sup)
+                for n in schema.TABLES:
+                    v.suppressed[n] += gone.rows.get(n, 0)
+                v.suppressed_urls |= gone.urls
+                v.suppressed_inputs |= gone.inputs
             outcome = None
             if any(t.num_rows for t in tables.values()):
                 outcome = gx_run.validate_tables(tables["articles"], tables["comments"], params=params, now=now)
@@ -617,7 +634,7 @@ def _validate(m: _Merged, ctx: RunContext, area: staging.Area) -> _Validated:
                         _count_by_source(q, f"{n}_quarantined", v.by_source)
                         quarantine[n].add(q)
             del tables
-            rows = _ledger_rows(m, chunk, outcome)
+            rows = _ledger_rows(m, chunk, outcome, v.suppressed_inputs)
             if rows is not None and rows.num_rows:
                 if ledger_file is None:
                     v.ledger = area.file("ledger.arrow")
@@ -696,7 +713,7 @@ def finalize(results: list, ctx: RunContext, *, started: float | None = None) ->
             rejected=len(m.rejects),
             critical_failed=v.outcome.critical_failed,
             accounting_ok=m.inputs == (v.published["articles"] + v.quarantined["articles"] + len(m.rejects)
-                                       + m.unchanged),
+                                       + m.unchanged + v.suppressed["articles"]),
             seconds=0.0,
             reject_reasons=reasons,
             skipped_records=m.skipped,
@@ -706,7 +723,11 @@ def finalize(results: list, ctx: RunContext, *, started: float | None = None) ->
             unchanged_inputs=m.unchanged,
             comments_not_captured=dict(sorted(v.comments_not_captured.items(), key=lambda kv: (-kv[1], kv[0]))),
             by_source=dict(sorted(v.by_source.items())),
+            articles_suppressed=v.suppressed["articles"],
+            comments_suppressed=v.suppressed["comments"],
         )
+        if v.suppressed_urls:  # the run's raw capture must not keep what it left out
+            erasure.scrub_raw(output.path, v.suppressed_urls, ctx.run_id)
         # both tables commit together as one version, then the ledger, the remote commit, the report
         inputs = StagedInputs(v.ledger, ctx.run_id, ctx.pipeline_version, v.outcome.critical_failed)
         return output.commit(v.rows, ctx=ctx, summary=summary, outcome=v.outcome, run_info=info,

@@ -120,8 +120,11 @@ def personal_data(m: dict) -> str:
     return (f"Comments and author names are personal data of their authors. Authors: "
             f"{m.get('pseudonymisation') or DEFAULT_PSEUDONYMISATION}. author_id is a keyed pseudonym (HMAC, key "
             "kept outside the dataset), stable across runs with the same key. Keep copies access-controlled. "
-            "A comment removed at the source is kept as a record (removed_at_source): deleting records on "
-            "request means removing them from the dataset's files, not from the page.")
+            "A comment removed at the source is kept as a record (removed_at_source), so removing it there "
+            "erases nothing here. To erase records on request, run `newsmill forget <output> --author NAME` "
+            "(or --author-id, --comment-id, --article-id, --from-file): they leave this version, every kept "
+            "version, the quarantine files and the raw captures, later runs never publish them again, and "
+            "manifest.json lists each erasure under `erasures` (ids and counts, no names).")
 
 
 def front_matter(m: dict, languages: list[str] | None = None) -> str:
@@ -174,11 +177,21 @@ def render(m: dict, languages: list[str] | None = None) -> str:
 
 
 def _licence(m: dict) -> list[str]:
-    return [f"- {COPYRIGHT}", f"- {personal_data(m)}"]
+    lines = [f"- {COPYRIGHT}", f"- {personal_data(m)}"]
+    if m.get("erasures"):
+        n = len(m["erasures"])
+        lines.append(f"- {n} erasure{'s' if n > 1 else ''} (`newsmill forget`) applied to this version: "
+                     f"see `erasures` in manifest.json.")
+    return lines
 
 
 def _validation(run: dict) -> list[str]:
     v = run.get("validation")
+    if not v and run.get("erasure"):
+        r = run["erasure"].get("rows", {})
+        return [f"This version was made by `newsmill forget` (an erasure: "
+                f"{', '.join(f'{n} {t}' for t, n in sorted(r.items())) or 'nothing'} removed), not by a run: "
+                "nothing was validated; see `erasures` in manifest.json."]
     if not v:
         return ["No validation summary was recorded for this run (published through the library API)."]
     lines = [f"{v['expectations']} expectations checked; critical failure: {'YES' if v['critical_failed'] else 'no'}; "

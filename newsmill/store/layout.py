@@ -42,6 +42,7 @@ CARD = "README.md"
 CROISSANT = "croissant.json"
 
 LOCK = (STATE, "lock")
+SUPPRESSED = (STATE, "suppressed.json")  # keyed hashes of erased ids (``newsmill.store.erasure``)
 LEDGER = (STATE, "ledger.sqlite")
 WORK_AREAS = (STATE, "staging")
 
@@ -130,6 +131,25 @@ def legacy_quarantine(output_dir) -> list[Path]:
 
 def raw_rel(run_id: str) -> str:
     return f"{RAW}/{run_id}.warc.gz"
+
+
+def suppressed_file(output_dir) -> Path:
+    return Path(output_dir).joinpath(*SUPPRESSED)
+
+
+def quarantine_files(output_dir) -> list[tuple[str, str, Path]]:
+    """(table or ``rejects``, run id, path) of every quarantine file, sorted."""
+    root = quarantine_dir(output_dir)
+    if not root.is_dir():
+        return []
+    return [(p.parent.name, p.name[: -len(".parquet")], p) for p in sorted(root.glob("*/*.parquet"))
+            if not p.name.startswith((".", "_"))]
+
+
+def raw_files(output_dir) -> list[Path]:
+    """The raw WARCs live runs kept (``raw/<run id>.warc.gz``)."""
+    root = Path(output_dir) / RAW
+    return sorted(root.glob("*.warc.gz")) if root.is_dir() else []
 
 
 HTTP_CACHE = (STATE, "http_cache.json")

@@ -99,7 +99,10 @@ def _markdown(s: dict) -> str:
         f"- rejected inputs: {s['rejected']}" + (f" ({', '.join(f'{md(k)}: {v}' for k, v in sorted(s['reject_reasons'].items()))})" if s["reject_reasons"] else ""),
         f"- skipped archive records (not pages): {', '.join(f'{md(k)}: {v}' for k, v in sorted(s.get('skipped_records', {}).items())) or 'none'}",
         f"- {not_captured_line(s.get('comments_not_captured'))}",
-        f"- accounting (inputs = published + quarantined + rejected articles): {'ok' if s['accounting_ok'] else 'BROKEN'}",
+        *([f"- suppressed (erased by newsmill forget, not published): {s['articles_suppressed']} articles, "
+           f"{s.get('comments_suppressed', 0)} comments"] if s.get("articles_suppressed") or s.get("comments_suppressed") else []),
+        f"- accounting (inputs = published + quarantined + rejected articles"
+        f"{' + suppressed' if s.get('articles_suppressed') else ''}): {'ok' if s['accounting_ok'] else 'BROKEN'}",
         f"- critical expectation failed: {'YES' if s['critical_failed'] else 'no'}",
         f"- exit code: {s['exit_code']}; {s['seconds']} s",
         "",
@@ -183,7 +186,8 @@ def _html(s: dict, report_dir: Path) -> str:
             f"{_h(k)}: {v}" for k, v in sorted(s["skipped_records"].items())) + "</li>")
     out += [f"<li>{_h(not_captured_line(s.get('comments_not_captured')))}</li>",
             "<li>accounting (inputs = published + quarantined + rejected articles"
-            + (" + unchanged" if "unchanged_inputs" in s else "") + f"): {ok(s['accounting_ok'], 'ok', 'BROKEN')}</li>",
+            + (" + unchanged" if "unchanged_inputs" in s else "") + (" + suppressed" if s.get("articles_suppressed") else "")
+            + f"): {ok(s['accounting_ok'], 'ok', 'BROKEN')}</li>",
             f"<li>critical expectation failed: {ok(not s['critical_failed'], 'no', 'YES')}</li>",
             f"<li>exit code: {_h(s['exit_code'])}; {_h(s['seconds'])} s</li></ul>"]
 
