@@ -423,7 +423,7 @@ class _Rewriter:
         return files, gone
 
     def _file(self, name: str, src_root: Path, dst_root: Path, e: dict, delta: dict[str, int]):
-        src = src_root / e["path"]
+        src = layout.stored_part(src_root, e["path"])  # `.pq` in a kept version, `.parquet` in the current
         rel_dir = Path(e["path"]).parent.as_posix()
         pf = pq.ParquetFile(src)
         cols = [c for c in ("article_id", "comment_id", "author_id", "author") if c in pf.schema_arrow.names]
@@ -436,13 +436,14 @@ class _Rewriter:
             hit = (comment_mask(probe, self.sup).any() or unname_mask(probe, self.sup).any()) \
                 if name == "comments" else False
         if not hit:
-            _link(src, dst_root / e["path"])
+            _link(src, dst_root / layout.as_kept(e["path"]))  # a folder being built: named when it becomes current
             return dict(e), {}, Erased()
         key = (name, e["sha256"], tuple(sorted(relevant.items())))
         if key in self.done:
             made, entry, d, g = self.done[key]
-            if entry is not None:
-                _link(made, dst_root / entry["path"])
+            if entry is not None:  # made in a build that may have become current since: either name
+                made = made if os.path.lexists(made) else made.with_name(layout.as_current(made.name))
+                _link(made, dst_root / layout.as_kept(entry["path"]))
             return entry, d, g
         t = pf.read()
         if name == "comments":
@@ -459,7 +460,7 @@ class _Rewriter:
             except BaseException:
                 w.abort()
                 raise
-        self.done[key] = (dst_root / entry["path"] if entry else None, entry, d, g)
+        self.done[key] = (dst_root / layout.as_kept(entry["path"]) if entry else None, entry, d, g)
         return entry, d, g
 
 
@@ -754,6 +755,7 @@ def forget(output_dir, req: Request, *, key: bytes, run_id: str, keep_versions: 
         failpoints.hit("forget_locked")
         store = versions.Store(out)
         store.discard_incomplete()
+        store.settle()  # part files named by role (`.pq` outside the current version), as a publish starts
         if store.current() is not None:
             integrity.ensure_sound_locked(store, run_id, rebuild=False, hashes=False)
             store.collect_garbage(keep_versions, keep_days)  # complete versions a killed run never made current
@@ -818,7 +820,7 @@ def _count(out: Path, store: versions.Store, sup: Suppression, run_id: str, adde
             parts = []
             for f in m["tables"].get(name, {}).get("files", []):
                 if (name, f["sha256"]) not in seen:
-                    seen[(name, f["sha256"])] = _slim(v / name / f["path"], name)
+                    seen[(name, f["sha256"])] = _slim(layout.stored_part(v / name, f["path"]), name)
                 parts.append(seen[(name, f["sha256"])])
             if parts:
                 tables[name] = pa.concat_tables(parts)

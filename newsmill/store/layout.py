@@ -142,8 +142,8 @@ def quarantine_files(output_dir) -> list[tuple[str, str, Path]]:
     root = quarantine_dir(output_dir)
     if not root.is_dir():
         return []
-    return [(p.parent.name, p.name[: -len(".parquet")], p) for p in sorted(root.glob("*/*.parquet"))
-            if not p.name.startswith((".", "_"))]
+    return [(p.parent.name, p.name[: -len(p.suffix)], p) for p in sorted(root.glob("*/*"))
+            if p.suffix in (KEPT_SUFFIX, PART_SUFFIX) and not p.name.startswith((".", "_"))]  # .parquet: not yet settled
 
 
 def raw_files(output_dir) -> list[Path]:

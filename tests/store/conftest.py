@@ -146,13 +146,14 @@ def _py(v):
     return v
 
 
-def read_all_ways(root: Path, name: str) -> dict[str, list[dict]]:
-    """The dataset as each of the four readers sees it, rows sorted by key."""
+def read_all_ways(root: Path, name: str, suffix: str = ".parquet") -> dict[str, list[dict]]:
+    """The dataset as each of the four readers sees it, rows sorted by key (``suffix=".pq"``: a kept
+    version's folder, whose part files no ``*.parquet`` glob matches)."""
     import duckdb
     import polars as pl
 
     con = duckdb.connect()
-    rel = con.sql(f"SELECT * FROM read_parquet('{root}/**/*.parquet', hive_partitioning = 1)")
+    rel = con.sql(f"SELECT * FROM read_parquet('{root}/**/*{suffix}', hive_partitioning = 1)")
     duck = [dict(zip(rel.columns, r)) for r in rel.fetchall()]
     con.close()
     pandas_rows = [{k: _py(v) for k, v in r.items()} for r in pd.read_parquet(root).to_dict("records")]
@@ -160,7 +161,7 @@ def read_all_ways(root: Path, name: str) -> dict[str, list[dict]]:
         "pandas": by_key(pandas_rows, name),
         "pyarrow": by_key(ds.dataset(root, format="parquet", partitioning="hive").to_table().to_pylist(), name),
         "duckdb": by_key(duck, name),
-        "polars": by_key(pl.scan_parquet(root / "**" / "*.parquet", hive_partitioning=True).collect().to_dicts(), name),
+        "polars": by_key(pl.scan_parquet(root / "**" / f"*{suffix}", hive_partitioning=True).collect().to_dicts(), name),
     }
 
 

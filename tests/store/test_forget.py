@@ -114,7 +114,8 @@ def forget(out: Path, **kw) -> erasure.Result:
 
 
 def every_reader(root: Path, name: str) -> list[dict]:
-    views = read_all_ways(root, name)
+    kept = "_versions" in root.parts  # a kept version: its part files are .pq
+    views = read_all_ways(root, name, suffix=layout.KEPT_SUFFIX if kept else layout.PART_SUFFIX)
     assert all(v == views["pyarrow"] for v in views.values()), f"readers disagree on {name}"
     return views["pyarrow"]
 
@@ -190,6 +191,10 @@ def test_forget_author_by_name_everywhere(out):
             every_reader(out / "_versions" / v / name, name)
     assert set(r.kept) == set(before_versions)
     assert_sound(out)
+    # still safe for a whole-folder glob: only the current version's part files are *.parquet
+    cur_dir = reading.current_version(out).resolve()
+    stray = [p for p in out.glob("**/*.parquet") if not p.resolve().is_relative_to(cur_dir)]
+    assert stray == [] and list(cur_dir.glob("*/**/*.parquet"))
     # quarantine: Jane's quarantined comment gone, Bob's kept
     q = pq.read_table(layout.quarantine_file(out, "comments", "v1"))
     assert q.column("comment_id").to_pylist() == ["c10"]
