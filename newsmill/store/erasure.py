@@ -53,6 +53,7 @@ from newsmill.config import ConfigError
 from newsmill.ids import key_fingerprint
 from newsmill.runtime import failpoints
 from newsmill.store import card, croissant, integrity, layout, manifest, partfile, versions
+from newsmill.threads import thread_fields
 from newsmill.store.lock import OutputLock
 from newsmill.text import flatten_name
 from newsmill.version import __version__
@@ -264,7 +265,7 @@ def erase_comments(t: pa.Table, sup: Suppression) -> tuple[pa.Table, dict[str, i
         delta[a] = delta.get(a, 0) + 1
     touched = set(removed.column("article_id").to_pylist())
     gone.touched = touched
-    kept, unnamed = _drop_names(_renumber(_unname_replies(kept, gone.comments), touched), sup)
+    kept, unnamed = _drop_names(_rethread(_renumber(_unname_replies(kept, gone.comments), touched), touched), sup)
     gone.add(unnamed)
     return kept, delta, gone
 
@@ -323,6 +324,29 @@ def _renumber(t: pa.Table, articles: set[str]) -> pa.Table:
         new[i] = n
     idx = t.schema.get_field_index("position")
     return t.set_column(idx, t.schema.field(idx), pa.array(new, t.schema.field(idx).type))
+
+
+THREAD_FIELDS = ("depth", "thread_root_id", "reply_count")
+
+
+def _rethread(t: pa.Table, articles: set[str]) -> pa.Table:
+    """Thread shape of the comments of ``articles`` derived again (``newsmill.threads``): an erased comment
+    no longer counts as a reply or roots a thread. Tables written before those fields existed are left."""
+    if not articles or not t.num_rows or not all(c in t.column_names for c in THREAD_FIELDS):
+        return t
+    rows = t.select(["article_id", "comment_id", "parent_comment_id", "removed_at_source", *THREAD_FIELDS]
+                    if "removed_at_source" in t.column_names else
+                    ["article_id", "comment_id", "parent_comment_id", *THREAD_FIELDS]).to_pylist()
+    by_article: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["article_id"] in articles:
+            by_article.setdefault(r["article_id"], []).append(r)
+    for group in by_article.values():
+        thread_fields(group)
+    for col in THREAD_FIELDS:
+        idx = t.schema.get_field_index(col)
+        t = t.set_column(idx, t.schema.field(idx), pa.array([r[col] for r in rows], t.schema.field(idx).type))
+    return t
 
 
 def _unname_replies(t: pa.Table, erased: set[str]) -> pa.Table:

@@ -17,6 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from newsmill.threads import thread_fields
+
 from newsmill import ids, schema
 from newsmill.store import erasure, history, integrity, layout, manifest, publish, reading, versions
 from tests.conftest import REPO
@@ -173,6 +175,13 @@ def test_forget_author_by_name_everywhere(out):
     assert (c["c2"]["position"], c["c3"]["position"], c["c6"]["position"]) == (1, 2, 1)
     assert c["c2"]["reply_to_name"] == "[author]" and c["c2"]["text"] == "@[author]: no"
     assert c["c2"]["parent_comment_id"] == "c1"  # an id, no name: the thread keeps its shape
+    # ...and its derived fields describe the rows left: the reply to the erased comment heads its own thread
+    assert c["c2"]["thread_root_id"] == "c2"
+    for art in {c[x]["article_id"] for x in ("c2", "c3", "c6")}:  # the articles Jane commented on
+        rows = [dict(r) for r in c.values() if r["article_id"] == art]
+        thread_fields(rows)
+        assert [(r["thread_root_id"], r["reply_count"]) for r in rows] == \
+            [(c[r["comment_id"]]["thread_root_id"], c[r["comment_id"]]["reply_count"]) for r in rows]
     a = cur["articles"]
     assert (a["a1"]["comment_count_extracted"], a["a2"]["comment_count_extracted"],
             a["a3"]["comment_count_extracted"]) == (2, 0, 1)
