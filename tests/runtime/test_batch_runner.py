@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from newsmill.store import reading
+from newsmill.store import layout, reading
 from tests.conftest import SAMPLES, SEED
 from tests.conftest import budget_page
 
@@ -40,7 +40,7 @@ def rejects(summary: dict) -> list[tuple]:
     import pyarrow.parquet as pq
     from pathlib import Path
 
-    t = pq.read_table(Path(summary["output_dir"]) / "quarantine" / "rejects" / f"{summary['run_id']}.parquet")
+    t = pq.read_table(layout.quarantine_file(summary["output_dir"], "rejects", summary["run_id"]))
     return sorted((r["input_uri"], r["reason"], r["input_sha256"]) for r in t.to_pylist())
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from newsmill import pipeline
 from newsmill.config import Settings
-from newsmill.store import reading
+from newsmill.store import layout, reading
 from tests.conftest import REPO, SAMPLES, budget_page, our_processes
 
 CRASHER = "kills-its-worker.txt"
@@ -37,7 +37,7 @@ def pages(tmp_path_factory) -> Path:
 
 
 def _rejects(summary: dict) -> list[dict]:
-    t = pq.read_table(Path(summary["output_dir"]) / "quarantine" / "rejects" / f"{summary['run_id']}.parquet")
+    t = pq.read_table(layout.quarantine_file(summary["output_dir"], "rejects", summary["run_id"]))
     return t.to_pylist()
 
 
