@@ -200,18 +200,13 @@ def main() -> int:
     res: dict = {"machine": bl.machine(), "src": bl.src_label(src), "page": str(args.page), "work": str(work)}
     print(f"code: {res['src']}\npage: {args.page}\nwork: {work}\nload: {os.getloadavg()}", flush=True)
     try:
-        t = time.monotonic()
-        p = cli(env, "server", "start")
-        res["server_start_s"] = round(time.monotonic() - t, 2)
-        if p.returncode:
-            print("server start failed:", p.stdout, p.stderr)
-            return 1
-        t = time.monotonic()
-        p = cli(env, "daemon", "start")
-        res["daemon_start_s"] = round(time.monotonic() - t, 2)
-        if p.returncode:
-            print("daemon start failed:", p.stdout, p.stderr)
-            return 1
+        for service in ("server", "daemon"):  # the local server, then the warm worker
+            t = time.monotonic()
+            p = cli(env, service, "start")
+            res[f"{service}_start_s"] = round(time.monotonic() - t, 2)
+            if p.returncode:
+                print(f"{service} start failed:", p.stdout, p.stderr)
+                return 1
         print(f"server {res['server_start_s']} s, worker {res['daemon_start_s']} s; warm-up run ...", flush=True)
         out = work / "out"
         warm = one_run(env, args.page, out, "fresh")

@@ -197,33 +197,29 @@ def stats(root: Path) -> dict:
 # --- reads ---------------------------------------------------------------------------
 
 def queries(site: str, year: int):
-    def duck_full(root):
+    def duck(*queries):
+        """The first value of each query, read in one connection."""
         import duckdb
         con = duckdb.connect()
-        a = con.execute(f"select count(*), sum(length(body)) from read_parquet('{root}/articles/**/*.parquet', "
-                        "hive_partitioning=1)").fetchone()
-        c = con.execute(f"select count(*) from read_parquet('{root}/comments/**/*.parquet', hive_partitioning=1)"
-                        ).fetchone()
-        con.close()
-        return (a[0], c[0])
+        try:
+            return tuple(con.execute(q).fetchone()[0] for q in queries)
+        finally:
+            con.close()
+
+    def scan(root, table):
+        return f"read_parquet('{root}/{table}/**/*.parquet', hive_partitioning=1)"
+
+    def duck_full(root):
+        return duck(f"select count(*), sum(length(body)) from {scan(root, 'articles')}",
+                    f"select count(*) from {scan(root, 'comments')}")
 
     def duck_site(root):
-        import duckdb
-        con = duckdb.connect()
-        r = con.execute(f"select count(*), sum(length(c.text)) from read_parquet('{root}/comments/**/*.parquet', "
-                        f"hive_partitioning=1) c where source = '{site}'").fetchone()
-        a = con.execute(f"select count(*), max(title) from read_parquet('{root}/articles/**/*.parquet', "
-                        f"hive_partitioning=1) where source = '{site}'").fetchone()
-        con.close()
-        return (a[0], r[0])
+        return duck(f"select count(*), max(title) from {scan(root, 'articles')} where source = '{site}'",
+                    f"select count(*), sum(length(c.text)) from {scan(root, 'comments')} c where source = '{site}'")
 
     def duck_site_year(root):
-        import duckdb
-        con = duckdb.connect()
-        a = con.execute(f"select count(*), max(title) from read_parquet('{root}/articles/**/*.parquet', "
-                        f"hive_partitioning=1) where source = '{site}' and year = {year}").fetchone()
-        con.close()
-        return (a[0],)
+        return duck(f"select count(*), max(title) from {scan(root, 'articles')} "
+                    f"where source = '{site}' and year = {year}")
 
     def pandas_full(root):
         import pandas as pd
