@@ -20,9 +20,10 @@ run: $(STAMP)
 
 # The suite runs in TEST_JOBS processes (pytest-xdist): its slow tests mostly wait on servers and
 # subprocesses, so more processes than cores; `make test TEST_JOBS=0` runs it in one process.
+# loadgroup: a module marked xdist_group runs in one process (its tests share a worker).
 TEST_JOBS ?= 4
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist worksteal
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadgroup
 
 docs: $(STAMP)
 	$(BIN)/python -m newsmill.docs

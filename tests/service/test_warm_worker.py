@@ -23,6 +23,9 @@ from newsmill.service import prefect_server, warm_client
 from newsmill.store import reading
 from tests.conftest import REPO, SAMPLES, SEED, our_processes, seed_prefect_home
 
+# One pytest-xdist process runs this module: its tests share the module's worker, and some replace it.
+pytestmark = pytest.mark.xdist_group("warm_worker")
+
 PY = sys.executable
 IGNORED = ("extracted_at", "pipeline_version")  # per run; everything else must be equal
 
@@ -310,8 +313,13 @@ def daemon_pid(home: Path) -> int | None:
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory, prefect_db_template):
+    """The module's server and warm worker, started here: with pytest-xdist the module's tests can run in
+    several processes, and each test that compares against the running worker needs it up."""
     h = seed_prefect_home(tmp_path_factory.mktemp("worker") / "prefect", prefect_db_template)
     HOMES.append(h)
+    for service in ("server", "daemon"):
+        started = newsmill([service, "start"], client_env(h), h.parent)
+        assert started.returncode == 0, started.stdout + started.stderr
     yield h
     stop_everything(h)
 
@@ -327,7 +335,7 @@ def inputs(tmp_path_factory):
 
 @pytest.mark.slow
 def test_worker_run_equals_in_process_run(home, inputs, tmp_path, monkeypatch):
-    """First run ever (server and zygote started), then the same run in-process: same data, output, code;
+    """A run through the worker the module started, then the same run in-process: same data, output, code;
     and the worker's run is a flow run on the local server."""
     env = client_env(home)
     via = newsmill(["run", str(inputs), "-o", str(tmp_path / "worker")], env, tmp_path)
@@ -658,9 +666,6 @@ def test_an_idle_worker_exits(tmp_path):
 def test_stop_leaves_no_process(home):
     """Last: `newsmill daemon stop` and `newsmill server stop` end everything this module started."""
     env = client_env(home)
-    if daemon_pid(home) is None:  # the module's runs went to another pytest-xdist process: start them here
-        assert newsmill(["server", "start"], env, home.parent).returncode == 0
-        assert newsmill(["daemon", "start"], env, home.parent).returncode == 0
     assert "stopped" in newsmill(["daemon", "stop"], env, home.parent).stdout
     assert "stopped" in newsmill(["server", "stop"], env, home.parent).stdout
     assert newsmill(["daemon", "status"], env, home.parent).returncode == 3
