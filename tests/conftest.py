@@ -2,10 +2,24 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+
+# absl (imported by mlcroissant, which the Croissant tests use) makes a logging handler when it is imported,
+# writing to the sys.stderr of that moment: inside a test, pytest's capture file. When Prefect is later
+# imported in the same process, its logging set-up (logging.config.dictConfig) closes every handler, and
+# absl's handler closes its stream unless it is the sys.stderr of that moment, so pytest's capture file was
+# closed and every later test of that xdist process failed with "I/O operation on closed file" (which process,
+# and whether, depended on the order xdist gave the tests). Its stream is the real stderr instead.
+try:
+    from absl import logging as _absl_logging
+
+    _absl_logging.get_absl_handler().python_handler.setStream(sys.__stderr__)
+except ImportError:  # absl comes with the test extra's mlcroissant
+    pass
 
 _STATE = Path(tempfile.mkdtemp(prefix="newsmill-tests-"))
 os.environ["PREFECT_HOME"] = str(_STATE / "prefect")

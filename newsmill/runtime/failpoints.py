@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from collections import Counter
 
@@ -44,7 +45,13 @@ def hit(name: str, subject: str | None = None) -> None:
     if wait:
         where, _, path = wait.partition(":")
         if where == name:
-            print(f"failpoint {name}", flush=True)
+            try:
+                sys.stdout.flush()
+            except (AttributeError, ValueError, OSError):
+                pass
+            # one write of one short line (atomic on a pipe): the workers of a run share its stdout, and
+            # two at the point at once must give two lines, not "failpoint xfailpoint x\n\n"
+            os.write(1, f"failpoint {name}\n".encode())
             with open(path, "rb") as fifo:  # blocks until the test opens the pipe for writing
                 fifo.read()
     if kill:
