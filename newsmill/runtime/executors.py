@@ -170,8 +170,16 @@ def warming(fn: Callable[[], Any] | None) -> Iterator[None]:
 
 
 def _how_it_died(ex: ProcessPoolExecutor) -> str:
-    """How the process of a broken one-process executor ended: the signal or the exit code."""
-    for p in list((getattr(ex, "_processes", None) or {}).values()):
+    """How the process of a broken one-process executor ended: the signal or the exit code.
+
+    The executor's manager thread joins the dead process itself. A second join racing with it can find the
+    fork server's report already read and take the process for lost (CPython's ``popen_forkserver.poll``
+    has no lock; it then says exit code 255 for a process that was killed): so the manager ends first."""
+    processes = list((getattr(ex, "_processes", None) or {}).values())
+    manager = getattr(ex, "_executor_manager_thread", None)
+    if manager is not None and manager is not threading.current_thread():
+        manager.join(30)  # a bound against a hang, not a timing: it ends as soon as it has joined the process
+    for p in processes:
         p.join(5)
         code = p.exitcode
         if code and code < 0:
