@@ -450,16 +450,26 @@ def big_input(tmp_path):
     return d
 
 
-def started_run(home: Path, client: subprocess.Popen, timeout: float = 120) -> tuple[int, int]:
+def run_in_flow(home: Path, tmp_path: Path, big_input: Path, **popen) -> tuple[subprocess.Popen, Path]:
+    """A client running ``big_input`` whose run records each page it extracts (``NEWSMILL_FAILPOINT_TRACE``,
+    carried to the runner with the client's environment): the test waits for that, not for a time."""
+    trace = tmp_path / "trace"
+    client = subprocess.Popen([PY, "-m", "newsmill.cli", "run", str(big_input), "-o", str(tmp_path / "out"),
+                               "--batch-size", "5"], env=client_env(home, NEWSMILL_FAILPOINT_TRACE=str(trace)),
+                              cwd=tmp_path, text=True, **popen)
+    return client, trace
+
+
+def started_run(home: Path, client: subprocess.Popen, trace: Path, timeout: float = 120) -> tuple[int, int]:
+    """The run's supervisor and runner, once its flow extracts pages (a page's ``extract`` is in ``trace``)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert client.poll() is None, client.communicate()
         runs = {s: r for s, r in run_children(home).items() if r}
-        if runs:
-            time.sleep(2)  # into the flow
+        if runs and trace.exists() and "extract:" in trace.read_text(encoding="utf-8"):
             return next(iter(runs.items()))
         time.sleep(0.1)
-    pytest.fail("the run did not start")
+    pytest.fail("the run did not start extracting")
 
 
 def gone(*pids: int, within: float) -> bool:
@@ -481,11 +491,9 @@ def gone(*pids: int, within: float) -> bool:
 
 @pytest.mark.slow
 def test_ctrl_c_in_the_client_stops_the_run(home, big_input, tmp_path):
-    client = subprocess.Popen([PY, "-m", "newsmill.cli", "run", str(big_input), "-o", str(tmp_path / "out"),
-                               "--batch-size", "5"], env=client_env(home), cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    client, trace = run_in_flow(home, tmp_path, big_input, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        supervisor, runner = started_run(home, client)
+        supervisor, runner = started_run(home, client, trace)
         client.send_signal(signal.SIGINT)
         _, err = client.communicate(timeout=60)
         assert client.returncode == 130, err
@@ -497,11 +505,9 @@ def test_ctrl_c_in_the_client_stops_the_run(home, big_input, tmp_path):
 
 @pytest.mark.slow
 def test_a_killed_client_kills_its_run(home, big_input, tmp_path):
-    client = subprocess.Popen([PY, "-m", "newsmill.cli", "run", str(big_input), "-o", str(tmp_path / "out"),
-                               "--batch-size", "5"], env=client_env(home), cwd=tmp_path,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client, trace = run_in_flow(home, tmp_path, big_input, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        supervisor, runner = started_run(home, client)
+        supervisor, runner = started_run(home, client, trace)
     finally:
         client.kill()  # SIGKILL: nothing forwarded, the run notices its client is gone
         client.wait()
