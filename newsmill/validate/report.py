@@ -288,6 +288,26 @@ def _static_index(index: Path) -> None:
         index.write_text(text.replace("<body>", "<body>" + block, 1), encoding="utf-8")
 
 
+_OFFLINE_MARKS = "newsmill-offline-marks"
+# GX marks each expectation's outcome on a validation page by a Font Awesome icon alone, and the icons' font
+# comes from a CDN: offline every mark is blank and a page of results does not say which rule failed. A word
+# after each icon (``::after``: Font Awesome draws with ``::before``, so the two do not clash online) reads
+# without it.
+OUTCOME_MARKS = {"fa-check-circle": ("passed", "#198754"), "fa-times": ("failed", "#dc3545"),
+                 "fa-exclamation-triangle": ("error", "#b35900")}
+
+
+def _offline_marks(site: Path) -> None:
+    """The outcome words (:data:`OUTCOME_MARKS`) in every validation page of the Data Docs ``site``."""
+    rules = "".join(f'i.{cls}::after{{content:" {word}";font:bold 0.85em system-ui,sans-serif;color:{color}}}'
+                    for cls, (word, color) in OUTCOME_MARKS.items())
+    block = f'<style id="{_OFFLINE_MARKS}">{rules}</style>'
+    for page in (site / "validations").rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        if _OFFLINE_MARKS not in text and "</head>" in text:
+            page.write_text(text.replace("</head>", block + "</head>", 1), encoding="utf-8")
+
+
 def _quarantine_samples(outcome) -> dict:
     from newsmill import schema
     from newsmill.validate import gx_run, quarantine
@@ -307,6 +327,7 @@ def write_report(summary, outcome, report_dir: Path) -> Path:
     try:
         index = gx_run.build_data_docs(outcome, report_dir)
         _static_index(Path(index))
+        _offline_marks(Path(index).parent)
         s["data_docs"] = str(index)
     except Exception as exc:  # the report must still be written if GX cannot render its pages
         log.error("could not build GX Data Docs: %s", exc)

@@ -242,6 +242,25 @@ def test_data_docs_index_lists_its_pages_without_scripts(tmp_path, failing_run):
     assert index.read_text(encoding="utf-8").count('id="newsmill-static-index"') == 1
 
 
+def test_every_outcome_icon_of_a_validation_page_has_a_word_offline(tmp_path, failing_run):
+    """GX shows an expectation's outcome by a Font Awesome icon alone (its font from a CDN, blank offline): each
+    icon class a validation page uses gets a word, and the failing run's page has both words."""
+    md = report.write_report(summary(tmp_path), failing_run, tmp_path / "reports" / "r1")
+    pages = list((md.parent / "data_docs" / "validations").rglob("*.html"))
+    assert len(pages) == 2
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        style = re.findall(r'<style id="newsmill-offline-marks">(.*?)</style>', text, re.S)
+        assert len(style) == 1 and text.index(style[0]) < text.index("</head>")
+        icons = set(re.findall(r'<i class="fas (fa-[a-z-]+) text-(?:success|danger|warning)"', text))
+        assert icons and all(f"i.{icon}::after" in style[0] for icon in icons), icons
+    shown = " ".join(p.read_text(encoding="utf-8") for p in pages)
+    assert 'class="fas fa-times text-danger"' in shown and 'class="fas fa-check-circle text-success"' in shown
+    report.write_report(summary(tmp_path), failing_run, tmp_path / "reports" / "r1")  # again: one block per page
+    assert all(p.read_text(encoding="utf-8").count("newsmill-offline-marks") == 1
+               for p in (md.parent / "data_docs" / "validations").rglob("*.html"))
+
+
 @pytest.mark.skipif(not shutil.which("chromium"), reason="needs headless Chromium (Debian package chromium)")
 def test_the_reports_render_in_headless_chromium_with_the_network_off(tmp_path, failing_run):
     """What a browser without network shows: summary.html names the quarantined records; the Data Docs index
