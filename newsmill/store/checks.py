@@ -90,10 +90,11 @@ def checked_run_id(run_id: str) -> str:
     return run_id
 
 
-def check_compatible(file_schema: pa.Schema, s: schemas.TableSchema, where) -> None:
+def check_compatible(file_schema: pa.Schema, s: schemas.TableSchema, where, *, in_path: tuple[str, ...] = ()) -> None:
     """Old files stay readable when the only change is a new nullable column;
     anything else (type change, dropped column, newly required column) needs a
-    migration, so it is an error rather than a silent cast or data loss."""
+    migration, so it is an error rather than a silent cast or data loss. ``in_path``: columns the
+    file keeps in its folder names (an older layout's ``source=...``)."""
     meta = file_schema.metadata or {}
     table = meta.get(b"newsmill.table", b"").decode()
     if table and table != s.name:
@@ -113,7 +114,7 @@ def check_compatible(file_schema: pa.Schema, s: schemas.TableSchema, where) -> N
         elif f.nullable and not want.nullable:
             problems.append(f"column {f.name!r} became non-nullable")
     for want in stored:
-        if want.name not in file_schema.names and not want.nullable:
+        if want.name not in file_schema.names and not want.nullable and want.name not in in_path:
             problems.append(f"new column {want.name!r} is not nullable")
     if problems:
         raise SchemaMismatchError(

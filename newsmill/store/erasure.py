@@ -758,8 +758,9 @@ def sources(out: Path) -> set[str]:
         for name in schemas.TABLES:
             files = [str(f) for f in reading._data_files(v / name)]
             if files:
-                d = ds.dataset(files, format="parquet", partitioning=reading.hive_partitioning(name),
-                               partition_base_dir=str(v / name))
+                d = ds.dataset(files, format="parquet", partition_base_dir=str(v / name),
+                               partitioning=reading.folder_partitioning(
+                                   name, reading.folder_columns(str(v / name), files[0])))
                 found |= set(pc.unique(d.to_table(columns=["source"]).column("source")).to_pylist())
     for table, _, p in layout.quarantine_files(out):
         if table in schemas.TABLES:

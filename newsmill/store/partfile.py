@@ -1,6 +1,9 @@
-"""One partition of a new version: upsert its runs into its old file, streaming, into a content-named file.
+"""A range of one partition of a new version: upsert its runs into its old files, streaming, into
+content-named files.
 
-The old file and every run (``newsmill.store.sorted_runs``) are sorted the same way, so the
+A year partition holds several part files, contiguous ranges of the part-file order
+(``newsmill.store.compaction`` decides which files a run rewrites). The old files of a range, read one
+after the other, and every run (``newsmill.store.sorted_runs``) are sorted the same way, so the
 new file is a k-way merge: its order is computed on the sort columns alone, then
 each source is read front to back a record batch at a time and the rows are
 written in row groups of about ``ROW_GROUP_BYTES``. Deciding whether a new row
@@ -34,6 +37,8 @@ from newsmill.store.sorted_runs import Run, sort_columns
 
 COMPRESSION = "zstd"
 ROW_GROUP_BYTES = 16 << 20  # of content (text bytes, 8 per value otherwise): bounds a writer's buffer
+TARGET_FILE_BYTES = 128 << 20  # of content: the size part files are cut at (``[output] target_file_bytes``)
+CONTENT_KEY = b"newsmill.content_bytes"  # a part file's content bytes, in its key-value metadata
 SLICE_ROWS = 2048  # rows gathered from the sources at a time
 OLD_BATCH_ROWS = 2048  # rows read from the old file at a time, when streaming it
 
@@ -42,24 +47,25 @@ OLD_BATCH_ROWS = 2048  # rows read from the old file at a time, when streaming i
 class Built:
     """What became of one partition: ``kind`` is 'carried' (no new row), 'unchanged' (new rows all equal
     to the old ones), 'written' or 'gone' (its last rows moved to other partitions). ``migrated``: a
-    carried or unchanged partition rewritten only to bring its file to the current schema. ``entry``:
-    the new file, if one was written (else the caller carries the old file over)."""
+    carried or unchanged range rewritten only to bring its files to the current schema or layout.
+    ``entries``: the new files, if any was written (else the caller carries the old files over)."""
 
     kind: str
-    entry: dict | None = None
+    entries: list[dict] | None = None
     migrated: bool = False
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
 
 
-def build(s: schemas.TableSchema, old_path: Path | None, outdated: bool, runs: list[Run], known: list[np.ndarray],
-          moved_out: np.ndarray | None, folder: Path, rel_dir: str) -> Built:
+def build(s: schemas.TableSchema, old: "OldFile | None", outdated: bool, runs: list[Run], known: list[np.ndarray],
+          moved_out: np.ndarray | None, folder: Path, rel_dir: str, *, target: int = TARGET_FILE_BYTES,
+          expected: int = 0) -> Built:
     """Upsert ``runs`` (``known``: per run row, whether its key exists anywhere in the dataset) into the
-    partition whose current file is ``old_path``; ``moved_out``: old rows whose key now lives in another
-    partition. Writes the new file when anything changed (or ``outdated``: an old schema); otherwise
-    the caller carries the old file over."""
-    old = OldFile(old_path, s) if old_path is not None else None
+    range whose current files are ``old``; ``moved_out``: old rows whose key now lives in another
+    file. Writes new files when anything changed (or ``outdated``: an old schema or layout); otherwise
+    the caller carries the old files over. ``expected``: the range's content bytes, estimated; past
+    2 x ``target`` the rows are cut into files of about the same size, each about ``target``."""
     out = Built("carried")
     if runs or moved_out is not None:
         same, old_keys = compare(s, old, runs)
@@ -67,7 +73,7 @@ def build(s: schemas.TableSchema, old_path: Path | None, outdated: bool, runs: l
         out.inserted = int(sum((~k).sum() for k in known))
         out.unchanged = int(sum(sm.sum() for sm in same))
         out.updated = n - out.inserted - out.unchanged
-        if moved_out is None and out.unchanged == n:
+        if moved_out is None and out.unchanged == n and not outdated:
             out.kind = "unchanged"
         else:
             keep = [~sm for sm in same]
@@ -78,44 +84,73 @@ def build(s: schemas.TableSchema, old_path: Path | None, outdated: bool, runs: l
                 if changed and old_keys is not None:
                     replaced = pc.is_in(old_keys, value_set=pa.concat_arrays(changed)).to_numpy(zero_copy_only=False)
                     old_keep &= ~replaced
-            out.entry = write(s, old, old_keep, runs, keep, folder, rel_dir)
-            out.kind = "written" if out.entry is not None else "gone"
+            out.entries = write(s, old, old_keep, runs, keep, folder, rel_dir, target=target, expected=expected)
+            out.kind = "written" if out.entries else "gone"
+            out.migrated = outdated and moved_out is None and out.unchanged == n
             return out
     if outdated and old is not None:
-        out.entry = write(s, old, None, [], [], folder, rel_dir)
+        out.entries = write(s, old, None, [], [], folder, rel_dir, target=target, expected=expected)
         out.migrated = True
+        out.kind = "written" if out.entries else "gone"
     return out
 
 
 class OldFile:
-    """The partition's current part file, read as the current stored schema (new nullable columns null)."""
+    """The current part files of a range, read one after the other as the current stored schema (new
+    nullable columns null). ``parts``: (path, values) in part-file order; ``values`` are columns a file
+    of an older layout keeps in its folder name (``source=...``), given to each of its rows."""
 
-    def __init__(self, path: Path, s: schemas.TableSchema):
-        self.path, self.s = path, s
-        self.pf = pq.ParquetFile(path)
-        check_compatible(self.pf.schema_arrow, s, path)
-        self.rows = self.pf.metadata.num_rows
-        md = self.pf.metadata
-        sizes = [md.row_group(i).num_rows for i in range(md.num_row_groups)]
+    def __init__(self, parts: list[tuple[Path, dict]], s: schemas.TableSchema):
+        self.parts, self.s = parts, s
+        self.pfs = [pq.ParquetFile(p) for p, _ in parts]
+        sizes = []
+        for pf, (p, values) in zip(self.pfs, parts):
+            check_compatible(pf.schema_arrow, s, p, in_path=tuple(values))
+            md = pf.metadata
+            sizes += [md.row_group(i).num_rows for i in range(md.num_row_groups)]
+        self.rows = int(sum(sizes))
         self.group_starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self._groups = [(k, i) for k, pf in enumerate(self.pfs) for i in range(pf.metadata.num_row_groups)]
+
+    @property
+    def path(self) -> Path:
+        return self.parts[0][0]
+
+    def _read(self, k: int, t: pa.Table, names: list[str] | None = None) -> pa.Table:
+        return _stored(t, self.s, names, self.parts[k][1])
 
     def columns(self, names: list[str]) -> pa.Table:
-        return _stored(self.pf.read(columns=[n for n in names if n in self.pf.schema_arrow.names]), self.s, names)
+        parts = [self._read(k, pf.read(columns=[n for n in names if n in pf.schema_arrow.names]), names)
+                 for k, pf in enumerate(self.pfs)]
+        return pa.concat_tables(parts) if parts else _stored(pa.table({}), self.s, names)
 
     def batches(self):
-        for b in self.pf.iter_batches(batch_size=OLD_BATCH_ROWS):
-            yield _stored(pa.Table.from_batches([b]), self.s)
+        for k, pf in enumerate(self.pfs):
+            for b in pf.iter_batches(batch_size=OLD_BATCH_ROWS):
+                yield self._read(k, pa.Table.from_batches([b]))
 
     def row_group(self, i: int) -> pa.Table:
-        return _stored(self.pf.read_row_group(i), self.s)
+        k, g = self._groups[i]
+        return self._read(k, self.pfs[k].read_row_group(g))
+
+    def read_all(self) -> pa.Table:
+        return pa.concat_tables([self._read(k, pf.read()) for k, pf in enumerate(self.pfs)])
 
 
-def _stored(t: pa.Table, s: schemas.TableSchema, names: list[str] | None = None) -> pa.Table:
-    """Columns cast to the stored schema (also renames Parquet's list 'element' children to 'item')."""
+def _stored(t: pa.Table, s: schemas.TableSchema, names: list[str] | None = None,
+            values: dict | None = None) -> pa.Table:
+    """Columns cast to the stored schema (also renames Parquet's list 'element' children to 'item');
+    ``values``: a constant for a column the file keeps in its folder name."""
     stored = s.stored_arrow()
     fields = [stored.field(n) for n in (names or stored.names)]
-    arrays = [t.column(f.name).cast(f.type) if f.name in t.column_names else pa.nulls(t.num_rows, f.type)
-              for f in fields]
+    arrays = []
+    for f in fields:
+        if f.name in t.column_names:
+            arrays.append(t.column(f.name).cast(f.type))
+        elif values and f.name in values:
+            arrays.append(pa.array([values[f.name]] * t.num_rows, pa.string()).cast(f.type))
+        else:
+            arrays.append(pa.nulls(t.num_rows, f.type))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
@@ -160,9 +195,10 @@ def compare(s: schemas.TableSchema, old: OldFile | None, runs: list[Run]) -> tup
 
 
 def write(s: schemas.TableSchema, old: OldFile | None, old_keep: np.ndarray | None, runs: list[Run],
-          run_keep: list[np.ndarray], folder: Path, rel_dir: str) -> dict | None:
-    """The partition's new file from the old rows kept and the runs' rows kept, in part-file order;
-    None when no row is left (the partition disappears)."""
+          run_keep: list[np.ndarray], folder: Path, rel_dir: str, *, target: int = TARGET_FILE_BYTES,
+          expected: int = 0) -> list[dict]:
+    """The range's new files from the old rows kept and the runs' rows kept, in part-file order
+    (several when ``expected`` is past 2 x ``target``); none when no row is left."""
     cols = sort_columns(s)
     keys, src, pos = [], [], []
     if old is not None:
@@ -178,7 +214,7 @@ def write(s: schemas.TableSchema, old: OldFile | None, old_keep: np.ndarray | No
         pos.append(k)
     total = sum(len(k) for k in pos)
     if total == 0:
-        return None
+        return []
     order_table = pa.concat_tables([t.cast(keys[0].schema) for t in keys]).append_column(
         "_i", pa.array(np.arange(total), pa.int64()))
     order = order_table.sort_by([*[(c, "ascending") for c in cols]]).column("_i").to_numpy()
@@ -191,7 +227,7 @@ def write(s: schemas.TableSchema, old: OldFile | None, old_keep: np.ndarray | No
     else:
         sources.append(None)
     sources += [_Cursor(r.batches(), keep) for r, keep in zip(runs, run_keep)]
-    out = _PartWriter(folder, rel_dir, s.stored_arrow())
+    out = _CutWriter(folder, rel_dir, s.stored_arrow(), target, expected)
     try:
         for a in range(0, total, SLICE_ROWS):
             sl = src_all[a:a + SLICE_ROWS]
@@ -237,16 +273,59 @@ class _Cursor:
 
 
 class _Fallback:
-    """An old file that is not in part-file order (written by something else): its kept rows, read whole."""
+    """Old files that are not in part-file order (written by something else): their kept rows, read whole."""
 
     def __init__(self, old: OldFile, positions: np.ndarray):
-        self._rows = _stored(old.pf.read(), old.s).take(pa.array(positions, pa.int64()))
+        self._rows = old.read_all().take(pa.array(positions, pa.int64()))
         self._at = 0
 
     def take(self, n: int) -> pa.Table:
         t = self._rows.slice(self._at, n)
         self._at += n
         return t
+
+
+class _CutWriter:
+    """Rows in part-file order into one part file, or, when ``expected`` content bytes are past 2 x
+    ``target``, into files of about ``expected / ceil(expected / target)`` each, cut between rows."""
+
+    def __init__(self, folder: Path, rel_dir: str, schema: pa.Schema, target: int, expected: int):
+        self.folder, self.rel_dir, self.schema = folder, rel_dir, schema
+        self.pieces = -(-expected // target) if expected > 2 * target else 1
+        self.cut = expected / self.pieces if self.pieces > 1 else None
+        self.entries: list[dict] = []
+        self._w: _PartWriter | None = None
+
+    def write(self, t: pa.Table) -> None:
+        while t.num_rows:
+            if self._w is None:
+                self._w = _PartWriter(self.folder, self.rel_dir, self.schema)
+            if self.cut is None or len(self.entries) == self.pieces - 1:  # the last piece takes the rest
+                self._w.write(t)
+                return
+            room = self.cut - self._w.content
+            sizes = np.cumsum(row_bytes(t))
+            n = int(np.searchsorted(sizes, room, side="left")) + 1  # the row that reaches the cut goes in
+            if n >= t.num_rows and sizes[-1] < room:
+                self._w.write(t)
+                return
+            n = min(n, t.num_rows)
+            self._w.write(t.slice(0, n))
+            self.entries.append(self._w.close())
+            self._w = None
+            t = t.slice(n)
+
+    def close(self) -> list[dict]:
+        if self._w is not None:
+            self.entries.append(self._w.close())
+            self._w = None
+        return self.entries
+
+    def abort(self) -> None:
+        if self._w is not None:
+            self._w.abort()
+        for e in self.entries:  # files of this range already named: not in any manifest yet
+            (self.folder / layout.part_name(e["sha256"], current=False)).unlink(missing_ok=True)
 
 
 class _PartWriter:
@@ -260,10 +339,13 @@ class _PartWriter:
         self._buf: list[pa.Table] = []
         self._bytes = 0
         self.rows = 0
+        self.content = 0  # bytes of content written so far
 
     def write(self, t: pa.Table) -> None:
         self._buf.append(t)
-        self._bytes += content_bytes(t)
+        b = content_bytes(t)
+        self._bytes += b
+        self.content += b
         if self._bytes >= ROW_GROUP_BYTES:
             self._flush()
 
@@ -276,6 +358,7 @@ class _PartWriter:
 
     def close(self) -> dict:
         self._flush()
+        self._writer.add_key_value_metadata({CONTENT_KEY: str(self.content).encode()})
         self._writer.close()
         h, size = hashlib.sha256(), 0
         with open(self.tmp, "rb") as fh:
@@ -319,3 +402,33 @@ def _col_bytes(col) -> int:
         return 4 * len(col) + int(pc.sum(pc.binary_length(col)).as_py() or 0)
     return 8 * len(col)
 
+
+
+def row_bytes(t: pa.Table) -> np.ndarray:
+    """:func:`content_bytes` of each row."""
+    out = np.zeros(t.num_rows, dtype=np.int64)
+    for col in t.columns:
+        out += _row_col_bytes(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col)
+    return out
+
+
+def _row_col_bytes(col: pa.Array) -> np.ndarray:
+    typ = col.type
+    if pa.types.is_list(typ) or pa.types.is_large_list(typ):
+        flat = pc.list_flatten(col)
+        per = _row_col_bytes(flat.combine_chunks() if isinstance(flat, pa.ChunkedArray) else flat)
+        parents = pc.list_parent_indices(col).to_numpy(zero_copy_only=False)
+        return 8 + np.bincount(parents, weights=per, minlength=len(col)).astype(np.int64)
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_binary(typ):
+        return 4 + pc.fill_null(pc.binary_length(col), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.full(len(col), 8, dtype=np.int64)
+
+
+def file_content(pf: pq.ParquetFile) -> int:
+    """A part file's content bytes: as its writer counted them, or (a file written before they were
+    recorded) its row groups' uncompressed bytes."""
+    md = pf.metadata
+    kv = md.metadata or {}
+    if CONTENT_KEY in kv:
+        return int(kv[CONTENT_KEY])
+    return int(sum(md.row_group(i).total_byte_size for i in range(md.num_row_groups)))

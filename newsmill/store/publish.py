@@ -33,6 +33,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -40,12 +41,12 @@ import pyarrow.parquet as pq
 from newsmill import schema as schemas
 from newsmill.config import HistorySettings
 from newsmill.runtime import failpoints
-from newsmill.store import card, croissant, integrity, layout, manifest, partfile, snapshots, upsert, versions
-from newsmill.store.checks import check_compatible, checked_name, checked_run_id, conform_input
+from newsmill.store import card, compaction, croissant, integrity, layout, manifest, partfile, snapshots, upsert, versions
+from newsmill.store.checks import check_compatible, check_unique_keys, checked_name, checked_run_id, conform_input
 from newsmill.store.checks import NULL_PARTITION, SchemaMismatchError  # noqa: F401 (this module's API)
 from newsmill.store.ledger import Ledger, StagedInputs
 from newsmill.store.lock import OutputLock
-from newsmill.store.sorted_runs import NewRows
+from newsmill.store.sorted_runs import NewRows, sort_columns
 from newsmill.version import __version__
 
 VOLATILE = upsert.VOLATILE
@@ -87,7 +88,8 @@ def publish_run(tables: dict[str, pa.Table | NewRows], output_dir: Path, *, run_
                 pipeline_version: str = __version__, keep_versions: int = DEFAULT_KEEP_VERSIONS,
                 keep_days: float = DEFAULT_KEEP_DAYS, lock_timeout: float | None = None,
                 pseudonymisation: str = card.DEFAULT_PSEUDONYMISATION,
-                inputs: StagedInputs | None = None, threads: bool = False) -> Commit:
+                inputs: StagedInputs | None = None, threads: bool = False,
+                target_file_bytes: int = partfile.TARGET_FILE_BYTES) -> Commit:
     """Upsert the tables and commit them together as one new version.
 
     A table is given whole (``pa.Table``) or as ``newrows.NewRows`` (sorted runs written piece
@@ -111,7 +113,9 @@ def publish_run(tables: dict[str, pa.Table | NewRows], output_dir: Path, *, run_
     if keep_versions < 1:
         raise ValueError(f"keep_versions must be at least 1, got {keep_versions}")
     batches = {name: _prepare(name, table) for name, table in tables.items()}
-    opts = dict(pipeline_version=pipeline_version, pseudonymisation=pseudonymisation)
+    if isinstance(target_file_bytes, bool) or not isinstance(target_file_bytes, int) or target_file_bytes < 1:
+        raise ValueError(f"target_file_bytes must be a whole number of bytes above 0, got {target_file_bytes!r}")
+    opts = dict(pipeline_version=pipeline_version, pseudonymisation=pseudonymisation, target=target_file_bytes)
     with OutputLock(out, run_id, timeout=lock_timeout):
         failpoints.hit("locked")
         store = versions.Store(out)
@@ -239,6 +243,7 @@ def write_rejects(table: pa.Table, output_dir: Path, *, run_id: str) -> Path | N
 
 def _commit(store: versions.Store, batches: dict[str, NewRows], *, run_id: str, run_info: dict | None,
             pipeline_version: str, pseudonymisation: str, label: str | None = None,
+            target: int = partfile.TARGET_FILE_BYTES,
             base_roots: dict[str, Path] | None = None) -> Commit:
     """Build every table of the new version from the current one (or ``base_roots``), then swap."""
     base = store.current()
@@ -252,7 +257,8 @@ def _commit(store: versions.Store, batches: dict[str, NewRows], *, run_id: str, 
             else:
                 old_root = base / name if base else None
                 known = {f["path"]: f for f in ((prev or {}).get("tables", {}).get(name) or {}).get("files", [])}
-            stats[name], tables[name] = _build_table(name, batches.get(name), old_root, build.path / name, known)
+            stats[name], tables[name] = _build_table(name, batches.get(name), old_root, build.path / name, known,
+                                                       target)
             if name not in batches:
                 tables[name]["stats"] = None
         m = manifest.make(version=build.seq, version_dir=build.name, previous=prev, run_id=run_id,
@@ -286,8 +292,9 @@ def _languages(version_dir: Path, m: dict) -> list[str]:
 
 
 def _build_table(name: str, rows: NewRows | None, old_root: Path | None, new_root: Path,
-                 known: dict[str, dict]) -> tuple[PublishStats, dict]:
-    """One table of the new version: changed partitions written, the others linked.
+                 known: dict[str, dict], target: int = partfile.TARGET_FILE_BYTES) -> tuple[PublishStats, dict]:
+    """One table of the new version: the files whose key range the run touches rewritten (split or
+    merged at ``target``, see ``newsmill.store.compaction``), the others linked.
 
     Every old file's schema is checked before the first write, so an incompatible
     dataset is refused whole rather than half-built.
@@ -295,86 +302,117 @@ def _build_table(name: str, rows: NewRows | None, old_root: Path | None, new_roo
     s = schemas.load(name)
     stats = PublishStats(name, rows.num_rows if rows else 0, 0, 0, 0, 0, 0)
     new_root.mkdir()
-    old = _partition_files(old_root, s)
-    outdated = {}
-    for d, f in old.items():
-        file_schema = pq.read_schema(f)
-        check_compatible(file_schema, s, f)
-        outdated[d] = (file_schema.metadata or {}).get(b"newsmill.schema_hash", b"").decode() != s.fingerprint
-    incoming, moved_out, known_rows = {}, {}, None
+    parts = compaction.scan(old_root, s)
+    cols = sort_columns(s)
+    outdated: dict[str, list[bool]] = {}
+    for d, ps in parts.items():
+        outdated[d] = []
+        for p in ps:
+            file_schema = pq.read_schema(p.path)
+            check_compatible(file_schema, s, p.path, in_path=tuple(p.values))
+            outdated[d].append(bool(p.values) or (file_schema.metadata or {}).get(
+                b"newsmill.schema_hash", b"").decode() != s.fingerprint)
+    incoming: dict[str, list] = {}
+    moved_out, known_rows, seg = {}, None, {}
     if rows is not None and rows.num_rows:
-        old_keys = {d: upsert.key(pq.ParquetFile(f).read(columns=list(s.primary_key)), s.primary_key)
-                    for d, f in old.items()}
-        moved_out, known_rows = upsert.locate_existing(old_keys, rows.keys, rows.rel)
+        old_keys = {f"{d}#{i}": upsert.key(partfile.OldFile([(p.path, p.values)], s).columns(list(s.primary_key)),
+                                           s.primary_key)
+                    for d, ps in parts.items() for i, p in enumerate(ps)}
+        if old_keys:
+            check_unique_keys(name, pa.concat_arrays(list(old_keys.values())))  # across every file
+        names, codes = [], np.zeros(rows.num_rows, dtype=np.int32)
+        code = {}
+        for d, runs in rows.runs.items():
+            for r in runs:
+                g = compaction.route(r.order, parts.get(d, []), cols)
+                seg[id(r)] = g
+                for v in np.unique(g):
+                    code.setdefault(f"{d}#{v}", len(code))
+                lookup = np.array([code.get(f"{d}#{v}", -1) for v in range(int(g.max(initial=0)) + 1)], np.int32)
+                codes[r.offset:r.offset + r.rows] = lookup[g]
+        names = sorted(code, key=code.get)
+        target_of = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(names, pa.string()))
+        moved_out, known_rows = upsert.locate_existing(old_keys, rows.keys, target_of)
         if len(rows.deleted):
-            for d, k in old_keys.items():
+            for u, k in old_keys.items():
                 gone = pc.is_in(k, value_set=rows.deleted)
                 if pc.any(gone).as_py():
-                    moved_out[d] = gone if d not in moved_out else pc.or_(moved_out[d], gone)
+                    moved_out[u] = gone if u not in moved_out else pc.or_(moved_out[u], gone)
         del old_keys
         known_rows = known_rows.to_numpy(zero_copy_only=False)
         incoming = rows.runs
     files = []
-    for d in sorted(set(old) | set(incoming)):
-        runs = incoming.get(d, [])
-        mo = moved_out.get(d)
-        built = partfile.build(s, old.get(d), outdated.get(d, False), runs,
-                               [known_rows[r.offset:r.offset + r.rows] for r in runs],
-                               None if mo is None else mo.to_numpy(zero_copy_only=False), new_root / d, d)
-        stats.inserted += built.inserted
-        stats.updated += built.updated
-        stats.unchanged += built.unchanged
-        if built.kind == "unchanged":
-            stats.partitions_unchanged += 1
-        elif built.kind in ("written", "gone"):
-            stats.partitions_written += 1
-        if built.migrated:
-            stats.partitions_migrated += 1
-        if built.entry is not None:
-            files.append(built.entry)
-        elif built.kind in ("carried", "unchanged"):
-            files.append(_carry(old[d], new_root / d, d, known))
+    for d in sorted(set(parts) | set(incoming)):
+        ps = parts.get(d, [])
+        n = max(1, len(ps))
+        seg_runs: list[list] = [[] for _ in range(n)]
+        for r in incoming.get(d, []):
+            for g, piece in compaction.run_slices(r, seg[id(r)]).items():
+                seg_runs[g].append(piece)
+        masks = [moved_out.get(f"{d}#{i}") for i in range(n)]
+        old_out = outdated.get(d, [False] * n)
+        touched = {i for i in range(n) if seg_runs[i] or masks[i] is not None or (ps and old_out[i])}
+        size = []
+        for i in range(n):
+            est = 0.0
+            if ps:
+                p = ps[i]
+                kept = p.rows - (int(pc.sum(masks[i]).as_py() or 0) if masks[i] is not None else 0)
+                est = p.content * kept / max(1, p.rows)
+            for r in seg_runs[i]:
+                k = known_rows[r.offset:r.offset + r.rows]
+                if (~k).any():
+                    est += float(compaction.run_row_bytes(r)[~k].sum())
+            size.append(est)
+        if ps and any(p.values for p in ps):
+            ranges = [(0, n)]  # an older layout: the year's files, in source order, become one range
+        else:
+            ranges = compaction.plan(n, touched, size, target)
+        in_range = set()
+        for a, b in ranges:
+            in_range.update(range(a, b))
+            runs = [r for i in range(a, b) for r in seg_runs[i]]
+            old = partfile.OldFile([(p.path, p.values) for p in ps[a:b]], s) if ps else None
+            mo = None
+            if any(masks[i] is not None for i in range(a, b)):
+                mo = np.concatenate([masks[i].to_numpy(zero_copy_only=False) if masks[i] is not None
+                                     else np.zeros(ps[i].rows, dtype=bool) for i in range(a, b)])
+            built = partfile.build(s, old, any(old_out[a:b]) if ps else False, runs,
+                                   [known_rows[r.offset:r.offset + r.rows] for r in runs], mo, new_root / d, d,
+                                   target=target, expected=int(sum(size[a:b])))
+            stats.inserted += built.inserted
+            stats.updated += built.updated
+            stats.unchanged += built.unchanged
+            if built.kind in ("written", "gone"):
+                stats.partitions_written += len(built.entries or [])
+                if built.migrated:
+                    stats.partitions_migrated += len(built.entries or [])
+                for j, e in enumerate(built.entries or []):
+                    files.append(((d, a, j), e))
+                    failpoints.hit("compacted")
+            else:
+                for i, p in enumerate(ps[a:b]):
+                    files.append(((d, a + i, 0), _carry(p.path, new_root / d, d, known)))
+                    stats.partitions_unchanged += 1
+        for i, p in enumerate(ps):
+            if i not in in_range:
+                files.append(((d, i, 0), _carry(p.path, new_root / d, d, known)))
+                stats.partitions_unchanged += 1
     failpoints.hit("table_built")
+    files = [e for _, e in sorted(files, key=lambda x: x[0])]  # in part-file order: partitions, then key ranges
     return stats, {"schema_hash": s.fingerprint, "schema_version": s.version, "files": files,
                    "stats": asdict(stats)}
 
 
 def _carry(src: Path, folder: Path, rel_dir: str, known: dict[str, dict]) -> dict:
-    """An unchanged partition: the same file, hard-linked (legacy files get their content name)."""
-    entry = known.get(f"{rel_dir}/{src.name}") if PART_RE.match(src.name) else None
+    """An unchanged file: the same file, hard-linked (legacy files get their content name)."""
+    entry = known.get(f"{rel_dir}/{layout.as_current(src.name)}") if PART_RE.match(src.name) else None
     if entry is None:
         entry = manifest.file_entry("", path=src)
     folder.mkdir(parents=True, exist_ok=True)
     versions.link_or_copy(src, folder / layout.part_name(entry["sha256"], current=False))
     failpoints.hit("part_linked")
     return {**entry, "path": f"{rel_dir}/{layout.part_name(entry['sha256'])}"}
-
-
-def _partition_files(root: Path | None, s: schemas.TableSchema) -> dict[str, Path]:
-    """The one data file of each partition folder under ``root``; anything a reader would
-    pick up that does not fit the layout (a second file, a stray folder, a symlink) is an error."""
-    if root is None or not root.is_dir():
-        return {}
-    found: dict[str, Path] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        here = Path(dirpath)
-        for n in (*dirnames, *filenames):
-            if (here / n).is_symlink():
-                raise versions.LayoutError(f"refusing to publish: {here / n} is a symlink inside the dataset")
-        dirnames[:] = [n for n in dirnames if not n.startswith((".", "_"))]
-        for fn in filenames:
-            if not fn.endswith(".parquet") or fn.startswith((".", "_")):
-                continue
-            rel = here.relative_to(root)
-            d = rel.as_posix()
-            ok = len(rel.parts) == len(s.partition_by) and all(
-                seg.startswith(f"{col}=") for seg, col in zip(rel.parts, s.partition_by))
-            if not ok or d in found:
-                raise versions.LayoutError(
-                    f"unexpected file {here / fn}: each {'/'.join(c + '=...' for c in s.partition_by)} folder "
-                    f"holds exactly one part file. Move it out of the dataset, then publish again.")
-            found[d] = here / fn
-    return found
 
 
 def _prepare(name: str, table: pa.Table | NewRows) -> NewRows:

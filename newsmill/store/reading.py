@@ -90,20 +90,36 @@ def read_files(name: str, root: str, files: list[str], *, filesystem=None, check
     s = schemas.load(checked_name(name))
     if not files:
         return s.arrow().empty_table()
+    in_path = folder_columns(root, files[0])
     if check:
         for f in files:
-            check_compatible(pq.read_schema(f, filesystem=filesystem), s, f)
+            check_compatible(pq.read_schema(f, filesystem=filesystem), s, f, in_path=in_path)
     import pyarrow.dataset as ds
 
     dataset = ds.dataset(
         list(files),
         schema=s.arrow(),
         format="parquet",
-        partitioning=hive_partitioning(name),
+        partitioning=folder_partitioning(name, in_path),
         partition_base_dir=root,
         filesystem=filesystem,
     )
     return dataset.to_table()
+
+
+def folder_columns(root: str, file: str) -> tuple[str, ...]:
+    """The columns a file's folder names carry (``year=2020/...``: ``('year',)``). A version written
+    before issue 15's compaction also has ``source=<site>/`` folders: it reads the same way."""
+    rel = str(file)[len(str(root).rstrip("/")) + 1:].split("/")[:-1]
+    return tuple(seg.split("=", 1)[0] for seg in rel if "=" in seg)
+
+
+def folder_partitioning(name: str, columns: tuple[str, ...]) -> ds.Partitioning:
+    """Typed hive partitioning of the given folder columns (see :func:`hive_partitioning`)."""
+    import pyarrow.dataset as ds
+
+    s = schemas.load(checked_name(name))
+    return ds.partitioning(pa.schema([pa.field(c, s.arrow().field(c).type) for c in columns]), flavor="hive")
 
 
 def _data_files(root: Path) -> list[Path]:
