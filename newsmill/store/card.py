@@ -44,7 +44,7 @@ Paths below are relative to the folder that contains `output/`. Every reader fol
 
 ```python
 import pandas as pd
-articles = pd.read_parquet("output/articles")          # source/year come back as categoricals
+articles = pd.read_parquet("output/articles")          # year comes back as a categorical, source as text
 comments = pd.read_parquet("output/comments")
 thread = comments.merge(articles[["article_id", "title"]], on="article_id")
 ```
@@ -76,12 +76,12 @@ tables = read_tables(Path("output"))   # both tables from one version, schema ty
 ```python
 import mlcroissant as mlc                              # Croissant 1.1: the version's croissant.json
 ds = mlc.Dataset(jsonld="output/current/croissant.json")
-comments = list(ds.records("comments"))                # text as bytes; source/year read from the path
+comments = list(ds.records("comments"))                # text as bytes; year read from the path
 ```
 
 The version folder (`output/current/`) is also a Hugging Face dataset as it is: its card's front
 matter gives one config per table, e.g. `datasets.load_dataset("output/current", "comments")`
-(`source` and `year` are folder names there, not columns of the files).
+(`year` is a folder name there, not a column of the files; `source` is a column).
 
 A publish switches both tables at once, but a reader that opens `articles` and later
 `comments` can straddle a switch. To join the two from exactly one version, read through the

@@ -55,13 +55,24 @@ def check_unique_keys(table: str, keys: pa.Array) -> None:
         raise ValueError(f"{table}: {len(dups)} duplicate primary key(s) in the input, e.g. {dups[:3]}")
 
 
-def check_partition_value(column: str, text: str, is_string: bool) -> None:
+def check_partition_value(column: str, text: str, is_string: bool, *, what: str = "partition") -> None:
     """Refuse a folder name that could escape the dataset or be hidden from readers."""
     bad = not text or len(text) > _MAX_SEGMENT or any(t in text for t in ("/", "\\", "..", "\x00"))
     if bad or (is_string and not _SOURCE_RE.match(text)):
         raise ValueError(
-            f"unsafe partition value {column}={text!r}: must match {_SOURCE_RE.pattern}, "
+            f"unsafe {what} value {column}={text!r}: must match {_SOURCE_RE.pattern}, "
             f"at most {_MAX_SEGMENT} characters, without '..', '/', '\\' or NUL")
+
+
+SOURCE = "source"  # the site key: a folder name in older layouts (and in raw, quarantine and report paths)
+
+
+def check_source_values(table: pa.Table) -> None:
+    """``source`` values stay safe folder names, as when they were a partition folder (an older
+    output's layout, readers who partition by it): refused like a partition value."""
+    if SOURCE in table.column_names and pa.types.is_string(table.column(SOURCE).type):
+        for v in pc.unique(table.column(SOURCE)).drop_null().to_pylist():
+            check_partition_value(SOURCE, v, True, what="source")
 
 
 def partition_dirs(table: pa.Table, s: schemas.TableSchema) -> pa.Array:

@@ -98,7 +98,8 @@ REFERENCES = {("comments", "article_id"): ("articles", "article_id")}
 
 DESCRIPTION = ("News articles and their reader comments, one record per article and one per comment, "
                "linked by article_id; extracted from captured news pages by newsmill, validated, and "
-               "published as hive-partitioned Parquet (source=/year= folders).")
+               "published as hive-partitioned Parquet (year= folders; rows ordered by source, then key, "
+               "in files of a target size).")
 KEYWORDS = ("news", "comments", "reader comments", "online discussion", "text", "parquet")
 
 
@@ -118,8 +119,9 @@ def document(m: dict) -> dict:
                           "contentSize": f"{f['bytes']} B", "encodingFormat": PARQUET, "sha256": f["sha256"],
                           "description": f"{f['rows']} {name} rows"})
         file_sets.append({"@type": "cr:FileSet", "@id": _file_set(name), "name": _file_set(name),
-                          "description": f"The Parquet part files of the {name} table: one per "
-                                         f"{'/'.join(s.partition_by) or 'table'} partition.",
+                          "description": f"The Parquet part files of the {name} table: each "
+                                         f"{'/'.join(s.partition_by) or 'table'} partition cut into files of "
+                                         f"disjoint, ordered key ranges.",
                           "encodingFormat": PARQUET, "includes": layout.table_glob(name, s.partition_by, any_role=True)})
         record_sets.append(_record_set(s))
     return {

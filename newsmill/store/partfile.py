@@ -73,7 +73,7 @@ def build(s: schemas.TableSchema, old: "OldFile | None", outdated: bool, runs: l
         out.inserted = int(sum((~k).sum() for k in known))
         out.unchanged = int(sum(sm.sum() for sm in same))
         out.updated = n - out.inserted - out.unchanged
-        if moved_out is None and out.unchanged == n and not outdated:
+        if moved_out is None and out.unchanged == n:
             out.kind = "unchanged"
         else:
             keep = [~sm for sm in same]
@@ -86,12 +86,10 @@ def build(s: schemas.TableSchema, old: "OldFile | None", outdated: bool, runs: l
                     old_keep &= ~replaced
             out.entries = write(s, old, old_keep, runs, keep, folder, rel_dir, target=target, expected=expected)
             out.kind = "written" if out.entries else "gone"
-            out.migrated = outdated and moved_out is None and out.unchanged == n
             return out
     if outdated and old is not None:
         out.entries = write(s, old, None, [], [], folder, rel_dir, target=target, expected=expected)
         out.migrated = True
-        out.kind = "written" if out.entries else "gone"
     return out
 
 

@@ -383,21 +383,23 @@ def _build_table(name: str, rows: NewRows | None, old_root: Path | None, new_roo
             stats.inserted += built.inserted
             stats.updated += built.updated
             stats.unchanged += built.unchanged
+            written = len(built.entries or [])
             if built.kind in ("written", "gone"):
-                stats.partitions_written += len(built.entries or [])
-                if built.migrated:
-                    stats.partitions_migrated += len(built.entries or [])
-                for j, e in enumerate(built.entries or []):
+                stats.partitions_written += max(1, written)
+            elif built.kind == "unchanged":
+                stats.partitions_unchanged += max(1, b - a)
+            if built.migrated:
+                stats.partitions_migrated += written
+            if built.entries is not None:
+                for j, e in enumerate(built.entries):
                     files.append(((d, a, j), e))
                     failpoints.hit("compacted")
             else:
                 for i, p in enumerate(ps[a:b]):
                     files.append(((d, a + i, 0), _carry(p.path, new_root / d, d, known)))
-                    stats.partitions_unchanged += 1
         for i, p in enumerate(ps):
             if i not in in_range:
                 files.append(((d, i, 0), _carry(p.path, new_root / d, d, known)))
-                stats.partitions_unchanged += 1
     failpoints.hit("table_built")
     files = [e for _, e in sorted(files, key=lambda x: x[0])]  # in part-file order: partitions, then key ranges
     return stats, {"schema_hash": s.fingerprint, "schema_version": s.version, "files": files,

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from newsmill import schema as schemas
 from newsmill.store import upsert
-from newsmill.store.checks import check_unique_keys, conform_input, partition_dirs
+from newsmill.store.checks import check_source_values, check_unique_keys, conform_input, partition_dirs
 
 IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
 RUN_BATCH_BYTES = 1 << 20  # a run file's record batches: what a streaming reader holds of it at a time
@@ -128,6 +128,7 @@ class NewRows:
             return
         s = self.schema
         table = conform_input(table, s)
+        check_source_values(table)
         rel = partition_dirs(table, s)
         stored = s.stored_arrow()
         cols = sort_columns(s)

@@ -75,15 +75,14 @@ def published(request, out):
 
 # --- layout --------------------------------------------------------------------
 
-def test_layout_one_sorted_zstd_file_per_partition(published):
+def test_layout_sorted_zstd_files_per_year(published):
     name, table, path = published
     s = schema.load(name)
     files = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
-    expected_dirs = {
-        f"source={r['source']}/year={publish.NULL_PARTITION if r['year'] is None else r['year']}"
-        for r in table.to_pylist()
-    }
-    assert sorted(f.rsplit("/", 1)[0] for f in files) == sorted(expected_dirs)  # one file per partition
+    expected_dirs = {f"year={publish.NULL_PARTITION if r['year'] is None else r['year']}" for r in table.to_pylist()}
+    # small years: one file each (under the target size); source is a column, first in the order
+    assert sorted(f.rsplit("/", 1)[0] for f in files) == sorted(expected_dirs)
+    assert s.partition_by == ("year",) and s.sort_by[0] == "source"
     for f in path.rglob("*.parquet"):
         # named by content: a changed partition never reuses an old name
         assert publish.PART_RE.match(f.name) and f.name[5:21] == hashlib.sha256(f.read_bytes()).hexdigest()[:16]
@@ -113,7 +112,7 @@ def test_versioned_layout_and_stable_links(out):
     assert v2.name == "v000002-r2" and v1.is_dir()  # the previous version is kept
     # the untouched table and partitions are the same inodes in both versions
     assert snapshot(v2 / "comments") == snapshot(v1 / "comments")
-    assert snapshot(v2 / "articles" / "source=dawn") .items() >= snapshot(v1 / "articles" / "source=dawn").items()
+    assert snapshot(v2 / "articles" / "year=2023").items() >= snapshot(v1 / "articles" / "year=2023").items()
     publish.publish_table("articles", articles(("dawn", 2031, "newer")), out, run_id="r3", keep_versions=2)
     assert sorted(p.name for p in (out / versions.VERSIONS).iterdir()) == ["v000002-r2", "v000003-r3"]
     publish.publish_table("articles", articles(("dawn", 2032, "x")), out, run_id="r4", keep_versions=1)
@@ -186,14 +185,14 @@ def test_polars_reads_everything_with_utc(published):
 
 
 def test_pandas_partition_columns_are_categoricals(out):
-    """Documented behaviour: plain pandas gives categoricals for hive columns
-    (source: str categories, year: int32 categories)."""
+    """Documented behaviour: plain pandas gives a categorical for the hive column (year: int32
+    categories); source is a column of the files, a plain string column."""
     table = articles(("dawn", 2023, "a"), ("tribune.pk", 2024, "b"), ("dawn", 2024, "c"))
     publish.publish_table("articles", table, out, run_id=RUN)
     df = pd.read_parquet(reading.dataset_path("articles", out))
-    assert isinstance(df["source"].dtype, pd.CategoricalDtype)
+    assert not isinstance(df["source"].dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(df["source"])
     assert isinstance(df["year"].dtype, pd.CategoricalDtype)
-    assert sorted(df["source"].cat.categories) == ["dawn", "tribune.pk"]
+    assert sorted(set(df["source"])) == ["dawn", "tribune.pk"]
     assert df["year"].cat.categories.dtype == np.int32
     assert str(df["published_at"].dtype) == "datetime64[us, UTC]"
     got = [{k: _py(v) for k, v in r.items()} for r in df.to_dict("records")]
@@ -212,11 +211,11 @@ def test_plain_pandas_reads_whole_dataset_with_undated_rows(published):
 
 
 def test_numeric_sources_stay_strings_in_read_table(out):
-    """Pitfall: when every source looks like a number, untyped hive discovery
-    turns '0161' into 161; read_table types partitions from the schema."""
+    """A source that looks like a number ('0161') stays a string for every reader: it is a column
+    of the files (untyped hive discovery turned it into 161 when it was a folder name)."""
     publish.publish_table("articles", articles(("1843", 2023, "a"), ("0161", 2024, "b")), out, run_id=RUN)
     root = reading.dataset_path("articles", out)
-    assert sorted(ds.dataset(root, partitioning="hive").to_table()["source"].to_pylist()) == [161, 1843]
+    assert sorted(ds.dataset(root, partitioning="hive").to_table()["source"].to_pylist()) == ["0161", "1843"]
     assert sorted(reading.read_table("articles", out)["source"].to_pylist()) == ["0161", "1843"]
 
 
@@ -234,12 +233,12 @@ def test_republishing_same_input_changes_nothing(out):
     table = sample_articles()
     first = publish.publish_table("articles", table, out, run_id="r1")
     assert (first.inserted, first.updated, first.unchanged) == (4, 0, 0)
-    assert first.partitions_written == 4
+    assert first.partitions_written == 3  # years 0, 2023, 2024: one file each
     before = visible(out)
     again = publish.publish_table("articles", table, out, run_id="r2")
     assert visible(out) == before  # same bytes, mtimes and inodes: nothing rewritten
     assert (again.rows_in, again.inserted, again.updated, again.unchanged) == (4, 0, 0, 4)
-    assert (again.partitions_written, again.partitions_unchanged) == (0, 4)
+    assert (again.partitions_written, again.partitions_unchanged) == (0, 3)
     # a later run stamps new provenance: still unchanged, old provenance kept
     later = table.set_column(
         table.schema.get_field_index("extracted_at"), table.schema.field("extracted_at"),
@@ -259,7 +258,7 @@ def test_upsert_changed_and_new_rows(out):
     publish.publish_table("articles", articles(("dawn", 2023, "a"), ("dawn", 2023, "b"), ("dawn", 2023, "c"),
                                                ("dawn", 2024, "d"), extracted_at=old_ts), out, run_id="r1")
     root = reading.dataset_path("articles", out)
-    untouched = snapshot(root / "source=dawn" / "year=2024")
+    untouched = snapshot(root / "year=2024")
     old_rows = {r["article_id"]: r for r in reading.read_table("articles", out).to_pylist()}
 
     unchanged = dict(old_rows["a"], extracted_at=new_ts, pipeline_version="2.0")
@@ -275,8 +274,8 @@ def test_upsert_changed_and_new_rows(out):
     assert got["b"]["title"] == "Corrected headline" and got["b"]["extracted_at"] == new_ts
     assert got["c"] == old_rows["c"]  # other keys in the partition kept
     assert got["e"]["extracted_at"] == new_ts
-    assert snapshot(root / "source=dawn" / "year=2024") == untouched
-    part = pq.read_table(part_file(root, "source=dawn/year=2023"))
+    assert snapshot(root / "year=2024") == untouched
+    part = pq.read_table(part_file(root, "year=2023"))
     assert part["article_id"].to_pylist() == ["a", "b", "c", "e"]  # still sorted
 
 
@@ -307,7 +306,7 @@ def test_key_moving_partition_is_not_duplicated(out):
     b = b.set_column(b.schema.get_field_index("year"), b.schema.field("year"), pa.array([2022], pa.int32()))
     publish.publish_table("articles", b, out, run_id="r3")
     root = reading.dataset_path("articles", out)
-    assert not (root / "source=dawn" / f"year={publish.NULL_PARTITION}").exists()
+    assert not (root / "year=0").exists()
     assert reading.read_table("articles", out).num_rows == 2
 
 
@@ -338,7 +337,7 @@ def test_naive_timestamps_and_required_nulls_refused(out):
 @pytest.mark.parametrize("source", ["../evil", "a/b", "a\\b", "a..b", "..", "a\x00b", "Dawn", "_hidden",
                                     ".hidden", "", "-x", "a b", "x" * 300])
 def test_unsafe_partition_values_refused(out, source):
-    with pytest.raises(ValueError, match="unsafe partition value"):
+    with pytest.raises(ValueError, match="unsafe source value"):  # a column now, still a safe folder name
         publish.publish_table("articles", articles(("dawn", 2023, "ok"), (source, 2023, "bad")), out, run_id=RUN)
     assert sorted(p.name for p in out.parent.iterdir()) == ["output"]
     assert list(out.iterdir()) == []  # nothing written, not even the good row
@@ -453,14 +452,14 @@ def test_new_nullable_column_reads_as_null(out):
     """An old file without a (nullable) column that the schema has since gained."""
     publish.publish_table("articles", articles(("dawn", 2023, "a"), ("dawn", 2024, "b")), out, run_id="r1")
     old_meta = {b"newsmill.table": b"articles", b"newsmill.schema_hash": b"0ld0ld0ld0ld0ld0"}
-    plant(out, "articles", "source=dawn/year=2023",
+    plant(out, "articles", "year=2023",
           lambda t: t.drop_columns(["dateline"]).replace_schema_metadata(old_meta))
     got = {r["article_id"]: r for r in reading.read_table("articles", out).to_pylist()}
     assert got["a"]["dateline"] is None and got["b"]["dateline"] is not None
     # upserting into that partition rewrites it with the current schema
     stats = publish.publish_table("articles", articles(("dawn", 2023, "c")), out, run_id="r2")
     assert stats.inserted == 1
-    f = part_file(reading.dataset_path("articles", out), "source=dawn/year=2023")
+    f = part_file(reading.dataset_path("articles", out), "year=2023")
     assert same_schema(pq.read_schema(f), schema.load("articles").stored_arrow())
     assert pq.read_table(f)["article_id"].to_pylist() == ["a", "c"]
 
@@ -474,7 +473,7 @@ def test_new_nullable_column_reads_as_null(out):
 def test_incompatible_old_file_is_a_clear_error(out, mutate, message):
     publish.publish_table("articles", articles(("dawn", 2023, "a")), out, run_id="r1")
     old_meta = {b"newsmill.table": b"articles", b"newsmill.schema_hash": b"0ld0ld0ld0ld0ld0"}
-    plant(out, "articles", "source=dawn/year=2023", lambda t: mutate(t).replace_schema_metadata(old_meta))
+    plant(out, "articles", "year=2023", lambda t: mutate(t).replace_schema_metadata(old_meta))
     with pytest.raises(publish.SchemaMismatchError, match=message):
         reading.read_table("articles", out)
     before, cur = visible(out), reading.current_version(out)
@@ -487,8 +486,8 @@ def test_incompatible_old_file_is_a_clear_error(out, mutate, message):
 
 def test_file_of_another_table_is_refused(out):
     publish.publish_table("articles", articles(("dawn", 2023, "a")), out, run_id="r1")
-    comments = sample_comments().drop_columns(["source", "year"]).cast(schema.load("comments").stored_arrow())
-    plant(out, "articles", "source=dawn/year=2023", lambda _: comments)
+    comments = sample_comments().drop_columns(["year"]).cast(schema.load("comments").stored_arrow())
+    plant(out, "articles", "year=2023", lambda _: comments)
     with pytest.raises(publish.SchemaMismatchError, match="belongs to table 'comments'"):
         publish.publish_table("articles", articles(("dawn", 2023, "b")), out, run_id="r2")
 
