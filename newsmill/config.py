@@ -367,17 +367,28 @@ def output_location(value) -> Path | str:
     return value if is_url(value) else Path(value)
 
 
+MIN_TARGET_FILE_BYTES = 1024  # a few KB lets tests exercise splits; real outputs keep the default
+
+
 @dataclass(frozen=True)
 class OutputSettings:
-    """``[output]``: how a remote output URL (``output_dir = "s3://..."``) is reached and mirrored
-    (see ``newsmill.store.remote``). Ignored for a local output folder."""
+    """``[output]``: the size published part files are cut at (``target_file_bytes``, any output), and
+    how a remote output URL (``output_dir = "s3://..."``) is reached and mirrored (see
+    ``newsmill.store.remote``; those settings are ignored for a local output folder)."""
 
     storage_options: dict = field(default_factory=dict, repr=False)  # fsspec options, e.g. client_kwargs
     mirror: str | None = None  # local working copy; default <cache>/remote/<hash of the URL>
     lock_timeout: float | None = 300.0  # seconds to wait for another writer's push; None: no limit
     lease: float = 600.0  # a push's lock object expires this long after its last refresh (a writer that died)
+    # content bytes a part file is cut at (``newsmill.store.compaction``): past 2x a file is split,
+    # under 1/4 merged with a neighbour
+    target_file_bytes: int = 128 << 20
 
     def __post_init__(self):
+        v = self.target_file_bytes
+        if isinstance(v, bool) or not isinstance(v, int) or v < MIN_TARGET_FILE_BYTES:
+            raise ConfigError(f"[output] target_file_bytes is {v!r}: must be a whole number of bytes, at least "
+                              f"{MIN_TARGET_FILE_BYTES} (default {128 << 20}, 128 MB)")
         if not isinstance(self.storage_options, dict):
             raise ConfigError("[output] storage_options must be a table, e.g. { client_kwargs = { endpoint_url = "
                               "'http://127.0.0.1:9000' } }")
@@ -406,7 +417,7 @@ class Settings:
     incremental: bool = True  # skip inputs processed before with the same bytes (_state/ledger.sqlite); --full
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)  # [schedule] table: newsmill serve
     dask: DaskSettings = field(default_factory=DaskSettings)  # [dask] table: batch tasks on Dask
-    output: OutputSettings = field(default_factory=OutputSettings)  # [output] table: remote output URLs
+    output: OutputSettings = field(default_factory=OutputSettings)  # [output] table: part file size, remote output URLs
     history: HistorySettings = field(default_factory=HistorySettings)  # [history] table: versions kept
     daemon: DaemonSettings = field(default_factory=DaemonSettings)  # [daemon] table: the warm worker
     workers: int | None = None  # worker processes for the batches (newsmill.runtime.executors): None = one per CPU, 1 = in process

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from newsmill import neardup, profiles, schema
 from newsmill.clean import CleanContext, clean_page
-from newsmill.config import HistorySettings, Settings
+from newsmill.config import HistorySettings, OutputSettings, Settings
 from newsmill.extract import extract_page
 from newsmill.records import Reject
 from newsmill.runtime import batch_runner, executors, failpoints
@@ -53,6 +53,7 @@ class RunContext:
     incremental: bool = True  # skip inputs the ledger (newsmill.store.ledger) says are unchanged; False: --full
     keep_versions: int = HistorySettings.keep_versions  # the [history] policy: versions an output keeps
     keep_days: float = HistorySettings.keep_days
+    target_file_bytes: int = OutputSettings.target_file_bytes  # [output]: the size part files are cut at
     remote: Target | None = field(default=None, repr=False)  # a URL output; output_dir is then its mirror
 
 
@@ -166,6 +167,7 @@ def start_run(settings: Settings, run_id: str | None = None) -> RunContext:
         incremental=settings.incremental,
         keep_versions=settings.history.keep_versions,
         keep_days=settings.history.keep_days,
+        target_file_bytes=settings.output.target_file_bytes,
         remote=output.remote,
     )
 

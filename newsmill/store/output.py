@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from newsmill.store import integrity, layout, publish, reading, remote, staging
+from newsmill.store import integrity, layout, partfile, publish, reading, remote, staging
 from newsmill.store.ledger import StagedInputs
 
 
@@ -68,6 +68,7 @@ class Output:
         committed = publish.publish_run(rows, self.path, run_id=ctx.run_id, pipeline_version=ctx.pipeline_version,
                                         run_info=run_info, pseudonymisation=pseudonymisation, inputs=inputs,
                                         keep_versions=ctx.keep_versions, keep_days=ctx.keep_days,
+                                        target_file_bytes=getattr(ctx, "target_file_bytes", partfile.TARGET_FILE_BYTES),
                                         threads=True)
         summary.publish = [asdict(s) for s in committed.stats]
         summary.seconds = round(time.monotonic() - started, 3)
