@@ -4,9 +4,13 @@ Test modules import these from here (``from tests.store.conftest import ...``), 
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
 import math
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -165,10 +169,44 @@ def read_all_ways(root: Path, name: str, suffix: str = ".parquet") -> dict[str, 
     }
 
 
+@contextlib.contextmanager
+def source_folder_schemas():
+    """``schemas/`` as before issue 15's compaction: tables partitioned by ``source`` and ``year``
+    (one part file per folder, ``source`` in the path, not in the files), sorted without ``source``."""
+    original = schema.SCHEMA_DIR
+    d = Path(tempfile.mkdtemp(prefix="schemas-source-year-"))
+    try:
+        for f in original.glob("*.json"):
+            spec = json.loads(f.read_text(encoding="utf-8"))
+            if spec["partition_by"] == ["year"]:
+                spec["partition_by"] = ["source", "year"]
+                spec["sort_by"] = [c for c in spec["sort_by"] if c != "source"]
+            (d / f.name).write_text(json.dumps(spec), encoding="utf-8")
+        schema.SCHEMA_DIR = d
+        schema.load.cache_clear()
+        yield
+    finally:
+        schema.SCHEMA_DIR = original
+        schema.load.cache_clear()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def make_source_folders(out: Path, *batches: dict) -> dict[str, list[dict]]:
+    """A versioned output as newsmill wrote it before issue 15's compaction: ``source=<s>/year=<y>/``
+    folders of one part file each, one version per batch (default: the samples)."""
+    with source_folder_schemas():
+        for i, b in enumerate(batches or ({n: SAMPLES[n]() for n in schema.TABLES},)):
+            publish.publish_run(b, out, run_id=f"old{i + 1}")
+    assert any(p.parent.parent.name.startswith("source=") for p in (out / "articles").rglob("*.parquet"))
+    return {n: by_key(reading.read_table(n, out).to_pylist(), n) for n in schema.TABLES}
+
+
 def make_legacy(out: Path, tmp_path: Path) -> dict[str, list[dict]]:
-    """An output folder as the previous publish.py left it: real table folders, part-0.parquet."""
+    """An output folder as the previous publish.py left it: real table folders, part-0.parquet
+    (and, as then, ``source=<s>/year=<y>/`` folders)."""
     src = tmp_path / "src"
-    publish.publish_run({n: SAMPLES[n]() for n in schema.TABLES}, src, run_id="old")
+    with source_folder_schemas():
+        publish.publish_run({n: SAMPLES[n]() for n in schema.TABLES}, src, run_id="old")
     for name in schema.TABLES:
         for f in (src / name).rglob("*.parquet"):
             dest = out / name / f.parent.relative_to(src / name) / "part-0.parquet"
