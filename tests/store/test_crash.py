@@ -11,9 +11,12 @@ nothing lost, no duplicate and no leftover.
 
 The kill points are not a hand-kept list: a traced run enumerates every point the
 protocol passes, so a step added later is tested without touching this file.
-Three starting points: an output with two versions (the run also garbage-collects
+Five starting points: an output with two versions (the run also garbage-collects
 one), one in the old unversioned layout (the run migrates it first; its steps up
-to the regular build are tested), and an empty one (first publish). One case at a
+to the regular build are tested), an empty one (first publish), one whose years hold
+several part files at a small target (the run rewrites, splits and merges some:
+``compacted``), and one in the ``source=/year=`` layout (the run migrates it in its
+own version). ``newsmill forget`` is killed at every step too. One case at a
 time (children are CPU-bound at start-up: two at once on a small CI machine is
 slower); ~45 s of CPU in all, about as much wall time on an idle machine.
 """
@@ -29,6 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -36,11 +40,13 @@ from newsmill import schema
 from newsmill.runtime import failpoints
 from newsmill.store import lock, manifest, publish, reading, versions
 from tests.conftest import REPO
-from tests.store.conftest import (CHILD_SCRIPT, articles, batch, by_key, current_parquet, make_legacy, parquet_names,
-                                  read_all_ways, sample_articles, sample_comments)
+from tests.store.conftest import (CHILD_SCRIPT, articles, batch, by_key, current_parquet, make_legacy,
+                                  make_source_folders, parquet_names, read_all_ways, row, sample_articles,
+                                  sample_comments)
 
 CHILD = [sys.executable, str(CHILD_SCRIPT)]
-MIN_POINTS = 35  # measured: 15 versioned + 15 legacy + 10 fresh + 1 nested
+MIN_POINTS = 50  # measured: 15 versioned + 15 legacy + 10 fresh + 1 nested, + compacting and source folders
+SMALL_TARGET = 2500  # bytes of content: with the "compacting" template, the batch splits a file and merges two
 
 
 @dataclass
@@ -51,6 +57,11 @@ class Scenario:
     after: dict
     files_before: dict  # table -> relative paths reachable before (old layout: its own files)
     points: list[str]
+    target: int | None = None  # the part-file target of the run (None: the default)
+
+    @property
+    def env(self) -> dict:
+        return {"NEWSMILL_TEST_TARGET_FILE_BYTES": str(self.target)} if self.target else {}
 
 
 
@@ -72,11 +83,11 @@ def reachable(out: Path) -> dict:
             for n in schema.TABLES if (out / n).exists()}
 
 
-def enumerate_points(out: Path, tables: dict, trace: Path) -> list[str]:
+def enumerate_points(out: Path, tables: dict, trace: Path, target: int | None = None) -> list[str]:
     os.environ["NEWSMILL_FAILPOINT_TRACE"] = str(trace)
     failpoints.reset()
     try:
-        publish.publish_run(tables, out, run_id="crashy")
+        publish.publish_run(tables, out, run_id="crashy", **({"target_file_bytes": target} if target else {}))
     finally:
         del os.environ["NEWSMILL_FAILPOINT_TRACE"]
         failpoints.reset()
@@ -124,16 +135,17 @@ def inputs(tmp_path_factory) -> list[Path]:
     return paths
 
 
-def _scenario(name: str, root: Path, prepare, *, until: str | None = None, skip: tuple = ()) -> Scenario:
+def _scenario(name: str, root: Path, prepare, *, until: str | None = None, skip: tuple = (),
+              target: int | None = None) -> Scenario:
     """``until``, ``skip``: leave out steps that would only repeat another scenario's."""
     template = root / name / "output"
     template.mkdir(parents=True)
     prepare(template, root / name)
     work = root / name / "trace-run" / "output"
     shutil.copytree(template, work, symlinks=True)
-    hits = enumerate_points(work, batch(), root / name / "trace")
+    hits = enumerate_points(work, batch(), root / name / "trace", target)
     points = select([h for h in (hits[: hits.index(until)] if until else hits) if h.split(":")[0] not in skip])
-    return Scenario(name, template, state(template), state(work), reachable(template), points)
+    return Scenario(name, template, state(template), state(work), reachable(template), points, target)
 
 
 @pytest.fixture(scope="module")
@@ -144,12 +156,37 @@ def scenarios(fast_root) -> dict[str, Scenario]:
         publish.publish_run({"articles": sample_articles(), "comments": sample_comments()}, out, run_id="v1")
         publish.publish_table("articles", articles(("dawn", 2019, "old")), out, run_id="v2")
 
-    return {s.name: s for s in (_scenario("versioned", root, two_versions),
-                                # migration is a commit of its own; the regular one after it is "versioned"
-                                _scenario("legacy", root, make_legacy, until="part_written:1"),
-                                # the first publish: dangling links, then the first swap (its build is "versioned")
-                                _scenario("fresh", root, lambda out, _: None,
-                                          skip=("part_written", "part_linked", "table_built")))}
+    def small_files(out, _):
+        """Comments of 2023 in one big file (the batch's edit makes it split), those of year 0 in small
+        files (the batch moves rows out of the first one, which is then merged with its neighbour)."""
+        on_a0 = [row("comments", 40 + i, comment_id=f"cy{i:02d}", article_id="a0", source="dawn", year=2023,
+                     position=10 + i) for i in range(12)]
+        publish.publish_run({"articles": sample_articles(),
+                             "comments": pa.concat_tables([sample_comments(), schema.to_arrow("comments", on_a0)])},
+                            out, run_id="v1")
+        undated = [row("articles", 20 + i, source="tribune.pk", year=0, article_id=f"a9{i}") for i in range(3)]
+        on_undated = [row("comments", 30 + i, comment_id=f"cx{i:02d}", article_id=f"a9{i % 3}", source="tribune.pk",
+                          year=0, position=i + 1) for i in range(12)]
+        publish.publish_run({"articles": pa.concat_tables([articles(("dawn", 2019, "old")),
+                                                           schema.to_arrow("articles", undated)]),
+                             "comments": schema.to_arrow("comments", on_undated)}, out, run_id="v2",
+                            target_file_bytes=SMALL_TARGET * 2 // 5)
+        assert len(list((out / "comments" / "year=0").glob("*.parquet"))) > 2
+
+    scenarios = (_scenario("versioned", root, two_versions),
+                 # adopting it is a commit of its own (which also moves it out of source= folders); the
+                 # regular one after it is "versioned"
+                 _scenario("legacy", root, make_legacy, until="manifest_written:2"),
+                 # the first publish: dangling links, then the first swap (its build is "versioned")
+                 _scenario("fresh", root, lambda out, _: None, skip=("part_written", "part_linked", "table_built")),
+                 # years of several files: the run rewrites some, splits or merges them, links the others
+                 _scenario("compacting", root, small_files, target=SMALL_TARGET,
+                           skip=("locked", "discard", "settled", "done")),
+                 # the source=/year= layout: the run's own version migrates it
+                 _scenario("source-folders", root, lambda out, _: make_source_folders(out),
+                           skip=("locked", "discard", "settled", "done")))
+    assert "compacted:1" in scenarios[3].points and "compacted:1" in scenarios[4].points, scenarios[3].points
+    return {s.name: s for s in scenarios}
 
 
 def run_case(s: Scenario, case: Path, inputs: list[Path], *, point: str | None = None,
@@ -160,7 +197,7 @@ def run_case(s: Scenario, case: Path, inputs: list[Path], *, point: str | None =
     codes = []
     for fp in filter(None, (point, then)):
         p = subprocess.Popen([*CHILD, "publish", str(out), "crashy", *map(str, inputs)], cwd=REPO,
-                             env={**os.environ, "NEWSMILL_FAILPOINT": fp}, stdout=subprocess.PIPE,
+                             env={**os.environ, **s.env, "NEWSMILL_FAILPOINT": fp}, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         p.communicate(timeout=60)
         codes.append(p.returncode)
@@ -194,7 +231,7 @@ def check_after_kill(s: Scenario, out: Path, label: str) -> str:
 
 def check_recovery(s: Scenario, out: Path, inputs: list[Path], label: str, seen: str) -> None:
     tables = {n: pq.read_table(p) for n, p in zip(schema.TABLES, inputs)}
-    c = publish.publish_run(tables, out, run_id="recover")
+    c = publish.publish_run(tables, out, run_id="recover", **({"target_file_bytes": s.target} if s.target else {}))
     got = {n: by_key(t.to_pylist(), n) for n, t in reading.read_tables(out).items()}
     assert got == s.after, f"{label}: the next run did not complete the batch"
     changed = sum(st.inserted + st.updated for st in c.stats)
@@ -225,7 +262,7 @@ def test_kill_at_every_step(scenarios, inputs, work):
         check_recovery(s, out, inputs, label, seen)
         outcomes.setdefault(key, []).append(f"{point}={seen}")
     print(f"\n{len(cases)} kill points in {time.monotonic() - t0:.1f} s: {outcomes}")
-    for name in ("versioned", "fresh"):  # the swap is the dividing line, and nothing else is
+    for name in ("versioned", "fresh", "compacting", "source-folders"):  # the swap is the dividing line
         xs = outcomes[name]
         cut = next(i for i, x in enumerate(xs) if x.startswith("swapped:"))
         assert all(x.endswith("=before") for x in xs[:cut]) and all(x.endswith("=after") for x in xs[cut:]), xs
@@ -254,3 +291,52 @@ def test_kill_after_stepped_delays(scenarios, inputs, work):
         seen.append(check_after_kill(s, out, label))
         check_recovery(s, out, inputs, label, seen[-1])
     print(f"\nstepped kills ({seconds * 1000:.0f} ms publish): {list(zip([round(d * 1000) for d in delays], seen))}")
+
+
+FORGOTTEN = ("a1",)  # an article of the samples with comments: files of every version are rewritten
+
+
+def forget_child(out: Path, env: dict) -> int:
+    p = subprocess.run([*CHILD, "forget", str(out), "forget-crashy", *FORGOTTEN], cwd=REPO,
+                       env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    return p.returncode
+
+
+def test_forget_killed_at_every_step(scenarios, work):
+    """``newsmill forget`` on an output whose years hold several files (``forget_*`` points and the
+    commit's): killed anywhere, readers see the output before or after it, every kept version
+    whole; running it again finishes the job."""
+    s = scenarios["compacting"]
+    before = state(s.template)
+    traced = work / "traced" / "output"
+    shutil.copytree(s.template, traced, symlinks=True)
+    trace = work / "trace"
+    assert forget_child(traced, {"NEWSMILL_FAILPOINT_TRACE": str(trace)}) == 0
+    after = state(traced)
+    assert after != before
+    points = select([line.split()[0] for line in trace.read_text().splitlines()])
+    assert {"forget_locked:1", "forget_built:1", "swapped:1", "forget_done:1"} <= set(points), points
+    seen = []
+    for i, point in enumerate(points):
+        label = f"forget killed at {point}"
+        out = work / str(i) / "output"
+        shutil.copytree(s.template, out, symlinks=True)
+        assert forget_child(out, {"NEWSMILL_FAILPOINT": point}) == -signal.SIGKILL, label
+        got = state(out)
+        assert got in (before, after), f"{label}: readers see neither the state before nor after"
+        cur = reading.current_version(out)
+        committed = {n: sorted(f["path"] for f in t["files"]) for n, t in manifest.read(cur)["tables"].items()}
+        assert reachable(out) == committed, f"{label}: stray or missing files"
+        for v in versions.Store(out).versions.iterdir():
+            assert manifest.verify(v) == [], (label, v.name)
+        seen.append(f"{point}={'after' if got == after else 'before'}")
+        assert forget_child(out, {}) == 0, label
+        assert state(out) == after, label
+        for v in versions.Store(out).versions.iterdir():
+            assert manifest.verify(v) == [], (label, v.name)
+            kept = reading.read_tables(out, version=v.name)
+            assert not set(FORGOTTEN) & set(kept["articles"]["article_id"].to_pylist()), (label, v.name)
+            assert not set(FORGOTTEN) & set(kept["comments"]["article_id"].to_pylist()), (label, v.name)
+        assert parquet_names(out) == current_parquet(out), label
+        shutil.rmtree(work / str(i))
+    print(f"\n{len(points)} forget kill points: {seen}")
