@@ -10,7 +10,7 @@ What it holds:
 - one ``cr:FileObject`` per part file (path relative to the version folder, size, SHA-256 from
   the manifest: part files never change, so the checksums stay true for as long as the version
   exists), and one ``cr:FileSet`` per table whose ``includes`` glob is the table's partition
-  layout (``articles/source=*/year=*/part-*``, which also matches a kept version's ``.pq`` names,
+  layout (``articles/year=*/part-*``, which also matches a kept version's ``.pq`` names,
   ``newsmill.store.layout``): what a tool reads the records from;
 - one ``cr:RecordSet`` per table with a ``cr:Field`` per schema field: dataType from the schema
   type, description from the schema, ``isArray`` for lists; hive partition columns, which live

@@ -1,23 +1,27 @@
 """Publish the record tables as hive-partitioned Parquet datasets, both tables as one version.
 
 Table layout, inside a version (see :mod:`newsmill.store.versions` for the folder):
-``<table>/source=<source>/year=<year>/part-<sha256 prefix>.parquet``, one zstd
-file per partition, rows sorted by the schema's ``sort_by``; partition columns
-live only in the path, every other field keeps its description. Readers open
+``<table>/year=<year>/part-<sha256 prefix>.parquet``, zstd files of about
+``target_file_bytes`` of content each (``[output]``, default 128 MB), rows in part-file order
+(the schema's ``sort_by``, ``source`` first, then the primary key), the files of a year covering
+disjoint, ordered key ranges (``newsmill.store.compaction``); partition columns live only in the
+path, every other field (``source`` among them) is a column with its description. Readers open
 ``<output>/<table>``, a symlink into the current version.
 
 Untyped readers infer partition types from the folder names: pandas gives
-categoricals (``source``: str categories, ``year``: int32 categories), DuckDB
-``year`` BIGINT (``hive_types={'year': INTEGER}``), Polars Int64
-(``hive_schema=``); a ``source`` that looks like a number (``0161``) can become
-one when every source does. :func:`read_table` types them from the schema. A
+categoricals (``year``: int32 categories), DuckDB ``year`` BIGINT
+(``hive_types={'year': INTEGER}``), Polars Int64 (``hive_schema=``); ``source`` is a string
+column for all of them. :func:`read_table` types them from the schema. A
 null year would go to ``year=__HIVE_DEFAULT_PARTITION__``, which plain pandas
 cannot read next to real years (pandas issue #55400): undated pages use year 0.
 
 :func:`publish_run` is an upsert by primary key, safe to repeat: a row whose
 content is unchanged (ignoring ``upsert.VOLATILE`` provenance) keeps its old
-version, and a partition with no changed row is carried over as a hard link to
-the very same file. Under the output's lock, the run builds the new version
+version, and a part file with no changed row is carried over as a hard link to
+the very same file; only the files whose key range the run's rows fall into are rewritten (split
+past 2x the target, merged under 1/4 of it), each a new content-named file, so a run killed
+mid-way leaves the previous version current (failpoint ``compacted``, one hit per file written).
+An output in the older ``source=/year=`` layout is moved to this one by its next publish. Under the output's lock, the run builds the new version
 (both tables, manifest, dataset card and its croissant.json) beside the current one and commits it
 with one atomic symlink swap; versions the ``[history]`` policy no longer keeps
 (``keep_versions``, ``keep_days``) are then deleted. A version is homogeneous in schema: when the schema gained a nullable
@@ -64,9 +68,9 @@ class PublishStats:
     inserted: int
     updated: int
     unchanged: int
-    partitions_written: int
-    partitions_unchanged: int
-    partitions_migrated: int = 0  # rewritten only to bring an old file to the current schema
+    partitions_written: int  # part files written with changed rows (a range emptied by the run counts one)
+    partitions_unchanged: int  # part files the run had rows for, all unchanged (carried over)
+    partitions_migrated: int = 0  # part files rewritten only to bring old files to the current schema or layout
 
 
 @dataclass

@@ -8,7 +8,7 @@
       manifest.json -> current/manifest.json
       README.md     -> current/README.md
       current       -> _versions/v000007-<run>  the ONLY thing a publish changes for readers
-      _versions/v000007-<run>/{articles,comments}/source=../year=../part-<sha>.parquet,
+      _versions/v000007-<run>/{articles,comments}/year=../part-<sha>.parquet (several a year),
                               manifest.json, README.md, croissant.json
       _versions/v000006-<run>/...part-<sha>.pq  older versions: the same files, named so that no
                                                 ``*.parquet`` glob matches them (``layout.KEPT_SUFFIX``)
