@@ -137,7 +137,7 @@ def front_matter(m: dict, languages: list[str] | None = None) -> str:
               f"size_categories: {json.dumps([_size_category(sum(t['rows'] for t in m['tables'].values()))])}",
               "configs:"]
     for i, name in enumerate(schemas.TABLES):
-        glob = layout.table_glob(name, schemas.load(name).partition_by)
+        glob = layout.table_glob(name, layout.folder_columns(m["tables"].get(name), schemas.load(name).partition_by))
         lines += [f"- config_name: {name}", *(["  default: true"] if i == 0 else []),
                   "  data_files:", "  - split: train", f"    path: {json.dumps(glob)}"]
     return "\n".join([*lines, "---", ""])

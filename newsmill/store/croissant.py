@@ -113,6 +113,7 @@ def document(m: dict) -> dict:
     for name in schemas.TABLES:
         s = schemas.load(name)
         t = m["tables"].get(name) or {"files": []}
+        in_path = layout.folder_columns(t, s.partition_by)  # a kept version of an older layout: its own folders
         for f in t["files"]:
             rel = f"{name}/{f['path']}"
             files.append({"@type": "cr:FileObject", "@id": rel, "name": rel, "contentUrl": rel,
@@ -120,10 +121,10 @@ def document(m: dict) -> dict:
                           "description": f"{f['rows']} {name} rows"})
         file_sets.append({"@type": "cr:FileSet", "@id": _file_set(name), "name": _file_set(name),
                           "description": f"The Parquet part files of the {name} table: each "
-                                         f"{'/'.join(s.partition_by) or 'table'} partition cut into files of "
+                                         f"{'/'.join(in_path) or 'table'} partition cut into files of "
                                          f"disjoint, ordered key ranges.",
-                          "encodingFormat": PARQUET, "includes": layout.table_glob(name, s.partition_by, any_role=True)})
-        record_sets.append(_record_set(s))
+                          "encodingFormat": PARQUET, "includes": layout.table_glob(name, in_path, any_role=True)})
+        record_sets.append(_record_set(s, in_path))
     return {
         "@context": CONTEXT,
         "@type": "sc:Dataset",
@@ -153,12 +154,12 @@ def _file_set(table: str) -> str:
     return f"{table}-parquet-files"
 
 
-def _record_set(s: schemas.TableSchema) -> dict:
+def _record_set(s: schemas.TableSchema, in_path: tuple[str, ...] | None = None) -> dict:
     fields = []
     for f in s.fields:
         data_type, is_array = DATA_TYPES[f.type]
         source: dict = {"fileSet": {"@id": _file_set(s.name)}}
-        if f.name in s.partition_by:  # hive partition column: in the file's path, not in the file
+        if f.name in (s.partition_by if in_path is None else in_path):  # in the file's path, not in the file
             source["extract"] = {"fileProperty": "fullpath"}
             source["transform"] = {"regex": rf"^(?:.*/)?{f.name}=([^/]+)/.*$"}
         else:

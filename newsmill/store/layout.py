@@ -89,6 +89,17 @@ def table_glob(table: str, partition_by: tuple[str, ...], *, any_role: bool = Fa
     return f"{table}/" + "".join(f"{col}=*/" for col in partition_by) + name
 
 
+def folder_columns(table_manifest: dict | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns a version's part files of one table keep in folder names, from its manifest entry's
+    file paths (``year=2020/part-....parquet``: ``('year',)``); a version written before issue 15's
+    compaction has ``source=<site>/year=<y>/``. ``default`` (the schema's ``partition_by``) when it
+    lists no file."""
+    files = (table_manifest or {}).get("files") or []
+    if not files:
+        return tuple(default)
+    return tuple(seg.split("=", 1)[0] for seg in files[0]["path"].split("/")[:-1] if "=" in seg)
+
+
 def state_dir(output_dir) -> Path:
     return Path(output_dir) / STATE
 

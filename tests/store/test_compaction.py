@@ -264,3 +264,26 @@ def test_the_target_is_checked_before_anything_is_written(tmp_path):
         with pytest.raises(ValueError, match="target_file_bytes"):
             publish.publish_run({"articles": many(3)}, out, run_id="r1", target_file_bytes=bad)
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_kept_version_in_source_folders_is_described_by_its_own_layout_after_forget(tmp_path):
+    """``newsmill forget`` rewrites the kept versions and their metadata: a version in the older layout
+    keeps a croissant.json and card globs of its own folders (source from the path)."""
+    mlc = pytest.importorskip("mlcroissant")
+    from newsmill.store import erasure, layout
+
+    out = tmp_path / "output"
+    make_source_folders(out)
+    publish.publish_run(batch(), out, run_id="r2", target_file_bytes=TARGET)
+    erasure.forget(out, erasure.Request(article_ids={"a1"}), key=b"k" * 32, run_id="f1", keep_versions=30)
+    old = [v for v in (out / versions.VERSIONS).iterdir()
+           if any("source=" in f["path"] for f in manifest.read(v)["tables"]["comments"]["files"])]
+    assert len(old) == 1
+    want = reading.read_tables(out, version=old[0].name)
+    assert "a1" not in want["articles"]["article_id"].to_pylist() and want["comments"].num_rows
+    got = sorted((r["comments/comment_id"].decode(), r["comments/source"].decode())
+                 for r in mlc.Dataset(jsonld=old[0] / layout.CROISSANT).records("comments"))
+    assert got == sorted(zip(want["comments"]["comment_id"].to_pylist(), want["comments"]["source"].to_pylist()))
+    assert '"comments/source=*/year=*/*.parquet"' in (old[0] / layout.CARD).read_text()
+    cur = reading.current_version(out)
+    assert '"comments/year=*/*.parquet"' in (cur / layout.CARD).read_text()
