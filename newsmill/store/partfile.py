@@ -100,39 +100,51 @@ class OldFile:
 
     def __init__(self, parts: list[tuple[Path, dict]], s: schemas.TableSchema):
         self.parts, self.s = parts, s
-        self.pfs = [pq.ParquetFile(p) for p, _ in parts]
-        sizes = []
-        for pf, (p, values) in zip(self.pfs, parts):
-            check_compatible(pf.schema_arrow, s, p, in_path=tuple(values))
-            md = pf.metadata
+        self.schemas, sizes, self._groups = [], [], []
+        for k, (p, values) in enumerate(parts):  # footers only: a migrating year may have thousands of files
+            md = pq.read_metadata(p)
+            schema = md.schema.to_arrow_schema()
+            check_compatible(schema, s, p, in_path=tuple(values))
+            self.schemas.append(schema)
             sizes += [md.row_group(i).num_rows for i in range(md.num_row_groups)]
+            self._groups += [(k, i) for i in range(md.num_row_groups)]
         self.rows = int(sum(sizes))
         self.group_starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        self._groups = [(k, i) for k, pf in enumerate(self.pfs) for i in range(pf.metadata.num_row_groups)]
 
     @property
     def path(self) -> Path:
         return self.parts[0][0]
 
+    def _open(self, k: int) -> pq.ParquetFile:
+        return pq.ParquetFile(self.parts[k][0])  # opened on use, one file at a time
+
     def _read(self, k: int, t: pa.Table, names: list[str] | None = None) -> pa.Table:
         return _stored(t, self.s, names, self.parts[k][1])
 
     def columns(self, names: list[str]) -> pa.Table:
-        parts = [self._read(k, pf.read(columns=[n for n in names if n in pf.schema_arrow.names]), names)
-                 for k, pf in enumerate(self.pfs)]
+        parts = []
+        for k in range(len(self.parts)):
+            with self._open(k) as pf:
+                parts.append(self._read(k, pf.read(columns=[n for n in names if n in self.schemas[k].names]), names))
         return pa.concat_tables(parts) if parts else _stored(pa.table({}), self.s, names)
 
     def batches(self):
-        for k, pf in enumerate(self.pfs):
-            for b in pf.iter_batches(batch_size=OLD_BATCH_ROWS):
-                yield self._read(k, pa.Table.from_batches([b]))
+        for k in range(len(self.parts)):
+            with self._open(k) as pf:
+                for b in pf.iter_batches(batch_size=OLD_BATCH_ROWS):
+                    yield self._read(k, pa.Table.from_batches([b]))
 
     def row_group(self, i: int) -> pa.Table:
         k, g = self._groups[i]
-        return self._read(k, self.pfs[k].read_row_group(g))
+        with self._open(k) as pf:
+            return self._read(k, pf.read_row_group(g))
 
     def read_all(self) -> pa.Table:
-        return pa.concat_tables([self._read(k, pf.read()) for k, pf in enumerate(self.pfs)])
+        out = []
+        for k in range(len(self.parts)):
+            with self._open(k) as pf:
+                out.append(self._read(k, pf.read()))
+        return pa.concat_tables(out)
 
 
 def _stored(t: pa.Table, s: schemas.TableSchema, names: list[str] | None = None,

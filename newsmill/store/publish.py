@@ -262,7 +262,7 @@ def _commit(store: versions.Store, batches: dict[str, NewRows], *, run_id: str, 
                 old_root = base / name if base else None
                 known = {f["path"]: f for f in ((prev or {}).get("tables", {}).get(name) or {}).get("files", [])}
             stats[name], tables[name] = _build_table(name, batches.get(name), old_root, build.path / name, known,
-                                                       target)
+                                                       target, adopt=bool(base_roots and name in base_roots))
             if name not in batches:
                 tables[name]["stats"] = None
         m = manifest.make(version=build.seq, version_dir=build.name, previous=prev, run_id=run_id,
@@ -296,9 +296,12 @@ def _languages(version_dir: Path, m: dict) -> list[str]:
 
 
 def _build_table(name: str, rows: NewRows | None, old_root: Path | None, new_root: Path,
-                 known: dict[str, dict], target: int = partfile.TARGET_FILE_BYTES) -> tuple[PublishStats, dict]:
+                 known: dict[str, dict], target: int = partfile.TARGET_FILE_BYTES, *,
+                 adopt: bool = False) -> tuple[PublishStats, dict]:
     """One table of the new version: the files whose key range the run touches rewritten (split or
-    merged at ``target``, see ``newsmill.store.compaction``), the others linked.
+    merged at ``target``, see ``newsmill.store.compaction``), the others linked. ``adopt``: the
+    files of an unversioned output become a first version; in the older ``source=/year=`` layout
+    they are linked as they are, in their folders (the run's own version then migrates them).
 
     Every old file's schema is checked before the first write, so an incompatible
     dataset is refused whole rather than half-built.
@@ -307,6 +310,15 @@ def _build_table(name: str, rows: NewRows | None, old_root: Path | None, new_roo
     stats = PublishStats(name, rows.num_rows if rows else 0, 0, 0, 0, 0, 0)
     new_root.mkdir()
     parts = compaction.scan(old_root, s)
+    if adopt and rows is None and any(p.values for ps in parts.values() for p in ps):
+        files = []
+        for ps in parts.values():
+            for p in ps:
+                rel = p.path.parent.relative_to(old_root).as_posix()
+                files.append((rel, _carry(p.path, new_root / rel, rel, known)))
+        failpoints.hit("table_built")
+        return stats, {"schema_hash": s.fingerprint, "schema_version": s.version,
+                       "files": [e for _, e in sorted(files, key=lambda x: x[0])], "stats": asdict(stats)}
     cols = sort_columns(s)
     outdated: dict[str, list[bool]] = {}
     for d, ps in parts.items():
