@@ -287,3 +287,33 @@ def test_a_kept_version_in_source_folders_is_described_by_its_own_layout_after_f
     assert '"comments/source=*/year=*/*.parquet"' in (old[0] / layout.CARD).read_text()
     cur = reading.current_version(out)
     assert '"comments/year=*/*.parquet"' in (cur / layout.CARD).read_text()
+
+
+def test_the_target_is_a_project_setting_checked_up_front_and_used_by_runs(tmp_path):
+    import shutil
+
+    from newsmill import pipeline
+    from newsmill.config import ConfigError, OutputSettings, Settings, load_settings
+    from tests.conftest import SEED
+
+    project = tmp_path / "newsmill.toml"
+    project.write_text("[output]\ntarget_file_bytes = 2048\n", encoding="utf-8")
+    assert load_settings(project).output.target_file_bytes == 2048
+    assert OutputSettings().target_file_bytes == partfile.TARGET_FILE_BYTES == 128 << 20
+    for bad in ("0", "512", '"128MB"', "1.5", "true"):
+        project.write_text(f"[output]\ntarget_file_bytes = {bad}\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match=r"\[output\] target_file_bytes"):
+            load_settings(project)
+    # a run cuts its files at it: the seed page's 33 comments in several files of one year
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(SEED, inputs / "seed.txt")
+    out = tmp_path / "out"
+    s = pipeline.run([str(inputs)], Settings(output_dir=out, batch_size=2, author_key=b"k" * 32,
+                                             output=OutputSettings(target_file_bytes=2048)))
+    assert s.comments_published == 33
+    (year, files), = files_of(out, "comments").items()
+    assert len(files) > 2
+    assert_ranges(out, "comments")
+    rows = by_key(reading.read_table("comments", out).to_pylist(), "comments")
+    assert all(v == rows for v in read_all_ways(out / "comments", "comments").values())
