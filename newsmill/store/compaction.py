@@ -17,7 +17,7 @@ order, are one range that the next publish rewrites (the migration, once).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +63,7 @@ def scan(root: Path | None, s: schemas.TableSchema) -> dict[str, list[Part]]:
                 raise versions.LayoutError(f"refusing to publish: {here / n} is a symlink inside the dataset")
         dirnames[:] = [n for n in dirnames if not n.startswith((".", "_"))]
         for fn in filenames:
-            if not fn.endswith((layout.PART_SUFFIX, layout.KEPT_SUFFIX)) or fn.startswith((".", "_")):
+            if not fn.endswith(layout.PART_SUFFIX) or fn.startswith((".", "_")):  # the current version's names
                 continue
             rel = here.relative_to(root)
             segs = [seg.split("=", 1) if "=" in seg else [seg, None] for seg in rel.parts]
@@ -106,15 +106,11 @@ def _part(path: Path, d: str, values: dict, cols: list[str]) -> Part | None:
 
     def row(t: pa.Table, i: int) -> tuple:
         got = {c: t.column(c)[i].as_py() for c in present}
-        return tuple(got[c] if c in got else _typed(values.get(c)) for c in cols)
+        return tuple(got[c] if c in got else values.get(c) for c in cols)
 
     head = pf.read_row_group(0, columns=present)
     tail = head if md.num_row_groups == 1 else pf.read_row_group(md.num_row_groups - 1, columns=present)
     return Part(path, d, values, row(head, 0), row(tail, tail.num_rows - 1), md.num_rows, partfile.file_content(pf))
-
-
-def _typed(v):
-    return v  # folder values of the older layout are strings (``source``)
 
 
 def route(order: pa.Table, parts: list[Part], cols: list[str]) -> np.ndarray:
@@ -194,13 +190,6 @@ def run_row_bytes(run) -> np.ndarray:
     parts = [partfile.row_bytes(pa.Table.from_batches([b]) if isinstance(b, pa.RecordBatch) else b)
              for b in run.batches()]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-
-
-@dataclass
-class Plan:
-    """Ranges ``[a, b)`` of a partition's parts to rewrite together (a new partition: ``[(0, 1)]``)."""
-
-    ranges: list[tuple[int, int]] = field(default_factory=list)
 
 
 def plan(n: int, touched: set[int], size: list[float], target: int) -> list[tuple[int, int]]:
