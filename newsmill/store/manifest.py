@@ -61,7 +61,8 @@ def file_entry(rel: str, data: bytes | None = None, *, path: Path | None = None,
 def make(*, version: int, version_dir: str, previous: dict | None, run_id: str, pipeline_version: str,
          tables: dict[str, dict], run_info: dict | None, pseudonymisation: str) -> dict:
     """``tables``: name -> {"schema_hash", "schema_version", "files": [file_entry...], "stats": {...}}."""
-    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")  # two runs can commit in one second: `as_of` tells them apart
+    # milliseconds: two runs can commit within one second, and `as_of` must tell them apart
+    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
     for t in tables.values():
         t["files"] = sorted(t["files"], key=lambda f: f["path"])
         t["rows"] = sum(f["rows"] for f in t["files"])

@@ -21,7 +21,8 @@ version, and a part file with no changed row is carried over as a hard link to
 the very same file; only the files whose key range the run's rows fall into are rewritten (split
 past 2x the target, merged under 1/4 of it), each a new content-named file, so a run killed
 mid-way leaves the previous version current (failpoint ``compacted``, one hit per file written).
-An output in the older ``source=/year=`` layout is moved to this one by its next publish. Under the output's lock, the run builds the new version
+An output in the older ``source=/year=`` layout is moved to this one by its next publish.
+Under the output's lock, the run builds the new version
 (both tables, manifest, dataset card and its croissant.json) beside the current one and commits it
 with one atomic symlink swap; versions the ``[history]`` policy no longer keeps
 (``keep_versions``, ``keep_days``) are then deleted. A version is homogeneous in schema: when the schema gained a nullable
